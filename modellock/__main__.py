@@ -1,0 +1,3 @@
+from modellock.cli import main
+
+main()

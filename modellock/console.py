@@ -1,0 +1,143 @@
+"""Rendering: results become text (or JSON) here and nowhere else."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from typing import TYPE_CHECKING, Any, TextIO
+
+from modellock.errors import ModellockError
+
+if TYPE_CHECKING:
+    from modellock.ops.check import CheckResult
+    from modellock.ops.lock import LockResult
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def human_time(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.2f}s"
+
+
+def short(commit: str | None) -> str:
+    return commit[:7] if commit else "-"
+
+
+_DID = {"added": "Added", "updated": "Updated", "removed": "Removed"}
+_WOULD = {"added": "Would add", "updated": "Would update", "removed": "Would remove"}
+
+
+class Console:
+    """Where output goes: summaries on stdout, errors and progress on stderr."""
+
+    def __init__(self, *, quiet: bool = False, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.quiet = quiet
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def line(self, text: str = "") -> None:
+        if not self.quiet:
+            print(text, file=self.out)
+
+    def json(self, data: Any) -> None:
+        print(json.dumps(data, indent=2, sort_keys=True), file=self.out)
+
+    def error(self, exc: ModellockError) -> None:
+        print(f"error: {exc.message}", file=self.err)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=self.err)
+
+    def warn(self, text: str) -> None:
+        print(f"warning: {text}", file=self.err)
+
+    def progress(self) -> RichProgress | None:
+        """A progress display, or None when quiet or not on a terminal."""
+        if self.quiet or not self.err.isatty():
+            return None
+        return RichProgress(self.err)
+
+    def lock_result(self, result: LockResult) -> None:
+        models = [c for c in result.changes if c.kind != "removed"]
+        files = sum(c.files for c in models)
+        size = sum(c.size for c in models)
+        self.line(
+            f"Resolved {len(models)} model{'s' if len(models) != 1 else ''} "
+            f"({files} files, {human_size(size)}) in {human_time(result.elapsed)}"
+        )
+        if result.downloaded_files:
+            self.line(f"Downloaded {result.downloaded_files} files ({human_size(result.downloaded_bytes)})")
+        verbs = _WOULD if result.dry_run else _DID
+        for c in result.changes:
+            if c.kind == "unchanged":
+                continue
+            word = verbs[c.kind]
+            if c.kind == "added":
+                detail = f"{c.requested} {short(c.new_commit)} ({c.files} files, {human_size(c.size)})"
+            elif c.kind == "updated":
+                detail = f"{c.requested} {short(c.old_commit)} -> {short(c.new_commit)}"
+                if c.files_changed:
+                    detail += f" ({c.files} files, {human_size(c.size)})"
+            else:
+                detail = f"{c.requested} {short(c.old_commit)}"
+            self.line(f"{word} {c.name} {detail}")
+        if result.dry_run:
+            self.line("No lock written (--dry-run)")
+
+    def check_result(self, result: CheckResult, lock_name: str) -> None:
+        if result.ok:
+            self.line(f"{lock_name} is up to date ({result.models} models, {result.files} files)")
+            return
+        print(f"error: {lock_name} does not match the manifest or has been edited:", file=self.err)
+        for p in result.problems:
+            print(f"  - {p.model + ': ' if p.model else ''}{p.message}", file=self.err)
+        print("hint: run `modellock lock` to update it", file=self.err)
+
+
+class RichProgress:
+    """One transfer bar for a whole batch of files; safe to call from download threads."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._bar: Any = None
+        self._task: Any = None
+
+    def begin(self, label: str, total_bytes: int, total_files: int) -> None:
+        from rich.console import Console as RichConsole
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[files]}"),
+            console=RichConsole(file=self._stream),
+            transient=True,
+        )
+        self._files_total = total_files
+        self._files_done = 0
+        self._task = self._bar.add_task(label, total=total_bytes, files=f"0/{total_files} files")
+        self._bar.start()
+
+    def advance(self, nbytes: int) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task, nbytes)
+
+    def file_done(self) -> None:
+        with self._lock:
+            self._files_done += 1
+            if self._bar is not None:
+                self._bar.update(self._task, files=f"{self._files_done}/{self._files_total} files")
+
+    def end(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None

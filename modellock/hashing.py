@@ -1,0 +1,78 @@
+"""Digests: one streaming pass computes everything a download must be checked against."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+import blake3
+
+# Measured on 2-core machines (research/perf.md): read() wins below 128 KiB, a one-thread
+# mmap up to 2 MiB, a multithreaded mmap above.
+_SMALL_FILE = 128 * 1024
+_MEDIUM_FILE = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    """Size and digests of one file's bytes."""
+
+    size: int
+    blake3: str
+    sha256: str
+
+
+class StreamHasher:
+    """Hashes bytes as they arrive: BLAKE3, SHA-256 and, when asked, the git blob SHA-1.
+
+    The git header holds the size, so `git_blob_size` is the size the bytes must have; a stream
+    of any other length fails its size check before the SHA-1 matters.
+    """
+
+    def __init__(self, *, git_blob_size: int | None = None) -> None:
+        self._git_blob_size = git_blob_size
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything seen so far (a download restarted from byte 0)."""
+        self._b3 = blake3.blake3()
+        self._sha256 = hashlib.sha256()
+        self._sha1 = None
+        if self._git_blob_size is not None:
+            self._sha1 = hashlib.sha1(b"blob %d\0" % self._git_blob_size, usedforsecurity=False)
+        self.size = 0
+
+    def update(self, chunk: bytes | memoryview) -> None:
+        self._b3.update(chunk)
+        self._sha256.update(chunk)
+        if self._sha1 is not None:
+            self._sha1.update(chunk)
+        self.size += len(chunk)
+
+    def digest(self) -> FileDigest:
+        return FileDigest(self.size, str(self._b3.hexdigest()), self._sha256.hexdigest())
+
+    def git_sha1(self) -> str | None:
+        return None if self._sha1 is None else self._sha1.hexdigest()
+
+
+def git_blob_sha1(data: bytes) -> str:
+    """The id git gives a blob: SHA-1 over `blob <size>\\0` and the bytes."""
+    h = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
+    h.update(data)
+    return h.hexdigest()
+
+
+def blake3_file(path: str | os.PathLike[str]) -> str:
+    """BLAKE3 of a file on disk at the speed of the hardware, choosing the method by size."""
+    size = os.stat(path).st_size
+    if size < _SMALL_FILE:
+        with open(path, "rb") as f:
+            return str(blake3.blake3(f.read()).hexdigest())
+    threads = blake3.blake3.AUTO if size >= _MEDIUM_FILE else 1
+    return str(blake3.blake3(max_threads=threads).update_mmap(os.fspath(path)).hexdigest())
+
+
+def blake3_bytes(data: bytes) -> str:
+    return str(blake3.blake3(data).hexdigest())

@@ -1,0 +1,193 @@
+"""`modellock.toml`: the models a project declares (intent), validated with file:line errors."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modellock.errors import ConfigError
+from modellock.hashing import blake3_bytes
+from modellock.tomlpos import find_line
+from modellock.tomlread import parse
+
+MANIFEST_NAME = "modellock.toml"
+REPO_TYPES = ("model", "dataset")
+_REPO_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+_TOP_KEYS = ("models", "settings")
+_SETTINGS_KEYS = ("store", "endpoint")
+_MODEL_KEYS = ("repo", "revision", "repo-type", "include", "exclude", "path")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One `[models.NAME]` entry, with defaults filled in."""
+
+    name: str
+    repo: str
+    revision: str = "main"
+    repo_type: str = "model"
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    path: str = ""
+    source: str = "huggingface"
+
+    def fingerprint(self) -> str:
+        """Digest of every input that decides what the lock holds for this model."""
+        inputs = {
+            "source": self.source,
+            "repo": self.repo,
+            "repo-type": self.repo_type,
+            "revision": self.revision,
+            "include": sorted(set(self.include)),
+            "exclude": sorted(set(self.exclude)),
+            "path": self.path,
+        }
+        canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return "blake3:" + blake3_bytes(canonical.encode())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """`[settings]`: where the store lives and which Hub endpoint to talk to."""
+
+    store: str | None = None
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A parsed `modellock.toml`."""
+
+    path: Path
+    models: Mapping[str, ModelSpec] = field(default_factory=dict)
+    settings: Settings = Settings()
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name("modellock.lock")
+
+
+def valid_repo_id(repo: str) -> bool:
+    return bool(_REPO_ID.match(repo)) and "--" not in repo and ".." not in repo
+
+
+def valid_model_name(name: str) -> bool:
+    return bool(_MODEL_NAME.match(name))
+
+
+class _Reader:
+    """Validates one manifest, raising ConfigError with the line of the offending key."""
+
+    def __init__(self, text: str, file: str) -> None:
+        self.text = text
+        self.file = file
+
+    def fail(self, table: tuple[str, ...], key: str | None, message: str, hint: str | None = None) -> ConfigError:
+        line = find_line(self.text, table, key)
+        return ConfigError(message, file=self.file, line=line, hint=hint)
+
+    def check_keys(self, table: tuple[str, ...], data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+        where = f"[{'.'.join(table)}]" if table else "the top level"
+        for key in data:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            hint = f"did you mean `{close[0]}`?" if close else f"known keys: {', '.join(allowed)}"
+            raise self.fail(table, key, f"unknown key `{key}` in {where}", hint)
+
+    def string(self, table: tuple[str, ...], data: Mapping[str, Any], key: str) -> str | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(table, key, f"`{key}` must be a non-empty string, got {_describe(value)}")
+        return value
+
+    def globs(self, table: tuple[str, ...], data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+        value = data.get(key, [])
+        if isinstance(value, str):
+            raise self.fail(table, key, f"`{key}` must be a list of glob patterns", f'write {key} = ["{value}"]')
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(table, key, f"`{key}` must be a list of non-empty strings, got {_describe(value)}")
+        for pattern in value:
+            if "\\" in pattern or pattern.startswith("/") or ".." in pattern.split("/"):
+                raise self.fail(table, key, f"glob {pattern!r} in `{key}` must be a relative `/`-separated pattern")
+        return tuple(value)
+
+    def model(self, name: str, data: Any) -> ModelSpec:
+        table = ("models", name)
+        if not valid_model_name(name):
+            raise self.fail(table, None, f"model name {name!r} may only use letters, digits, `.`, `_` and `-`")
+        if not isinstance(data, dict):
+            raise self.fail(("models",), name, f"`models.{name}` must be a table, got {_describe(data)}")
+        self.check_keys(table, data, _MODEL_KEYS)
+        repo = self.string(table, data, "repo")
+        if repo is None:
+            raise self.fail(table, None, f"[models.{name}] needs `repo`", 'for example repo = "org/name"')
+        if not valid_repo_id(repo):
+            raise self.fail(table, "repo", f"`repo` {repo!r} is not a Hugging Face repository id", 'use "org/name"')
+        revision = self.string(table, data, "revision") or "main"
+        if any(ch.isspace() or ord(ch) < 0x20 for ch in revision):
+            raise self.fail(table, "revision", f"`revision` {revision!r} contains whitespace or control characters")
+        repo_type = self.string(table, data, "repo-type") or "model"
+        if repo_type not in REPO_TYPES:
+            raise self.fail(table, "repo-type", f"`repo-type` must be one of {', '.join(REPO_TYPES)}, got {repo_type!r}")
+        path = self.string(table, data, "path") or f"models/{name}"
+        return ModelSpec(
+            name=name,
+            repo=repo,
+            revision=revision,
+            repo_type=repo_type,
+            include=self.globs(table, data, "include"),
+            exclude=self.globs(table, data, "exclude"),
+            path=path,
+        )
+
+    def settings(self, data: Any) -> Settings:
+        if not isinstance(data, dict):
+            raise self.fail((), "settings", f"`settings` must be a table, got {_describe(data)}")
+        self.check_keys(("settings",), data, _SETTINGS_KEYS)
+        endpoint = self.string(("settings",), data, "endpoint")
+        if endpoint is not None and not re.match(r"^https?://[^/\s]+", endpoint):
+            raise self.fail(("settings",), "endpoint", f"`endpoint` must be an http(s) URL, got {endpoint!r}")
+        return Settings(store=self.string(("settings",), data, "store"), endpoint=endpoint)
+
+    def read(self, path: Path) -> Manifest:
+        data = parse(self.text, self.file)
+        self.check_keys((), data, _TOP_KEYS)
+        models_data = data.get("models", {})
+        if not isinstance(models_data, dict):
+            raise self.fail((), "models", f"`models` must be a table, got {_describe(models_data)}")
+        models = {name: self.model(name, entry) for name, entry in sorted(models_data.items())}
+        paths: dict[str, str] = {}
+        for spec in models.values():
+            key = spec.path.rstrip("/")
+            if key in paths:
+                raise self.fail(("models", spec.name), "path", f"models `{paths[key]}` and `{spec.name}` share path {key!r}")
+            paths[key] = spec.name
+        return Manifest(path=path, models=models, settings=self.settings(data.get("settings", {})))
+
+
+def _describe(value: Any) -> str:
+    kind = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list", dict: "a table"}
+    return kind.get(type(value), type(value).__name__)
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Read and validate a manifest; errors name the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            "no manifest found", file=str(path), hint="run `modellock init` to create one"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError("the manifest is not valid UTF-8", file=str(path)) from None
+    return _Reader(text, str(path)).read(path)

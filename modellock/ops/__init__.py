@@ -1,0 +1,1 @@
+"""Operations: one module per verb family; they take plain arguments and return results."""

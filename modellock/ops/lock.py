@@ -1,0 +1,210 @@
+"""`modellock lock`: resolve each manifest entry to a commit, fetch and hash its files, write the lock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Literal
+
+from modellock.errors import ModellockError, UsageError
+from modellock.lockfile import LockedFile, LockedModel, Lockfile, read_lock, write_lock
+from modellock.manifest import Manifest, ModelSpec
+from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
+from modellock.paths import check_repo_paths, select
+from modellock.progress import Progress
+from modellock.sources import RemoteFile, RepoRef, Source, open_source
+from modellock.store import Store
+
+ChangeKind = Literal["added", "updated", "removed", "unchanged"]
+
+
+@dataclass(frozen=True)
+class ModelChange:
+    """What locking did to one model."""
+
+    name: str
+    kind: ChangeKind
+    requested: str
+    old_commit: str | None
+    new_commit: str | None
+    files: int
+    size: int
+    files_changed: bool = False
+    """True when the commit stayed but the file selection changed."""
+
+
+@dataclass(frozen=True)
+class LockResult:
+    """The outcome of one `lock` run."""
+
+    changes: tuple[ModelChange, ...]
+    written: bool
+    dry_run: bool
+    downloaded_files: int
+    downloaded_bytes: int
+    elapsed: float
+
+    @property
+    def changed(self) -> bool:
+        return any(c.kind != "unchanged" for c in self.changes)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    spec: ModelSpec
+    commit: str
+    files: tuple[RemoteFile, ...]
+
+
+def _needs_resolving(spec: ModelSpec, old: LockedModel | None, upgrade: bool) -> bool:
+    return upgrade or old is None or old.fingerprint != spec.fingerprint()
+
+
+def _plan(spec: ModelSpec, old: LockedModel | None, upgrade: bool, source: Source) -> _Plan:
+    ref = RepoRef(spec.repo, spec.repo_type)
+    same_origin = old is not None and (old.repo, old.repo_type, old.requested) == (
+        spec.repo,
+        spec.repo_type,
+        spec.revision,
+    )
+    # Sticky: a changed include list or path keeps the locked commit, like Cargo keeps a git rev.
+    commit = old.commit if (same_origin and old is not None and not upgrade) else source.resolve(ref, spec.revision)
+    listed = source.list_files(ref, commit)
+    check_repo_paths(spec.repo, [f.path for f in listed])
+    chosen = set(select([f.path for f in listed], spec.include, spec.exclude))
+    if not chosen:
+        raise ModellockError(
+            f"model `{spec.name}`: include/exclude select none of the {len(listed)} files "
+            f"in {spec.repo}@{commit[:7]}",
+            hint="check the patterns in modellock.toml (a pattern without `/` matches at any depth)",
+        )
+    return _Plan(spec, commit, tuple(f for f in listed if f.path in chosen))
+
+
+def _known_digest(file: RemoteFile, old: LockedModel | None, commit: str, store: Store) -> LockedFile | None:
+    """Digests we already trust for this file, so it need not be downloaded again."""
+    if old is not None and old.commit == commit:
+        for locked in old.files:
+            if locked.path == file.path and locked.size == file.size:
+                return locked
+    hit = (
+        store.lookup("sha256", file.lfs_sha256, file.size)
+        if file.lfs_sha256
+        else store.lookup("git-sha1", file.git_oid, file.size)
+    )
+    return LockedFile(file.path, hit.size, hit.blake3, hit.sha256) if hit else None
+
+
+def lock_project(
+    manifest: Manifest,
+    store: Store,
+    *,
+    upgrade_all: bool = False,
+    upgrade: Collection[str] = (),
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    workers: int = DEFAULT_WORKERS,
+    source_factory: Callable[[str], Source] | None = None,
+) -> LockResult:
+    """Bring the lock in line with the manifest; sticky unless asked to upgrade."""
+    started = time.monotonic()
+    unknown = sorted(set(upgrade) - set(manifest.models))
+    if unknown:
+        raise UsageError(f"--upgrade-model names a model not in the manifest: {', '.join(unknown)}")
+    existing = read_lock(manifest.lock_path) or Lockfile()
+    sources: dict[str, Source] = {}
+
+    def source_for(name: str) -> Source:
+        if name not in sources:
+            factory = source_factory or (lambda n: open_source(n, endpoint=manifest.settings.endpoint))
+            sources[name] = factory(name)
+        return sources[name]
+
+    kept: dict[str, LockedModel] = {}
+    plans: list[_Plan] = []
+    for spec in manifest.models.values():
+        old = existing.get(spec.name)
+        wants_upgrade = upgrade_all or spec.name in upgrade
+        if old is not None and not _needs_resolving(spec, old, wants_upgrade):
+            kept[spec.name] = old
+        else:
+            plans.append(_plan(spec, old, wants_upgrade, source_for(spec.source)))
+
+    jobs: list[tuple[ModelSpec, FetchJob]] = []
+    known: dict[tuple[str, str], LockedFile] = {}
+    for p in plans:
+        old = existing.get(p.spec.name)
+        for file in p.files:
+            digest = _known_digest(file, old, p.commit, store)
+            if digest is not None:
+                known[(p.spec.name, file.path)] = digest
+            else:
+                jobs.append((p.spec, FetchJob(RepoRef(p.spec.repo, p.spec.repo_type), p.commit, file)))
+
+    downloaded = 0
+    if not dry_run:
+        for source_name in sorted({spec.source for spec, _ in jobs}):
+            group = [(spec, job) for spec, job in jobs if spec.source == source_name]
+            digests = fetch_all(
+                source_for(source_name), store, [job for _, job in group], workers=workers, progress=progress
+            )
+            for (spec, job), d in zip(group, digests):
+                known[(spec.name, job.file.path)] = LockedFile(job.file.path, d.size, d.blake3, d.sha256)
+                downloaded += d.size
+
+    changes: list[ModelChange] = []
+    new_models: list[LockedModel] = list(kept.values())
+    for name, old in kept.items():
+        changes.append(ModelChange(name, "unchanged", old.requested, old.commit, old.commit, len(old.files), old.size))
+    for p in plans:
+        old = existing.get(p.spec.name)
+        size = sum(f.size for f in p.files)
+        if not dry_run:
+            files = tuple(known[(p.spec.name, f.path)] for f in p.files)
+            model = LockedModel(
+                name=p.spec.name,
+                source=p.spec.source,
+                repo=p.spec.repo,
+                repo_type=p.spec.repo_type,
+                path=p.spec.path,
+                requested=p.spec.revision,
+                commit=p.commit,
+                fingerprint=p.spec.fingerprint(),
+                files=files,
+            )
+            new_models.append(model)
+        if old is None:
+            kind: ChangeKind = "added"
+            files_changed = False
+        else:
+            files_changed = {f.path for f in old.files} != {f.path for f in p.files}
+            same = old.commit == p.commit and not files_changed and old.path == p.spec.path
+            kind = "unchanged" if same else "updated"
+        changes.append(
+            ModelChange(
+                p.spec.name,
+                kind,
+                p.spec.revision,
+                old.commit if old else None,
+                p.commit,
+                len(p.files),
+                size,
+                files_changed,
+            )
+        )
+    for old in existing.models:
+        if old.name not in manifest.models:
+            changes.append(ModelChange(old.name, "removed", old.requested, old.commit, None, len(old.files), old.size))
+
+    written = False
+    if not dry_run:
+        written = write_lock(manifest.lock_path, Lockfile(models=tuple(new_models)))
+    return LockResult(
+        changes=tuple(sorted(changes, key=lambda c: c.name)),
+        written=written,
+        dry_run=dry_run,
+        downloaded_files=len(jobs) if not dry_run else 0,
+        downloaded_bytes=downloaded,
+        elapsed=time.monotonic() - started,
+    )

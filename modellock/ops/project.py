@@ -1,0 +1,146 @@
+"""Edit the manifest: `init`, `add` and `remove`, keeping the user's comments and layout."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from modellock.errors import UsageError
+from modellock.lockfile import Lockfile, read_lock, write_lock
+from modellock.manifest import MANIFEST_NAME, load_manifest, valid_model_name, valid_repo_id
+
+STARTER = """\
+# modellock.toml: the models this project needs. `modellock lock` pins them in modellock.lock.
+# Every key is documented in docs/manifest.md.
+
+# [settings]
+# store = "~/.cache/modellock"          # content-addressed store (or MODELLOCK_CACHE_DIR)
+# endpoint = "https://huggingface.co"   # Hub endpoint (or HF_ENDPOINT)
+
+[models]
+# Add models with `modellock add org/name`, or by hand:
+# [models.tiny]
+# repo = "org/name"
+# revision = "main"                     # branch, tag or 40-hex commit
+# include = ["*.safetensors", "*.json"]
+# exclude = []
+# path = "models/tiny"                  # where `modellock sync` installs it
+"""
+
+
+@dataclass(frozen=True)
+class RepoSpec:
+    """What a user typed after `modellock add`, understood."""
+
+    repo: str
+    revision: str | None
+    repo_type: str
+
+
+def parse_repo_spec(text: str) -> RepoSpec:
+    """Accept `org/name[@rev]`, `hf://[datasets/]org/name[@rev]` and Hub URLs with `/tree/REV`."""
+    repo_type = "model"
+    revision: str | None = None
+    if text.startswith(("https://", "http://")):
+        parts = [unquote(p) for p in urlsplit(text).path.strip("/").split("/") if p]
+        if parts and parts[0] in ("datasets", "models"):
+            repo_type = "dataset" if parts[0] == "datasets" else "model"
+            parts = parts[1:]
+        if len(parts) >= 4 and parts[2] in ("tree", "blob", "resolve"):
+            revision = parts[3]
+            parts = parts[:2]
+        body = "/".join(parts)
+    else:
+        body = text.removeprefix("hf://")
+        for prefix, kind in (("datasets/", "dataset"), ("models/", "model")):
+            if text.startswith("hf://") and body.startswith(prefix):
+                body, repo_type = body[len(prefix) :], kind
+        if "@" in body:
+            body, revision = body.split("@", 1)
+            if not revision:
+                raise UsageError(f"{text!r}: nothing after `@`", hint="write org/name@REVISION")
+    if not valid_repo_id(body):
+        raise UsageError(
+            f"{text!r} is not a Hugging Face repository",
+            hint="use org/name, org/name@revision, hf://org/name or https://huggingface.co/org/name",
+        )
+    return RepoSpec(body, revision, repo_type)
+
+
+def default_name(repo: str) -> str:
+    name = repo.rsplit("/", 1)[-1].lower()
+    return re.sub(r"[^a-z0-9._-]", "-", name)
+
+
+def init_manifest(directory: Path) -> Path:
+    path = directory / MANIFEST_NAME
+    if path.exists():
+        raise UsageError(f"{path} already exists", hint="edit it, or add models with `modellock add`")
+    path.write_text(STARTER, encoding="utf-8")
+    return path
+
+
+def _load_document(path: Path):  # type: ignore[no-untyped-def]
+    import tomlkit
+
+    load_manifest(path)  # validates first, with file:line errors
+    return tomlkit.parse(path.read_text(encoding="utf-8"))
+
+
+def add_model(
+    manifest_path: Path,
+    spec: RepoSpec,
+    *,
+    name: str | None = None,
+    revision: str | None = None,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+) -> str:
+    """Add a `[models.NAME]` table; returns the name. The caller restores the file if locking fails."""
+    import tomlkit
+
+    doc = _load_document(manifest_path)
+    name = name or default_name(spec.repo)
+    if not valid_model_name(name):
+        raise UsageError(f"model name {name!r} may only use letters, digits, `.`, `_` and `-`")
+    models = doc.get("models")
+    if models is None:
+        models = tomlkit.table(is_super_table=True)
+        doc["models"] = models
+    if name in models:
+        raise UsageError(f"model `{name}` is already in {manifest_path.name}", hint="choose another with --name")
+    table = tomlkit.table()
+    table["repo"] = spec.repo
+    rev = revision or spec.revision
+    if rev:
+        table["revision"] = rev
+    if spec.repo_type != "model":
+        table["repo-type"] = spec.repo_type
+    if include:
+        table["include"] = include
+    if exclude:
+        table["exclude"] = exclude
+    models[name] = table
+    text = tomlkit.dumps(doc)
+    manifest_path.write_text(text, encoding="utf-8")
+    load_manifest(manifest_path)  # the flags may have produced an entry the reader refuses
+    return name
+
+
+def remove_model(manifest_path: Path, name: str) -> bool:
+    """Drop a model from the manifest and the lock; returns whether the lock changed."""
+    import tomlkit
+
+    doc = _load_document(manifest_path)
+    models = doc.get("models")
+    if models is None or name not in models:
+        raise UsageError(f"model `{name}` is not in {manifest_path.name}")
+    del models[name]
+    manifest_path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    manifest = load_manifest(manifest_path)
+    lock = read_lock(manifest.lock_path)
+    if lock is None or lock.get(name) is None:
+        return False
+    return write_lock(manifest.lock_path, Lockfile(tuple(m for m in lock.models if m.name != name)))

@@ -1,0 +1,14 @@
+"""Where model files come from: an interface and one module per kind of source."""
+
+from modellock.sources.interface import RemoteFile, RepoRef, Sink, Source
+
+__all__ = ["RemoteFile", "RepoRef", "Sink", "Source", "open_source"]
+
+
+def open_source(name: str, *, endpoint: str | None = None) -> Source:
+    """The source implementation for `name`, imported only when a command needs the network."""
+    if name == "huggingface":
+        from modellock.sources.huggingface import HuggingFaceSource
+
+        return HuggingFaceSource(endpoint=endpoint)
+    raise ValueError(f"unknown source {name!r}")

@@ -1,0 +1,60 @@
+"""The contract every model source fulfils: resolve a revision, list files, stream bytes."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class RepoRef:
+    """A repository at a source, independent of any revision."""
+
+    repo: str
+    """`org/name` on the Hub."""
+    repo_type: str = "model"
+    """`model` or `dataset`."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file as the source lists it at one commit; its digests are claims we check, never trust."""
+
+    path: str
+    """Path inside the repository, `/`-separated."""
+    size: int
+    """Size in bytes of the file's content."""
+    git_oid: str
+    """Git blob id: of the content for regular files, of the pointer for LFS files."""
+    lfs_sha256: str | None = None
+    """SHA-256 of the content for LFS files."""
+
+
+class Sink(Protocol):
+    """Where fetched bytes go; it hashes them and can start over if a resume is refused."""
+
+    @property
+    def written(self) -> int: ...
+
+    def write(self, chunk: bytes | memoryview) -> None: ...
+
+    def restart(self) -> None: ...
+
+
+class Source(ABC):
+    """A place models are fetched from (the Hugging Face Hub, later mirrors and local trees)."""
+
+    name: str
+
+    @abstractmethod
+    def resolve(self, ref: RepoRef, revision: str) -> str:
+        """The 40-hex commit a branch, tag or commit names right now."""
+
+    @abstractmethod
+    def list_files(self, ref: RepoRef, commit: str) -> list[RemoteFile]:
+        """Every file in the repository at `commit`, in one listing (no per-file calls)."""
+
+    @abstractmethod
+    def fetch(self, ref: RepoRef, commit: str, file: RemoteFile, sink: Sink) -> None:
+        """Stream one file's bytes at `commit` into `sink`, resuming after dropped connections."""
