@@ -111,8 +111,7 @@ def dumps(lock: Lockfile) -> str:
         out.append("files = [\n")
         for f in m.files:
             out.append(
-                f"    {{ path = {_string(f.path)}, size = {f.size}, "
-                f'blake3 = "{f.blake3}", sha256 = "{f.sha256}" }},\n'
+                f'    {{ path = {_string(f.path)}, size = {f.size}, blake3 = "{f.blake3}", sha256 = "{f.sha256}" }},\n'
             )
         out.append("]\n")
     return "".join(out)

@@ -138,7 +138,9 @@ class _Reader:
             raise self.fail(table, "revision", f"`revision` {revision!r} contains whitespace or control characters")
         repo_type = self.string(table, data, "repo-type") or "model"
         if repo_type not in REPO_TYPES:
-            raise self.fail(table, "repo-type", f"`repo-type` must be one of {', '.join(REPO_TYPES)}, got {repo_type!r}")
+            raise self.fail(
+                table, "repo-type", f"`repo-type` must be one of {', '.join(REPO_TYPES)}, got {repo_type!r}"
+            )
         path = self.string(table, data, "path") or f"models/{name}"
         return ModelSpec(
             name=name,
@@ -170,13 +172,24 @@ class _Reader:
         for spec in models.values():
             key = spec.path.rstrip("/")
             if key in paths:
-                raise self.fail(("models", spec.name), "path", f"models `{paths[key]}` and `{spec.name}` share path {key!r}")
+                raise self.fail(
+                    ("models", spec.name),
+                    "path",
+                    f"models `{paths[key]}` and `{spec.name}` share path {key!r}",
+                )
             paths[key] = spec.name
         return Manifest(path=path, models=models, settings=self.settings(data.get("settings", {})))
 
 
 def _describe(value: Any) -> str:
-    kind = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list", dict: "a table"}
+    kind = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "a boolean",
+        list: "a list",
+        dict: "a table",
+    }
     return kind.get(type(value), type(value).__name__)
 
 
@@ -185,9 +198,7 @@ def load_manifest(path: Path) -> Manifest:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(
-            "no manifest found", file=str(path), hint="run `modellock init` to create one"
-        ) from None
+        raise ConfigError("no manifest found", file=str(path), hint="run `modellock init` to create one") from None
     except UnicodeDecodeError:
         raise ConfigError("the manifest is not valid UTF-8", file=str(path)) from None
     return _Reader(text, str(path)).read(path)

@@ -21,6 +21,8 @@ def find_line(text: str, table: tuple[str, ...], key: str | None = None) -> int 
         header = _HEADER.match(line)
         if header:
             current = _split(header.group(1))
+            if key is not None and current == (*table, key):
+                return number
             if current == table and (key is None or fallback is None):
                 if key is None:
                     return number
@@ -33,7 +35,6 @@ def find_line(text: str, table: tuple[str, ...], key: str | None = None) -> int 
         if key is not None and full == (*table, key):
             return number
         # `name = { ... }` inline tables and dotted keys: point at the line that opens them.
-        if fallback is None and full[: len(table)] == table[: len(full)] and len(full) >= 1:
-            if full == table[: len(full)] and len(full) > len(current):
-                fallback = number
+        if fallback is None and full == table[: len(full)] and len(full) > len(current):
+            fallback = number
     return fallback

@@ -96,12 +96,9 @@ def fetch_all(
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
             futures = [pool.submit(fetch_one, source, store, job, progress) for job in jobs]
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            for future in pending:
-                future.cancel()
+            wait(futures, return_when=FIRST_EXCEPTION)
             for future in futures:
-                if future.done() and not future.cancelled() and future.exception() is not None:
-                    raise future.exception()  # type: ignore[misc]
+                future.cancel()  # no-op for those already done or running
             return [f.result() for f in futures]
     finally:
         progress.end()

@@ -75,8 +75,7 @@ def _plan(spec: ModelSpec, old: LockedModel | None, upgrade: bool, source: Sourc
     chosen = set(select([f.path for f in listed], spec.include, spec.exclude))
     if not chosen:
         raise ModellockError(
-            f"model `{spec.name}`: include/exclude select none of the {len(listed)} files "
-            f"in {spec.repo}@{commit[:7]}",
+            f"model `{spec.name}`: include/exclude select none of the {len(listed)} files in {spec.repo}@{commit[:7]}",
             hint="check the patterns in modellock.toml (a pattern without `/` matches at any depth)",
         )
     return _Plan(spec, commit, tuple(f for f in listed if f.path in chosen))
@@ -149,7 +148,7 @@ def lock_project(
             digests = fetch_all(
                 source_for(source_name), store, [job for _, job in group], workers=workers, progress=progress
             )
-            for (spec, job), d in zip(group, digests):
+            for (spec, job), d in zip(group, digests, strict=True):
                 known[(spec.name, job.file.path)] = LockedFile(job.file.path, d.size, d.blake3, d.sha256)
                 downloaded += d.size
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx2
-from huggingface_hub import HfApi, constants, hf_hub_url
+from huggingface_hub import HfApi, constants, get_session, hf_hub_url, hf_raise_for_status
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -19,7 +19,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 from huggingface_hub.hf_api import RepoFile
-from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+from huggingface_hub.utils._headers import build_hf_headers
 
 from modellock import __version__
 from modellock.errors import (
@@ -48,7 +48,8 @@ class HuggingFaceSource(Source):
     name = "huggingface"
 
     def __init__(self, endpoint: str | None = None) -> None:
-        self.endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
+        # Like the `hf` CLI, HF_ENDPOINT wins; read it now, not at huggingface_hub's import.
+        self.endpoint = (os.environ.get("HF_ENDPOINT") or endpoint or constants.ENDPOINT).rstrip("/")
         self._api = HfApi(endpoint=self.endpoint, library_name="modellock", library_version=__version__)
 
     def resolve(self, ref: RepoRef, revision: str) -> str:
@@ -63,9 +64,7 @@ class HuggingFaceSource(Source):
 
     def list_files(self, ref: RepoRef, commit: str) -> list[RemoteFile]:
         with _mapped_errors(ref, commit):
-            entries = list(
-                self._api.list_repo_tree(ref.repo, revision=commit, repo_type=ref.repo_type, recursive=True)
-            )
+            entries = list(self._api.list_repo_tree(ref.repo, revision=commit, repo_type=ref.repo_type, recursive=True))
         files = []
         for entry in entries:
             if isinstance(entry, RepoFile):
@@ -161,8 +160,8 @@ def _mapped_errors(ref: RepoRef, revision: str, path: str | None = None) -> Iter
         ) from None
     except HfHubHTTPError as exc:
         status = exc.response.status_code if exc.response is not None else "?"
-        raise SourceError(f"the Hub refused a request for {what} (HTTP {status}): {exc.server_message or ''}".rstrip(": ")) from None
+        raise SourceError(
+            f"the Hub refused a request for {what} (HTTP {status}): {exc.server_message or ''}".rstrip(": ")
+        ) from None
     except httpx2.TransportError as exc:
         raise NetworkError(f"cannot reach the Hub for {what}: {_describe(exc)}") from None
-
-

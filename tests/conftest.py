@@ -1,0 +1,56 @@
+"""Fixtures: a local Hub for the real huggingface_hub client, and an isolated project directory."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# huggingface_hub reads these at import time: set them before anything imports it.
+os.environ.update(
+    {
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "HF_HUB_DISABLE_UPDATE_CHECK": "1",
+        "HF_HOME": tempfile.mkdtemp(prefix="modellock-hf-home-"),
+        "MODELLOCK_HTTP_BACKOFF": "0.05",
+    }
+)
+for leaked in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT", "HF_HUB_OFFLINE", "MODELLOCK_CACHE_DIR"):
+    os.environ.pop(leaked, None)
+
+from tests.hub import FakeHub  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def _hub_server() -> Iterator[FakeHub]:
+    hub = FakeHub()
+    yield hub
+    hub.close()
+
+
+@pytest.fixture
+def hub(_hub_server: FakeHub) -> Iterator[FakeHub]:
+    """A Hub with no repositories and no faults; the servers are shared, the state is per test."""
+    _hub_server.repos.clear()
+    _hub_server.requests.clear()
+    from tests.hub.server import Faults
+
+    _hub_server.faults = Faults()
+    _hub_server.page_size = 1000
+    yield _hub_server
+
+
+@pytest.fixture
+def project(tmp_path: Path, hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project directory whose manifest will point at the local Hub and a private store."""
+    root = tmp_path / "project"
+    root.mkdir()
+    monkeypatch.setenv("MODELLOCK_CACHE_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    monkeypatch.chdir(root)
+    return root

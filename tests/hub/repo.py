@@ -1,0 +1,75 @@
+"""Repositories as git would hold them: commits of files, regular or LFS, and movable refs."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth", ".ckpt", ".onnx", ".h5", ".msgpack")
+
+
+def git_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Blob:
+    """One file's bytes and the identities the Hub derives from them."""
+
+    data: bytes
+    lfs: bool
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def pointer(self) -> bytes:
+        return f"version https://git-lfs.github.com/spec/v1\noid sha256:{self.sha256}\nsize {len(self.data)}\n".encode()
+
+    @property
+    def oid(self) -> str:
+        return git_sha1(self.pointer if self.lfs else self.data)
+
+    def tree_entry(self, path: str) -> dict[str, object]:
+        entry: dict[str, object] = {"type": "file", "oid": self.oid, "size": len(self.data), "path": path}
+        if self.lfs:
+            entry["lfs"] = {"oid": self.sha256, "size": len(self.data), "pointerSize": len(self.pointer)}
+        return entry
+
+
+@dataclass
+class Repo:
+    """A repository: commits by id, branches, tags and PR refs, plus who may read it."""
+
+    repo_id: str
+    repo_type: str = "model"
+    commits: dict[str, dict[str, Blob]] = field(default_factory=dict)
+    branches: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    prs: dict[int, str] = field(default_factory=dict)
+    private: bool = False
+    gated: bool = False
+    tokens: set[str] = field(default_factory=set)
+    """Tokens with read access (private repos) or approved access (gated repos)."""
+
+    def commit(self, files: dict[str, bytes | tuple[bytes, bool]], *, branch: str = "main", keep: bool = False) -> str:
+        """Make a commit on `branch` with `files` (added to the parent's when `keep`) and move the branch."""
+        parent = self.branches.get(branch)
+        tree: dict[str, Blob] = dict(self.commits[parent]) if keep and parent else {}
+        for path, value in files.items():
+            data, lfs = value if isinstance(value, tuple) else (value, path.endswith(WEIGHT_SUFFIXES))
+            tree[path] = Blob(data, lfs)
+        seed = f"{self.repo_id}\0{parent}\0{len(self.commits)}\0" + "\0".join(sorted(tree))
+        commit_id = hashlib.sha1(seed.encode()).hexdigest()
+        self.commits[commit_id] = tree
+        self.branches[branch] = commit_id
+        return commit_id
+
+    def resolve(self, revision: str) -> str | None:
+        if revision in self.commits:
+            return revision
+        if revision.startswith("refs/pr/"):
+            number = revision.removeprefix("refs/pr/")
+            return self.prs.get(int(number)) if number.isdigit() else None
+        return self.branches.get(revision) or self.tags.get(revision)
