@@ -15,7 +15,6 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from tests.hub.repo import Blob, Repo
 
 
-
 @dataclass
 class Faults:
     """Knobs tests turn to make the emulator misbehave; keyed by repository path unless noted."""
