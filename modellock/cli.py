@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 import os
 import traceback
@@ -200,6 +201,200 @@ def lock(
         progress=console.progress(),
     )
     console.lock_result(outcome)
+
+
+class Format(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+FormatOption = Annotated[Format, typer.Option("--format", help="Output format.")]
+ModelOption = Annotated[list[str] | None, typer.Option("--model", help="Only this model; repeatable.")]
+
+
+def _read_lock_or_fail(path: Path) -> Any:
+    from modellock.errors import ConfigError
+    from modellock.lockfile import read_lock
+
+    lock = read_lock(path)
+    if lock is None:
+        raise ConfigError("no lock found", file=str(path), hint="run `modellock lock` first")
+    return lock
+
+
+@app.command()
+@_command
+def sync(
+    locked: Annotated[bool, typer.Option("--locked", help="Fail if the lock is stale against the manifest.")] = False,
+    frozen: Annotated[bool, typer.Option("--frozen", help="Use the lock as it is; do not read the manifest.")] = False,
+    offline: Annotated[bool, typer.Option("--offline", help="Use only the store; fail on anything missing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if anything is out of sync; change nothing.")] = False,
+    model: ModelOption = None,
+    inexact: Annotated[bool, typer.Option("--inexact", help="Keep files the lock does not list.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Take over target directories holding files modellock did not put there.")
+    ] = False,
+    link_mode: Annotated[
+        str | None, typer.Option("--link-mode", help="reflink, hardlink or copy (default: first that works).")
+    ] = None,
+    output: FormatOption = Format.text,
+) -> None:
+    """Install exactly what the lock says into each model's directory."""
+    import dataclasses
+
+    from modellock.errors import CHECK_FAILED, CheckFailed, UsageError
+    from modellock.linking import LinkMode
+    from modellock.ops.sync import sync_lock
+    from modellock.store import Store, default_store_root
+
+    if locked and frozen:
+        raise UsageError("--locked and --frozen cannot be combined")
+    console = _options.console()
+    lock_path = _options.project / "modellock.lock"
+    endpoint = setting_mode = None
+    if frozen:
+        store = Store(default_store_root())
+    else:
+        from modellock.ops.check import check_lock
+
+        manifest, store = _store()
+        endpoint, setting_mode = manifest.settings.endpoint, manifest.settings.link_mode
+        stale = check_lock(manifest)
+        if not stale.ok:
+            if locked or offline or check or dry_run:
+                console.check_result(stale, lock_path.name)
+                raise CheckFailed("the lock is stale; --locked, --offline, --check and --dry-run do not re-lock")
+            from modellock.ops.lock import lock_project
+
+            console.lock_result(lock_project(manifest, store, progress=console.progress()))
+    mode_name = link_mode or setting_mode
+    if mode_name is not None and mode_name not in {m.value for m in LinkMode}:
+        raise UsageError(f"--link-mode must be reflink, hardlink or copy, got {mode_name!r}")
+    lock = _read_lock_or_fail(lock_path)
+    if not (dry_run or check):
+        store.register_lock(lock_path)
+    result = sync_lock(
+        lock,
+        _options.project,
+        store,
+        models=model or (),
+        offline=offline,
+        dry_run=dry_run,
+        check=check,
+        inexact=inexact,
+        force=force,
+        link_mode=LinkMode(mode_name) if mode_name else None,
+        endpoint=endpoint,
+        progress=console.progress() if output is Format.text else None,
+    )
+    if output is Format.json:
+        console.json(dataclasses.asdict(result))
+    else:
+        console.sync_result(result)
+    if check and result.installed:
+        raise typer.Exit(CHECK_FAILED)
+
+
+@app.command()
+@_command
+def verify(
+    model: ModelOption = None,
+    store_too: Annotated[bool, typer.Option("--store", help="Also re-hash every store blob the lock uses.")] = False,
+    output: FormatOption = Format.text,
+) -> None:
+    """Re-hash every installed file and report missing, modified and extra files."""
+    import dataclasses
+
+    from modellock.errors import CHECK_FAILED
+    from modellock.ops.verify import verify_installed
+    from modellock.store import Store, default_store_root
+
+    lock = _read_lock_or_fail(_options.project / "modellock.lock")
+    store = Store(default_store_root(*_store_setting())) if store_too else None
+    report = verify_installed(lock, _options.project, models=model or (), store=store)
+    console = _options.console()
+    if output is Format.json:
+        console.json({**dataclasses.asdict(report), "ok": report.ok})
+    else:
+        console.report(report, "verify")
+    if not report.ok:
+        raise typer.Exit(CHECK_FAILED)
+
+
+@app.command()
+@_command
+def status(model: ModelOption = None, output: FormatOption = Format.text) -> None:
+    """Fast check by size, mtime and inode recorded at install; reads no file contents."""
+    import dataclasses
+
+    from modellock.errors import CHECK_FAILED
+    from modellock.ops.verify import status_installed
+
+    lock = _read_lock_or_fail(_options.project / "modellock.lock")
+    report = status_installed(lock, _options.project, models=model or ())
+    console = _options.console()
+    if output is Format.json:
+        console.json({**dataclasses.asdict(report), "ok": report.ok})
+    else:
+        console.report(report, "status")
+    if not report.ok:
+        raise typer.Exit(CHECK_FAILED)
+
+
+def _store_setting() -> tuple[str | None, Path | None]:
+    """The manifest's store setting, if there is a readable manifest (cache commands work without one)."""
+    from modellock.manifest import load_manifest
+
+    path = _options.manifest_path
+    if not path.exists():
+        return None, None
+    return load_manifest(path).settings.store, path.parent
+
+
+cache_app = typer.Typer(help="Inspect and maintain the content-addressed store.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("dir")
+@_command
+def cache_dir() -> None:
+    """Print the store's location."""
+    from modellock.store import default_store_root
+
+    print(default_store_root(*_store_setting()))
+
+
+@cache_app.command("verify")
+@_command
+def cache_verify() -> None:
+    """Re-hash every blob; evict any that no longer match their name."""
+    from modellock.errors import CHECK_FAILED
+    from modellock.ops.cache import verify_store
+    from modellock.store import Store, default_store_root
+
+    result = verify_store(Store(default_store_root(*_store_setting())))
+    console = _options.console()
+    for name in result.corrupt:
+        console.line(f"corrupt, evicted: {name}")
+    console.line(f"Checked {result.checked} blobs, {len(result.corrupt)} corrupt")
+    if result.corrupt:
+        raise typer.Exit(CHECK_FAILED)
+
+
+@cache_app.command("prune")
+@_command
+def cache_prune() -> None:
+    """Remove blobs that no registered lock references."""
+    from modellock.console import human_size
+    from modellock.ops.cache import prune_store
+    from modellock.store import Store, default_store_root
+
+    result = prune_store(Store(default_store_root(*_store_setting())))
+    _options.console().line(
+        f"Removed {result.removed} blobs ({human_size(result.freed_bytes)}); "
+        f"kept {result.kept} referenced by {len(result.locks)} lock(s)"
+    )
 
 
 def main() -> None:

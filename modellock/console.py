@@ -12,6 +12,8 @@ from modellock.errors import ModellockError
 if TYPE_CHECKING:
     from modellock.ops.check import CheckResult
     from modellock.ops.lock import LockResult
+    from modellock.ops.sync import SyncResult
+    from modellock.ops.verify import Report
 
 
 def human_size(n: float) -> str:
@@ -98,6 +100,54 @@ class Console:
         for p in result.problems:
             print(f"  - {p.model + ': ' if p.model else ''}{p.message}", file=self.err)
         print("hint: run `modellock lock` to update it", file=self.err)
+
+    def sync_result(self, result: SyncResult) -> None:
+        for warning in result.warnings:
+            self.warn(warning)
+        todo = result.installed
+        if result.check or result.dry_run:
+            if not todo:
+                self.line(f"All {len(result.models)} models are in sync")
+            for m in todo:
+                self.line(
+                    f"{'Would install' if result.dry_run else 'Out of sync:'} {m.name}@{short(m.commit)} ({m.reason})"
+                )
+            return
+        if result.downloaded_files:
+            self.line(f"Downloaded {result.downloaded_files} files ({human_size(result.downloaded_bytes)})")
+        if not todo:
+            self.line(f"Audited {len(result.models)} models in {human_time(result.elapsed)}")
+            return
+        files = sum(m.files for m in todo)
+        size = sum(m.size for m in todo)
+        self.line(
+            f"Installed {len(todo)} model{'s' if len(todo) != 1 else ''} ({files} files, {human_size(size)}) "
+            f"in {human_time(result.elapsed)}"
+        )
+        for m in todo:
+            self.line(f" + {m.name}@{short(m.commit)}")
+
+    def report(self, report: Report, command: str) -> None:
+        for m in report.models:
+            if not m.installed:
+                self.line(f"{m.name}: not installed at {m.target}")
+                continue
+            findings = [
+                *(f"missing  {p}" for p in m.missing),
+                *(f"modified {p}" for p in m.modified),
+                *(f"extra    {p}" for p in m.extra),
+                *(f"store blob bad for {p}" for p in m.store_bad),
+            ]
+            self.line(f"{m.name}: {'ok' if not findings else f'{len(findings)} problem(s)'}")
+            for finding in findings:
+                self.line(f"  {finding}")
+        if report.ok:
+            what = f"{report.files_checked} files" + (f", {human_size(report.bytes_checked)}" if report.hashed else "")
+            self.line(f"{command}: all {len(report.models)} models match the lock ({what})")
+        elif not report.hashed:
+            print(
+                "hint: `status` compares size, mtime and inode only; run `modellock verify` to confirm", file=self.err
+            )
 
 
 class RichProgress:

@@ -21,7 +21,8 @@ _REPO_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 _TOP_KEYS = ("models", "settings")
-_SETTINGS_KEYS = ("store", "endpoint")
+_SETTINGS_KEYS = ("store", "endpoint", "link-mode")
+LINK_MODES = ("reflink", "hardlink", "copy")
 _MODEL_KEYS = ("repo", "revision", "repo-type", "include", "exclude", "path")
 
 
@@ -59,6 +60,7 @@ class Settings:
 
     store: str | None = None
     endpoint: str | None = None
+    link_mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,12 @@ class _Reader:
         endpoint = self.string(("settings",), data, "endpoint")
         if endpoint is not None and not re.match(r"^https?://[^/\s]+", endpoint):
             raise self.fail(("settings",), "endpoint", f"`endpoint` must be an http(s) URL, got {endpoint!r}")
-        return Settings(store=self.string(("settings",), data, "store"), endpoint=endpoint)
+        link_mode = self.string(("settings",), data, "link-mode")
+        if link_mode is not None and link_mode not in LINK_MODES:
+            raise self.fail(
+                ("settings",), "link-mode", f"`link-mode` must be one of {', '.join(LINK_MODES)}, got {link_mode!r}"
+            )
+        return Settings(store=self.string(("settings",), data, "store"), endpoint=endpoint, link_mode=link_mode)
 
     def read(self, path: Path) -> Manifest:
         data = parse(self.text, self.file)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 import tempfile
@@ -11,9 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from modellock.hashing import FileDigest, StreamHasher
+from modellock.hashing import FileDigest, StreamHasher, blake3_file
 
 STORE_ENV = "MODELLOCK_CACHE_DIR"
+# Blobs carry a fixed mtime (as in the Nix store): any later write changes it, so a stat
+# tells whether a blob may have been modified without reading its bytes.
+BLOB_MTIME_NS = 1_000_000_000
 
 
 def default_store_root(setting: str | None = None, project_dir: Path | None = None) -> Path:
@@ -75,6 +79,7 @@ class PartialBlob:
         target = self._store.blob_path(digest.blake3)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(self.path, 0o444)
+        os.utime(self.path, ns=(BLOB_MTIME_NS, BLOB_MTIME_NS))
         os.replace(self.path, target)
         self._store.remember("sha256", digest.sha256, digest)
         return digest
@@ -100,6 +105,71 @@ class Store:
             return self.blob_path(blake3).stat().st_size == size
         except FileNotFoundError:
             return False
+
+    def intact(self, blake3: str, size: int) -> bool:
+        """The blob exists and its size and mtime are as written; a deep check is `verify_blob`."""
+        try:
+            st = self.blob_path(blake3).stat()
+        except FileNotFoundError:
+            return False
+        return st.st_size == size and st.st_mtime_ns == BLOB_MTIME_NS
+
+    def verify_blob(self, blake3: str) -> bool:
+        """Re-hash a blob; False if it is missing or its bytes no longer match its name."""
+        try:
+            return blake3_file(self.blob_path(blake3)) == blake3
+        except FileNotFoundError:
+            return False
+
+    def reseal(self, blake3: str) -> None:
+        """Restore the written-state mtime of a blob whose bytes were just re-verified."""
+        os.utime(self.blob_path(blake3), ns=(BLOB_MTIME_NS, BLOB_MTIME_NS))
+
+    def evict(self, blake3: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.blob_path(blake3).unlink()
+
+    def blobs(self) -> list[str]:
+        """Every blob name in the store."""
+        root = self.root / "blobs"
+        if not root.is_dir():
+            return []
+        return sorted(p.name for d in root.iterdir() if d.is_dir() for p in d.iterdir())
+
+    def register_lock(self, lock_path: Path) -> None:
+        """Remember a lock that uses this store, so `cache prune` keeps what it references."""
+        path = str(lock_path.resolve())
+        entry = self.root / "locks" / hashlib.sha256(path.encode()).hexdigest()[:32]
+        if entry.exists():
+            return
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
+        tmp.write_text(path + "\n", encoding="utf-8")
+        os.replace(tmp, entry)
+
+    def known_locks(self) -> list[Path]:
+        """Registered locks that still exist; entries of vanished ones are dropped."""
+        root = self.root / "locks"
+        found = []
+        for entry in sorted(root.iterdir()) if root.is_dir() else []:
+            path = Path(entry.read_text(encoding="utf-8").strip())
+            if path.exists():
+                found.append(path)
+            else:
+                entry.unlink(missing_ok=True)
+        return found
+
+    def drop_stale_index(self) -> None:
+        """Remove index entries whose blob is gone."""
+        root = self.root / "index"
+        for entry in root.rglob("*") if root.is_dir() else []:
+            if entry.is_file():
+                try:
+                    b3 = entry.read_text().split()[0]
+                except (OSError, IndexError):
+                    b3 = ""
+                if not b3 or not self.blob_path(b3).exists():
+                    entry.unlink(missing_ok=True)
 
     def _index_path(self, kind: str, key: str) -> Path:
         return self.root / "index" / kind / key[:2] / key

@@ -56,16 +56,16 @@ def fetch_one(source: Source, store: Store, job: FetchJob, progress: Progress) -
         source.fetch(job.ref, job.commit, file, _CountingSink(blob, progress))
         digest = blob.hasher.digest()
         if digest.size != file.size:
-            raise IntegrityError(f"{where}: size mismatch: the Hub listed {file.size} bytes, received {digest.size}")
+            raise IntegrityError(f"{where}: size mismatch: expected {file.size} bytes, received {digest.size}")
         if file.lfs_sha256 is not None and digest.sha256 != file.lfs_sha256:
             raise IntegrityError(
-                f"{where}: SHA-256 mismatch: the Hub lists {file.lfs_sha256}, the bytes hash to {digest.sha256}",
+                f"{where}: SHA-256 mismatch: expected {file.lfs_sha256}, the bytes hash to {digest.sha256}",
                 hint="the server or a proxy delivered different bytes; nothing was stored",
             )
         git_sha1 = blob.hasher.git_sha1()
         if git_sha1 is not None and git_sha1 != file.git_oid:
             raise IntegrityError(
-                f"{where}: git blob SHA-1 mismatch: the Hub lists {file.git_oid}, the bytes hash to {git_sha1}",
+                f"{where}: git blob SHA-1 mismatch: expected {file.git_oid}, the bytes hash to {git_sha1}",
                 hint="the server or a proxy delivered different bytes; nothing was stored",
             )
         if job.blake3 is not None and digest.blake3 != job.blake3:

@@ -199,6 +199,7 @@ def lock_project(
     written = False
     if not dry_run:
         written = write_lock(manifest.lock_path, Lockfile(models=tuple(new_models)))
+        store.register_lock(manifest.lock_path)
     return LockResult(
         changes=tuple(sorted(changes, key=lambda c: c.name)),
         written=written,

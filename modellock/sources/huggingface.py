@@ -110,7 +110,7 @@ class HuggingFaceSource(Source):
                 sink.write(chunk)
                 if sink.written > file.size:
                     raise IntegrityError(
-                        f"{ref.repo}@{commit[:7]}: {file.path} is larger than the {file.size} bytes the Hub listed",
+                        f"{ref.repo}@{commit[:7]}: {file.path} is larger than the expected {file.size} bytes",
                     )
         return sink.written == file.size
 

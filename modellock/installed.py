@@ -1,0 +1,149 @@
+"""What modellock knows about a directory it installed: the marker file and the atomic swap."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MARKER = ".modellock-install.json"
+STAGING = ".modellock-staging-"
+RETIRED = ".modellock-retired-"
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """What a cheap `lstat` says about an installed file."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileStat:
+        st = path.lstat()
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@dataclass(frozen=True)
+class InstallState:
+    """The marker inside an owned directory: which snapshot it holds and each file's stat at install."""
+
+    name: str
+    commit: str
+    digest: str
+    files: dict[str, FileStat]
+
+    def dumps(self) -> str:
+        files = {p: [s.size, s.mtime_ns, s.inode] for p, s in sorted(self.files.items())}
+        data = {"name": self.name, "commit": self.commit, "digest": self.digest, "files": files}
+        return json.dumps(data, indent=0, sort_keys=True)
+
+
+def read_state(target: Path) -> InstallState | None:
+    """The marker of an owned directory; None if the directory is not ours (or has no valid marker)."""
+    try:
+        data: Any = json.loads((target / MARKER).read_text(encoding="utf-8"))
+        files = {p: FileStat(*v) for p, v in data["files"].items()}
+        return InstallState(data["name"], data["commit"], data["digest"], files)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def user_files(target: Path) -> list[str]:
+    """Files under `target` (relative, `/`-separated), without modellock's own marker."""
+    if not target.is_dir():
+        return []
+    found = []
+    for dirpath, _dirs, names in os.walk(target):
+        rel = os.path.relpath(dirpath, target)
+        for name in names:
+            path = name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
+            if path != MARKER:
+                found.append(path)
+    return sorted(found)
+
+
+def staging_dir(target: Path) -> Path:
+    """A fresh sibling directory to build the new tree in (same filesystem, so renames are atomic)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    path = target.parent / f"{STAGING}{target.name}-{os.getpid()}-{os.urandom(4).hex()}"
+    path.mkdir()
+    return path
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    return False
+
+
+def swap_in(staged: Path, target: Path) -> None:
+    """Make `staged` the tree at `target`: readers see the old tree or the new one, never a mix."""
+    if not target.exists():
+        os.rename(staged, target)
+        return
+    if _exchange(staged, target):
+        shutil.rmtree(staged, ignore_errors=True)
+        return
+    # No atomic exchange here: park the old tree under a name the next run recognises and restores.
+    retired = target.parent / f"{RETIRED}{target.name}"
+    os.rename(target, retired)
+    os.rename(staged, target)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def recover(target: Path) -> None:
+    """Undo what a killed run left beside `target`: staging trees go, a parked old tree comes back."""
+    parent = target.parent
+    if not parent.is_dir():
+        return
+    retired = parent / f"{RETIRED}{target.name}"
+    if retired.exists():
+        if target.exists():
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.rename(retired, target)
+    prefix = f"{STAGING}{target.name}-"
+    for entry in parent.iterdir():
+        if entry.name.startswith(prefix):
+            pid = entry.name[len(prefix) :].split("-")[0]
+            if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
+                continue  # another sync is building it right now
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def write_state(directory: Path, state: InstallState) -> None:
+    tmp = directory / f"{MARKER}.tmp"
+    tmp.write_text(state.dumps(), encoding="utf-8")
+    os.replace(tmp, directory / MARKER)
+
+
+def remove_tree(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(path)

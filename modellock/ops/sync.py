@@ -1,0 +1,235 @@
+"""`modellock sync`: install exactly what the lock says, in two phases (prepare, then commit)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from modellock.errors import CheckFailed, UsageError
+from modellock.installed import (
+    FileStat,
+    InstallState,
+    read_state,
+    recover,
+    remove_tree,
+    staging_dir,
+    swap_in,
+    user_files,
+    write_state,
+)
+from modellock.linking import Linker, LinkMode
+from modellock.lockfile import LockedFile, LockedModel, Lockfile
+from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
+from modellock.progress import Progress
+from modellock.sources import RemoteFile, RepoRef, Source, open_source
+from modellock.store import Store
+
+Action = Literal["install", "unchanged"]
+
+
+@dataclass(frozen=True)
+class ModelSync:
+    """What sync did, or would do, to one model."""
+
+    name: str
+    commit: str
+    target: str
+    action: Action
+    reason: str
+    """Why it needs installing: not installed, different snapshot, files changed on disk."""
+    files: int
+    size: int
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """The outcome of one `sync` run."""
+
+    models: tuple[ModelSync, ...]
+    downloaded_files: int
+    downloaded_bytes: int
+    link_mode: str | None
+    warnings: tuple[str, ...]
+    dry_run: bool
+    check: bool
+    elapsed: float
+
+    @property
+    def installed(self) -> list[ModelSync]:
+        return [m for m in self.models if m.action == "install"]
+
+
+def target_of(model: LockedModel, project_dir: Path) -> Path:
+    path = Path(os.path.expanduser(model.path))
+    return path if path.is_absolute() else project_dir / path
+
+
+def _drift(model: LockedModel, target: Path, inexact: bool) -> str | None:
+    """Why `target` does not hold exactly `model` (by stat only), or None if it does."""
+    state = read_state(target)
+    if state is None:
+        return "not installed"
+    if state.digest != model.digest or state.commit != model.commit:
+        return f"installed {state.commit[:7]}, locked {model.commit[:7]}"
+    for f in model.files:
+        recorded = state.files.get(f.path)
+        try:
+            if recorded is None or FileStat.of(target / f.path) != recorded:
+                return f"{f.path} changed on disk"
+        except FileNotFoundError:
+            return f"{f.path} is missing"
+    if not inexact:
+        extra = set(user_files(target)) - {f.path for f in model.files}
+        if extra:
+            return f"{len(extra)} file{'s' if len(extra) > 1 else ''} not in the lock"
+    return None
+
+
+def _check_ownership(model: LockedModel, target: Path, force: bool) -> None:
+    if target.exists() and not target.is_dir():
+        raise CheckFailed(f"{model.name}: {target} exists and is not a directory")
+    if read_state(target) is None and user_files(target) and not force:
+        raise CheckFailed(
+            f"{model.name}: {target} holds files modellock did not install",
+            hint="move them away, or pass --force to let modellock take the directory over (its files are replaced)",
+        )
+
+
+def _ensure_blobs(store: Store, models: list[LockedModel]) -> list[tuple[LockedModel, LockedFile]]:
+    """Blobs that must be fetched: missing, or changed since written and no longer hashing to their name."""
+    missing: list[tuple[LockedModel, LockedFile]] = []
+    seen: set[str] = set()
+    for model in models:
+        for f in model.files:
+            if f.blake3 in seen:
+                continue
+            seen.add(f.blake3)
+            if store.intact(f.blake3, f.size):
+                continue
+            if store.has(f.blake3, f.size) and store.verify_blob(f.blake3):
+                store.reseal(f.blake3)
+                continue
+            store.evict(f.blake3)
+            missing.append((model, f))
+    return missing
+
+
+def _build(model: LockedModel, store: Store, target: Path, linker: Linker, inexact: bool) -> None:
+    """Build the model's tree beside `target` and swap it in."""
+    staged = staging_dir(target)
+    try:
+        stats: dict[str, FileStat] = {}
+        for f in model.files:
+            dst = staged / f.path
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            linker.link(store.blob_path(f.blake3), dst)
+            stats[f.path] = FileStat.of(dst)
+        if inexact and target.is_dir():
+            locked = {f.path for f in model.files}
+            for extra in user_files(target):
+                if extra not in locked and not (staged / extra).exists():
+                    (staged / extra).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(target / extra, staged / extra)
+        write_state(staged, InstallState(model.name, model.commit, model.digest, stats))
+        swap_in(staged, target)
+    except BaseException:
+        remove_tree(staged)
+        raise
+
+
+def sync_lock(
+    lock: Lockfile,
+    project_dir: Path,
+    store: Store,
+    *,
+    models: Collection[str] = (),
+    offline: bool = False,
+    dry_run: bool = False,
+    check: bool = False,
+    inexact: bool = False,
+    force: bool = False,
+    link_mode: LinkMode | None = None,
+    endpoint: str | None = None,
+    progress: Progress | None = None,
+    workers: int = DEFAULT_WORKERS,
+    source_factory: Callable[[str], Source] | None = None,
+) -> SyncResult:
+    """Install every selected locked model; if anything fails before commit, no target changes."""
+    from filelock import FileLock
+
+    started = time.monotonic()
+    unknown = sorted(set(models) - set(lock.names()))
+    if unknown:
+        raise UsageError(f"--model names a model not in the lock: {', '.join(unknown)}")
+    chosen = [m for m in lock.models if not models or m.name in models]
+    changes = not (dry_run or check)
+
+    plans: list[tuple[LockedModel, Path, str | None]] = []
+    for model in chosen:
+        target = target_of(model, project_dir)
+        if changes:
+            recover(target)
+        _check_ownership(model, target, force)
+        plans.append((model, target, _drift(model, target, inexact)))
+    pending = [m for m, _, reason in plans if reason is not None]
+
+    # Prepare: every blob the plan needs is in the store and verified, before any target changes.
+    downloaded = 0
+    missing = _ensure_blobs(store, pending) if changes else []
+    if missing and offline:
+        names = "\n".join(f"  {m.name}: {f.path} ({f.blake3[:12]}…)" for m, f in missing)
+        raise CheckFailed(
+            f"--offline: {len(missing)} file{'s are' if len(missing) > 1 else ' is'} not in the store:\n{names}",
+            hint="run `modellock sync` with network access once",
+        )
+    if missing:
+        factory = source_factory or (lambda name: open_source(name, endpoint=endpoint))
+        sources: dict[str, Source] = {}
+        jobs = []
+        for m, f in missing:
+            # The lock's digests are stricter than anything the Hub lists, so they are the expectation.
+            remote = RemoteFile(f.path, f.size, git_oid="", lfs_sha256=f.sha256)
+            jobs.append((m.source, FetchJob(RepoRef(m.repo, m.repo_type), m.commit, remote, blake3=f.blake3)))
+        for name in sorted({s for s, _ in jobs}):
+            sources.setdefault(name, factory(name))
+            group = [j for s, j in jobs if s == name]
+            downloaded += sum(
+                d.size for d in fetch_all(sources[name], store, group, workers=workers, progress=progress)
+            )
+
+    # Commit: one model at a time, each swapped in atomically, under a lock per target.
+    linker = Linker(link_mode)
+    results = []
+    for model, target, reason in plans:
+        if reason is not None and changes:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(target.parent / f".{target.name}.modellock-lock")):
+                reason = _drift(model, target, inexact)  # another sync may have finished it meanwhile
+                if reason is not None:
+                    _build(model, store, target, linker, inexact)
+        results.append(
+            ModelSync(
+                model.name,
+                model.commit,
+                str(target),
+                "unchanged" if reason is None else "install",
+                reason or "",
+                len(model.files),
+                model.size,
+            )
+        )
+    return SyncResult(
+        models=tuple(results),
+        downloaded_files=len(missing),
+        downloaded_bytes=downloaded,
+        link_mode=linker.mode.value if linker.mode else None,
+        warnings=(linker.warning,) if linker.warning else (),
+        dry_run=dry_run,
+        check=check,
+        elapsed=time.monotonic() - started,
+    )

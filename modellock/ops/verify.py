@@ -1,0 +1,107 @@
+"""`modellock verify` (re-hash everything) and `modellock status` (compare stats, read nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modellock.errors import UsageError
+from modellock.hashing import blake3_file
+from modellock.installed import FileStat, read_state, user_files
+from modellock.lockfile import LockedModel, Lockfile
+from modellock.ops.sync import target_of
+from modellock.store import Store
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """Differences between one locked model and its installed directory."""
+
+    name: str
+    target: str
+    installed: bool
+    missing: tuple[str, ...] = ()
+    modified: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+    store_bad: tuple[str, ...] = ()
+    """Store blobs (by file path) that are missing or no longer hash to their name (`--store`)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.installed and not (self.missing or self.modified or self.extra or self.store_bad)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Per-model findings of `verify` or `status`."""
+
+    models: tuple[ModelReport, ...] = field(default_factory=tuple)
+    files_checked: int = 0
+    bytes_checked: int = 0
+    hashed: bool = True
+    """False for `status`: differences are by stat only and `verify` confirms them."""
+
+    @property
+    def ok(self) -> bool:
+        return all(m.ok for m in self.models)
+
+
+def _select(lock: Lockfile, models: Collection[str]) -> list[LockedModel]:
+    unknown = sorted(set(models) - set(lock.names()))
+    if unknown:
+        raise UsageError(f"--model names a model not in the lock: {', '.join(unknown)}")
+    return [m for m in lock.models if not models or m.name in models]
+
+
+def verify_installed(
+    lock: Lockfile, project_dir: Path, *, models: Collection[str] = (), store: Store | None = None
+) -> Report:
+    """Re-hash every installed file (and, with `store`, every referenced blob) against the lock."""
+    reports = []
+    files = size = 0
+    for model in _select(lock, models):
+        target = target_of(model, project_dir)
+        store_bad = tuple(f.path for f in model.files if store is not None and not store.verify_blob(f.blake3))
+        if not target.is_dir():
+            reports.append(ModelReport(model.name, str(target), False, store_bad=store_bad))
+            continue
+        missing, modified = [], []
+        for f in model.files:
+            path = target / f.path
+            try:
+                if path.stat().st_size != f.size or blake3_file(path) != f.blake3:
+                    modified.append(f.path)
+            except FileNotFoundError:
+                missing.append(f.path)
+                continue
+            files += 1
+            size += f.size
+        extra = sorted(set(user_files(target)) - {f.path for f in model.files})
+        reports.append(
+            ModelReport(model.name, str(target), True, tuple(missing), tuple(modified), tuple(extra), store_bad)
+        )
+    return Report(tuple(reports), files, size, hashed=True)
+
+
+def status_installed(lock: Lockfile, project_dir: Path, *, models: Collection[str] = ()) -> Report:
+    """Compare size, mtime and inode recorded at install time; reads no file contents."""
+    reports = []
+    files = 0
+    for model in _select(lock, models):
+        target = target_of(model, project_dir)
+        state = read_state(target)
+        if state is None or state.digest != model.digest:
+            reports.append(ModelReport(model.name, str(target), False))
+            continue
+        missing, modified = [], []
+        for f in model.files:
+            try:
+                if FileStat.of(target / f.path) != state.files.get(f.path):
+                    modified.append(f.path)
+            except FileNotFoundError:
+                missing.append(f.path)
+            files += 1
+        extra = sorted(set(user_files(target)) - {f.path for f in model.files})
+        reports.append(ModelReport(model.name, str(target), True, tuple(missing), tuple(modified), tuple(extra)))
+    return Report(tuple(reports), files, 0, hashed=False)
