@@ -189,18 +189,15 @@ def sync_lock(
         )
     if missing:
         factory = source_factory or (lambda name: open_source(name, endpoint=endpoint))
-        sources: dict[str, Source] = {}
         jobs = []
         for m, f in missing:
             # The lock's digests are stricter than anything the Hub lists, so they are the expectation.
             remote = RemoteFile(f.path, f.size, git_oid="", lfs_sha256=f.sha256)
             jobs.append((m.source, FetchJob(RepoRef(m.repo, m.repo_type), m.commit, remote, blake3=f.blake3)))
         for name in sorted({s for s, _ in jobs}):
-            sources.setdefault(name, factory(name))
             group = [j for s, j in jobs if s == name]
-            downloaded += sum(
-                d.size for d in fetch_all(sources[name], store, group, workers=workers, progress=progress)
-            )
+            fetched = fetch_all(factory(name), store, group, workers=workers, progress=progress)
+            downloaded += sum(d.size for d in fetched)
 
     # Commit: one model at a time, each swapped in atomically, under a lock per target.
     linker = Linker(link_mode)
