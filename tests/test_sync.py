@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import blake3
 import pytest
 
 from modellock.installed import MARKER
-from modellock.lockfile import read_lock
 from tests.helpers import cli, snapshot
 from tests.hub import FakeHub
 from tests.test_lock_e2e import CONFIG, WEIGHTS, make_tiny
