@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modellock.store import pid_alive
+
 MARKER = ".modellock-install.json"
 STAGING = ".modellock-staging-"
 RETIRED = ".modellock-retired-"
@@ -121,19 +123,9 @@ def recover(target: Path) -> None:
     for entry in parent.iterdir():
         if entry.name.startswith(prefix):
             pid = entry.name[len(prefix) :].split("-")[0]
-            if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
+            if pid.isdigit() and pid_alive(int(pid)) and int(pid) != os.getpid():
                 continue  # another sync is building it right now
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def write_state(directory: Path, state: InstallState) -> None:

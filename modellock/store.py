@@ -51,7 +51,8 @@ class PartialBlob:
 
     def __init__(self, store: Store, git_blob_size: int | None) -> None:
         self._store = store
-        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="partial-")
+        # The pid in the name lets a later run tell a dead process's leftovers from a live download.
+        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix=f"partial-{os.getpid()}-")
         self.path = Path(name)
         self._file = os.fdopen(fd, "wb")
         self.hasher = StreamHasher(git_blob_size=git_blob_size)
@@ -88,6 +89,16 @@ class PartialBlob:
         self._file.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Store:
@@ -147,6 +158,13 @@ class Store:
         tmp.write_text(path + "\n", encoding="utf-8")
         os.replace(tmp, entry)
 
+    def target_lock(self, target: Path) -> Path:
+        """The lock file that serialises installs into one target (kept here, not in the user's tree)."""
+        key = hashlib.sha256(str(target.resolve()).encode()).hexdigest()[:32]
+        path = self.root / "target-locks" / f"{key}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
     def known_locks(self) -> list[Path]:
         """Registered locks that still exist; entries of vanished ones are dropped."""
         root = self.root / "locks"
@@ -191,6 +209,15 @@ class Store:
         tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(f"{digest.blake3} {digest.sha256} {digest.size}\n")
         os.replace(tmp, path)
+
+    def clean_partials(self) -> None:
+        """Remove partial downloads of processes that no longer run (a killed sync or lock)."""
+        if not self.tmp_dir.is_dir():
+            return
+        for entry in self.tmp_dir.iterdir():
+            pid = entry.name.split("-")[1] if entry.name.startswith("partial-") else ""
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+                entry.unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def partial(self, *, git_blob_size: int | None = None) -> Iterator[PartialBlob]:

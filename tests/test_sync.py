@@ -165,14 +165,14 @@ def test_refuses_directory_it_does_not_own(locked: Path) -> None:
     assert tree(target) == EXPECTED
 
 
-def test_offline_with_missing_blob(locked: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_with_missing_blob(locked: Path, hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fresh_machine(tmp_path, monkeypatch)
-    hub_requests_before = 0
+    hub.requests.clear()
     run = cli("sync", "--offline")
     assert run.exit_code == 1
     assert "not in the store" in run.stderr and "model.safetensors" in run.stderr
     assert not (locked / "models").exists()
-    del hub_requests_before
+    assert hub.requests == []
 
 
 def test_locked_fails_on_stale_lock_frozen_ignores_manifest(locked: Path) -> None:

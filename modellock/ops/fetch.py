@@ -92,6 +92,7 @@ def fetch_all(
     progress = progress or NoProgress()
     if not jobs:
         return []
+    store.clean_partials()
     progress.begin("Downloading", sum(j.file.size for j in jobs), len(jobs))
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:

@@ -204,8 +204,7 @@ def sync_lock(
     results = []
     for model, target, reason in plans:
         if reason is not None and changes:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(target.parent / f".{target.name}.modellock-lock")):
+            with FileLock(str(store.target_lock(target))):
                 reason = _drift(model, target, inexact)  # another sync may have finished it meanwhile
                 if reason is not None:
                     _build(model, store, target, linker, inexact)
