@@ -53,7 +53,7 @@ def test_killed_sync_then_rerun_leaves_correct_tree_and_no_leftovers(
     assert not (project / "models" / "tiny").exists()
     hub.faults.throttle.clear()
     rerun = spawn(project, hub, store, "sync", "--locked")
-    out, err = rerun.communicate(timeout=60)
+    _, err = rerun.communicate(timeout=60)
     assert rerun.returncode == 0, err.decode()
     installed = snapshot(project / "models" / "tiny")
     assert {k: v for k, v in installed.items() if k != MARKER} == EXPECTED
