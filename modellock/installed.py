@@ -30,7 +30,7 @@ class FileStat:
 
     @classmethod
     def of(cls, path: Path) -> FileStat:
-        st = path.lstat()
+        st = path.stat()  # follows the snapshot symlinks of the hf-cache layout to their blobs
         return cls(st.st_size, st.st_mtime_ns, st.st_ino)
 
 

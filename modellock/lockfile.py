@@ -51,6 +51,7 @@ class LockedModel:
     fingerprint: str
     files: tuple[LockedFile, ...]
     digest: str = ""
+    layout: str = "dir"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "files", tuple(sorted(self.files, key=lambda f: f.path)))
@@ -102,6 +103,7 @@ def dumps(lock: Lockfile) -> str:
             ("repo", m.repo),
             ("repo-type", m.repo_type),
             ("path", m.path),
+            ("layout", m.layout),
             ("requested", m.requested),
             ("commit", m.commit),
             ("fingerprint", m.fingerprint),
@@ -154,6 +156,12 @@ class _Reader:
             raise self.fail(f"model `{name}`: file {path!r} needs 64-hex `blake3` and `sha256` digests", index, needle)
         return LockedFile(path, size, b3, sha)
 
+    def layout(self, data: dict[str, Any], name: str, index: int) -> str:
+        layout = self.field(data, "layout", index)
+        if layout not in ("dir", "hf-cache"):
+            raise self.fail(f"model `{name}`: unknown layout {layout!r}", index, "layout =")
+        return str(layout)
+
     def model(self, data: Any, index: int) -> LockedModel:
         if not isinstance(data, dict):
             raise self.fail(f"model #{index + 1} is not a table", index)
@@ -174,6 +182,7 @@ class _Reader:
             repo=self.field(data, "repo", index),
             repo_type=self.field(data, "repo-type", index),
             path=self.field(data, "path", index),
+            layout=self.layout(data, name, index),
             requested=self.field(data, "requested", index),
             commit=commit,
             fingerprint=data["fingerprint"],

@@ -23,7 +23,9 @@ _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _TOP_KEYS = ("models", "settings")
 _SETTINGS_KEYS = ("store", "endpoint", "link-mode")
 LINK_MODES = ("reflink", "hardlink", "copy")
-_MODEL_KEYS = ("repo", "revision", "repo-type", "include", "exclude", "path")
+_MODEL_KEYS = ("repo", "revision", "repo-type", "include", "exclude", "path", "layout")
+LAYOUTS = ("dir", "hf-cache")
+HF_CACHE_DEFAULT_PATH = "models/hf-cache"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class ModelSpec:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     path: str = ""
+    layout: str = "dir"
     source: str = "huggingface"
 
     def fingerprint(self) -> str:
@@ -50,6 +53,8 @@ class ModelSpec:
             "exclude": sorted(set(self.exclude)),
             "path": self.path,
         }
+        if self.layout != "dir":  # absent when default, so existing fingerprints stay valid
+            inputs["layout"] = self.layout
         canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return "blake3:" + blake3_bytes(canonical.encode())
 
@@ -143,7 +148,11 @@ class _Reader:
             raise self.fail(
                 table, "repo-type", f"`repo-type` must be one of {', '.join(REPO_TYPES)}, got {repo_type!r}"
             )
-        path = self.string(table, data, "path") or f"models/{name}"
+        layout = self.string(table, data, "layout") or "dir"
+        if layout not in LAYOUTS:
+            raise self.fail(table, "layout", f"`layout` must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+        default_path = HF_CACHE_DEFAULT_PATH if layout == "hf-cache" else f"models/{name}"
+        path = self.string(table, data, "path") or default_path
         return ModelSpec(
             name=name,
             repo=repo,
@@ -152,7 +161,27 @@ class _Reader:
             include=self.globs(table, data, "include"),
             exclude=self.globs(table, data, "exclude"),
             path=path,
+            layout=layout,
         )
+
+    def check_paths(self, models: Mapping[str, ModelSpec]) -> None:
+        """A `dir` model owns its path alone; `hf-cache` models may share a cache but not a repo and revision."""
+        owners: dict[str, ModelSpec] = {}
+        for spec in models.values():
+            key = spec.path.rstrip("/")
+            other = owners.get(key)
+            if other is None:
+                owners[key] = spec
+                continue
+            clash = "dir" in (spec.layout, other.layout) or (spec.repo, spec.repo_type, spec.revision) == (
+                other.repo,
+                other.repo_type,
+                other.revision,
+            )
+            if clash:
+                raise self.fail(
+                    ("models", spec.name), "path", f"models `{other.name}` and `{spec.name}` share path {key!r}"
+                )
 
     def settings(self, data: Any) -> Settings:
         if not isinstance(data, dict):
@@ -175,16 +204,7 @@ class _Reader:
         if not isinstance(models_data, dict):
             raise self.fail((), "models", f"`models` must be a table, got {_describe(models_data)}")
         models = {name: self.model(name, entry) for name, entry in sorted(models_data.items())}
-        paths: dict[str, str] = {}
-        for spec in models.values():
-            key = spec.path.rstrip("/")
-            if key in paths:
-                raise self.fail(
-                    ("models", spec.name),
-                    "path",
-                    f"models `{paths[key]}` and `{spec.name}` share path {key!r}",
-                )
-            paths[key] = spec.name
+        self.check_paths(models)
         return Manifest(path=path, models=models, settings=self.settings(data.get("settings", {})))
 
 

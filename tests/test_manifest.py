@@ -27,6 +27,14 @@ CASES = [
     ('[models.tiny]\nrepo = "acme/tiny"\nrepo = "x"\n', 3, "invalid TOML", None),
     ('[models]\ntiny = { repo = "acme/tiny", revison = "x" }\n', 2, "unknown key `revison`", None),
     ('[models.tiny]\nrepo = "acme/tiny"\nexclude = ["../x"]\n', 3, "relative", None),
+    ('[models.tiny]\nrepo = "acme/tiny"\nlayout = "flat"\n', 3, "`layout` must be one of dir, hf-cache", None),
+    (
+        '[models.a]\nrepo = "a/b"\nlayout = "hf-cache"\npath = "m"\n[models.b]\nrepo = "c/d"\npath = "m"\n',
+        7,
+        "share",
+        None,
+    ),
+    ('[settings]\nlink-mode = "symlink"\n', 2, "`link-mode` must be one of", None),
 ]
 
 

@@ -167,6 +167,7 @@ def lock_project(
                 repo=p.spec.repo,
                 repo_type=p.spec.repo_type,
                 path=p.spec.path,
+                layout=p.spec.layout,
                 requested=p.spec.revision,
                 commit=p.commit,
                 fingerprint=p.spec.fingerprint(),
@@ -178,7 +179,9 @@ def lock_project(
             files_changed = False
         else:
             files_changed = {f.path for f in old.files} != {f.path for f in p.files}
-            same = old.commit == p.commit and not files_changed and old.path == p.spec.path
+            same = (
+                old.commit == p.commit and not files_changed and (old.path, old.layout) == (p.spec.path, p.spec.layout)
+            )
             kind = "unchanged" if same else "updated"
         changes.append(
             ModelChange(

@@ -65,8 +65,24 @@ class SyncResult:
 
 
 def target_of(model: LockedModel, project_dir: Path) -> Path:
+    """The directory holding exactly the model's files: its own tree, or its snapshot in an HF cache."""
     path = Path(os.path.expanduser(model.path))
-    return path if path.is_absolute() else project_dir / path
+    root = path if path.is_absolute() else project_dir / path
+    if model.layout == "hf-cache":
+        return root / hf_repo_folder(model) / "snapshots" / model.commit
+    return root
+
+
+def hf_repo_folder(model: LockedModel) -> str:
+    """The Hugging Face cache's folder name for a repository: `models--org--name`."""
+    return f"{model.repo_type}s--" + model.repo.replace("/", "--")
+
+
+def _ref_file(model: LockedModel, snapshot: Path) -> Path | None:
+    """`refs/<revision>` in an HF cache: how `from_pretrained(repo, revision=...)` finds the commit offline."""
+    if model.layout != "hf-cache" or model.requested == model.commit:
+        return None
+    return snapshot.parent.parent / "refs" / model.requested
 
 
 def _drift(model: LockedModel, target: Path, inexact: bool) -> str | None:
@@ -87,6 +103,9 @@ def _drift(model: LockedModel, target: Path, inexact: bool) -> str | None:
         extra = set(user_files(target)) - {f.path for f in model.files}
         if extra:
             return f"{len(extra)} file{'s' if len(extra) > 1 else ''} not in the lock"
+    ref = _ref_file(model, target)
+    if ref is not None and (not ref.is_file() or ref.read_text().strip() != model.commit):
+        return f"refs/{model.requested} does not point at {model.commit[:7]}"
     return None
 
 
@@ -119,15 +138,41 @@ def _ensure_blobs(store: Store, models: list[LockedModel]) -> list[tuple[LockedM
     return missing
 
 
+def _place_hf_blob(store: Store, f: LockedFile, blobs: Path, linker: Linker) -> Path:
+    """The cache's `blobs/<sha256>` for a file, linked from the store unless it already is that file."""
+    blob = blobs / f.sha256
+    source = store.blob_path(f.blake3)
+    if blob.exists() and os.path.samefile(blob, source):
+        return blob
+    tmp = blobs / f".{f.sha256}.{os.getpid()}.modellock-tmp"
+    tmp.unlink(missing_ok=True)
+    linker.link(source, tmp)
+    os.replace(tmp, blob)
+    return blob
+
+
+def _write_ref(ref: Path, commit: str) -> None:
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    tmp = ref.with_name(f".{ref.name}.{os.getpid()}.modellock-tmp")
+    tmp.write_text(commit)  # no newline, as huggingface_hub writes it
+    os.replace(tmp, ref)
+
+
 def _build(model: LockedModel, store: Store, target: Path, linker: Linker, inexact: bool) -> None:
     """Build the model's tree beside `target` and swap it in."""
     staged = staging_dir(target)
+    blobs = target.parent.parent / "blobs" if model.layout == "hf-cache" else None
     try:
         stats: dict[str, FileStat] = {}
         for f in model.files:
             dst = staged / f.path
             dst.parent.mkdir(parents=True, exist_ok=True)
-            linker.link(store.blob_path(f.blake3), dst)
+            if blobs is not None:
+                blobs.mkdir(parents=True, exist_ok=True)
+                blob = _place_hf_blob(store, f, blobs, linker)
+                os.symlink(os.path.relpath(blob, dst.parent), dst)
+            else:
+                linker.link(store.blob_path(f.blake3), dst)
             stats[f.path] = FileStat.of(dst)
         if inexact and target.is_dir():
             locked = {f.path for f in model.files}
@@ -137,6 +182,9 @@ def _build(model: LockedModel, store: Store, target: Path, linker: Linker, inexa
                     shutil.copy2(target / extra, staged / extra)
         write_state(staged, InstallState(model.name, model.commit, model.digest, stats))
         swap_in(staged, target)
+        ref = _ref_file(model, target)
+        if ref is not None:
+            _write_ref(ref, model.commit)
     except BaseException:
         remove_tree(staged)
         raise
