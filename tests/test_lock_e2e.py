@@ -128,8 +128,8 @@ def test_dropped_connection_resumes_with_range(project: Path, hub: FakeHub) -> N
     hub.faults.drop_after["model.safetensors"] = 300_000
     run = cli("add", "acme/tiny")
     assert run.exit_code == 0, run.stderr
-    ranges = [p for m, p in hub.requests if "/blobs/" in p]
-    assert len(ranges) == 2
+    assert len([p for m, p in hub.requests if "/blobs/" in p]) == 2
+    assert len(hub.ranges) == 1 and hub.ranges[0].startswith("bytes=") and hub.ranges[0] != "bytes=0-"
     model = read_lock(project / "modellock.lock").get("tiny")  # type: ignore[union-attr]
     assert {f.path: f.blake3 for f in model.files}["model.safetensors"] == blake3.blake3(WEIGHTS).hexdigest()
 

@@ -34,7 +34,6 @@ from modellock.sources.interface import RemoteFile, RepoRef, Sink, Source
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-_CHUNK = 1024 * 1024
 
 # Attempts per download and the first backoff delay; each later delay doubles.
 ATTEMPTS = int(os.environ.get("MODELLOCK_HTTP_ATTEMPTS", "5"))
@@ -106,7 +105,8 @@ class HuggingFaceSource(Source):
                     hf_raise_for_status(response)
             if "Range" in request_headers and not _resumes_at(response, sink.written):
                 sink.restart()
-            for chunk in response.iter_raw(_CHUNK):
+            # Chunks as they arrive: bytes reach the partial file (and count for a resume) at once.
+            for chunk in response.iter_raw():
                 sink.write(chunk)
                 if sink.written > file.size:
                     raise IntegrityError(

@@ -42,6 +42,8 @@ class FakeHub:
         self.repos: dict[tuple[str, str], Repo] = {}
         self.faults = Faults()
         self.requests: list[tuple[str, str]] = []
+        self.ranges: list[str] = []
+        """`Range` headers received, in order."""
         self.page_size = 1000
         """Tree entries per page; the real Hub sends 1000."""
         self._lock = threading.Lock()
@@ -351,6 +353,8 @@ class _Base(BaseHTTPRequestHandler):
             data = data + b"\0" * 1024
         status = 200
         found = self.headers.get("Range", "")
+        if found:
+            self.hub.ranges.append(found)
         if found.startswith("bytes=") and not faults.ignore_range:
             start = int(found[6:].split("-")[0])
             if start >= len(data):
