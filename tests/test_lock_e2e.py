@@ -337,3 +337,18 @@ def test_large_tree_is_listed_without_per_file_calls(project: Path, hub: FakeHub
     api_calls = [p for _, p in hub.requests if p.startswith("/api/")]
     assert len(api_calls) == 4  # one revision lookup and three pages of tree
     assert len(read_lock(project / "modellock.lock").get("many").files) == 250  # type: ignore[union-attr]
+
+
+def test_dry_run_reports_and_writes_nothing(project: Path, hub: FakeHub, tmp_path: Path) -> None:
+    old = make_tiny(hub)
+    assert cli("add", "acme/tiny").exit_code == 0
+    new = hub.repos[("model", "acme/tiny")].commit({"config.json": b"{}", "big.safetensors": b"x" * 5000})
+    before = snapshot(project)
+    store_before = snapshot(tmp_path / "store" / "blobs")
+    run = cli("lock", "--upgrade", "--dry-run")
+    assert run.exit_code == 0, run.stderr
+    assert f"Would update tiny main {old[:7]} -> {new[:7]}" in run.stdout
+    assert "No lock written (--dry-run)" in run.stdout
+    assert snapshot(project) == before
+    assert snapshot(tmp_path / "store" / "blobs") == store_before
+    assert cli("lock", "--check", "--upgrade").exit_code == 2
