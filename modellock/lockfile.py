@@ -12,6 +12,7 @@ from typing import Any
 from modellock.errors import ConfigError
 from modellock.hashing import blake3_bytes
 from modellock.paths import unsafe_reason
+from modellock.security.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_MODES, Policy
 from modellock.tomlread import parse
 
 LOCK_NAME = "modellock.lock"
@@ -25,6 +26,8 @@ HEADER = (
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TAGGED = re.compile(r"^blake3:[0-9a-f]{64}$")
+_FILE_REQUIRED = frozenset({"path", "size", "blake3", "sha256"})
+_FILE_KEYS = _FILE_REQUIRED | {"format", "scan", "scanner"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,11 @@ class LockedFile:
     size: int
     blake3: str
     sha256: str
+    format: str = ""
+    """Format recognised from the content by the safety gate."""
+    scan: str = ""
+    """For pickle-based files: the scanner's verdict (`clean`) and, in `scanner`, which scanner said so."""
+    scanner: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class LockedModel:
     files: tuple[LockedFile, ...]
     digest: str = ""
     layout: str = "dir"
+    policy: Policy = DEFAULT_POLICY
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "files", tuple(sorted(self.files, key=lambda f: f.path)))
@@ -110,10 +119,20 @@ def dumps(lock: Lockfile) -> str:
             ("digest", m.digest),
         ):
             out.append(f"{key} = {_string(value)}\n")
+        if not m.policy.is_default():
+            allow = ", ".join(_string(p) for p in m.policy.allow_files)
+            out.append(
+                f'policy = {{ pickle = "{m.policy.pickle}", remote-code = "{m.policy.remote_code}", '
+                f"allow-files = [{allow}] }}\n"
+            )
         out.append("files = [\n")
         for f in m.files:
+            extra = f", format = {_string(f.format)}" if f.format else ""
+            if f.scan:
+                extra += f", scan = {_string(f.scan)}, scanner = {_string(f.scanner)}"
             out.append(
-                f'    {{ path = {_string(f.path)}, size = {f.size}, blake3 = "{f.blake3}", sha256 = "{f.sha256}" }},\n'
+                f"    {{ path = {_string(f.path)}, size = {f.size}, "
+                f'blake3 = "{f.blake3}", sha256 = "{f.sha256}"{extra} }},\n'
             )
         out.append("]\n")
     return "".join(out)
@@ -144,8 +163,15 @@ class _Reader:
         return value
 
     def file_entry(self, entry: Any, name: str, index: int) -> LockedFile:
-        if not isinstance(entry, dict) or set(entry) != {"path", "size", "blake3", "sha256"}:
-            raise self.fail(f"model `{name}`: a file entry must have exactly path, size, blake3, sha256", index, "{")
+        if not isinstance(entry, dict) or not set(entry) >= _FILE_REQUIRED or not set(entry) <= _FILE_KEYS:
+            raise self.fail(
+                f"model `{name}`: a file entry needs path, size, blake3, sha256 (and may have format, scan, scanner)",
+                index,
+                "{",
+            )
+        labels = [entry.get(k, "") for k in ("format", "scan", "scanner")]
+        if not all(isinstance(v, str) for v in labels):
+            raise self.fail(f"model `{name}`: format, scan and scanner must be strings", index, "{")
         path, size, b3, sha = entry["path"], entry["size"], entry["blake3"], entry["sha256"]
         needle = _string(path) if isinstance(path, str) else "{"
         if not isinstance(path, str) or unsafe_reason(path):
@@ -154,13 +180,27 @@ class _Reader:
             raise self.fail(f"model `{name}`: file {path!r} has an invalid size", index, needle)
         if not (isinstance(b3, str) and _HEX64.match(b3) and isinstance(sha, str) and _HEX64.match(sha)):
             raise self.fail(f"model `{name}`: file {path!r} needs 64-hex `blake3` and `sha256` digests", index, needle)
-        return LockedFile(path, size, b3, sha)
+        return LockedFile(path, size, b3, sha, *labels)
 
     def layout(self, data: dict[str, Any], name: str, index: int) -> str:
         layout = self.field(data, "layout", index)
         if layout not in ("dir", "hf-cache"):
             raise self.fail(f"model `{name}`: unknown layout {layout!r}", index, "layout =")
         return str(layout)
+
+    def policy(self, data: dict[str, Any], name: str, index: int) -> Policy:
+        raw = data.get("policy")
+        if raw is None:
+            return Policy()
+        try:
+            allow = raw["allow-files"]
+            policy = Policy(str(raw["pickle"]), str(raw["remote-code"]), tuple(str(p) for p in allow))
+        except (KeyError, TypeError):
+            message = f"model `{name}`: `policy` needs pickle, remote-code and allow-files"
+            raise self.fail(message, index, "policy =") from None
+        if policy.pickle not in PICKLE_MODES or policy.remote_code not in REMOTE_CODE_MODES:
+            raise self.fail(f"model `{name}`: unknown policy values", index, "policy =")
+        return policy
 
     def model(self, data: Any, index: int) -> LockedModel:
         if not isinstance(data, dict):
@@ -183,6 +223,7 @@ class _Reader:
             repo_type=self.field(data, "repo-type", index),
             path=self.field(data, "path", index),
             layout=self.layout(data, name, index),
+            policy=self.policy(data, name, index),
             requested=self.field(data, "requested", index),
             commit=commit,
             fingerprint=data["fingerprint"],

@@ -12,6 +12,7 @@ from typing import Any
 
 from modellock.errors import ConfigError
 from modellock.hashing import blake3_bytes
+from modellock.security.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_MODES, Policy
 from modellock.tomlpos import find_line
 from modellock.tomlread import parse
 
@@ -20,10 +21,11 @@ REPO_TYPES = ("model", "dataset")
 _REPO_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
-_TOP_KEYS = ("models", "settings")
+_TOP_KEYS = ("models", "settings", "policy")
+_POLICY_KEYS = ("pickle", "remote-code", "allow-files")
 _SETTINGS_KEYS = ("store", "endpoint", "link-mode")
 LINK_MODES = ("reflink", "hardlink", "copy")
-_MODEL_KEYS = ("repo", "revision", "repo-type", "include", "exclude", "path", "layout")
+_MODEL_KEYS = ("repo", "revision", "repo-type", "include", "exclude", "path", "layout", *_POLICY_KEYS)
 LAYOUTS = ("dir", "hf-cache")
 HF_CACHE_DEFAULT_PATH = "models/hf-cache"
 
@@ -40,11 +42,12 @@ class ModelSpec:
     exclude: tuple[str, ...] = ()
     path: str = ""
     layout: str = "dir"
+    policy: Policy = DEFAULT_POLICY
     source: str = "huggingface"
 
     def fingerprint(self) -> str:
         """Digest of every input that decides what the lock holds for this model."""
-        inputs = {
+        inputs: dict[str, object] = {
             "source": self.source,
             "repo": self.repo,
             "repo-type": self.repo_type,
@@ -53,8 +56,11 @@ class ModelSpec:
             "exclude": sorted(set(self.exclude)),
             "path": self.path,
         }
-        if self.layout != "dir":  # absent when default, so existing fingerprints stay valid
+        # Absent when default, so fingerprints of entries that do not use them stay valid.
+        if self.layout != "dir":
             inputs["layout"] = self.layout
+        if not self.policy.is_default():
+            inputs["policy"] = self.policy.as_dict()
         canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return "blake3:" + blake3_bytes(canonical.encode())
 
@@ -128,7 +134,19 @@ class _Reader:
                 raise self.fail(table, key, f"glob {pattern!r} in `{key}` must be a relative `/`-separated pattern")
         return tuple(value)
 
-    def model(self, name: str, data: Any) -> ModelSpec:
+    def policy(self, table: tuple[str, ...], data: Mapping[str, Any], base: Policy) -> Policy:
+        pickle = self.string(table, data, "pickle") or base.pickle
+        if pickle not in PICKLE_MODES:
+            raise self.fail(table, "pickle", f"`pickle` must be one of {', '.join(PICKLE_MODES)}, got {pickle!r}")
+        remote = self.string(table, data, "remote-code") or base.remote_code
+        if remote not in REMOTE_CODE_MODES:
+            raise self.fail(
+                table, "remote-code", f"`remote-code` must be one of {', '.join(REMOTE_CODE_MODES)}, got {remote!r}"
+            )
+        allow = self.globs(table, data, "allow-files") if "allow-files" in data else base.allow_files
+        return Policy(pickle=pickle, remote_code=remote, allow_files=allow)
+
+    def model(self, name: str, data: Any, base: Policy = Policy()) -> ModelSpec:
         table = ("models", name)
         if not valid_model_name(name):
             raise self.fail(table, None, f"model name {name!r} may only use letters, digits, `.`, `_` and `-`")
@@ -162,6 +180,7 @@ class _Reader:
             exclude=self.globs(table, data, "exclude"),
             path=path,
             layout=layout,
+            policy=self.policy(table, data, base),
         )
 
     def check_paths(self, models: Mapping[str, ModelSpec]) -> None:
@@ -203,7 +222,12 @@ class _Reader:
         models_data = data.get("models", {})
         if not isinstance(models_data, dict):
             raise self.fail((), "models", f"`models` must be a table, got {_describe(models_data)}")
-        models = {name: self.model(name, entry) for name, entry in sorted(models_data.items())}
+        policy_data = data.get("policy", {})
+        if not isinstance(policy_data, dict):
+            raise self.fail((), "policy", f"`policy` must be a table, got {_describe(policy_data)}")
+        self.check_keys(("policy",), policy_data, _POLICY_KEYS)
+        base = self.policy(("policy",), policy_data, Policy())
+        models = {name: self.model(name, entry, base) for name, entry in sorted(models_data.items())}
         self.check_paths(models)
         return Manifest(path=path, models=models, settings=self.settings(data.get("settings", {})))
 

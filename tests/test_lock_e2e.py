@@ -10,9 +10,10 @@ import blake3
 from modellock.lockfile import read_lock
 from tests.helpers import cli, snapshot
 from tests.hub import FakeHub
+from tests.samples import weights
 
 CONFIG = b'{"model_type": "bert"}\n'
-WEIGHTS = bytes(range(256)) * 4096
+WEIGHTS = weights(bytes(range(256)) * 4096)
 
 
 def make_tiny(hub: FakeHub, repo_id: str = "acme/tiny") -> str:
@@ -315,7 +316,7 @@ def test_include_exclude_select(project: Path, hub: FakeHub) -> None:
     hub.repo("acme/multi").commit(
         {
             "config.json": b"{}",
-            "model.safetensors": b"w" * 10,
+            "model.safetensors": weights(b"w" * 10),
             "pytorch_model.bin": b"p" * 10,
             "onnx/model.onnx": b"o" * 10,
             "onnx/sub/config.json": b"{}",
@@ -342,7 +343,7 @@ def test_large_tree_is_listed_without_per_file_calls(project: Path, hub: FakeHub
 def test_dry_run_reports_and_writes_nothing(project: Path, hub: FakeHub, tmp_path: Path) -> None:
     old = make_tiny(hub)
     assert cli("add", "acme/tiny").exit_code == 0
-    new = hub.repos[("model", "acme/tiny")].commit({"config.json": b"{}", "big.safetensors": b"x" * 5000})
+    new = hub.repos[("model", "acme/tiny")].commit({"config.json": b"{}", "big.safetensors": weights(b"x" * 5000)})
     before = snapshot(project)
     store_before = snapshot(tmp_path / "store" / "blobs")
     run = cli("lock", "--upgrade", "--dry-run")

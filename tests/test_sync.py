@@ -12,7 +12,10 @@ import pytest
 from modellock.installed import MARKER
 from tests.helpers import cli, snapshot
 from tests.hub import FakeHub
+from tests.samples import weights
 from tests.test_lock_e2e import CONFIG, WEIGHTS, make_tiny
+
+NEW_WEIGHTS = weights(b"new weights")
 
 
 @pytest.fixture
@@ -75,13 +78,13 @@ def test_corrupt_bytes_refused_on_fresh_machine(
 def test_corrupt_upgrade_leaves_old_tree(locked: Path, hub: FakeHub) -> None:
     assert cli("sync").exit_code == 0
     before = snapshot(locked / "models")
-    hub.repos[("model", "acme/tiny")].commit({"config.json": b"{}", "model.safetensors": b"new weights"})
+    hub.repos[("model", "acme/tiny")].commit({"config.json": b"{}", "model.safetensors": NEW_WEIGHTS})
     assert cli("lock", "--upgrade").exit_code == 0
     lock_text = (locked / "modellock.lock").read_text()
     # Drop the new blob from the store so that sync must fetch it, and have the server corrupt it.
     assert cli("cache", "prune").exit_code == 0
     for blob in (locked.parent / "store" / "blobs").rglob("*"):
-        if blob.is_file() and blob.stat().st_size == len(b"new weights"):
+        if blob.is_file() and blob.stat().st_size == len(NEW_WEIGHTS):
             blob.unlink()
     hub.faults.corrupt.add("model.safetensors")
     run = cli("sync", "--locked")

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from modellock.errors import ModellockError, UsageError
 from modellock.lockfile import LockedFile, LockedModel, Lockfile, read_lock, write_lock
 from modellock.manifest import Manifest, ModelSpec
 from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
+from modellock.ops.gate import gate_files
 from modellock.paths import check_repo_paths, select
 from modellock.progress import Progress
+from modellock.security.verdict import SCANNER_VERSION, ScanResult
 from modellock.sources import RemoteFile, RepoRef, Source, open_source
 from modellock.store import Store
 
@@ -82,10 +84,10 @@ def _plan(spec: ModelSpec, old: LockedModel | None, upgrade: bool, source: Sourc
 
 
 def _known_digest(file: RemoteFile, old: LockedModel | None, commit: str, store: Store) -> LockedFile | None:
-    """Digests we already trust for this file, so it need not be downloaded again."""
+    """Digests we already trust for a file whose bytes are in the store (the gate scans them there)."""
     if old is not None and old.commit == commit:
         for locked in old.files:
-            if locked.path == file.path and locked.size == file.size:
+            if locked.path == file.path and locked.size == file.size and store.has(locked.blake3, locked.size):
                 return locked
     hit = (
         store.lookup("sha256", file.lfs_sha256, file.size)
@@ -93,6 +95,13 @@ def _known_digest(file: RemoteFile, old: LockedModel | None, commit: str, store:
         else store.lookup("git-sha1", file.git_oid, file.size)
     )
     return LockedFile(file.path, hit.size, hit.blake3, hit.sha256) if hit else None
+
+
+def _labelled(file: LockedFile, scan: ScanResult) -> LockedFile:
+    """The lock entry with the gate's findings: format always, verdict and scanner for pickles."""
+    if scan.kind == "pickle":
+        return replace(file, format=scan.format, scan=scan.verdict, scanner=SCANNER_VERSION)
+    return replace(file, format=scan.format, scan="", scanner="")
 
 
 def lock_project(
@@ -160,7 +169,9 @@ def lock_project(
         old = existing.get(p.spec.name)
         size = sum(f.size for f in p.files)
         if not dry_run:
-            files = tuple(known[(p.spec.name, f.path)] for f in p.files)
+            digests = [known[(p.spec.name, f.path)] for f in p.files]
+            scans = gate_files(p.spec.name, p.spec.policy, [(d.path, store.blob_path(d.blake3)) for d in digests])
+            files = tuple(_labelled(d, scans[d.path]) for d in digests)
             model = LockedModel(
                 name=p.spec.name,
                 source=p.spec.source,
@@ -168,6 +179,7 @@ def lock_project(
                 repo_type=p.spec.repo_type,
                 path=p.spec.path,
                 layout=p.spec.layout,
+                policy=p.spec.policy,
                 requested=p.spec.revision,
                 commit=p.commit,
                 fingerprint=p.spec.fingerprint(),

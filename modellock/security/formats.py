@@ -1,0 +1,343 @@
+"""Validators for formats that hold no code but whose parsers have been attacked."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+from modellock.security.verdict import Finding
+
+# safetensors dtypes and their sizes in bits (safetensors 0.8.0).
+SAFETENSORS_BITS = {
+    "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8,
+    "I16": 16, "U16": 16, "F16": 16, "BF16": 16, "I32": 32, "U32": 32, "F32": 32, "F64": 64, "I64": 64,
+    "U64": 64, "C64": 64, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
+}  # fmt: skip
+SAFETENSORS_MAX_HEADER = 100_000_000
+
+
+def safetensors_header_length(data: memoryview) -> int | None:
+    """The header length when the file is plausibly safetensors (length fits, JSON object follows)."""
+    if len(data) < 10:
+        return None
+    n = int(struct.unpack_from("<Q", data, 0)[0])
+    if n < 2 or n > SAFETENSORS_MAX_HEADER or 8 + n > len(data):
+        return None
+    return n if bytes(data[8:9]) in (b"{", b" ") else None
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        duplicate = next(k for k in keys if keys.count(k) > 1)
+        raise ValueError(f"duplicate key {duplicate!r} (parsers disagree on which value counts)")
+    return dict(pairs)
+
+
+def check_safetensors(data: memoryview) -> list[Finding]:
+    """The safetensors rules, at least as strict as the reference parser (research/scanning.md §6)."""
+    n = safetensors_header_length(data)
+    if n is None:
+        return [Finding("invalid", "not a safetensors file: bad header length or no JSON header")]
+    raw = bytes(data[8 : 8 + n])
+    try:
+        text = raw.decode("utf-8")
+        header = json.loads(text, object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError) as exc:
+        return [Finding("invalid", f"safetensors header is not valid JSON: {exc}")]
+    if not isinstance(header, dict):
+        return [Finding("invalid", "safetensors header is not a JSON object")]
+    spans = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            if entry is not None and not (isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values())):
+                return [Finding("invalid", "`__metadata__` must map strings to strings")]
+            continue
+        problem = _tensor_problem(name, entry)
+        if problem:
+            return [Finding("invalid", problem)]
+        spans.append((entry["data_offsets"][0], entry["data_offsets"][1], name))
+    position = 0
+    for begin, end, name in sorted(spans):
+        if begin != position:
+            return [
+                Finding("invalid", f"tensor {name!r} leaves a gap or overlaps (offset {begin}, expected {position})")
+            ]
+        position = end
+    if position != len(data) - 8 - n:
+        return [Finding("invalid", f"tensor data ends at {position} but the buffer has {len(data) - 8 - n} bytes")]
+    return []
+
+
+def _tensor_problem(name: str, entry: Any) -> str | None:
+    if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= set(entry):
+        return f"tensor {name!r} needs dtype, shape and data_offsets"
+    dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    if dtype not in SAFETENSORS_BITS:
+        return f"tensor {name!r} has unknown dtype {dtype!r}"
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        return f"tensor {name!r} has an invalid shape"
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in offsets)
+        or offsets[1] < offsets[0]
+    ):
+        return f"tensor {name!r} has invalid data_offsets"
+    elements = 1
+    for d in shape:
+        elements *= d
+    bits = elements * SAFETENSORS_BITS[dtype]
+    if bits % 8:
+        return f"tensor {name!r} does not end on a byte boundary"
+    if bits // 8 != offsets[1] - offsets[0]:
+        return f"tensor {name!r}: shape x dtype is {bits // 8} bytes but its range holds {offsets[1] - offsets[0]}"
+    return None
+
+
+# -- GGUF ---------------------------------------------------------------------------------------------
+
+_GGUF_SCALAR = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_SSTI = re.compile(
+    r"__(?:class|subclasses|globals|builtins|import|mro|base|bases|init|getattribute|code)__|\bpopen\b|"
+    r"\bos\.|\bsubprocess\b|\beval\s*\(|\bexec\s*\(|\bimport\s|\blipsum\b|\bcycler\b|\bjoiner\b|\bnamespace\b",
+)
+
+
+class _Reader:
+    def __init__(self, data: memoryview, pos: int) -> None:
+        self.data, self.pos = data, pos
+
+    def take(self, n: int) -> memoryview:
+        if n < 0 or self.pos + n > len(self.data):
+            raise ValueError("truncated")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def u32(self) -> int:
+        return int.from_bytes(self.take(4), "little")
+
+    def u64(self) -> int:
+        return int.from_bytes(self.take(8), "little")
+
+    def string(self) -> str:
+        n = self.u64()
+        if n > len(self.data) - self.pos:
+            raise ValueError(f"string length {n} exceeds the file")
+        return bytes(self.take(n)).decode("utf-8", "replace")
+
+
+def _gguf_value(r: _Reader, kind: int, depth: int = 0) -> Any:
+    if kind in _GGUF_SCALAR:
+        raw = r.take(_GGUF_SCALAR[kind])
+        return int.from_bytes(raw, "little") if kind in (4, 10) else None
+    if kind == 8:
+        return r.string()
+    if kind == 9 and depth < 2:
+        item_kind, count = r.u32(), r.u64()
+        if count > len(r.data) - r.pos:
+            raise ValueError(f"array of {count} items exceeds the file")
+        values = [_gguf_value(r, item_kind, depth + 1) for _ in range(count)]
+        return values if item_kind == 8 else None
+    raise ValueError(f"unknown GGUF value type {kind}")
+
+
+def check_gguf(data: memoryview) -> list[Finding]:
+    """Header sanity: counts and lengths bounded by the file, tensors aligned and inside it, templates."""
+    findings: list[Finding] = []
+    r = _Reader(data, 4)
+    try:
+        version = r.u32()
+        if version not in (2, 3):
+            return [Finding("invalid", f"GGUF version {version} is not supported")]
+        tensors, kvs = r.u64(), r.u64()
+        if tensors > len(data) // 24 or kvs > len(data) // 12:
+            return [Finding("invalid", f"GGUF claims {tensors} tensors and {kvs} keys, more than the file can hold")]
+        alignment = 32
+        for _ in range(kvs):
+            key, kind = r.string(), r.u32()
+            value = _gguf_value(r, kind)
+            if key == "general.alignment" and isinstance(value, int):
+                alignment = value
+            if "chat_template" in key:
+                templates = value if isinstance(value, list) else [value]
+                for template in templates:
+                    if isinstance(template, str) and _SSTI.search(template):
+                        findings.append(Finding("malicious", f"{key} reaches Python internals (template injection)"))
+        if alignment <= 0 or alignment & (alignment - 1):
+            return [Finding("invalid", f"GGUF alignment {alignment} is not a power of two")]
+        offsets = []
+        for _ in range(tensors):
+            name, dims = r.string(), r.u32()
+            if dims > 8:
+                return [Finding("invalid", f"GGUF tensor {name!r} has {dims} dimensions")]
+            for _ in range(dims):
+                r.u64()
+            r.u32()
+            offsets.append((r.u64(), name))
+        start = (r.pos + alignment - 1) // alignment * alignment
+        for offset, name in offsets:
+            if offset % alignment or start + offset > len(data):
+                return [Finding("invalid", f"GGUF tensor {name!r} is misaligned or outside the file")]
+    except ValueError as exc:
+        return [Finding("invalid", f"GGUF header: {exc}")]
+    return findings
+
+
+# -- numpy --------------------------------------------------------------------------------------------
+
+
+def npy_header(data: memoryview) -> tuple[dict[str, Any], int]:
+    """The `.npy` header dict, parsed as a literal (never evaluated), and where the array data starts."""
+    major = data[6]
+    if major == 1:
+        length, start = int(struct.unpack_from("<H", data, 8)[0]), 10
+    elif major in (2, 3):
+        length, start = int(struct.unpack_from("<I", data, 8)[0]), 12
+    else:
+        raise ValueError(f"unknown .npy version {major}")
+    if start + length > len(data):
+        raise ValueError("header runs past the end of the file")
+    text = bytes(data[start : start + length]).decode("utf-8" if major == 3 else "latin1")
+    header = ast.literal_eval(text)
+    if not isinstance(header, dict) or not {"descr", "fortran_order", "shape"} <= set(header):
+        raise ValueError("header is not a dict with descr, fortran_order and shape")
+    return header, start + length
+
+
+def npy_has_objects(descr: Any) -> bool:
+    if isinstance(descr, str):
+        return "O" in descr
+    if isinstance(descr, (list, tuple)):
+        return any(npy_has_objects(part) for part in descr)
+    return True  # anything else is not a dtype numpy writes; treat as unknown
+
+
+# -- Keras and ONNX -------------------------------------------------------------------------------------
+
+_KERAS_MODULES = ("keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras")
+
+
+def _walk_json(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk_json(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk_json(value)
+
+
+def check_keras_config(config: Any) -> list[Finding]:
+    """Walk the whole config: Lambda bytecode, functions from foreign modules, external SavedModels."""
+    findings = []
+    for node in _walk_json(config):
+        class_name = node.get("class_name")
+        module = node.get("module")
+        if class_name == "__lambda__":
+            findings.append(Finding("malicious", "a Lambda layer carries marshalled Python bytecode"))
+        elif class_name == "TFSMLayer":
+            findings.append(Finding("malicious", "a TFSMLayer loads an external SavedModel"))
+        if isinstance(module, str) and not module.startswith(_KERAS_MODULES) and module != "builtins":
+            findings.append(Finding("malicious", f"the config references module {module!r} outside Keras"))
+        elif isinstance(module, str) and class_name == "function":
+            name = str(node.get("config", ""))
+            if "unsafe" in name or "load_model" in name or "enable" in name:
+                findings.append(Finding("malicious", f"the config calls {module}.{name}"))
+    return findings
+
+
+def keras_configs_in(raw: bytes) -> list[Any]:
+    """JSON model configs embedded in an HDF5 file's attributes (HDF5 stores them as plain strings)."""
+    configs = []
+    for match in re.finditer(rb'\{"class_name":', raw):
+        depth, end = 0, None
+        for i in range(match.start(), min(len(raw), match.start() + 50_000_000)):
+            ch = raw[i]
+            if ch == 0x7B:
+                depth += 1
+            elif ch == 0x7D:
+                depth -= 1
+                if depth == 0:
+                    end = i + 1
+                    break
+        if end is None:
+            continue
+        try:
+            configs.append(json.loads(raw[match.start() : end]))
+        except ValueError:
+            continue
+    return configs
+
+
+def _fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
+    """Protobuf wire fields: (number, wire type, value or bytes)."""
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        value: int | bytes
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire in (1, 5):
+            width = 8 if wire == 1 else 4
+            value, pos = data[pos : pos + width], pos + width
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            if pos + length > len(data):
+                raise ValueError("truncated protobuf field")
+            value, pos = data[pos : pos + length], pos + length
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        yield number, wire, value
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("bad varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _onnx_locations(message: bytes, kind: str, depth: int = 0) -> Iterator[str]:
+    if depth > 32:
+        raise ValueError("ONNX graphs nested too deeply")
+    children = {
+        "model": {7: "graph"},
+        "graph": {1: "node", 5: "tensor", 15: "sparse"},
+        "node": {5: "attribute"},
+        "attribute": {5: "tensor", 6: "graph", 10: "tensor", 11: "graph"},
+        "sparse": {1: "tensor", 2: "tensor"},
+    }.get(kind, {})
+    for number, wire, value in _fields(message):
+        if kind == "tensor" and number == 13 and wire == 2:
+            entry = {n: v for n, _, v in _fields(value)}
+            if entry.get(1) == b"location":
+                yield bytes(entry.get(2, b"")).decode("utf-8", "replace")
+        elif number in children and wire == 2:
+            yield from _onnx_locations(value, children[number], depth + 1)
+
+
+def check_onnx(raw: bytes) -> list[Finding]:
+    """External-data locations must stay inside the model's directory."""
+    try:
+        locations = list(_onnx_locations(raw, "model"))
+    except ValueError as exc:
+        return [Finding("invalid", f"not a readable ONNX model: {exc}")]
+    findings = []
+    for location in locations:
+        parts = location.replace("\\", "/").split("/")
+        if not location or location.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", location) or ".." in parts:
+            findings.append(Finding("malicious", f"external data location {location!r} escapes the model directory"))
+    return findings

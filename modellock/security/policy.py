@@ -1,0 +1,93 @@
+"""The policy: which kinds of file a project accepts, and the decision for each scanned file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from modellock.errors import CheckFailed
+from modellock.paths import glob_match
+from modellock.security.verdict import ScanResult
+
+PICKLE_MODES = ("deny", "scan", "allow")
+REMOTE_CODE_MODES = ("deny", "allow")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """`[policy]`, or a model's override of it."""
+
+    pickle: str = "deny"
+    """deny: refuse pickle-based files; scan: accept those whose imports are all allowlisted; allow: accept."""
+    remote_code: str = "deny"
+    """deny: refuse code (`*.py`, scripts, binaries, TorchScript); allow: accept it."""
+    allow_files: tuple[str, ...] = ()
+    """Globs of reviewed files accepted whatever the scanner says."""
+
+    def is_default(self) -> bool:
+        return self == DEFAULT_POLICY
+
+    def as_dict(self) -> dict[str, object]:
+        return {"pickle": self.pickle, "remote-code": self.remote_code, "allow-files": list(self.allow_files)}
+
+
+DEFAULT_POLICY = Policy()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether one file may enter the lock or a target, and why not."""
+
+    path: str
+    result: ScanResult
+    allowed: bool
+    reason: str = ""
+    change: str = ""
+    """The manifest change that would allow it."""
+
+
+def decide(path: str, result: ScanResult, policy: Policy, model: str) -> Decision:
+    """Allow-files first; invalid content never; then by kind: code, pickle (deny/scan/allow), data."""
+    if any(glob_match(pattern, path) for pattern in policy.allow_files):
+        return Decision(path, result, True)
+    exception = f'after reviewing it, add it to [models.{model}] allow-files = ["{path}"]'
+    reasons = "; ".join(f.message for f in result.findings[:3])
+    verdict = result.verdict
+    if verdict == "invalid":
+        return Decision(path, result, False, f"invalid: {reasons}", exception)
+    if result.kind == "code":
+        if policy.remote_code == "allow":
+            return Decision(path, result, True)
+        return Decision(
+            path, result, False, "executable code (remote-code is denied)", f'set remote-code = "allow", or {exception}'
+        )
+    if result.kind == "pickle":
+        if policy.pickle == "deny":
+            change = (
+                f'prefer safetensors; or set pickle = "scan" in [models.{model}] to accept it when its scan is clean'
+            )
+            return Decision(path, result, False, "pickle-based: loading it can run code (pickle is denied)", change)
+        if verdict == "clean" or (policy.pickle == "allow" and verdict != "malicious"):
+            return Decision(path, result, True)
+        change = exception if verdict == "malicious" else f'set pickle = "allow" to trust its imports, or {exception}'
+        return Decision(path, result, False, f"{verdict}: {reasons}", change)
+    if verdict == "safe":
+        return Decision(path, result, True)
+    return Decision(path, result, False, f"{verdict}: {reasons}", exception)
+
+
+class GateRefused(CheckFailed):
+    """One or more files were refused by the policy."""
+
+
+def enforce(model: str, decisions: Sequence[Decision]) -> None:
+    """Raise with every refusal of one model, each naming file, format, reason and the way to allow it."""
+    refused = [d for d in decisions if not d.allowed]
+    if not refused:
+        return
+    lines = [f"  {d.path} ({d.result.format}): {d.reason}\n    to allow: {d.change}" for d in refused]
+    raise GateRefused(
+        f"refusing {model}: {len(refused)} file{'s' if len(refused) > 1 else ''} failed the safety gate\n"
+        + "\n".join(lines),
+        hint="nothing was written; `modellock scan PATH` shows the full findings",
+    )

@@ -1,0 +1,153 @@
+"""A strict zip reader that sees what torch's reader sees and refuses what loaders disagree on.
+
+torch reads the central directory, ignores CRCs and takes the first of two same-named entries;
+Python's zipfile takes the last. Rather than pick a side, any such ambiguity is an error.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+MAX_MEMBERS = 200_000
+_ALLOWED_FLAGS = 0x0008 | 0x0800  # data descriptor, UTF-8 names
+_EOCD = b"PK\x05\x06"
+
+
+class ZipInvalid(Exception):
+    """The archive is malformed or ambiguous."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One central-directory entry, checked against its local header."""
+
+    name: str
+    method: int
+    crc: int
+    compressed_size: int
+    size: int
+    data_offset: int
+
+
+def _u16(data: memoryview, at: int) -> int:
+    return int(struct.unpack_from("<H", data, at)[0])
+
+
+def _u32(data: memoryview, at: int) -> int:
+    return int(struct.unpack_from("<I", data, at)[0])
+
+
+def _u64(data: memoryview, at: int) -> int:
+    return int(struct.unpack_from("<Q", data, at)[0])
+
+
+def _find_eocd(data: memoryview) -> int:
+    tail_start = max(0, len(data) - 65557)
+    tail = bytes(data[tail_start:])
+    at = tail.rfind(_EOCD)
+    while at >= 0:
+        comment_length = _u16(data, tail_start + at + 20) if tail_start + at + 22 <= len(data) else -1
+        if tail_start + at + 22 + comment_length == len(data):
+            return tail_start + at
+        at = tail.rfind(_EOCD, 0, at)
+    raise ZipInvalid("no end-of-central-directory record at the end of the file (trailing data?)")
+
+
+def read_members(data: memoryview) -> list[Member]:
+    """Parse and cross-check the archive; raises ZipInvalid on anything a loader could read differently."""
+    try:
+        return _read(data)
+    except struct.error:
+        raise ZipInvalid("truncated zip structure") from None
+
+
+def _read(data: memoryview) -> list[Member]:
+    eocd = _find_eocd(data)
+    count, cd_size, cd_offset = _u16(data, eocd + 10), _u32(data, eocd + 12), _u32(data, eocd + 16)
+    if _u16(data, eocd + 4) or _u16(data, eocd + 6):
+        raise ZipInvalid("multi-disk archive")
+    if count == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
+        locator = eocd - 20
+        if locator < 0 or bytes(data[locator : locator + 4]) != b"PK\x06\x07":
+            raise ZipInvalid("zip64 fields without a zip64 locator")
+        record = _u64(data, locator + 8)
+        if bytes(data[record : record + 4]) != b"PK\x06\x06":
+            raise ZipInvalid("zip64 locator points to no zip64 record")
+        count, cd_size, cd_offset = _u64(data, record + 32), _u64(data, record + 40), _u64(data, record + 48)
+    if count > MAX_MEMBERS:
+        raise ZipInvalid(f"{count} members is more than the {MAX_MEMBERS} allowed")
+    members: list[Member] = []
+    seen: set[str] = set()
+    local_offsets: list[int] = []
+    at = cd_offset
+    for _ in range(count):
+        if bytes(data[at : at + 4]) != b"PK\x01\x02":
+            raise ZipInvalid("broken central directory")
+        flags, method = _u16(data, at + 8), _u16(data, at + 10)
+        crc, csize, size = _u32(data, at + 16), _u32(data, at + 20), _u32(data, at + 24)
+        name_len, extra_len, comment_len = _u16(data, at + 28), _u16(data, at + 30), _u16(data, at + 32)
+        local = _u32(data, at + 42)
+        raw_name = bytes(data[at + 46 : at + 46 + name_len])
+        extra = bytes(data[at + 46 + name_len : at + 46 + name_len + extra_len])
+        size, csize, local = _zip64_extra(extra, size, csize, local)
+        at += 46 + name_len + extra_len + comment_len
+        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437")
+        if flags & ~_ALLOWED_FLAGS:
+            raise ZipInvalid(f"member {name!r} has unsupported flags {flags:#06x} (encryption or patching)")
+        if method not in (0, 8):
+            raise ZipInvalid(f"member {name!r} uses compression method {method}")
+        if name in seen:
+            raise ZipInvalid(f"member {name!r} appears twice (loaders disagree on which one counts)")
+        seen.add(name)
+        if bytes(data[local : local + 4]) != b"PK\x03\x04":
+            raise ZipInvalid(f"member {name!r} has no local header")
+        local_name_len, local_extra_len = _u16(data, local + 26), _u16(data, local + 28)
+        if bytes(data[local + 30 : local + 30 + local_name_len]) != raw_name:
+            raise ZipInvalid(f"member {name!r}: local header names a different file")
+        start = local + 30 + local_name_len + local_extra_len
+        if start + csize > cd_offset:
+            raise ZipInvalid(f"member {name!r} runs into the central directory")
+        members.append(Member(name, method, crc, csize, size, start))
+        local_offsets.append(local)
+    if members and min(local_offsets) != 0:
+        raise ZipInvalid("data before the first member (a file prefixed to the archive)")
+    if cd_offset + cd_size != eocd and not (count and cd_offset + cd_size <= eocd - 20):
+        raise ZipInvalid("data between the central directory and its end record")
+    return members
+
+
+def _zip64_extra(extra: bytes, size: int, csize: int, local: int) -> tuple[int, int, int]:
+    at = 0
+    while at + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, at)
+        if tag == 0x0001:
+            values = list(struct.unpack_from(f"<{length // 8}Q", extra, at + 4))
+            if size == 0xFFFFFFFF and values:
+                size = values.pop(0)
+            if csize == 0xFFFFFFFF and values:
+                csize = values.pop(0)
+            if local == 0xFFFFFFFF and values:
+                local = values.pop(0)
+        at += 4 + length
+    return size, csize, local
+
+
+def member_bytes(data: memoryview, member: Member, limit: int) -> bytes:
+    """The member's bytes (inflated if needed), with its CRC checked; refuses more than `limit` bytes."""
+    if member.size > limit:
+        raise ZipInvalid(f"member {member.name!r} is larger than the {limit} bytes the scanner reads")
+    raw = bytes(data[member.data_offset : member.data_offset + member.compressed_size])
+    if member.method == 8:
+        inflater = zlib.decompressobj(-15)
+        out = inflater.decompress(raw, limit + 1)
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise ZipInvalid(f"member {member.name!r} inflates beyond {limit} bytes")
+    else:
+        out = raw
+    if len(out) != member.size:
+        raise ZipInvalid(f"member {member.name!r} has {len(out)} bytes, its header says {member.size}")
+    if zlib.crc32(out) != member.crc:
+        raise ZipInvalid(f"member {member.name!r} fails its CRC check")
+    return out
