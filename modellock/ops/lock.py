@@ -169,9 +169,9 @@ def lock_project(
         old = existing.get(p.spec.name)
         size = sum(f.size for f in p.files)
         if not dry_run:
-            digests = [known[(p.spec.name, f.path)] for f in p.files]
-            scans = gate_files(p.spec.name, p.spec.policy, [(d.path, store.blob_path(d.blake3)) for d in digests])
-            files = tuple(_labelled(d, scans[d.path]) for d in digests)
+            entries = [known[(p.spec.name, f.path)] for f in p.files]
+            scans = gate_files(p.spec.name, p.spec.policy, [(d.path, store.blob_path(d.blake3)) for d in entries])
+            files = tuple(_labelled(d, scans[d.path]) for d in entries)
             model = LockedModel(
                 name=p.spec.name,
                 source=p.spec.source,
