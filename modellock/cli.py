@@ -133,10 +133,24 @@ def add(
         from modellock.ops.project import init_manifest
 
         init_manifest(_options.project)
+    console = _options.console()
     try:
         added = add_model(path, spec, name=name, revision=revision, include=include, exclude=exclude)
         manifest, store = _store()
-        console = _options.console()
+        excluded = _exclude_pickle_duplicates(manifest, added)
+        if excluded:
+            add_model(
+                path,
+                spec,
+                name=added,
+                revision=revision,
+                include=include,
+                exclude=[*(exclude or []), *excluded[0]],
+                replace=True,
+            )
+            manifest, store = _store()
+            shown = ", ".join(excluded[1][:3]) + (f" and {len(excluded[1]) - 3} more" if len(excluded[1]) > 3 else "")
+            console.line(f"Excluding pickle-format weights ({shown}): safetensors weights are present")
         result = lock_project(manifest, store, progress=console.progress())
     except BaseException:
         # Like `uv add`: a model that cannot be locked leaves the manifest as it was.
@@ -148,7 +162,22 @@ def add(
             lock_path.write_bytes(lock_before)
         raise
     console.lock_result(result)
-    del added
+
+
+def _exclude_pickle_duplicates(manifest: Any, name: str) -> tuple[list[str], list[str]] | None:
+    """Excludes for pickle copies of safetensors weights, when the policy would refuse them anyway."""
+    from modellock.ops.project import pickle_duplicates
+    from modellock.paths import select
+    from modellock.sources import RepoRef, open_source
+
+    spec = manifest.models[name]
+    if spec.policy.pickle != "deny":
+        return None
+    source = open_source(spec.source, endpoint=manifest.settings.endpoint)
+    ref = RepoRef(spec.repo, spec.repo_type)
+    listed = [f.path for f in source.list_files(ref, source.resolve(ref, spec.revision))]
+    patterns, files = pickle_duplicates(select(listed, spec.include, spec.exclude))
+    return (patterns, files) if patterns else None
 
 
 @app.command()
@@ -206,6 +235,12 @@ def lock(
 class Format(str, enum.Enum):
     text = "text"
     json = "json"
+
+
+class ScanFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
 
 
 FormatOption = Annotated[Format, typer.Option("--format", help="Output format.")]
@@ -339,6 +374,37 @@ def status(model: ModelOption = None, output: FormatOption = Format.text) -> Non
     else:
         console.report(report, "status")
     if not report.ok:
+        raise typer.Exit(CHECK_FAILED)
+
+
+@app.command()
+@_command
+def scan(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories to scan.", show_default=False)],
+    pickle: Annotated[str, typer.Option("--pickle", help="deny, scan (accept clean pickles) or allow.")] = "scan",
+    remote_code: Annotated[str, typer.Option("--remote-code", help="deny or allow.")] = "deny",
+    output: Annotated[ScanFormat, typer.Option("--format", help="Output format.")] = ScanFormat.text,
+) -> None:
+    """Scan model files without loading them; exit 1 if any would be refused."""
+    import dataclasses
+
+    from modellock.errors import CHECK_FAILED, UsageError
+    from modellock.ops.scan import scan_paths
+    from modellock.security.policy import PICKLE_MODES, REMOTE_CODE_MODES, Policy
+
+    if pickle not in PICKLE_MODES or remote_code not in REMOTE_CODE_MODES:
+        raise UsageError("--pickle takes deny, scan or allow; --remote-code takes deny or allow")
+    report = scan_paths(paths, Policy(pickle=pickle, remote_code=remote_code))
+    console = _options.console()
+    if output is ScanFormat.sarif:
+        from modellock.sarif import to_sarif
+
+        console.json(to_sarif(report))
+    elif output is ScanFormat.json:
+        console.json({"files": [dataclasses.asdict(d) for d in report.decisions], "refused": len(report.refused)})
+    else:
+        console.scan_report(report)
+    if report.refused:
         raise typer.Exit(CHECK_FAILED)
 
 

@@ -12,6 +12,7 @@ from modellock.errors import ModellockError
 if TYPE_CHECKING:
     from modellock.ops.check import CheckResult
     from modellock.ops.lock import LockResult
+    from modellock.ops.scan import ScanReport
     from modellock.ops.sync import SyncResult
     from modellock.ops.verify import Report
 
@@ -126,6 +127,19 @@ class Console:
         )
         for m in todo:
             self.line(f" + {m.name}@{short(m.commit)}")
+
+    def scan_report(self, report: ScanReport) -> None:
+        for d in report.decisions:
+            r = d.result
+            status = "ok" if d.allowed else "REFUSED"
+            self.line(f"{status:8} {d.path}  [{r.format}, {r.kind}, {r.verdict}]")
+            if not d.allowed:
+                for finding in r.findings[:10]:
+                    self.line(f"         - {finding.verdict}: {finding.message}")
+                if not r.findings:
+                    self.line(f"         - {d.reason}")
+        refused = len(report.refused)
+        self.line(f"Scanned {len(report.decisions)} files: {refused} refused")
 
     def report(self, report: Report, command: str) -> None:
         for m in report.models:

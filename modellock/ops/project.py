@@ -69,6 +69,18 @@ def parse_repo_spec(text: str) -> RepoSpec:
     return RepoSpec(body, revision, repo_type)
 
 
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
+
+
+def pickle_duplicates(paths: list[str]) -> tuple[list[str], list[str]]:
+    """When safetensors weights exist, the pickle-format copies beside them: (exclude globs, files)."""
+    if not any(p.endswith(".safetensors") for p in paths):
+        return [], []
+    files = sorted(p for p in paths if p.lower().endswith(PICKLE_SUFFIXES))
+    suffixes = sorted({"*" + p[p.rindex(".") :].lower() for p in files})
+    return suffixes, files
+
+
 def default_name(repo: str) -> str:
     name = repo.rsplit("/", 1)[-1].lower()
     return re.sub(r"[^a-z0-9._-]", "-", name)
@@ -97,8 +109,12 @@ def add_model(
     revision: str | None = None,
     include: list[str] | None = None,
     exclude: list[str] | None = None,
+    replace: bool = False,
 ) -> str:
-    """Add a `[models.NAME]` table; returns the name. The caller restores the file if locking fails."""
+    """Add (or, with `replace`, rewrite) a `[models.NAME]` table; returns the name.
+
+    The caller restores the file if locking fails.
+    """
     import tomlkit
 
     doc = _load_document(manifest_path)
@@ -109,7 +125,7 @@ def add_model(
     if models is None:
         models = tomlkit.table(is_super_table=True)
         doc["models"] = models
-    if name in models:
+    if name in models and not replace:
         raise UsageError(f"model `{name}` is already in {manifest_path.name}", hint="choose another with --name")
     table = tomlkit.table()
     table["repo"] = spec.repo

@@ -25,6 +25,7 @@ from modellock.installed import (
 from modellock.linking import Linker, LinkMode
 from modellock.lockfile import LockedFile, LockedModel, Lockfile
 from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
+from modellock.ops.gate import gate_files
 from modellock.progress import Progress
 from modellock.sources import RemoteFile, RepoRef, Source, open_source
 from modellock.store import Store
@@ -246,6 +247,12 @@ def sync_lock(
             group = [j for s, j in jobs if s == name]
             fetched = fetch_all(factory(name), store, group, workers=workers, progress=progress)
             downloaded += sum(d.size for d in fetched)
+
+    # The safety gate again, on the exact bytes about to be installed. A tightened manifest policy
+    # makes the lock stale (the fingerprint covers it), so the lock's policy is the one in force.
+    if changes:
+        for model in pending:
+            gate_files(model.name, model.policy, [(f.path, store.blob_path(f.blake3)) for f in model.files])
 
     # Commit: one model at a time, each swapped in atomically, under a lock per target.
     linker = Linker(link_mode)

@@ -20,18 +20,23 @@ MAX_OPCODES = 50_000_000
 MAX_MEMO = 5_000_000
 LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 _DECIMAL = re.compile(rb"^[+-]?[0-9]+$")
+_BASE0 = re.compile(rb"^\s*[+-]?(?:0[xX][0-9a-fA-F_]+|0[oObB]?[0-7_]+|[0-9_]+)\s*$")
 _FLOAT = re.compile(rb"^[+-]?(?:[0-9]+\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?|nan|inf)$", re.I)
 
 
 class PickleInvalid(Exception):
     """The stream is not a pickle CPython would read the same way; `offset` is where it broke."""
 
-    def __init__(self, message: str, offset: int) -> None:
+    def __init__(self, message: str, offset: int, *, differential: bool = False) -> None:
         super().__init__(f"{message} (at byte {offset})")
         self.message = message
         self.offset = offset
+        self.differential = differential
+        """True when CPython would read on where we stop (hex INT, frame lengths, extension codes)."""
         self.imports: list[Import] = []
         """Imports seen before the failure: CPython would already have performed them."""
+        self.calls = 0
+        """Calls (REDUCE, INST, OBJ, NEWOBJ, BUILD) before the failure: code that would already have run."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class PickleWalk:
     protocol: int
     imports: list[Import] = field(default_factory=list)
     persistent_ids: int = 0
+    calls: int = 0
     int_value: int | None = None
     """The value when the whole pickle is a single integer (the legacy torch magic number)."""
 
@@ -112,14 +118,14 @@ class _Walker:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def fail(self, message: str) -> PickleInvalid:
-        return PickleInvalid(message, self.pos)
+    def fail(self, message: str, *, differential: bool = False) -> PickleInvalid:
+        return PickleInvalid(message, self.pos, differential=differential)
 
     def take(self, n: int) -> memoryview:
         if n < 0 or self.pos + n > self.end:
             raise self.fail("truncated stream")
         if self.frame_end is not None and self.pos + n > self.frame_end:
-            raise self.fail("an opcode crosses the end of its FRAME")
+            raise self.fail("an opcode crosses the end of its FRAME", differential=True)
         chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
@@ -172,6 +178,7 @@ class _Walker:
         return _Global(qualname)
 
     def call(self, target: object, opcode: str) -> None:
+        self.result.calls += 1
         if not isinstance(target, _Global):
             raise self.fail(f"{opcode} calls a computed object, not an imported global")
         self.push(OTHER)
@@ -191,7 +198,7 @@ class _Walker:
                 if len(self.stack) != 1 or self.marks:
                     raise PickleInvalid("STOP leaves extra items or open MARKs on the stack", offset)
                 if self.frame_end is not None and self.pos != self.frame_end:
-                    raise PickleInvalid("STOP before the end of its FRAME", offset)
+                    raise PickleInvalid("STOP before the end of its FRAME", offset, differential=True)
                 value = self.stack[0]
                 self.result.int_value = value.value if isinstance(value, _Int) else None
                 self.result.end = self.pos
@@ -208,7 +215,9 @@ def _text_int(text: bytes, walker: _Walker, *, long: bool = False) -> object:
     if not long and text in (b"00", b"01"):
         return OTHER  # bool
     if not _DECIMAL.match(text):
-        raise walker.fail(f"non-decimal integer {text[:40]!r} (CPython and other parsers disagree)")
+        # CPython reads INT/LONG with base 0 (strtol), so `0x1` or `010` is a number to it.
+        readable = bool(_BASE0.match(text))
+        raise walker.fail(f"non-decimal integer {text[:40]!r} (parsers disagree)", differential=readable)
     return _Int(int(text)) if len(text) < 40 else OTHER
 
 
@@ -363,6 +372,7 @@ def _op_reduce(w: _Walker, at: int) -> bool:
 def _op_build(w: _Walker, at: int) -> bool:
     w.pop()
     w.top()
+    w.result.calls += 1  # BUILD may call __setstate__
     return False
 
 
@@ -389,6 +399,7 @@ def _op_inst(w: _Walker, at: int) -> bool:
     except UnicodeDecodeError:
         raise w.fail("INST names are not ASCII") from None
     w.import_(module, name, "INST", at)
+    w.result.calls += 1
     w.pop_mark()
     w.push(OTHER)
     return False
@@ -502,17 +513,17 @@ def _op_proto(w: _Walker, at: int) -> bool:
 
 def _op_frame(w: _Walker, at: int) -> bool:
     if w.frame_end is not None:
-        raise w.fail("a FRAME starts before the previous one ended")
+        raise w.fail("a FRAME starts before the previous one ended", differential=True)
     length = w.uint(8)
     if w.pos + length > w.end:
-        raise w.fail("FRAME longer than the data")
+        raise w.fail("FRAME longer than the data", differential=True)
     w.frame_end = w.pos + length if length else None
     return False
 
 
 def _refuse(name: str, why: str) -> Callable[[_Walker, int], bool]:
     def handler(w: _Walker, at: int) -> bool:
-        raise PickleInvalid(f"{name}: {why}", at)
+        raise PickleInvalid(f"{name}: {why}", at, differential=True)
 
     return handler
 
@@ -608,4 +619,5 @@ def walk(data: bytes | memoryview, start: int = 0) -> PickleWalk:
         return walker.run()
     except PickleInvalid as exc:
         exc.imports = walker.result.imports
+        exc.calls = walker.result.calls
         raise

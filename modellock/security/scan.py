@@ -85,9 +85,18 @@ def scan_bytes(data: memoryview | bytes, name: str, depth: int = 0) -> ScanResul
             return ScanResult(
                 claimed, "data", (Finding("invalid", f"named {suffix} but the content is not {claimed}"),)
             )
+    if _has_zip_directory(view):
+        return ScanResult("zip", "pickle", (Finding("invalid", "a zip archive with data prepended to it"),))
     if lower.endswith(".onnx"):
         return ScanResult("onnx", "data", tuple(check_onnx(bytes(view))))
     return ScanResult("data", "data", ())
+
+
+def _has_zip_directory(view: memoryview) -> bool:
+    """An end-of-central-directory record at the end: a zip that does not start at byte 0."""
+    tail = bytes(view[-65557:])
+    at = tail.rfind(b"PK\x05\x06")
+    return at >= 0 and at + 22 <= len(tail) and at + 22 + int.from_bytes(tail[at + 20 : at + 22], "little") == len(tail)
 
 
 def _import_findings(imports: list[Import]) -> list[Finding]:
@@ -104,8 +113,9 @@ def _scan_pickle_stream(view: memoryview) -> ScanResult | None:
     try:
         first = walk(view, 0)
     except PickleInvalid as exc:
-        if not exc.imports:
-            return None
+        harmful = exc.calls or any(allowlist.severity(i.qualname) == "malicious" for i in exc.imports)
+        if not exc.differential and (not exc.imports or not harmful):
+            return None  # CPython would stop here having run nothing: not a pickle
         return ScanResult("pickle", "pickle", (*_import_findings(exc.imports), Finding("invalid", exc.message)))
     findings = _import_findings(first.imports)
     fmt = "pickle"
