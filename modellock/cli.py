@@ -137,47 +137,33 @@ def add(
     try:
         added = add_model(path, spec, name=name, revision=revision, include=include, exclude=exclude)
         manifest, store = _store()
-        excluded = _exclude_pickle_duplicates(manifest, added)
+        result = lock_project(manifest, store, progress=console.progress(), exclude_pickle_copies=added)
+        excluded = result.auto_excluded.get(added)
         if excluded:
+            patterns, files = excluded
             add_model(
                 path,
                 spec,
                 name=added,
                 revision=revision,
                 include=include,
-                exclude=[*(exclude or []), *excluded[0]],
+                exclude=[*(exclude or []), *patterns],
                 replace=True,
             )
-            manifest, store = _store()
-            shown = ", ".join(excluded[1][:3]) + (f" and {len(excluded[1]) - 3} more" if len(excluded[1]) > 3 else "")
+            shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
             console.line(f"Excluding pickle-format weights ({shown}): safetensors weights are present")
-        result = lock_project(manifest, store, progress=console.progress())
     except BaseException:
         # Like `uv add`: a model that cannot be locked leaves the manifest as it was.
         if before is None:
             path.unlink(missing_ok=True)
         else:
             path.write_bytes(before)
-        if lock_before is not None and lock_path.read_bytes() != lock_before:
+        if lock_before is None:
+            lock_path.unlink(missing_ok=True)
+        elif lock_path.read_bytes() != lock_before:
             lock_path.write_bytes(lock_before)
         raise
     console.lock_result(result)
-
-
-def _exclude_pickle_duplicates(manifest: Any, name: str) -> tuple[list[str], list[str]] | None:
-    """Excludes for pickle copies of safetensors weights, when the policy would refuse them anyway."""
-    from modellock.ops.project import pickle_duplicates
-    from modellock.paths import select
-    from modellock.sources import RepoRef, open_source
-
-    spec = manifest.models[name]
-    if spec.policy.pickle != "deny":
-        return None
-    source = open_source(spec.source, endpoint=manifest.settings.endpoint)
-    ref = RepoRef(spec.repo, spec.repo_type)
-    listed = [f.path for f in source.list_files(ref, source.resolve(ref, spec.revision))]
-    patterns, files = pickle_duplicates(select(listed, spec.include, spec.exclude))
-    return (patterns, files) if patterns else None
 
 
 @app.command()

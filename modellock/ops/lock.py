@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from modellock.errors import ModellockError, UsageError
@@ -12,6 +12,7 @@ from modellock.lockfile import LockedFile, LockedModel, Lockfile, read_lock, wri
 from modellock.manifest import Manifest, ModelSpec
 from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
 from modellock.ops.gate import gate_files
+from modellock.ops.project import pickle_duplicates
 from modellock.paths import check_repo_paths, select
 from modellock.progress import Progress
 from modellock.security.verdict import SCANNER_VERSION, ScanResult
@@ -46,6 +47,8 @@ class LockResult:
     downloaded_files: int
     downloaded_bytes: int
     elapsed: float
+    auto_excluded: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    """Per model: exclude globs added for pickle copies of safetensors weights, and the files they drop."""
 
     @property
     def changed(self) -> bool:
@@ -57,13 +60,16 @@ class _Plan:
     spec: ModelSpec
     commit: str
     files: tuple[RemoteFile, ...]
+    auto_excluded: tuple[list[str], list[str]] | None = None
 
 
 def _needs_resolving(spec: ModelSpec, old: LockedModel | None, upgrade: bool) -> bool:
     return upgrade or old is None or old.fingerprint != spec.fingerprint()
 
 
-def _plan(spec: ModelSpec, old: LockedModel | None, upgrade: bool, source: Source) -> _Plan:
+def _plan(
+    spec: ModelSpec, old: LockedModel | None, upgrade: bool, source: Source, exclude_pickle_copies: bool = False
+) -> _Plan:
     ref = RepoRef(spec.repo, spec.repo_type)
     same_origin = old is not None and (old.repo, old.repo_type, old.requested) == (
         spec.repo,
@@ -75,12 +81,19 @@ def _plan(spec: ModelSpec, old: LockedModel | None, upgrade: bool, source: Sourc
     listed = source.list_files(ref, commit)
     check_repo_paths(spec.repo, [f.path for f in listed])
     chosen = set(select([f.path for f in listed], spec.include, spec.exclude))
+    auto_excluded = None
+    if exclude_pickle_copies and spec.policy.pickle == "deny":
+        patterns, dropped = pickle_duplicates(sorted(chosen))
+        if patterns:
+            spec = replace(spec, exclude=(*spec.exclude, *patterns))
+            chosen -= set(dropped)
+            auto_excluded = (patterns, dropped)
     if not chosen:
         raise ModellockError(
             f"model `{spec.name}`: include/exclude select none of the {len(listed)} files in {spec.repo}@{commit[:7]}",
             hint="check the patterns in modellock.toml (a pattern without `/` matches at any depth)",
         )
-    return _Plan(spec, commit, tuple(f for f in listed if f.path in chosen))
+    return _Plan(spec, commit, tuple(f for f in listed if f.path in chosen), auto_excluded)
 
 
 def _known_digest(file: RemoteFile, old: LockedModel | None, commit: str, store: Store) -> LockedFile | None:
@@ -114,6 +127,7 @@ def lock_project(
     progress: Progress | None = None,
     workers: int = DEFAULT_WORKERS,
     source_factory: Callable[[str], Source] | None = None,
+    exclude_pickle_copies: str | None = None,
 ) -> LockResult:
     """Bring the lock in line with the manifest; sticky unless asked to upgrade."""
     started = time.monotonic()
@@ -137,7 +151,7 @@ def lock_project(
         if old is not None and not _needs_resolving(spec, old, wants_upgrade):
             kept[spec.name] = old
         else:
-            plans.append(_plan(spec, old, wants_upgrade, source_for(spec.source)))
+            plans.append(_plan(spec, old, wants_upgrade, source_for(spec.source), spec.name == exclude_pickle_copies))
 
     jobs: list[tuple[ModelSpec, FetchJob]] = []
     known: dict[tuple[str, str], LockedFile] = {}
@@ -222,4 +236,5 @@ def lock_project(
         downloaded_files=len(jobs) if not dry_run else 0,
         downloaded_bytes=downloaded,
         elapsed=time.monotonic() - started,
+        auto_excluded={p.spec.name: p.auto_excluded for p in plans if p.auto_excluded},
     )
