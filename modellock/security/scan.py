@@ -80,6 +80,9 @@ def scan_bytes(data: memoryview | bytes, name: str, depth: int = 0) -> ScanResul
             return result
     if lower.endswith(CODE_SUFFIXES) or head.startswith(b"#!") or head.startswith(_NATIVE_MAGIC):
         return ScanResult("code", "code", ())
+    if lower.rsplit("/", 1)[-1] in ("saved_model.pb", "saved_model.pbtxt"):
+        # TensorFlow graphs run ops such as ReadFile/WriteFile; treated as code rather than parsed.
+        return ScanResult("tf-savedmodel", "code", ())
     for suffix, claimed in _CLAIMED.items():
         if lower.endswith(suffix):
             return ScanResult(
