@@ -112,3 +112,36 @@ def test_scan_cli_text_json_sarif(tmp_path: Path) -> None:
     ok = cli("scan", str(tmp_path / "ok.safetensors"))
     assert ok.exit_code == 0
     assert cli("scan", str(tmp_path / "missing")).exit_code == 2
+
+
+def test_whole_model_and_numpy_protocol5_pickles_are_clean() -> None:
+    # What `torch.save(model)` and numpy's protocol-5 arrays import, spelled as CPython writes them.
+    full_model = corpus.P2 + corpus.g("torch.nn.modules.container", "Sequential") + b")\x81}b."
+    assert scan_bytes(full_model, "model.pt").verdict == "clean"
+    frombuffer = corpus.P4 + corpus.bu("numpy._core.numeric") + corpus.bu("_frombuffer") + b"\x93)R."
+    assert scan_bytes(frombuffer, "a.pkl").verdict == "clean"
+    function = corpus.P2 + corpus.g("torch.nn.functional", "relu") + b")R."
+    assert scan_bytes(function, "f.pkl").verdict == "suspicious"  # functions are never allowed by pattern
+
+
+def test_gguf_templates_real_and_hostile() -> None:
+    llama3 = "{% set ns = namespace(found=false) %}{% for m in messages %}{{ m['content'] | trim }}{% endfor %}"
+    assert scan_bytes(corpus.gguf([("tokenizer.chat_template", llama3)]), "m.gguf").verdict == "safe"
+    hostile = "{{ cycler.__init__.__globals__.os.popen('id').read() }}"
+    assert scan_bytes(corpus.gguf([("tokenizer.chat_template", hostile)]), "m.gguf").verdict == "malicious"
+
+
+def test_keras2_lambda_in_h5() -> None:
+    config = {
+        "class_name": "Sequential",
+        "config": {
+            "layers": [
+                {
+                    "class_name": "Lambda",
+                    "config": {"function": ["4wEAAAAAAAAA", None, None], "function_type": "lambda"},
+                }
+            ]
+        },
+    }
+    h5 = b"\x89HDF\r\n\x1a\n" + b"\0" * 32 + json.dumps(config).encode() + b"\0" * 8
+    assert scan_bytes(h5, "model.h5").verdict == "malicious"

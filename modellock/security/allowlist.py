@@ -6,6 +6,8 @@ refusal as `malicious` (known code-execution primitives) rather than `suspicious
 
 from __future__ import annotations
 
+import re
+
 _TORCH_STORAGES = [
     f"{prefix}{kind}{suffix}"
     for prefix in ("torch.", "torch.cuda.")
@@ -167,6 +169,11 @@ ALLOWED: frozenset[str] = frozenset(
         "torch._utils._rebuild_tensor_v3",
         "torch._utils._rebuild_wrapper_subclass",
         "numpy.ndarray",
+        "numpy.core.numeric._frombuffer",
+        "numpy._core.numeric._frombuffer",
+        "numpy.random.bit_generator.__pyx_unpickle_SeedSequence",
+        "transformers.configuration_utils.PretrainedConfig",
+        "transformers.generation.configuration_utils.GenerationConfig",
         "numpy.dtype",
         "numpy.core.multiarray._reconstruct",
         "numpy.core.multiarray.scalar",
@@ -297,8 +304,16 @@ _MALICIOUS_NAMES = frozenset(
 )
 
 
+# Classes (CapWords names only, never functions) in namespaces that hold plain layers, optimizers
+# and configurations: whole-module checkpoints (`torch.save(model)`) and trainer states use them.
+_ALLOWED_CLASSES = re.compile(
+    r"^(?:torch\.nn\.modules\.[a-z_.]+|torch\.optim(?:\.lr_scheduler|\.[a-z_]+)?"
+    r"|transformers\.models\.[a-z0-9_]+\.configuration_[a-z0-9_]+)\.[A-Z][A-Za-z0-9]*$"
+)
+
+
 def allowed(qualname: str) -> bool:
-    return qualname in ALLOWED
+    return qualname in ALLOWED or bool(_ALLOWED_CLASSES.match(qualname))
 
 
 def severity(qualname: str) -> str:

@@ -102,9 +102,10 @@ def _tensor_problem(name: str, entry: Any) -> str | None:
 # -- GGUF ---------------------------------------------------------------------------------------------
 
 _GGUF_SCALAR = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+# Template injection reaches Python through dunder attributes; benign chat templates never need them.
 _SSTI = re.compile(
-    r"__(?:class|subclasses|globals|builtins|import|mro|base|bases|init|getattribute|code)__|\bpopen\b|"
-    r"\bos\.|\bsubprocess\b|\beval\s*\(|\bexec\s*\(|\bimport\s|\blipsum\b|\bcycler\b|\bjoiner\b|\bnamespace\b",
+    r"__(?:class|subclasses|globals|builtins|import|mro|base|bases|init|getattribute|code|dict)__"
+    r"|\bpopen\b|\bos\.(?:system|popen|exec|spawn|remove|unlink)|\bsubprocess\b|\beval\s*\(|\bexec\s*\("
 )
 
 
@@ -241,6 +242,10 @@ def check_keras_config(config: Any) -> list[Finding]:
         module = node.get("module")
         if class_name == "__lambda__":
             findings.append(Finding("malicious", "a Lambda layer carries marshalled Python bytecode"))
+        elif class_name == "Lambda" and isinstance(node.get("config"), dict):
+            function = node["config"].get("function")
+            if isinstance(function, (list, str)) or node["config"].get("function_type") == "lambda":
+                findings.append(Finding("malicious", "a Lambda layer carries marshalled Python bytecode (Keras 2)"))
         elif class_name == "TFSMLayer":
             findings.append(Finding("malicious", "a TFSMLayer loads an external SavedModel"))
         if isinstance(module, str) and not module.startswith(_KERAS_MODULES) and module != "builtins":
@@ -252,7 +257,7 @@ def check_keras_config(config: Any) -> list[Finding]:
     return findings
 
 
-def keras_configs_in(raw: bytes) -> list[Any]:
+def keras_configs_in(raw: bytes | memoryview) -> list[Any]:
     """JSON model configs embedded in an HDF5 file's attributes (HDF5 stores them as plain strings)."""
     configs = []
     for match in re.finditer(rb'\{"class_name":', raw):
@@ -269,19 +274,19 @@ def keras_configs_in(raw: bytes) -> list[Any]:
         if end is None:
             continue
         try:
-            configs.append(json.loads(raw[match.start() : end]))
+            configs.append(json.loads(bytes(raw[match.start() : end])))
         except ValueError:
             continue
     return configs
 
 
-def _fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
+def _fields(data: bytes | memoryview) -> Iterator[tuple[int, int, Any]]:
     """Protobuf wire fields: (number, wire type, value or bytes)."""
     pos = 0
     while pos < len(data):
         key, pos = _varint(data, pos)
         number, wire = key >> 3, key & 7
-        value: int | bytes
+        value: int | bytes | memoryview
         if wire == 0:
             value, pos = _varint(data, pos)
         elif wire in (1, 5):
@@ -297,7 +302,7 @@ def _fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
         yield number, wire, value
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
+def _varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= len(data) or shift > 63:
@@ -310,7 +315,7 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _onnx_locations(message: bytes, kind: str, depth: int = 0) -> Iterator[str]:
+def _onnx_locations(message: bytes | memoryview, kind: str, depth: int = 0) -> Iterator[str]:
     if depth > 32:
         raise ValueError("ONNX graphs nested too deeply")
     children = {
@@ -329,7 +334,7 @@ def _onnx_locations(message: bytes, kind: str, depth: int = 0) -> Iterator[str]:
             yield from _onnx_locations(value, children[number], depth + 1)
 
 
-def check_onnx(raw: bytes) -> list[Finding]:
+def check_onnx(raw: bytes | memoryview) -> list[Finding]:
     """External-data locations must stay inside the model's directory."""
     try:
         locations = list(_onnx_locations(raw, "model"))

@@ -91,7 +91,7 @@ def scan_bytes(data: memoryview | bytes, name: str, depth: int = 0) -> ScanResul
     if _has_zip_directory(view):
         return ScanResult("zip", "pickle", (Finding("invalid", "a zip archive with data prepended to it"),))
     if lower.endswith(".onnx"):
-        return ScanResult("onnx", "data", tuple(check_onnx(bytes(view))))
+        return ScanResult("onnx", "data", tuple(check_onnx(view)))
     return ScanResult("data", "data", ())
 
 
@@ -224,9 +224,8 @@ def _scan_npy(view: memoryview) -> ScanResult:
 
 
 def _scan_hdf5(view: memoryview) -> ScanResult:
-    raw = bytes(view[: min(len(view), MAX_INNER)])
     findings: list[Finding] = []
-    for config in keras_configs_in(raw):
+    for config in keras_configs_in(view):
         findings += check_keras_config(config)
     return ScanResult("hdf5", "data", tuple(findings))
 
