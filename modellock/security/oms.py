@@ -1,0 +1,167 @@
+"""OpenSSF Model Signing statements: parse the signed manifest and compare it with a locked model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+
+from modellock.errors import CheckFailed
+from modellock.paths import unsafe_reason
+
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://model_signing/signature/v1.0"
+_DIGEST_ALGORITHMS = ("sha256", "blake3", "blake2b")
+
+
+class SignatureInvalid(CheckFailed):
+    """The signature, its statement or the files it covers do not check out."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One signed file (or, for sharded manifests, one byte range of a file)."""
+
+    path: str
+    algorithm: str
+    digest: str
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass(frozen=True)
+class SignedManifest:
+    """What the statement signs: its resources and the paths the signer ignored."""
+
+    resources: tuple[Resource, ...]
+    ignore_paths: tuple[str, ...]
+
+    def paths(self) -> set[str]:
+        return {r.path for r in self.resources}
+
+
+def parse_statement(payload_type: str, payload: bytes, where: str) -> SignedManifest:
+    """Check the DSSE payload type, the in-toto statement and the subject digest; return the manifest."""
+    if payload_type != PAYLOAD_TYPE:
+        raise SignatureInvalid(f"{where}: payload type is {payload_type!r}, not an in-toto statement")
+    try:
+        statement = json.loads(payload)
+        if statement["_type"] != STATEMENT_TYPE:
+            raise SignatureInvalid(f"{where}: not an in-toto v1 statement")
+        if statement["predicateType"] != PREDICATE_TYPE:
+            raise SignatureInvalid(
+                f"{where}: predicate type {statement['predicateType']!r} is not {PREDICATE_TYPE} "
+                "(legacy signatures are not supported)"
+            )
+        subjects = statement["subject"]
+        predicate = statement["predicate"]
+        serialization = predicate.get("serialization", {})
+        raw = predicate["resources"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SignatureInvalid(f"{where}: malformed model-signing statement ({exc})") from None
+    if not isinstance(subjects, list) or len(subjects) != 1:
+        raise SignatureInvalid(f"{where}: the statement must have exactly one subject")
+    resources = []
+    concatenated = hashlib.sha256()
+    for item in raw:
+        name, algorithm, digest = item.get("name"), item.get("algorithm"), item.get("digest")
+        if not all(isinstance(v, str) for v in (name, algorithm, digest)):
+            raise SignatureInvalid(f"{where}: a resource lacks name, algorithm or digest")
+        try:
+            concatenated.update(bytes.fromhex(digest))
+        except ValueError:
+            raise SignatureInvalid(f"{where}: resource {name!r} has a non-hex digest") from None
+        resources.append(_resource(name, algorithm, digest.lower(), where))
+    expected = subjects[0].get("digest", {}).get("sha256") if isinstance(subjects[0], dict) else None
+    if expected != concatenated.hexdigest():
+        raise SignatureInvalid(f"{where}: the subject digest does not match the signed resources")
+    if serialization.get("method", "files") not in ("files", "shards"):
+        raise SignatureInvalid(f"{where}: unknown serialization method {serialization.get('method')!r}")
+    ignores = serialization.get("ignore_paths", [])
+    if not isinstance(ignores, list) or not all(isinstance(p, str) for p in ignores):
+        raise SignatureInvalid(f"{where}: ignore_paths must be a list of paths")
+    return SignedManifest(tuple(resources), tuple(p.rstrip("/") for p in ignores))
+
+
+def _resource(name: str, algorithm: str, digest: str, where: str) -> Resource:
+    start = end = None
+    if algorithm.startswith("sha256-sharded-"):
+        # Shards are named `path:start:end`; the file's digest is checked range by range.
+        try:
+            name, first, last = name.rsplit(":", 2)
+            start, end = int(first), int(last)
+        except ValueError:
+            raise SignatureInvalid(f"{where}: malformed shard name {name!r}") from None
+        algorithm = "sha256"
+    if algorithm not in _DIGEST_ALGORITHMS:
+        raise SignatureInvalid(f"{where}: resource {name!r} uses unsupported digest {algorithm!r}")
+    reason = unsafe_reason(name)
+    if reason:
+        raise SignatureInvalid(f"{where}: signed path {name!r} is unsafe: {reason}")
+    return Resource(name, algorithm, digest, start, end)
+
+
+def ignored(path: str, ignores: Collection[str]) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in ignores)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How the signature relates to the locked files."""
+
+    covered: int
+    """Files the signature covers."""
+    signed_not_installed: tuple[str, ...]
+
+
+def compare(
+    manifest: SignedManifest,
+    *,
+    selected: Mapping[str, Mapping[str, str]],
+    signature_path: str,
+    repo_paths: Collection[str] | None,
+    digest_of: Callable[[str, str, int | None, int | None], str],
+    where: str,
+) -> Coverage:
+    """Every selected file covered with matching digests; the signed set equal to the repo at the commit.
+
+    `selected` maps each locked path to the digests the lock already holds (`sha256`, `blake3`);
+    `digest_of(path, algorithm, start, end)` computes any other digest from the locked bytes.
+    `repo_paths` is the repository's file list at the commit, or None where it is not known
+    (offline re-verification checks only the locked files).
+    """
+    problems = []
+    by_path: dict[str, list[Resource]] = {}
+    for resource in manifest.resources:
+        by_path.setdefault(resource.path, []).append(resource)
+    ignores = (*manifest.ignore_paths, signature_path)
+    for path, known in sorted(selected.items()):
+        if ignored(path, ignores):
+            continue
+        signed = by_path.get(path)
+        if not signed:
+            problems.append(f"{path} is locked but the signature does not cover it")
+            continue
+        for resource in signed:
+            if resource.start is None and resource.algorithm in known:
+                actual = known[resource.algorithm]
+            else:
+                actual = digest_of(path, resource.algorithm, resource.start, resource.end)
+            if actual != resource.digest:
+                problems.append(f"{path}: {resource.algorithm} digest differs from the signed one")
+    if repo_paths is not None:
+        present = {p for p in repo_paths if not ignored(p, ignores)}
+        signed_paths = manifest.paths()
+        for path in sorted(signed_paths - present):
+            problems.append(f"{path} is signed but not in the repository at this commit")
+        for path in sorted(present - signed_paths):
+            problems.append(f"{path} is in the repository but not covered by the signature")
+    if problems:
+        raise SignatureInvalid(
+            f"{where}: the signature does not match the files:\n" + "\n".join(f"  - {p}" for p in problems[:20]),
+            hint="the files differ from what the signer signed (renamed, swapped or modified); nothing was written",
+        )
+    not_installed = tuple(sorted(manifest.paths() - set(selected)))
+    return Coverage(len(manifest.paths()), not_installed)
