@@ -46,6 +46,55 @@ class LockedFile:
 
 
 @dataclass(frozen=True)
+class LockedSignature:
+    """The verified OMS signature of a locked model: the file, who signed, and how it was checked."""
+
+    path: str
+    size: int
+    blake3: str
+    sha256: str
+    mode: str
+    """sigstore, key or certificate."""
+    identity: str
+    issuer: str = ""
+    key: str = ""
+    """`sha256:` fingerprint of the signing key (key mode) or of the root (certificate mode)."""
+    public_key: str = ""
+    """Base64 DER of the public key (key mode), so `sync --frozen` can verify without the manifest."""
+    log_index: int | None = None
+    integrated_time: int | None = None
+    trust_root: str = ""
+    """`sha256:` digest of the Sigstore trusted root it was verified against."""
+    covers: int = 0
+    """How many files the signature covers (including signed files not installed)."""
+
+    def fields(self) -> list[tuple[str, object]]:
+        """Non-empty fields in their canonical order, with their lock key names."""
+        pairs: list[tuple[str, object]] = [
+            ("path", self.path),
+            ("size", self.size),
+            ("blake3", self.blake3),
+            ("sha256", self.sha256),
+            ("mode", self.mode),
+            ("identity", self.identity),
+            ("issuer", self.issuer),
+            ("key", self.key),
+            ("public-key", self.public_key),
+            ("log-index", self.log_index),
+            ("integrated-time", self.integrated_time),
+            ("trust-root", self.trust_root),
+            ("covers", self.covers),
+        ]
+        return [(k, v) for k, v in pairs if v not in ("", None)]
+
+
+_SIGNATURE_KEYS = {
+    "path": str, "size": int, "blake3": str, "sha256": str, "mode": str, "identity": str, "issuer": str, "key": str,
+    "public-key": str, "log-index": int, "integrated-time": int, "trust-root": str, "covers": int,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class LockedModel:
     """A model pinned to a commit, with the closed list of its files."""
 
@@ -61,6 +110,7 @@ class LockedModel:
     digest: str = ""
     layout: str = "dir"
     policy: Policy = DEFAULT_POLICY
+    signature: LockedSignature | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "files", tuple(sorted(self.files, key=lambda f: f.path)))
@@ -125,6 +175,11 @@ def dumps(lock: Lockfile) -> str:
                 f'policy = {{ pickle = "{m.policy.pickle}", remote-code = "{m.policy.remote_code}", '
                 f"allow-files = [{allow}] }}\n"
             )
+        if m.signature is not None:
+            items = ", ".join(
+                f"{k} = {v}" if isinstance(v, int) else f"{k} = {_string(str(v))}" for k, v in m.signature.fields()
+            )
+            out.append(f"signature = {{ {items} }}\n")
         out.append("files = [\n")
         for f in m.files:
             extra = f", format = {_string(f.format)}" if f.format else ""
@@ -202,6 +257,37 @@ class _Reader:
             raise self.fail(f"model `{name}`: unknown policy values", index, "policy =")
         return policy
 
+    def signature(self, data: dict[str, Any], name: str, index: int) -> LockedSignature | None:
+        raw = data.get("signature")
+        if raw is None:
+            return None
+        where = f"model `{name}`: `signature`"
+        if not isinstance(raw, dict) or not {"path", "size", "blake3", "sha256", "mode", "identity"} <= set(raw):
+            raise self.fail(f"{where} needs path, size, blake3, sha256, mode and identity", index, "signature =")
+        for key, value in raw.items():
+            kind = _SIGNATURE_KEYS.get(key)
+            if kind is None or not isinstance(value, kind) or isinstance(value, bool):
+                raise self.fail(f"{where}: unknown or mistyped field `{key}`", index, "signature =")
+        if raw["mode"] not in ("sigstore", "key", "certificate") or unsafe_reason(raw["path"]):
+            raise self.fail(f"{where}: unknown mode or unsafe path", index, "signature =")
+        if not (_HEX64.match(raw["blake3"]) and _HEX64.match(raw["sha256"])):
+            raise self.fail(f"{where}: blake3 and sha256 must be 64 hex digits", index, "signature =")
+        return LockedSignature(
+            path=raw["path"],
+            size=raw["size"],
+            blake3=raw["blake3"],
+            sha256=raw["sha256"],
+            mode=raw["mode"],
+            identity=raw["identity"],
+            issuer=raw.get("issuer", ""),
+            key=raw.get("key", ""),
+            public_key=raw.get("public-key", ""),
+            log_index=raw.get("log-index"),
+            integrated_time=raw.get("integrated-time"),
+            trust_root=raw.get("trust-root", ""),
+            covers=raw.get("covers", 0),
+        )
+
     def model(self, data: Any, index: int) -> LockedModel:
         if not isinstance(data, dict):
             raise self.fail(f"model #{index + 1} is not a table", index)
@@ -224,6 +310,7 @@ class _Reader:
             path=self.field(data, "path", index),
             layout=self.layout(data, name, index),
             policy=self.policy(data, name, index),
+            signature=self.signature(data, name, index),
             requested=self.field(data, "requested", index),
             commit=commit,
             fingerprint=data["fingerprint"],

@@ -6,12 +6,13 @@ import difflib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from modellock.errors import ConfigError
 from modellock.hashing import blake3_bytes
+from modellock.paths import unsafe_reason
 from modellock.security.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_MODES, Policy
 from modellock.tomlpos import find_line
 from modellock.tomlread import parse
@@ -23,11 +24,40 @@ _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 _TOP_KEYS = ("models", "settings", "policy")
 _POLICY_KEYS = ("pickle", "remote-code", "allow-files")
-_SETTINGS_KEYS = ("store", "endpoint", "link-mode")
+_SIGNATURE_KEYS = ("path", "identity", "issuer", "public-key", "certificate-chain")
+_SETTINGS_KEYS = ("store", "endpoint", "link-mode", "trusted-root")
 LINK_MODES = ("reflink", "hardlink", "copy")
-_MODEL_KEYS = ("repo", "revision", "repo-type", "include", "exclude", "path", "layout", *_POLICY_KEYS)
+_MODEL_KEYS = ("repo", "revision", "repo-type", "include", "exclude", "path", "layout", "signature", *_POLICY_KEYS)
 LAYOUTS = ("dir", "hf-cache")
 HF_CACHE_DEFAULT_PATH = "models/hf-cache"
+
+
+@dataclass(frozen=True)
+class SignatureSpec:
+    """`signature = "path"` or `[models.NAME.signature]`: where the OMS signature is and who must sign."""
+
+    path: str | None = None
+    """Path of the bundle in the repository; default `model.sig` at the root."""
+    identity: str | None = None
+    issuer: str | None = None
+    public_key: str | None = None
+    """PEM public key file (key mode), relative to the manifest."""
+    certificate_chain: str | None = None
+    """PEM root certificates (certificate mode), relative to the manifest."""
+
+    @property
+    def mode(self) -> str:
+        return "key" if self.public_key else "certificate" if self.certificate_chain else "sigstore"
+
+    def as_dict(self) -> dict[str, str]:
+        pairs = {
+            "path": self.path,
+            "identity": self.identity,
+            "issuer": self.issuer,
+            "public-key": self.public_key,
+            "certificate-chain": self.certificate_chain,
+        }
+        return {k: v for k, v in pairs.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -43,6 +73,8 @@ class ModelSpec:
     path: str = ""
     layout: str = "dir"
     policy: Policy = DEFAULT_POLICY
+    signature: SignatureSpec | None = None
+    require_signature: bool = False
     source: str = "huggingface"
 
     def fingerprint(self) -> str:
@@ -61,6 +93,10 @@ class ModelSpec:
             inputs["layout"] = self.layout
         if not self.policy.is_default():
             inputs["policy"] = self.policy.as_dict()
+        if self.signature is not None:
+            inputs["signature"] = self.signature.as_dict()
+        if self.require_signature:
+            inputs["require-signature"] = True
         canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return "blake3:" + blake3_bytes(canonical.encode())
 
@@ -72,6 +108,8 @@ class Settings:
     store: str | None = None
     endpoint: str | None = None
     link_mode: str | None = None
+    trusted_root: str | None = None
+    """A Sigstore trusted_root.json (private instance, air-gapped machine), relative to the manifest."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +184,42 @@ class _Reader:
         allow = self.globs(table, data, "allow-files") if "allow-files" in data else base.allow_files
         return Policy(pickle=pickle, remote_code=remote, allow_files=allow)
 
-    def model(self, name: str, data: Any, base: Policy = Policy()) -> ModelSpec:
+    def signature(self, table: tuple[str, ...], data: Mapping[str, Any]) -> SignatureSpec | None:
+        raw = data.get("signature")
+        if raw is None:
+            return None
+        if isinstance(raw, str):
+            raw = {"path": raw}
+        if not isinstance(raw, dict):
+            raise self.fail(table, "signature", "`signature` must be a path or a table")
+        sig_table = (*table, "signature")
+        self.check_keys(sig_table, raw, _SIGNATURE_KEYS)
+        values = {key: self.string(sig_table, raw, key) for key in _SIGNATURE_KEYS}
+        path = values["path"]
+        if path is not None and unsafe_reason(path):
+            raise self.fail(sig_table, "path", f"signature path {path!r} must be a plain relative path")
+        if (values["identity"] is None) != (values["issuer"] is None):
+            raise self.fail(
+                sig_table, None, "`identity` and `issuer` go together", "set both, or neither (trust on first use)"
+            )
+        modes = [values["identity"], values["public-key"], values["certificate-chain"]]
+        if sum(v is not None for v in modes) > 1:
+            raise self.fail(sig_table, None, "choose one of identity/issuer, public-key or certificate-chain")
+        return SignatureSpec(
+            path, values["identity"], values["issuer"], values["public-key"], values["certificate-chain"]
+        )
+
+    def required(self, data: Mapping[str, Any]) -> frozenset[str] | bool:
+        value = data.get("require-signatures", False)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return frozenset(value)
+        raise self.fail(
+            ("policy",), "require-signatures", "`require-signatures` must be true, false or a list of models"
+        )
+
+    def model(self, name: str, data: Any, base: Policy = DEFAULT_POLICY) -> ModelSpec:
         table = ("models", name)
         if not valid_model_name(name):
             raise self.fail(table, None, f"model name {name!r} may only use letters, digits, `.`, `_` and `-`")
@@ -181,6 +254,7 @@ class _Reader:
             path=path,
             layout=layout,
             policy=self.policy(table, data, base),
+            signature=self.signature(table, data),
         )
 
     def check_paths(self, models: Mapping[str, ModelSpec]) -> None:
@@ -214,7 +288,12 @@ class _Reader:
             raise self.fail(
                 ("settings",), "link-mode", f"`link-mode` must be one of {', '.join(LINK_MODES)}, got {link_mode!r}"
             )
-        return Settings(store=self.string(("settings",), data, "store"), endpoint=endpoint, link_mode=link_mode)
+        return Settings(
+            store=self.string(("settings",), data, "store"),
+            endpoint=endpoint,
+            link_mode=link_mode,
+            trusted_root=self.string(("settings",), data, "trusted-root"),
+        )
 
     def read(self, path: Path) -> Manifest:
         data = parse(self.text, self.file)
@@ -225,9 +304,16 @@ class _Reader:
         policy_data = data.get("policy", {})
         if not isinstance(policy_data, dict):
             raise self.fail((), "policy", f"`policy` must be a table, got {_describe(policy_data)}")
-        self.check_keys(("policy",), policy_data, _POLICY_KEYS)
-        base = self.policy(("policy",), policy_data, Policy())
+        self.check_keys(("policy",), policy_data, (*_POLICY_KEYS, "require-signatures"))
+        base = self.policy(("policy",), policy_data, DEFAULT_POLICY)
+        required = self.required(policy_data)
         models = {name: self.model(name, entry, base) for name, entry in sorted(models_data.items())}
+        if isinstance(required, frozenset) and required - set(models):
+            unknown = ", ".join(sorted(required - set(models)))
+            raise self.fail(("policy",), "require-signatures", f"`require-signatures` names unknown models: {unknown}")
+        for name, spec in models.items():
+            if required is True or (isinstance(required, frozenset) and name in required):
+                models[name] = replace(spec, require_signature=True)
         self.check_paths(models)
         return Manifest(path=path, models=models, settings=self.settings(data.get("settings", {})))
 
