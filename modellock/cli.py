@@ -26,6 +26,23 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+TrustedRootOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--trusted-root",
+        help="Sigstore trusted_root.json to verify signatures with (private instance).",
+        show_default=False,
+    ),
+]
+
+
+def _trust(manifest: Any, flag: Path | None, *, online: bool) -> Any:
+    """The flag, else `[settings] trusted-root` (relative to the manifest), else the production root."""
+    from modellock.ops.attest import TrustSource
+
+    setting = manifest.settings.trusted_root if manifest is not None else None
+    explicit = flag or ((manifest.path.parent / Path(setting).expanduser()) if setting else None)
+    return TrustSource(explicit, online=online)
 
 
 @dataclass
@@ -119,6 +136,7 @@ def add(
     revision: Annotated[str | None, typer.Option(help="Branch, tag or 40-hex commit (default: main).")] = None,
     include: Annotated[list[str] | None, typer.Option(help="Glob of files to lock; repeatable.")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Glob of files to leave out; repeatable.")] = None,
+    trusted_root: TrustedRootOption = None,
 ) -> None:
     """Add a model to the manifest and lock it."""
     from modellock.ops.lock import lock_project
@@ -137,7 +155,13 @@ def add(
     try:
         added = add_model(path, spec, name=name, revision=revision, include=include, exclude=exclude)
         manifest, store = _store()
-        result = lock_project(manifest, store, progress=console.progress(), exclude_pickle_copies=added)
+        result = lock_project(
+            manifest,
+            store,
+            progress=console.progress(),
+            exclude_pickle_copies=added,
+            trust=_trust(manifest, trusted_root, online=True),
+        )
         excluded = result.auto_excluded.get(added)
         if excluded:
             patterns, files = excluded
@@ -187,6 +211,13 @@ def lock(
         list[str] | None, typer.Option("--upgrade-model", "-P", help="Re-resolve one model; repeatable.")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Resolve and report; write nothing.")] = False,
+    trusted_root: TrustedRootOption = None,
+    accept_new_signer: Annotated[
+        bool, typer.Option("--accept-new-signer", help="Accept a signer different from the one locked before.")
+    ] = False,
+    allow_unsigned: Annotated[
+        bool, typer.Option("--allow-unsigned", help="Accept an unsigned commit where the locked one was signed.")
+    ] = False,
 ) -> None:
     """Resolve the manifest to commits and write modellock.lock."""
     from modellock.errors import CHECK_FAILED, UsageError
@@ -214,6 +245,9 @@ def lock(
         upgrade=upgrade_model or (),
         dry_run=dry_run,
         progress=console.progress(),
+        trust=_trust(manifest, trusted_root, online=True),
+        accept_new_signer=accept_new_signer,
+        allow_unsigned=allow_unsigned,
     )
     console.lock_result(outcome)
 
@@ -260,6 +294,7 @@ def sync(
         str | None, typer.Option("--link-mode", help="reflink, hardlink or copy (default: first that works).")
     ] = None,
     output: FormatOption = Format.text,
+    trusted_root: TrustedRootOption = None,
 ) -> None:
     """Install exactly what the lock says into each model's directory."""
     import dataclasses
@@ -273,7 +308,8 @@ def sync(
         raise UsageError("--locked and --frozen cannot be combined")
     console = _options.console()
     lock_path = _options.project / "modellock.lock"
-    endpoint = setting_mode = None
+    endpoint = setting_mode = manifest = None
+    cert_roots: dict[str, bytes] = {}
     if frozen:
         store = Store(default_store_root())
     else:
@@ -281,6 +317,7 @@ def sync(
 
         manifest, store = _store()
         endpoint, setting_mode = manifest.settings.endpoint, manifest.settings.link_mode
+        cert_roots = _certificate_roots(manifest)
         stale = check_lock(manifest)
         if not stale.ok:
             if locked or offline or check or dry_run:
@@ -308,6 +345,8 @@ def sync(
         link_mode=LinkMode(mode_name) if mode_name else None,
         endpoint=endpoint,
         progress=console.progress() if output is Format.text else None,
+        trust=_trust(manifest, trusted_root, online=False),
+        cert_roots=cert_roots,
     )
     if output is Format.json:
         console.json(dataclasses.asdict(result))
@@ -317,23 +356,44 @@ def sync(
         raise typer.Exit(CHECK_FAILED)
 
 
+def _certificate_roots(manifest: Any) -> dict[str, bytes]:
+    """Root certificates of certificate-mode signatures, read from the paths the manifest names."""
+    roots = {}
+    for name, spec in manifest.models.items():
+        if spec.signature is not None and spec.signature.certificate_chain:
+            roots[name] = (manifest.path.parent / spec.signature.certificate_chain).read_bytes()
+    return roots
+
+
 @app.command()
 @_command
 def verify(
     model: ModelOption = None,
     store_too: Annotated[bool, typer.Option("--store", help="Also re-hash every store blob the lock uses.")] = False,
     output: FormatOption = Format.text,
+    trusted_root: TrustedRootOption = None,
 ) -> None:
     """Re-hash every installed file and report missing, modified and extra files."""
     import dataclasses
 
     from modellock.errors import CHECK_FAILED
+    from modellock.manifest import load_manifest
+    from modellock.ops.attest import attest_for_sync
     from modellock.ops.verify import verify_installed
     from modellock.store import Store, default_store_root
 
     lock = _read_lock_or_fail(_options.project / "modellock.lock")
-    store = Store(default_store_root(*_store_setting())) if store_too else None
-    report = verify_installed(lock, _options.project, models=model or (), store=store)
+    manifest = load_manifest(_options.manifest_path) if _options.manifest_path.exists() else None
+    store = Store(default_store_root(*_store_setting()))
+    trust = _trust(manifest, trusted_root, online=False)
+    roots = _certificate_roots(manifest) if manifest is not None else {}
+
+    def check_signature(locked: Any) -> None:
+        attest_for_sync(locked, store, trust, _options.project, roots.get(locked.name))
+
+    report = verify_installed(
+        lock, _options.project, models=model or (), store=store if store_too else None, check_signature=check_signature
+    )
     console = _options.console()
     if output is Format.json:
         console.json({**dataclasses.asdict(report), "ok": report.ok})

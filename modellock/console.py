@@ -90,6 +90,17 @@ class Console:
             else:
                 detail = f"{c.requested} {short(c.old_commit)}"
             self.line(f"{word} {c.name} {detail}")
+        for warning in result.warnings:
+            self.warn(warning)
+        for s in result.signatures:
+            who = s.identity if s.mode != "sigstore" else f"{s.identity} ({s.issuer})"
+            first = " (trusted on first use)" if s.new_signer else ""
+            self.line(f"Verified signature of {s.model}: {s.mode}, {who}{first}, covers {s.covers} files")
+            if s.signed_not_installed:
+                shown = ", ".join(s.signed_not_installed[:5]) + (" ..." if len(s.signed_not_installed) > 5 else "")
+                self.line(f"  signed, not installed: {shown}")
+            if s.trust_root:
+                self.line(f"  verified against {s.trust_root}")
         if result.dry_run:
             self.line("No lock written (--dry-run)")
 
@@ -127,6 +138,9 @@ class Console:
         )
         for m in todo:
             self.line(f" + {m.name}@{short(m.commit)}")
+        if result.signatures_verified:
+            source = f" against {result.trust_root}" if result.trust_root else ""
+            self.line(f"Verified {result.signatures_verified} signature(s) offline{source}")
 
     def scan_report(self, report: ScanReport) -> None:
         for d in report.decisions:
@@ -151,6 +165,7 @@ class Console:
                 *(f"modified {p}" for p in m.modified),
                 *(f"extra    {p}" for p in m.extra),
                 *(f"store blob bad for {p}" for p in m.store_bad),
+                *([f"signature: {m.signature}"] if m.signature else []),
             ]
             self.line(f"{m.name}: {'ok' if not findings else f'{len(findings)} problem(s)'}")
             for finding in findings:

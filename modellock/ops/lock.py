@@ -10,6 +10,7 @@ from typing import Literal
 from modellock.errors import ModellockError, UsageError
 from modellock.lockfile import LockedFile, LockedModel, Lockfile, read_lock, write_lock
 from modellock.manifest import Manifest, ModelSpec
+from modellock.ops.attest import SignatureReport, TrustSource, attest_for_lock, signature_path
 from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
 from modellock.ops.gate import gate_files
 from modellock.ops.project import pickle_duplicates
@@ -49,6 +50,8 @@ class LockResult:
     elapsed: float
     auto_excluded: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
     """Per model: exclude globs added for pickle copies of safetensors weights, and the files they drop."""
+    signatures: tuple[SignatureReport, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -61,6 +64,8 @@ class _Plan:
     commit: str
     files: tuple[RemoteFile, ...]
     auto_excluded: tuple[list[str], list[str]] | None = None
+    repo_paths: tuple[str, ...] = ()
+    signature: RemoteFile | None = None
 
 
 def _needs_resolving(spec: ModelSpec, old: LockedModel | None, upgrade: bool) -> bool:
@@ -93,7 +98,10 @@ def _plan(
             f"model `{spec.name}`: include/exclude select none of the {len(listed)} files in {spec.repo}@{commit[:7]}",
             hint="check the patterns in modellock.toml (a pattern without `/` matches at any depth)",
         )
-    return _Plan(spec, commit, tuple(f for f in listed if f.path in chosen), auto_excluded)
+    paths = tuple(f.path for f in listed)
+    sig_path = signature_path(spec, paths)
+    signature = next((f for f in listed if f.path == sig_path), None)
+    return _Plan(spec, commit, tuple(f for f in listed if f.path in chosen), auto_excluded, paths, signature)
 
 
 def _known_digest(file: RemoteFile, old: LockedModel | None, commit: str, store: Store) -> LockedFile | None:
@@ -128,6 +136,9 @@ def lock_project(
     workers: int = DEFAULT_WORKERS,
     source_factory: Callable[[str], Source] | None = None,
     exclude_pickle_copies: str | None = None,
+    trust: TrustSource | None = None,
+    accept_new_signer: bool = False,
+    allow_unsigned: bool = False,
 ) -> LockResult:
     """Bring the lock in line with the manifest; sticky unless asked to upgrade."""
     started = time.monotonic()
@@ -157,7 +168,7 @@ def lock_project(
     known: dict[tuple[str, str], LockedFile] = {}
     for p in plans:
         old = existing.get(p.spec.name)
-        for file in p.files:
+        for file in (*p.files, *([p.signature] if p.signature and p.signature not in p.files else [])):
             digest = _known_digest(file, old, p.commit, store)
             if digest is not None:
                 known[(p.spec.name, file.path)] = digest
@@ -176,6 +187,7 @@ def lock_project(
                 downloaded += d.size
 
     changes: list[ModelChange] = []
+    reports: list[SignatureReport] = []
     new_models: list[LockedModel] = list(kept.values())
     for name, old in kept.items():
         changes.append(ModelChange(name, "unchanged", old.requested, old.commit, old.commit, len(old.files), old.size))
@@ -186,6 +198,20 @@ def lock_project(
             entries = [known[(p.spec.name, f.path)] for f in p.files]
             scans = gate_files(p.spec.name, p.spec.policy, [(d.path, store.blob_path(d.blake3)) for d in entries])
             files = tuple(_labelled(d, scans[d.path]) for d in entries)
+            signature, report = attest_for_lock(
+                p.spec,
+                old,
+                list(files),
+                known[(p.spec.name, p.signature.path)] if p.signature else None,
+                p.repo_paths,
+                store,
+                trust or TrustSource(None, online=True),
+                manifest.path.parent,
+                accept_new_signer=accept_new_signer,
+                allow_unsigned=allow_unsigned,
+            )
+            if report is not None:
+                reports.append(report)
             model = LockedModel(
                 name=p.spec.name,
                 source=p.spec.source,
@@ -198,6 +224,7 @@ def lock_project(
                 commit=p.commit,
                 fingerprint=p.spec.fingerprint(),
                 files=files,
+                signature=signature,
             )
             new_models.append(model)
         if old is None:
@@ -237,4 +264,6 @@ def lock_project(
         downloaded_bytes=downloaded,
         elapsed=time.monotonic() - started,
         auto_excluded={p.spec.name: p.auto_excluded for p in plans if p.auto_excluded},
+        signatures=tuple(reports),
+        warnings=tuple(trust.warnings) if trust else (),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -24,6 +24,7 @@ from modellock.installed import (
 )
 from modellock.linking import Linker, LinkMode
 from modellock.lockfile import LockedFile, LockedModel, Lockfile
+from modellock.ops.attest import TrustSource, attest_for_sync
 from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
 from modellock.ops.gate import gate_files
 from modellock.progress import Progress
@@ -59,6 +60,9 @@ class SyncResult:
     dry_run: bool
     check: bool
     elapsed: float
+    signatures_verified: int = 0
+    trust_root: str | None = None
+    """Where the Sigstore trust root came from, when a signature was verified with one."""
 
     @property
     def installed(self) -> list[ModelSync]:
@@ -125,7 +129,8 @@ def _ensure_blobs(store: Store, models: list[LockedModel]) -> list[tuple[LockedM
     missing: list[tuple[LockedModel, LockedFile]] = []
     seen: set[str] = set()
     for model in models:
-        for f in model.files:
+        extra = [LockedFile(s.path, s.size, s.blake3, s.sha256)] if (s := model.signature) else []
+        for f in (*model.files, *extra):
             if f.blake3 in seen:
                 continue
             seen.add(f.blake3)
@@ -207,6 +212,8 @@ def sync_lock(
     progress: Progress | None = None,
     workers: int = DEFAULT_WORKERS,
     source_factory: Callable[[str], Source] | None = None,
+    trust: TrustSource | None = None,
+    cert_roots: Mapping[str, bytes] | None = None,
 ) -> SyncResult:
     """Install every selected locked model; if anything fails before commit, no target changes."""
     from filelock import FileLock
@@ -250,9 +257,14 @@ def sync_lock(
 
     # The safety gate again, on the exact bytes about to be installed. A tightened manifest policy
     # makes the lock stale (the fingerprint covers it), so the lock's policy is the one in force.
+    verified = 0
     if changes:
         for model in pending:
             gate_files(model.name, model.policy, [(f.path, store.blob_path(f.blake3)) for f in model.files])
+            if model.signature is not None:
+                roots = (cert_roots or {}).get(model.name)
+                attest_for_sync(model, store, trust or TrustSource(None, online=False), project_dir, roots)
+                verified += 1
 
     # Commit: one model at a time, each swapped in atomically, under a lock per target.
     linker = Linker(link_mode)
@@ -283,4 +295,6 @@ def sync_lock(
         dry_run=dry_run,
         check=check,
         elapsed=time.monotonic() - started,
+        signatures_verified=verified,
+        trust_root=trust.root.source if trust is not None and trust.root is not None else None,
     )

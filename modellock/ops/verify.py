@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modellock.errors import UsageError
+from modellock.errors import ModellockError, UsageError
 from modellock.hashing import blake3_file
 from modellock.installed import FileStat, read_state, user_files
 from modellock.lockfile import LockedModel, Lockfile
@@ -26,10 +26,13 @@ class ModelReport:
     extra: tuple[str, ...] = ()
     store_bad: tuple[str, ...] = ()
     """Store blobs (by file path) that are missing or no longer hash to their name (`--store`)."""
+    signature: str = ""
+    """Why the locked signature no longer verifies, if it does not."""
 
     @property
     def ok(self) -> bool:
-        return self.installed and not (self.missing or self.modified or self.extra or self.store_bad)
+        problems = self.missing or self.modified or self.extra or self.store_bad or self.signature
+        return self.installed and not problems
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,17 @@ def _select(lock: Lockfile, models: Collection[str]) -> list[LockedModel]:
 
 
 def verify_installed(
-    lock: Lockfile, project_dir: Path, *, models: Collection[str] = (), store: Store | None = None
+    lock: Lockfile,
+    project_dir: Path,
+    *,
+    models: Collection[str] = (),
+    store: Store | None = None,
+    check_signature: Callable[[LockedModel], None] | None = None,
 ) -> Report:
-    """Re-hash every installed file (and, with `store`, every referenced blob) against the lock."""
+    """Re-hash every installed file (and, with `store`, every referenced blob) against the lock.
+
+    `check_signature` re-verifies a signed model's bundle offline; its errors become findings.
+    """
     reports = []
     files = size = 0
     for model in _select(lock, models):
@@ -78,8 +89,18 @@ def verify_installed(
             files += 1
             size += f.size
         extra = sorted(set(user_files(target)) - {f.path for f in model.files})
+        signature = ""
+        if check_signature is not None and model.signature is not None:
+            try:
+                check_signature(model)
+            except ModellockError as exc:
+                signature = exc.message
+            except FileNotFoundError:
+                signature = f"{model.signature.path} is not in the store; run `modellock sync` to fetch it"
         reports.append(
-            ModelReport(model.name, str(target), True, tuple(missing), tuple(modified), tuple(extra), store_bad)
+            ModelReport(
+                model.name, str(target), True, tuple(missing), tuple(modified), tuple(extra), store_bad, signature
+            )
         )
     return Report(tuple(reports), files, size, hashed=True)
 

@@ -1,0 +1,220 @@
+"""Signatures in the flow: verify a model's OMS bundle at lock time, and again offline at sync."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import blake3
+
+from modellock.errors import CheckFailed, ConfigError
+from modellock.lockfile import LockedFile, LockedModel, LockedSignature
+from modellock.manifest import ModelSpec
+from modellock.security.attest import Attestation, Signer, load_public_key, verify_bundle
+from modellock.security.oms import Coverage, SignatureInvalid, compare, parse_statement
+from modellock.security.trust import TrustRoot, load_trust_root
+from modellock.store import Store
+
+DEFAULT_SIGNATURE = "model.sig"
+
+
+@dataclass
+class TrustSource:
+    """Loads the trust root once per run, only if some model is signed."""
+
+    explicit: Path | None
+    online: bool
+    root: TrustRoot | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def get(self) -> TrustRoot:
+        if self.root is None:
+            self.root, warning = load_trust_root(self.explicit, online=self.online)
+            if warning:
+                self.warnings.append(warning)
+        return self.root
+
+
+@dataclass(frozen=True)
+class SignatureReport:
+    """One model's verified signature, for the summary."""
+
+    model: str
+    mode: str
+    identity: str
+    issuer: str
+    covers: int
+    signed_not_installed: tuple[str, ...]
+    trust_root: str
+    new_signer: bool = False
+
+
+def signature_path(spec: ModelSpec, repo_paths: Collection[str]) -> str | None:
+    """The bundle to verify: the configured path, else `model.sig` when the repository has one."""
+    if spec.signature is not None and spec.signature.path is not None:
+        return spec.signature.path
+    return DEFAULT_SIGNATURE if DEFAULT_SIGNATURE in repo_paths else None
+
+
+def _digest_of(store: Store, files: dict[str, LockedFile]):  # type: ignore[no-untyped-def]
+    def digest(path: str, algorithm: str, start: int | None, end: int | None) -> str:
+        with open(store.blob_path(files[path].blake3), "rb") as f:
+            f.seek(start or 0)
+            data = f.read() if end is None else f.read(end - (start or 0))
+        if algorithm == "blake3":
+            return str(blake3.blake3(data).hexdigest())
+        return hashlib.new(algorithm, data).hexdigest()
+
+    return digest
+
+
+def _read_manifest_file(project_dir: Path, relative: str, what: str) -> bytes:
+    path = project_dir / relative
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what}: {exc.strerror}", file=str(path)) from None
+
+
+def _check(
+    attestation: Attestation,
+    model: str,
+    files: list[LockedFile],
+    store: Store,
+    sig_path: str,
+    repo_paths: Collection[str] | None,
+) -> Coverage:
+    where = f"{model}: {sig_path}"
+    manifest = parse_statement(attestation.payload_type, attestation.payload, where)
+    by_path = {f.path: f for f in files}
+    selected = {f.path: {"sha256": f.sha256, "blake3": f.blake3} for f in files}
+    return compare(
+        manifest,
+        selected=selected,
+        signature_path=sig_path,
+        repo_paths=repo_paths,
+        digest_of=_digest_of(store, by_path),
+        where=where,
+    )
+
+
+def attest_for_lock(
+    spec: ModelSpec,
+    old: LockedModel | None,
+    files: list[LockedFile],
+    signature: LockedFile | None,
+    repo_paths: Collection[str],
+    store: Store,
+    trust: TrustSource,
+    project_dir: Path,
+    *,
+    accept_new_signer: bool,
+    allow_unsigned: bool,
+) -> tuple[LockedSignature | None, SignatureReport | None]:
+    """Verify the model's signature at the locked commit against the policy; nothing is written on refusal."""
+    if signature is None:
+        if spec.signature is not None and spec.signature.path is not None:
+            raise CheckFailed(
+                f"refusing {spec.name}: the configured signature {spec.signature.path} is not in the repository"
+            )
+        if spec.require_signature:
+            raise CheckFailed(
+                f"refusing {spec.name}: it is not signed (no {DEFAULT_SIGNATURE}) and the policy requires signatures",
+                hint="sign the model with model_signing, or remove it from [policy] require-signatures",
+            )
+        if old is not None and old.signature is not None and not allow_unsigned:
+            raise CheckFailed(
+                f"refusing {spec.name}: the locked commit was signed by {old.signature.identity}, "
+                "the new one is unsigned",
+                hint="pass --allow-unsigned to accept an unsigned upgrade",
+            )
+        return None, None
+    raw = store.blob_path(signature.blake3).read_bytes()
+    config = spec.signature
+    mode = config.mode if config is not None else "sigstore"
+    if mode == "key":
+        assert config is not None and config.public_key is not None
+        signer = Signer("key", public_key=_read_manifest_file(project_dir, config.public_key, "public key"))
+    elif mode == "certificate":
+        assert config is not None and config.certificate_chain is not None
+        signer = Signer(
+            "certificate", roots=_read_manifest_file(project_dir, config.certificate_chain, "certificate chain")
+        )
+    else:
+        signer = Signer("sigstore", config.identity if config else None, config.issuer if config else None)
+    root = trust.get() if mode == "sigstore" else None
+    attestation = verify_bundle(raw, signer, root, f"{spec.name}: {signature.path}")
+    new_signer = False
+    if config is None or config.identity is None:
+        # Trust on first use: the first lock records the signer; a later one must match it.
+        previous = old.signature if old is not None else None
+        if previous is not None and (previous.identity, previous.issuer) != (attestation.identity, attestation.issuer):
+            if not accept_new_signer:
+                raise SignatureInvalid(
+                    f"refusing {spec.name}: signed by {attestation.identity} ({attestation.issuer}), "
+                    f"but the lock records {previous.identity} ({previous.issuer})",
+                    hint="if the new signer is legitimate, pass --accept-new-signer (or pin identity and issuer)",
+                )
+            new_signer = True
+        new_signer = new_signer or previous is None
+    coverage = _check(attestation, spec.name, files, store, signature.path, repo_paths)
+    public_key = ""
+    if mode == "key":
+        from cryptography.hazmat.primitives import serialization
+
+        key = load_public_key(signer.public_key or b"")
+        der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        public_key = base64.b64encode(der).decode()
+    record = LockedSignature(
+        path=signature.path,
+        size=signature.size,
+        blake3=signature.blake3,
+        sha256=signature.sha256,
+        mode=mode,
+        identity=attestation.identity,
+        issuer=attestation.issuer,
+        key=attestation.key,
+        public_key=public_key,
+        log_index=attestation.log_index,
+        integrated_time=attestation.integrated_time,
+        trust_root=root.digest if root is not None else "",
+        covers=coverage.covered,
+    )
+    report = SignatureReport(
+        spec.name,
+        mode,
+        attestation.identity,
+        attestation.issuer,
+        coverage.covered,
+        coverage.signed_not_installed,
+        root.source if root is not None else "",
+        new_signer,
+    )
+    return record, report
+
+
+def attest_for_sync(
+    model: LockedModel, store: Store, trust: TrustSource, project_dir: Path, roots: bytes | None
+) -> None:
+    """Re-verify a locked signature from the store, offline, before the model is committed."""
+    signature = model.signature
+    assert signature is not None
+    raw = store.blob_path(signature.blake3).read_bytes()
+    where = f"{model.name}: {signature.path}"
+    if signature.mode == "key":
+        signer = Signer("key", public_key=base64.b64decode(signature.public_key))
+    elif signature.mode == "certificate":
+        if roots is None:
+            raise CheckFailed(
+                f"{where}: certificate-mode signatures need the manifest's certificate-chain (not --frozen)"
+            )
+        signer = Signer("certificate", roots=roots)
+    else:
+        signer = Signer("sigstore", signature.identity, signature.issuer)
+    attestation = verify_bundle(raw, signer, trust.get() if signature.mode == "sigstore" else None, where)
+    if signature.mode == "certificate" and attestation.key != signature.key:
+        raise SignatureInvalid(f"{where}: the chain leads to a different root than the one locked")
+    _check(attestation, model.name, list(model.files), store, signature.path, None)
