@@ -80,9 +80,7 @@ class FakeSigstore:
             .not_valid_before(T0 - timedelta(days=365))
             .not_valid_after(T0 + timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-            .add_extension(
-                x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-            )
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA384())
         )
@@ -109,7 +107,9 @@ class FakeSigstore:
                 {
                     "subject": {"organization": "modellock-test", "commonName": "modellock-test-fulcio"},
                     "uri": "https://fulcio.test.invalid",
-                    "certChain": {"certificates": [{"rawBytes": b64(self.ca_cert.public_bytes(serialization.Encoding.DER))}]},
+                    "certChain": {
+                        "certificates": [{"rawBytes": b64(self.ca_cert.public_bytes(serialization.Encoding.DER))}]
+                    },
                     "validFor": {"start": "2020-01-01T00:00:00Z"},
                 }
             ],
@@ -159,7 +159,9 @@ class FakeSigstore:
             x509.UnrecognizedExtension(SCT_LIST_OID, _der_octet_string(sct_list)), critical=False
         ).sign(self.ca_key, hashes.SHA384())
 
-    def _tlog_entry(self, body: dict[str, Any], when: datetime) -> dict[str, Any]:
+    def _tlog_entry(
+        self, body: dict[str, Any], when: datetime, delay: timedelta = timedelta(seconds=1), promise: bool = True
+    ) -> dict[str, Any]:
         body_bytes = rfc8785.dumps(body)
         log_id = hashlib.sha256(spki(self.rekor_key)).digest()
         leaf = hashlib.sha256(b"\x00" + body_bytes).digest()
@@ -168,11 +170,11 @@ class FakeSigstore:
         note = f"{self.rekor_origin}\n2\n{b64(root)}\n"
         checkpoint_sig = self.rekor_key.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
         checkpoint = note + "\n" + f"\u2014 {self.rekor_origin.split(' ')[0]} {b64(log_id[:4] + checkpoint_sig)}\n"
-        integrated = int(when.timestamp()) + 1
+        integrated = int((when + delay).timestamp())
         set_payload = rfc8785.dumps(
             {"body": b64(body_bytes), "integratedTime": integrated, "logID": log_id.hex(), "logIndex": 1}
         )
-        return {
+        entry: dict[str, Any] = {
             "logIndex": "1",
             "logId": {"keyId": b64(log_id)},
             "kindVersion": {"kind": body["kind"], "version": body["apiVersion"]},
@@ -189,9 +191,19 @@ class FakeSigstore:
             },
             "canonicalizedBody": b64(body_bytes),
         }
+        if not promise:
+            del entry["inclusionPromise"]
+        return entry
 
     def sign_dsse(
-        self, payload: bytes, identity: str, issuer: str, *, when: datetime = T0, tlog: bool = True
+        self,
+        payload: bytes,
+        identity: str,
+        issuer: str,
+        *,
+        when: datetime = T0,
+        log_delay: timedelta = timedelta(seconds=1),
+        promise: bool = True,
     ) -> dict[str, Any]:
         key = ec.generate_private_key(ec.SECP256R1())  # ephemeral, as in keyless signing
         cert = self.issue_cert(key, identity, issuer, when)
@@ -202,17 +214,19 @@ class FakeSigstore:
             "apiVersion": "0.0.1",
             "kind": "dsse",
             "spec": {
-                "envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(json.dumps(envelope).encode()).hexdigest()},
+                "envelopeHash": {
+                    "algorithm": "sha256",
+                    "value": hashlib.sha256(json.dumps(envelope).encode()).hexdigest(),
+                },
                 "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
                 "signatures": [{"signature": b64(sig), "verifier": b64(pem)}],
             },
         }
-        entries = [self._tlog_entry(body, when)] if tlog else []
         return {
             "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
             "verificationMaterial": {
                 "certificate": {"rawBytes": b64(cert.public_bytes(serialization.Encoding.DER))},
-                "tlogEntries": entries,
+                "tlogEntries": [self._tlog_entry(body, when, log_delay, promise)],
             },
             "dsseEnvelope": envelope,
         }
@@ -232,7 +246,9 @@ def sign_with_key(payload: bytes, key: ec.EllipticCurvePrivateKey) -> dict[str, 
 DEFAULT_IGNORES = [".git", ".gitattributes", ".github", ".gitignore"]
 
 
-def statement(files: dict[str, bytes], *, algorithm: str = "sha256", ignores: tuple[str, ...] = ("model.sig",)) -> bytes:
+def statement(
+    files: dict[str, bytes], *, algorithm: str = "sha256", ignores: tuple[str, ...] = ("model.sig",)
+) -> bytes:
     """An OMS v1.0 in-toto statement over `files`, as model_signing writes it."""
     import blake3
 

@@ -111,10 +111,10 @@ def _explain(exc: Exception) -> str:
     text = str(exc)
     if "DSSE" in text and "signature" in text:
         return "the signature over the statement is invalid (the bundle was tampered with)"
+    if "not enough sources of verified time" in text or "inclusion promise or signed timestamp" in text:
+        return "no verified signing time (no log entry or timestamp): the certificate's validity cannot be checked"
     if "invalid log entry" in text or "inclusion" in text or "checkpoint" in text or "SET" in text:
         return f"the transparency-log proof is invalid ({text})"
-    if "not enough sources of verified time" in text:
-        return "no verified signing time (no log entry or timestamp): the certificate's validity cannot be checked"
     if "certificate chain" in text or "candidates exhausted" in text:
         return (
             "the certificate does not chain to the trusted root at signing time "
@@ -132,7 +132,10 @@ def _verify_sigstore(raw: bytes, signer: Signer, trust: TrustRoot, where: str) -
     try:
         bundle = Bundle.from_json(raw)
     except (SigstoreError, ValueError) as exc:
-        raise SignatureInvalid(f"{where}: not a valid Sigstore bundle: {str(exc).splitlines()[0]}") from None
+        first = str(exc).splitlines()[0]
+        explained = _explain(exc)
+        reason = explained if explained != str(exc) else f"not a valid Sigstore bundle: {first}"
+        raise SignatureInvalid(f"{where}: {reason}") from None
     recorder = _Recorder()
     try:
         payload_type, payload = trust.verifier().verify_dsse(bundle, recorder)
