@@ -244,3 +244,73 @@ def test_lock_check_validates_the_signature_record(signed: Path) -> None:
     lock.write_text(lock.read_text().replace('mode = "sigstore"', 'mode = "bogus"'))
     run = cli("lock", "--check")
     assert run.exit_code == 2 and "unknown mode" in run.stderr and "modellock.lock:" in run.stderr
+
+
+def _certificate_bundle(payload: bytes) -> tuple[dict[str, object], bytes]:
+    """A certificate-mode OMS bundle (leaf signed by a private root) and the root's PEM."""
+    from datetime import datetime, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    from tests.sigstore_fake import PAYLOAD_TYPE, b64, pae
+
+    now = datetime.now(timezone.utc)
+    root_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vendor root")])
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "release signer")]))
+        .issuer_name(root_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(2)
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    signature = leaf_key.sign(pae(PAYLOAD_TYPE, payload), ec.ECDSA(hashes.SHA256()))
+    bundle = {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "x509CertificateChain": {
+                "certificates": [{"rawBytes": b64(leaf.public_bytes(serialization.Encoding.DER))}]
+            },
+            "tlogEntries": [],
+        },
+        "dsseEnvelope": {"payload": b64(payload), "payloadType": PAYLOAD_TYPE, "signatures": [{"sig": b64(signature)}]},
+    }
+    return bundle, root.public_bytes(serialization.Encoding.PEM)
+
+
+def test_certificate_mode(project: Path, hub: FakeHub) -> None:
+    bundle, root_pem = _certificate_bundle(statement(FILES))
+    hub.repo("acme/signed").commit({**FILES, "model.sig": json.dumps(bundle).encode()})
+    (project / "roots.pem").write_bytes(root_pem)
+    (project / "modellock.toml").write_text(
+        '[models.m]\nrepo = "acme/signed"\nsignature = { certificate-chain = "roots.pem" }\n'
+    )
+    run = cli("lock")
+    assert run.exit_code == 0, run.stderr
+    sig = read_lock(project / "modellock.lock").get("m").signature  # type: ignore[union-attr]
+    assert sig is not None and sig.mode == "certificate" and sig.identity == "CN=release signer"
+    assert cli("sync").exit_code == 0 and cli("verify").exit_code == 0
+    _, other_root = _certificate_bundle(b"{}")
+    (project / "roots.pem").write_bytes(other_root)
+    run = cli("verify")
+    assert run.exit_code == 1 and "signature:" in run.stdout and "does not lead to a configured root" in run.stdout
