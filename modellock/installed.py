@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modellock.lockfile import LockedModel
 from modellock.store import pid_alive
 
 MARKER = ".modellock-install.json"
@@ -47,6 +48,20 @@ class InstallState:
         files = {p: [s.size, s.mtime_ns, s.inode] for p, s in sorted(self.files.items())}
         data = {"name": self.name, "commit": self.commit, "digest": self.digest, "files": files}
         return json.dumps(data, indent=0, sort_keys=True)
+
+
+def target_of(model: LockedModel, project_dir: Path) -> Path:
+    """The directory holding exactly the model's files: its own tree, or its snapshot in an HF cache."""
+    path = Path(os.path.expanduser(model.path))
+    root = path if path.is_absolute() else project_dir / path
+    if model.layout == "hf-cache":
+        return root / hf_repo_folder(model) / "snapshots" / model.commit
+    return root
+
+
+def hf_repo_folder(model: LockedModel) -> str:
+    """The Hugging Face cache's folder name for a repository: `models--org--name`."""
+    return f"{model.repo_type}s--" + model.repo.replace("/", "--")
 
 
 def read_state(target: Path) -> InstallState | None:

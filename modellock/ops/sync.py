@@ -19,6 +19,7 @@ from modellock.installed import (
     remove_tree,
     staging_dir,
     swap_in,
+    target_of,
     user_files,
     write_state,
 )
@@ -67,20 +68,6 @@ class SyncResult:
     @property
     def installed(self) -> list[ModelSync]:
         return [m for m in self.models if m.action == "install"]
-
-
-def target_of(model: LockedModel, project_dir: Path) -> Path:
-    """The directory holding exactly the model's files: its own tree, or its snapshot in an HF cache."""
-    path = Path(os.path.expanduser(model.path))
-    root = path if path.is_absolute() else project_dir / path
-    if model.layout == "hf-cache":
-        return root / hf_repo_folder(model) / "snapshots" / model.commit
-    return root
-
-
-def hf_repo_folder(model: LockedModel) -> str:
-    """The Hugging Face cache's folder name for a repository: `models--org--name`."""
-    return f"{model.repo_type}s--" + model.repo.replace("/", "--")
 
 
 def _ref_file(model: LockedModel, snapshot: Path) -> Path | None:

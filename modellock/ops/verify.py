@@ -8,9 +8,8 @@ from pathlib import Path
 
 from modellock.errors import ModellockError, UsageError
 from modellock.hashing import blake3_file
-from modellock.installed import FileStat, read_state, user_files
+from modellock.installed import FileStat, read_state, target_of, user_files
 from modellock.lockfile import LockedModel, Lockfile
-from modellock.ops.sync import target_of
 from modellock.store import Store
 
 
