@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import json
 import os
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from modellock.lockfile import LockedModel
 from modellock.store import pid_alive
@@ -21,17 +19,16 @@ STAGING = ".modellock-staging-"
 RETIRED = ".modellock-retired-"
 
 
-@dataclass(frozen=True)
-class FileStat:
-    """What a cheap `lstat` says about an installed file."""
+class FileStat(NamedTuple):
+    """What a cheap `stat` says about an installed file (a tuple: status compares 100k of them)."""
 
     size: int
     mtime_ns: int
     inode: int
 
     @classmethod
-    def of(cls, path: Path) -> FileStat:
-        st = path.stat()  # follows the snapshot symlinks of the hf-cache layout to their blobs
+    def of(cls, path: str | os.PathLike[str]) -> FileStat:
+        st = os.stat(path)  # follows the snapshot symlinks of the hf-cache layout to their blobs
         return cls(st.st_size, st.st_mtime_ns, st.st_ino)
 
 
@@ -100,6 +97,9 @@ def _exchange(a: Path, b: Path) -> bool:
     """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes
+    import ctypes.util
+
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     renameat2 = getattr(libc, "renameat2", None)
     if renameat2 is None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from modellock.errors import ConfigError
 from modellock.hashing import blake3_bytes
+from modellock.lockfast import parse_canonical
 from modellock.paths import unsafe_reason
 from modellock.security.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_MODES, Policy
 from modellock.tomlread import parse
@@ -146,9 +147,14 @@ def content_digest(files: Iterable[LockedFile]) -> str:
     return "blake3:" + blake3_bytes(records.encode())
 
 
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
+
+
 def _string(value: str) -> str:
     # JSON string escapes are valid TOML basic-string escapes; keep non-ASCII readable.
-    return json.dumps(value, ensure_ascii=False)
+    if _NEEDS_ESCAPE.search(value):
+        return json.dumps(value, ensure_ascii=False)
+    return f'"{value}"'
 
 
 def dumps(lock: Lockfile) -> str:
@@ -197,7 +203,11 @@ class _Reader:
     def __init__(self, text: str, file: str) -> None:
         self.text = text
         self.file = file
-        self._model_lines = [i for i, line in enumerate(text.splitlines(), 1) if line.strip() == "[[model]]"]
+        self.shapes_checked = False
+
+    @property
+    def _model_lines(self) -> list[int]:
+        return [i for i, line in enumerate(self.text.splitlines(), 1) if line.strip() == "[[model]]"]
 
     def fail(self, message: str, model_index: int | None = None, needle: str | None = None) -> ConfigError:
         line = None
@@ -218,7 +228,14 @@ class _Reader:
         return value
 
     def file_entry(self, entry: Any, name: str, index: int) -> LockedFile:
-        if not isinstance(entry, dict) or not set(entry) >= _FILE_REQUIRED or not set(entry) <= _FILE_KEYS:
+        if self.shapes_checked:  # the canonical reader's regex already fixed every type and digest shape
+            if unsafe_reason(entry["path"]):
+                raise self.fail(f"model `{name}`: unsafe file path {entry['path']!r}", index, _string(entry["path"]))
+            return LockedFile(
+                entry["path"], entry["size"], entry["blake3"], entry["sha256"],
+                entry.get("format", ""), entry.get("scan", ""), entry.get("scanner", ""),
+            )  # fmt: skip
+        if not isinstance(entry, dict) or not (entry.keys() >= _FILE_REQUIRED and entry.keys() <= _FILE_KEYS):
             raise self.fail(
                 f"model `{name}`: a file entry needs path, size, blake3, sha256 (and may have format, scan, scanner)",
                 index,
@@ -318,8 +335,10 @@ class _Reader:
             files=files,
         )
 
-    def read(self) -> Lockfile:
-        data = parse(self.text, self.file)
+    def read(self, data: dict[str, Any] | None = None) -> Lockfile:
+        self.shapes_checked = data is not None
+        if data is None:
+            data = parse(self.text, self.file)
         version = data.get("version")
         if not isinstance(version, int) or isinstance(version, bool):
             raise ConfigError("the lock has no integer `version`", file=self.file, line=1)
@@ -345,7 +364,22 @@ class _Reader:
 
 
 def loads(text: str, file: str = LOCK_NAME) -> Lockfile:
-    return _Reader(text, file).read()
+    return loads_canonical(text, file)[0]
+
+
+def loads_canonical(text: str, file: str = LOCK_NAME) -> tuple[Lockfile, bool]:
+    """The lock, and whether `text` is its canonical serialisation (what `lock --check` requires)."""
+    reader = _Reader(text, file)
+    fast = parse_canonical(text, HEADER)
+    if fast is not None:
+        try:
+            lock = reader.read(fast)
+        except ConfigError:
+            lock = None
+        if lock is not None and dumps(lock) == text:
+            return lock, True
+    lock = reader.read()
+    return lock, dumps(lock) == text
 
 
 def read_lock(path: Path) -> Lockfile | None:

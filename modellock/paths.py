@@ -13,8 +13,14 @@ from modellock.errors import UnsafePath
 RESERVED_PREFIX = ".modellock"
 
 
+# The common case in one regex: relative, no empty/`.`/`..` parts, no backslash or control characters.
+_PLAIN = re.compile(r"(?![A-Za-z]:)(?!\.{1,2}(?:/|$))[^/\\\x00-\x1f\x7f]+(?:/(?!\.{1,2}(?:/|$))[^/\\\x00-\x1f\x7f]+)*")
+
+
 def unsafe_reason(path: str) -> str | None:
     """Why `path` may not be written under a target directory, or None if it is safe."""
+    if _PLAIN.fullmatch(path) and not path[: len(RESERVED_PREFIX)].casefold().startswith(RESERVED_PREFIX):
+        return None
     if not path:
         return "the path is empty"
     if "\0" in path:

@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import os
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,6 +51,8 @@ class PartialBlob:
     def __init__(self, store: Store, git_blob_size: int | None) -> None:
         self._store = store
         # The pid in the name lets a later run tell a dead process's leftovers from a live download.
+        import tempfile
+
         fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix=f"partial-{os.getpid()}-")
         self.path = Path(name)
         self._file = os.fdopen(fd, "wb")

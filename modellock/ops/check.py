@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modellock.lockfile import content_digest, dumps, loads
+from modellock.lockfile import content_digest, loads_canonical
 from modellock.manifest import Manifest
 
 
@@ -36,9 +36,9 @@ def check_lock(manifest: Manifest) -> CheckResult:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return CheckResult((Problem(None, f"{path.name} does not exist; run `modellock lock`"),), 0, 0)
-    lock = loads(text, str(path))
+    lock, canonical = loads_canonical(text, str(path))
     problems: list[Problem] = []
-    if dumps(lock) != text:
+    if not canonical:
         problems.append(Problem(None, f"{path.name} is not in canonical form (edited by hand or by a merge?)"))
     for model in lock.models:
         if content_digest(model.files) != model.digest:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,9 +116,10 @@ def status_installed(lock: Lockfile, project_dir: Path, *, models: Collection[st
             reports.append(ModelReport(model.name, str(target), False))
             continue
         missing, modified = [], []
+        base = f"{target}{os.sep}"  # string joins: pathlib costs more than the stat itself here
         for f in model.files:
             try:
-                if FileStat.of(target / f.path) != state.files.get(f.path):
+                if FileStat.of(base + f.path) != state.files.get(f.path):
                     modified.append(f.path)
             except FileNotFoundError:
                 missing.append(f.path)
