@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else shutil.which("time")
 
 
 @dataclass
@@ -18,7 +22,7 @@ class Sample:
 
 @dataclass
 class Series:
-    """Repeated measurements of one command or callable."""
+    """Repeated measurements of one command."""
 
     name: str
     samples: list[Sample] = field(default_factory=list)
@@ -28,27 +32,34 @@ class Series:
         return statistics.median(s.seconds for s in self.samples)
 
     @property
-    def best(self) -> float:
-        return min(s.seconds for s in self.samples)
-
-    @property
     def peak_rss_mib(self) -> float:
         return max(s.max_rss_kib for s in self.samples) / 1024
 
 
-def run_command(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | None = None) -> Sample:
-    """Run a command to completion; wall time and the child's own peak RSS (from wait4)."""
+def run_command(
+    argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | None = None, rss: bool = False
+) -> Sample:
+    """Run a command to completion: wall time and, with `rss`, its peak RSS measured by GNU time.
+
+    (`wait4`'s ru_maxrss is no use here: a forked child starts out counting its parent's pages.)
+    """
+    command = list(argv)
+    report = None
+    if rss and _TIME:
+        handle, report = tempfile.mkstemp(suffix=".rss")
+        os.close(handle)
+        command = [_TIME, "-f", "%M", "-o", report, *command]
     started = time.perf_counter()
-    proc = subprocess.Popen(list(argv), env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    done = subprocess.run(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        stderr = proc.stderr.read().decode() if proc.stderr else ""
-        raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}): {stderr[-2000:]}")
-    if proc.stderr:
-        proc.stderr.close()
-    return Sample(elapsed, usage.ru_maxrss)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
+    peak = 0
+    if report is not None:
+        with open(report) as f:
+            peak = int(f.read().split()[-1])
+        os.unlink(report)
+    return Sample(elapsed, peak)
 
 
 def interleave(

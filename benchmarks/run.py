@@ -53,8 +53,8 @@ class Config:
     scale: tuple[int, ...]
 
 
-def _cli(*args: str, env: dict[str, str] | None = None) -> Callable[[], Sample]:
-    return lambda: run_command([*MODELLOCK, *args], env=env or data.env_for())
+def _cli(*args: str, env: dict[str, str] | None = None, rss: bool = False) -> Callable[[], Sample]:
+    return lambda: run_command([*MODELLOCK, *args], env=env or data.env_for(), rss=rss)
 
 
 def _row(
@@ -160,7 +160,7 @@ def install(cfg: Config) -> list[Row]:
         sync = interleave(
             cfg.rounds,
             {
-                "modellock sync --locked": _cli("-p", str(project), "sync", "--locked", env=env),
+                "modellock sync --locked": _cli("-p", str(project), "sync", "--locked", env=env, rss=True),
                 "snapshot_download": snapshot,
             },
             before_each=fresh,
@@ -258,7 +258,7 @@ def fast_paths(cfg: Config) -> list[Row]:
         if count == 10_000 and shutil.which("git"):
             tree = cfg.root / "git-10000"
             _git_tree(project / "models" / "m", tree)
-            contenders["git status"] = lambda: run_command(["git", "-C", str(tree), "status", "--porcelain"])
+            contenders["git status"] = lambda t=tree: run_command(["git", "-C", str(t), "status", "--porcelain"])
         s = interleave(cfg.rounds, contenders)
         target = 4.0 if count == 10_000 else float("inf")
         label = "≤ 4x floor" if count == 10_000 else "linear"

@@ -76,6 +76,7 @@ class FakeHub:
             self.requests.append((method, path))
 
     def blob_by_sha256(self, sha256: str) -> tuple[str, Blob] | None:
+        # Digests are cached on each Blob, so this scan costs no hashing after the first request.
         for repo in self.repos.values():
             for tree in repo.commits.values():
                 for path, blob in tree.items():
@@ -374,6 +375,7 @@ class _Base(BaseHTTPRequestHandler):
         limit = faults.drop_after.pop(path, None)
         delay = faults.throttle.get(path, 0.0)
         sent = 0
+        data = memoryview(data)  # slices below without copying
         for i in range(0, len(data), 65536):
             chunk = data[i : i + 65536]
             if limit is not None and sent + len(chunk) > limit:
