@@ -30,14 +30,15 @@ class StreamHasher:
     of any other length fails its size check before the SHA-1 matters.
     """
 
-    def __init__(self, *, git_blob_size: int | None = None) -> None:
+    def __init__(self, *, git_blob_size: int | None = None, sha256: bool = True) -> None:
         self._git_blob_size = git_blob_size
+        self._want_sha256 = sha256
         self.reset()
 
     def reset(self) -> None:
         """Forget everything seen so far (a download restarted from byte 0)."""
         self._b3 = blake3.blake3()
-        self._sha256 = hashlib.sha256()
+        self._sha256 = hashlib.sha256() if self._want_sha256 else None
         self._sha1 = None
         if self._git_blob_size is not None:
             self._sha1 = hashlib.sha1(b"blob %d\0" % self._git_blob_size, usedforsecurity=False)
@@ -45,13 +46,16 @@ class StreamHasher:
 
     def update(self, chunk: bytes | memoryview) -> None:
         self._b3.update(chunk)
-        self._sha256.update(chunk)
+        if self._sha256 is not None:
+            self._sha256.update(chunk)
         if self._sha1 is not None:
             self._sha1.update(chunk)
         self.size += len(chunk)
 
-    def digest(self) -> FileDigest:
-        return FileDigest(self.size, str(self._b3.hexdigest()), self._sha256.hexdigest())
+    def digest(self, sha256: str = "") -> FileDigest:
+        """The digests; `sha256` stands in when it was not computed (bytes already pinned by BLAKE3)."""
+        computed = self._sha256.hexdigest() if self._sha256 is not None else sha256
+        return FileDigest(self.size, str(self._b3.hexdigest()), computed)
 
     def git_sha1(self) -> str | None:
         return None if self._sha1 is None else self._sha1.hexdigest()

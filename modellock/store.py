@@ -48,7 +48,7 @@ class IndexEntry:
 class PartialBlob:
     """A blob being written: bytes go to a private temporary file and are hashed on the way."""
 
-    def __init__(self, store: Store, git_blob_size: int | None) -> None:
+    def __init__(self, store: Store, git_blob_size: int | None, sha256: bool = True) -> None:
         self._store = store
         # The pid in the name lets a later run tell a dead process's leftovers from a live download.
         import tempfile
@@ -56,7 +56,7 @@ class PartialBlob:
         fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix=f"partial-{os.getpid()}-")
         self.path = Path(name)
         self._file = os.fdopen(fd, "wb")
-        self.hasher = StreamHasher(git_blob_size=git_blob_size)
+        self.hasher = StreamHasher(git_blob_size=git_blob_size, sha256=sha256)
 
     @property
     def written(self) -> int:
@@ -72,12 +72,15 @@ class PartialBlob:
         self._file.truncate()
         self.hasher.reset()
 
-    def commit(self) -> FileDigest:
-        """Move the bytes into the store under their BLAKE3; a racing writer of the same bytes is harmless."""
+    def commit(self, sha256: str = "") -> FileDigest:
+        """Move the bytes into the store under their BLAKE3; a racing writer of the same bytes is harmless.
+
+        `sha256` is the known SHA-256 when the hasher did not compute one.
+        """
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        digest = self.hasher.digest()
+        digest = self.hasher.digest(sha256)
         target = self._store.blob_path(digest.blake3)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(self.path, 0o444)
@@ -221,10 +224,10 @@ class Store:
                 entry.unlink(missing_ok=True)
 
     @contextlib.contextmanager
-    def partial(self, *, git_blob_size: int | None = None) -> Iterator[PartialBlob]:
+    def partial(self, *, git_blob_size: int | None = None, sha256: bool = True) -> Iterator[PartialBlob]:
         """A new partial blob, removed again unless committed."""
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        blob = PartialBlob(self, git_blob_size)
+        blob = PartialBlob(self, git_blob_size, sha256)
         try:
             yield blob
         finally:

@@ -52,12 +52,14 @@ def fetch_one(source: Source, store: Store, job: FetchJob, progress: Progress) -
     file = job.file
     where = f"{job.ref.repo}@{job.commit[:7]}: {file.path}"
     git_size = None if file.lfs_sha256 else file.size
-    with store.partial(git_blob_size=git_size) as blob:
+    # With a locked BLAKE3 the bytes are pinned by it alone; SHA-256 (the slowest hash) comes from the lock.
+    pinned = job.blake3 is not None
+    with store.partial(git_blob_size=None if pinned else git_size, sha256=not pinned) as blob:
         source.fetch(job.ref, job.commit, file, _CountingSink(blob, progress))
-        digest = blob.hasher.digest()
+        digest = blob.hasher.digest((file.lfs_sha256 or "") if pinned else "")
         if digest.size != file.size:
             raise IntegrityError(f"{where}: size mismatch: expected {file.size} bytes, received {digest.size}")
-        if file.lfs_sha256 is not None and digest.sha256 != file.lfs_sha256:
+        if not pinned and file.lfs_sha256 is not None and digest.sha256 != file.lfs_sha256:
             raise IntegrityError(
                 f"{where}: SHA-256 mismatch: expected {file.lfs_sha256}, the bytes hash to {digest.sha256}",
                 hint="the server or a proxy delivered different bytes; nothing was stored",
@@ -73,7 +75,7 @@ def fetch_one(source: Source, store: Store, job: FetchJob, progress: Progress) -
                 f"{where}: BLAKE3 mismatch: the lock says {job.blake3}, the bytes hash to {digest.blake3}",
                 hint="the bytes differ from the ones locked; nothing was stored",
             )
-        committed = blob.commit()
+        committed = blob.commit(digest.sha256)
     if file.lfs_sha256 is None:
         store.remember("git-sha1", file.git_oid, committed)
     progress.file_done()
