@@ -68,11 +68,14 @@ def git_blob_sha1(data: bytes) -> str:
     return h.hexdigest()
 
 
-def blake3_file(path: str | os.PathLike[str]) -> str:
-    """BLAKE3 of a file on disk at the speed of the hardware, choosing the method by size."""
-    size = os.stat(path).st_size
-    if size < _SMALL_FILE:
-        with open(path, "rb") as f:
+def blake3_file(path: str | os.PathLike[str], expected_size: int | None = None) -> str | None:
+    """BLAKE3 of a file at the speed of the hardware (method chosen by size); None if its size is not
+    `expected_size`, so a wrong-sized file is never read."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if expected_size is not None and size != expected_size:
+            return None
+        if size < _SMALL_FILE:
             return str(blake3.blake3(f.read()).hexdigest())
     threads = blake3.blake3.AUTO if size >= _MEDIUM_FILE else 1
     return str(blake3.blake3(max_threads=threads).update_mmap(os.fspath(path)).hexdigest())

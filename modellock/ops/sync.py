@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from modellock.errors import CheckFailed, UsageError
 from modellock.installed import (
@@ -25,12 +25,13 @@ from modellock.installed import (
 )
 from modellock.linking import Linker, LinkMode
 from modellock.lockfile import LockedFile, LockedModel, Lockfile
-from modellock.ops.attest import TrustSource, attest_for_sync
-from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
 from modellock.ops.gate import gate_files
 from modellock.progress import Progress
-from modellock.sources import RemoteFile, RepoRef, Source, open_source
 from modellock.store import Store
+
+if TYPE_CHECKING:  # imported where used: a warm sync needs neither downloads nor signatures
+    from modellock.ops.attest import TrustSource
+    from modellock.sources import Source
 
 Action = Literal["install", "unchanged"]
 
@@ -197,7 +198,7 @@ def sync_lock(
     link_mode: LinkMode | None = None,
     endpoint: str | None = None,
     progress: Progress | None = None,
-    workers: int = DEFAULT_WORKERS,
+    workers: int | None = None,
     source_factory: Callable[[str], Source] | None = None,
     trust: TrustSource | None = None,
     cert_roots: Mapping[str, bytes] | None = None,
@@ -231,6 +232,9 @@ def sync_lock(
             hint="run `modellock sync` with network access once",
         )
     if missing:
+        from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
+        from modellock.sources import RemoteFile, RepoRef, open_source
+
         factory = source_factory or (lambda name: open_source(name, endpoint=endpoint))
         jobs = []
         for m, f in missing:
@@ -239,7 +243,7 @@ def sync_lock(
             jobs.append((m.source, FetchJob(RepoRef(m.repo, m.repo_type), m.commit, remote, blake3=f.blake3)))
         for name in sorted({s for s, _ in jobs}):
             group = [j for s, j in jobs if s == name]
-            fetched = fetch_all(factory(name), store, group, workers=workers, progress=progress)
+            fetched = fetch_all(factory(name), store, group, workers=workers or DEFAULT_WORKERS, progress=progress)
             downloaded += sum(d.size for d in fetched)
 
     # The safety gate again, on the exact bytes about to be installed. A tightened manifest policy
@@ -249,6 +253,8 @@ def sync_lock(
         for model in pending:
             gate_files(model.name, model.policy, [(f.path, store.blob_path(f.blake3)) for f in model.files])
             if model.signature is not None:
+                from modellock.ops.attest import TrustSource, attest_for_sync
+
                 roots = (cert_roots or {}).get(model.name)
                 attest_for_sync(model, store, trust or TrustSource(None, online=False), project_dir, roots)
                 verified += 1

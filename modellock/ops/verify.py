@@ -78,10 +78,10 @@ def verify_installed(
             reports.append(ModelReport(model.name, str(target), False, store_bad=store_bad))
             continue
         missing, modified = [], []
+        base = f"{target}{os.sep}"
         for f in model.files:
-            path = target / f.path
             try:
-                if path.stat().st_size != f.size or blake3_file(path) != f.blake3:
+                if blake3_file(base + f.path, f.size) != f.blake3:
                     modified.append(f.path)
             except FileNotFoundError:
                 missing.append(f.path)

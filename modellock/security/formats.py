@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import struct
@@ -204,6 +203,8 @@ def npy_header(data: memoryview) -> tuple[dict[str, Any], int]:
         raise ValueError(f"unknown .npy version {major}")
     if start + length > len(data):
         raise ValueError("header runs past the end of the file")
+    import ast
+
     text = bytes(data[start : start + length]).decode("utf-8" if major == 3 else "latin1")
     header = ast.literal_eval(text)
     if not isinstance(header, dict) or not {"descr", "fortran_order", "shape"} <= set(header):

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import bz2
-import io
-import lzma
 import mmap
 import os
-import tarfile
 import zlib
 from pathlib import Path
 
@@ -241,6 +237,9 @@ def _decompressor(head: bytes) -> str | None:
 
 
 def _scan_compressed(view: memoryview, name: str, depth: int, method: str) -> ScanResult:
+    import bz2
+    import lzma
+
     try:
         if method == "gzip":
             inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -258,6 +257,9 @@ def _scan_compressed(view: memoryview, name: str, depth: int, method: str) -> Sc
 
 
 def _scan_tar(view: memoryview, name: str, depth: int) -> ScanResult:
+    import io
+    import tarfile
+
     findings: list[Finding] = []
     kind: Kind = "data"
     try:
