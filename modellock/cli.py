@@ -375,9 +375,7 @@ def verify(
     trusted_root: TrustedRootOption = None,
 ) -> None:
     """Re-hash every installed file and report missing, modified and extra files."""
-    import dataclasses
 
-    from modellock.errors import CHECK_FAILED
     from modellock.manifest import load_manifest
     from modellock.ops.attest import attest_for_sync
     from modellock.ops.verify import verify_installed
@@ -395,31 +393,31 @@ def verify(
     report = verify_installed(
         lock, _options.project, models=model or (), store=store if store_too else None, check_signature=check_signature
     )
-    console = _options.console()
-    if output is Format.json:
-        console.json({**dataclasses.asdict(report), "ok": report.ok})
-    else:
-        console.report(report, "verify")
-    if not report.ok:
-        raise typer.Exit(CHECK_FAILED)
+    _render_report(report, output, "verify")
 
 
 @app.command()
 @_command
 def status(model: ModelOption = None, output: FormatOption = Format.text) -> None:
     """Fast check by size, mtime and inode recorded at install; reads no file contents."""
-    import dataclasses
 
-    from modellock.errors import CHECK_FAILED
     from modellock.ops.verify import status_installed
 
     lock = _read_lock_or_fail(_options.project / "modellock.lock")
-    report = status_installed(lock, _options.project, models=model or ())
+    _render_report(status_installed(lock, _options.project, models=model or ()), output, "status")
+
+
+def _render_report(report: Any, output: Format, command: str) -> None:
+    """Print a verify/status report; exit 1 when anything differs from the lock."""
+    import dataclasses
+
+    from modellock.errors import CHECK_FAILED
+
     console = _options.console()
     if output is Format.json:
         console.json({**dataclasses.asdict(report), "ok": report.ok})
     else:
-        console.report(report, "status")
+        console.report(report, command)
     if not report.ok:
         raise typer.Exit(CHECK_FAILED)
 

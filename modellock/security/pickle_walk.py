@@ -464,15 +464,19 @@ def _tuple_n(n: int) -> Callable[[_Walker, int], bool]:
     return handler
 
 
+def _memo_index(w: _Walker, width: int | None) -> int:
+    """The memo key: a decimal text line (GET/PUT) or a little-endian integer of `width` bytes."""
+    if width is not None:
+        return w.uint(width)
+    text = w.line()
+    if not _DECIMAL.match(text):
+        raise w.fail("malformed memo index")
+    return int(text)
+
+
 def _get(width: int | None) -> Callable[[_Walker, int], bool]:
     def handler(w: _Walker, at: int) -> bool:
-        if width is None:
-            text = w.line()
-            if not _DECIMAL.match(text):
-                raise w.fail("malformed GET index")
-            index = int(text)
-        else:
-            index = w.uint(width)
+        index = _memo_index(w, width)
         if index not in w.memo:
             raise w.fail(f"memo key {index} is not defined")
         w.push(w.memo[index])
@@ -483,13 +487,7 @@ def _get(width: int | None) -> Callable[[_Walker, int], bool]:
 
 def _put(width: int | None) -> Callable[[_Walker, int], bool]:
     def handler(w: _Walker, at: int) -> bool:
-        if width is None:
-            text = w.line()
-            if not _DECIMAL.match(text):
-                raise w.fail("malformed PUT index")
-            index = int(text)
-        else:
-            index = w.uint(width)
+        index = _memo_index(w, width)
         if index < 0:
             raise w.fail("negative memo index")
         w.memo[index] = w.top()

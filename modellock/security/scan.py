@@ -117,32 +117,28 @@ def _scan_pickle_stream(view: memoryview) -> ScanResult | None:
             return None  # CPython would stop here having run nothing: not a pickle
         return ScanResult("pickle", "pickle", (*_import_findings(exc.imports), Finding("invalid", exc.message)))
     findings = _import_findings(first.imports)
-    fmt = "pickle"
-    pos = first.end
     if first.int_value == LEGACY_TORCH_MAGIC:
         # torch's legacy format: magic, protocol, sys_info, the object, storage keys, then raw storages.
-        fmt = "torch-legacy"
-        for _ in range(4):
-            try:
-                part = walk(view, pos)
-            except PickleInvalid as exc:
-                findings += [*_import_findings(exc.imports), Finding("invalid", f"legacy torch stream: {exc.message}")]
-                break
-            findings += _import_findings(part.imports)
-            pos = part.end
-        return ScanResult(fmt, "pickle", tuple(findings))
-    while pos < len(view):
-        if not looks_like_pickle(bytes(view[pos : pos + 2])):
+        _walk_more(view, first.end, findings, "legacy torch stream", limit=4)
+        return ScanResult("torch-legacy", "pickle", tuple(findings))
+    _walk_more(view, first.end, findings, "data after the pickle", limit=None)
+    return ScanResult("pickle", "pickle", tuple(findings))
+
+
+def _walk_more(view: memoryview, pos: int, findings: list[Finding], label: str, *, limit: int | None) -> None:
+    """Walk the pickles that follow: `limit` of them, or (None) every one up to the end of the file."""
+    count = 0
+    while (pos < len(view)) if limit is None else (count < limit):
+        if limit is None and not looks_like_pickle(bytes(view[pos : pos + 2])):
             findings.append(Finding("invalid", f"{len(view) - pos} bytes of other data follow the pickle"))
-            break
+            return
         try:
             part = walk(view, pos)
         except PickleInvalid as exc:
-            findings += [*_import_findings(exc.imports), Finding("invalid", f"data after the pickle: {exc.message}")]
-            break
+            findings += [*_import_findings(exc.imports), Finding("invalid", f"{label}: {exc.message}")]
+            return
         findings += _import_findings(part.imports)
-        pos = part.end
-    return ScanResult(fmt, "pickle", tuple(findings))
+        pos, count = part.end, count + 1
 
 
 def _scan_zip(view: memoryview, name: str, depth: int) -> ScanResult:
