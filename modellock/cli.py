@@ -375,20 +375,24 @@ def verify(
     trusted_root: TrustedRootOption = None,
 ) -> None:
     """Re-hash every installed file and report missing, modified and extra files."""
-
-    from modellock.manifest import load_manifest
-    from modellock.ops.attest import attest_for_sync
     from modellock.ops.verify import verify_installed
     from modellock.store import Store, default_store_root
 
     lock = _read_lock_or_fail(_options.project / "modellock.lock")
-    manifest = load_manifest(_options.manifest_path) if _options.manifest_path.exists() else None
-    store = Store(default_store_root(*_store_setting()))
-    trust = _trust(manifest, trusted_root, online=False)
-    roots = _certificate_roots(manifest) if manifest is not None else {}
+    signed = any(m.signature is not None for m in lock.models)
+    # The manifest and the signature machinery only when needed: plain verify stays a fast path.
+    manifest = store = check_signature = None
+    if signed or store_too:
+        manifest = _manifest_if_any()
+        store = Store(default_store_root(*_store_setting(manifest)))
+    if signed:
+        from modellock.ops.attest import attest_for_sync
 
-    def check_signature(locked: Any) -> None:
-        attest_for_sync(locked, store, trust, _options.project, roots.get(locked.name))
+        trust = _trust(manifest, trusted_root, online=False)
+        roots = _certificate_roots(manifest) if manifest is not None else {}
+
+        def check_signature(locked: Any) -> None:
+            attest_for_sync(locked, store, trust, _options.project, roots.get(locked.name))  # type: ignore[arg-type]
 
     report = verify_installed(
         lock, _options.project, models=model or (), store=store if store_too else None, check_signature=check_signature
@@ -453,14 +457,17 @@ def scan(
         raise typer.Exit(CHECK_FAILED)
 
 
-def _store_setting() -> tuple[str | None, Path | None]:
-    """The manifest's store setting, if there is a readable manifest (cache commands work without one)."""
+def _manifest_if_any() -> Any:
+    """The project's manifest, or None where there is none (`cache` and `verify` work without one)."""
     from modellock.manifest import load_manifest
 
-    path = _options.manifest_path
-    if not path.exists():
-        return None, None
-    return load_manifest(path).settings.store, path.parent
+    return load_manifest(_options.manifest_path) if _options.manifest_path.exists() else None
+
+
+def _store_setting(manifest: Any = None) -> tuple[str | None, Path | None]:
+    """The manifest's store setting and directory, for `default_store_root`."""
+    manifest = manifest or _manifest_if_any()
+    return (manifest.settings.store, manifest.path.parent) if manifest is not None else (None, None)
 
 
 cache_app = typer.Typer(help="Inspect and maintain the content-addressed store.", no_args_is_help=True)
