@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from modellock.hashing import FileDigest, StreamHasher, blake3_file
 
@@ -45,6 +46,30 @@ class IndexEntry:
     size: int
 
 
+_WRITEBACK_STEP = 64 * 1024 * 1024
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Linux `sync_file_range(SYNC_FILE_RANGE_WRITE)`: queue the range for disk without waiting."""
+    global _sync_file_range
+    if _sync_file_range is None:
+        if not sys.platform.startswith("linux"):
+            _sync_file_range = False
+        else:
+            import ctypes
+            import ctypes.util
+
+            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            _sync_file_range = getattr(libc, "sync_file_range", False)
+            if _sync_file_range:
+                _sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    if _sync_file_range:
+        _sync_file_range(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE; a failure only loses the head start
+
+
+_sync_file_range: Any = None
+
+
 class PartialBlob:
     """A blob being written: bytes go to a private temporary file and are hashed on the way."""
 
@@ -57,6 +82,7 @@ class PartialBlob:
         self.path = Path(name)
         self._file = os.fdopen(fd, "wb")
         self.hasher = StreamHasher(git_blob_size=git_blob_size, sha256=sha256)
+        self._flushed = 0
 
     @property
     def written(self) -> int:
@@ -65,6 +91,11 @@ class PartialBlob:
     def write(self, chunk: bytes | memoryview) -> None:
         self._file.write(chunk)
         self.hasher.update(chunk)
+        if self.hasher.size - self._flushed >= _WRITEBACK_STEP:
+            # Start writing back what has arrived, so the fsync at the end waits for little.
+            self._file.flush()
+            _start_writeback(self._file.fileno(), self._flushed, self.hasher.size - self._flushed)
+            self._flushed = self.hasher.size
 
     def restart(self) -> None:
         """Throw away what was written (the server could not resume)."""
