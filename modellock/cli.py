@@ -348,12 +348,13 @@ def sync(
         progress=console.progress() if output is Format.text else None,
         trust=_trust(manifest, trusted_root, online=False),
         cert_roots=cert_roots,
+        lock_path=lock_path,
     )
     if output is Format.json:
         console.json(dataclasses.asdict(result))
     else:
         console.sync_result(result)
-    if check and result.installed:
+    if check and (result.installed or result.removed):
         raise typer.Exit(CHECK_FAILED)
 
 

@@ -116,10 +116,12 @@ class Console:
     def sync_result(self, result: SyncResult) -> None:
         for warning in result.warnings:
             self.warn(warning)
-        todo = result.installed
+        todo, gone = result.installed, result.removed
         if result.check or result.dry_run:
-            if not todo:
+            if not todo and not gone:
                 self.line(f"All {len(result.models)} models are in sync")
+            for m in gone:
+                self.line(f"{'Would remove' if result.dry_run else 'Out of sync:'} {m.name} ({m.reason})")
             for m in todo:
                 self.line(
                     f"{'Would install' if result.dry_run else 'Out of sync:'} {m.name}@{short(m.commit)} ({m.reason})"
@@ -127,15 +129,19 @@ class Console:
             return
         if result.downloaded_files:
             self.line(f"Downloaded {result.downloaded_files} files ({human_size(result.downloaded_bytes)})")
-        if not todo:
+        if not todo and not gone:
             self.line(f"Audited {len(result.models)} models in {human_time(result.elapsed)}")
             return
-        files = sum(m.files for m in todo)
-        size = sum(m.size for m in todo)
-        self.line(
-            f"Installed {len(todo)} model{'s' if len(todo) != 1 else ''} ({files} files, {human_size(size)}) "
-            f"in {human_time(result.elapsed)}"
-        )
+        if gone:
+            self.line(f"Removed {len(gone)} model{'s' if len(gone) != 1 else ''} no longer in the lock")
+        if todo:
+            files, size = sum(m.files for m in todo), sum(m.size for m in todo)
+            self.line(
+                f"Installed {len(todo)} model{'s' if len(todo) != 1 else ''} ({files} files, {human_size(size)}) "
+                f"in {human_time(result.elapsed)}"
+            )
+        for m in gone:
+            self.line(f" - {m.name}@{short(m.commit)}")
         for m in todo:
             self.line(f" + {m.name}@{short(m.commit)}")
         if result.signatures_verified:

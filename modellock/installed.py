@@ -143,6 +143,13 @@ def recover(target: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def remove_installed(target: Path) -> None:
+    """Delete an owned tree: parked first under the name `recover` knows, so a kill midway is finished next run."""
+    retired = target.parent / f"{RETIRED}{target.name}"
+    os.rename(target, retired)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
 def write_state(directory: Path, state: InstallState) -> None:
     tmp = directory / f"{MARKER}.tmp"
     tmp.write_text(state.dumps(), encoding="utf-8")

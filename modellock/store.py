@@ -200,6 +200,29 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
+    def _installs_path(self, lock_path: Path) -> Path:
+        key = hashlib.sha256(str(lock_path.resolve()).encode()).hexdigest()[:32]
+        return self.root / "installs" / f"{key}.json"
+
+    def read_installs(self, lock_path: Path) -> dict[str, str]:
+        """Where syncs of this lock installed each model (so a model dropped from the lock can go)."""
+        import json
+
+        try:
+            data = json.loads(self._installs_path(lock_path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def write_installs(self, lock_path: Path, installs: dict[str, str]) -> None:
+        import json
+
+        path = self._installs_path(lock_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(installs, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+
     def known_locks(self) -> list[Path]:
         """Registered locks that still exist; entries of vanished ones are dropped."""
         root = self.root / "locks"

@@ -260,3 +260,33 @@ def test_cache_commands(locked: Path, tmp_path: Path) -> None:
     assert not orphan.exists()
     assert cli("sync").exit_code == 0  # the evicted config.json is fetched again
     assert tree(locked / "models" / "tiny") == EXPECTED
+
+
+def test_model_dropped_from_the_lock_is_removed(project: Path, hub: FakeHub) -> None:
+    make_tiny(hub, "acme/a")
+    make_tiny(hub, "acme/b")
+    assert cli("add", "acme/a").exit_code == 0
+    assert cli("add", "acme/b").exit_code == 0
+    assert cli("sync").exit_code == 0
+    assert cli("remove", "b").exit_code == 0
+    check = cli("sync", "--check")
+    assert check.exit_code == 1 and "Out of sync: b (no longer in the lock)" in check.stdout
+    assert (project / "models" / "b").is_dir()  # --check changed nothing
+    run = cli("sync")
+    assert run.exit_code == 0, run.stderr
+    assert "Removed 1 model no longer in the lock" in run.stdout and " - b@" in run.stdout
+    assert not (project / "models" / "b").exists() and (project / "models" / "a").is_dir()
+    assert cli("sync", "--check").exit_code == 0
+
+
+def test_dropped_model_directory_not_owned_is_kept(project: Path, hub: FakeHub) -> None:
+    make_tiny(hub, "acme/a")
+    assert cli("add", "acme/a").exit_code == 0
+    assert cli("sync").exit_code == 0
+    marker = project / "models" / "a" / MARKER
+    marker.chmod(0o644)
+    marker.unlink()  # the directory is no longer modellock's
+    assert cli("remove", "a").exit_code == 0
+    run = cli("sync")
+    assert run.exit_code == 0 and " - a@" not in run.stdout
+    assert (project / "models" / "a" / "config.json").exists()

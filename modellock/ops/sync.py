@@ -16,6 +16,7 @@ from modellock.installed import (
     InstallState,
     read_state,
     recover,
+    remove_installed,
     remove_tree,
     staging_dir,
     swap_in,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # imported where used: a warm sync needs neither downloads no
     from modellock.ops.attest import TrustSource
     from modellock.sources import Source
 
-Action = Literal["install", "unchanged"]
+Action = Literal["install", "unchanged", "remove"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class SyncResult:
     @property
     def installed(self) -> list[ModelSync]:
         return [m for m in self.models if m.action == "install"]
+
+    @property
+    def removed(self) -> list[ModelSync]:
+        return [m for m in self.models if m.action == "remove"]
 
 
 def _ref_file(model: LockedModel, snapshot: Path) -> Path | None:
@@ -184,6 +189,29 @@ def _build(model: LockedModel, store: Store, target: Path, linker: Linker, inexa
         raise
 
 
+def _remove_dropped(lock: Lockfile, lock_path: Path, store: Store, project_dir: Path, *, act: bool) -> list[ModelSync]:
+    """Models installed by earlier syncs of this lock and gone from it: removed if modellock owns them."""
+    from filelock import FileLock
+
+    previous = store.read_installs(lock_path)
+    current = {m.name: str(target_of(m, project_dir)) for m in lock.models}
+    removed = []
+    for name, where in sorted(previous.items()):
+        target = Path(where)
+        if act:
+            recover(target)
+        state = read_state(target)
+        if name in current or state is None or state.name != name:
+            continue  # still locked, already gone, or no longer ours: never delete what we do not own
+        if act:
+            with FileLock(str(store.target_lock(target))):
+                remove_installed(target)
+        removed.append(ModelSync(name, state.commit, where, "remove", "no longer in the lock", len(state.files), 0))
+    if act:
+        store.write_installs(lock_path, current)
+    return removed
+
+
 def sync_lock(
     lock: Lockfile,
     project_dir: Path,
@@ -202,8 +230,13 @@ def sync_lock(
     source_factory: Callable[[str], Source] | None = None,
     trust: TrustSource | None = None,
     cert_roots: Mapping[str, bytes] | None = None,
+    lock_path: Path | None = None,
 ) -> SyncResult:
-    """Install every selected locked model; if anything fails before commit, no target changes."""
+    """Install every selected locked model; if anything fails before commit, no target changes.
+
+    With `lock_path`, models an earlier sync of that lock installed and the lock no longer has are
+    removed from their (owned) directories, as `uv sync` removes packages.
+    """
     from filelock import FileLock
 
     started = time.monotonic()
@@ -279,6 +312,8 @@ def sync_lock(
                 model.size,
             )
         )
+    if lock_path is not None and not models:
+        results += _remove_dropped(lock, lock_path, store, project_dir, act=changes)
     return SyncResult(
         models=tuple(results),
         downloaded_files=len(missing),
