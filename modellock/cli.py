@@ -326,7 +326,11 @@ def sync(
                 raise CheckFailed("the lock is stale; --locked, --offline, --check and --dry-run do not re-lock")
             from modellock.ops.lock import lock_project
 
-            console.lock_result(lock_project(manifest, store, progress=console.progress()))
+            relocked = lock_project(
+                manifest, store, progress=console.progress(), trust=_trust(manifest, trusted_root, online=True)
+            )
+            if output is Format.text:  # JSON output stays one object on stdout
+                console.lock_result(relocked)
     mode_name = link_mode or setting_mode
     if mode_name is not None and mode_name not in {m.value for m in LinkMode}:
         raise UsageError(f"--link-mode must be reflink, hardlink or copy, got {mode_name!r}")

@@ -314,3 +314,9 @@ def test_certificate_mode(project: Path, hub: FakeHub) -> None:
     (project / "roots.pem").write_bytes(other_root)
     run = cli("verify")
     assert run.exit_code == 1 and "signature:" in run.stdout and "does not lead to a configured root" in run.stdout
+
+
+def test_default_sync_relocks_with_the_configured_trust_root(signed: Path) -> None:
+    run = cli("sync", "--format", "json")  # no lock yet: sync locks first, verifying with the settings' root
+    assert run.exit_code == 0, run.stderr
+    assert json.loads(run.stdout)["signatures_verified"] == 1
