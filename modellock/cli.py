@@ -379,7 +379,7 @@ def verify(
     output: FormatOption = Format.text,
     trusted_root: TrustedRootOption = None,
 ) -> None:
-    """Re-hash every installed file and report missing, modified and extra files."""
+    """Re-hash installed files; report missing, modified and extra ones."""
     from modellock.ops.verify import verify_installed
     from modellock.store import Store, default_store_root
 
@@ -408,7 +408,7 @@ def verify(
 @app.command()
 @_command
 def status(model: ModelOption = None, output: FormatOption = Format.text) -> None:
-    """Fast check by size, mtime and inode recorded at install; reads no file contents."""
+    """Compare installed files' size, mtime and inode with the install."""
 
     from modellock.ops.verify import status_installed
 
@@ -439,7 +439,7 @@ def scan(
     remote_code: Annotated[str, typer.Option("--remote-code", help="deny or allow.")] = "deny",
     output: Annotated[ScanFormat, typer.Option("--format", help="Output format.")] = ScanFormat.text,
 ) -> None:
-    """Scan model files without loading them; exit 1 if any would be refused."""
+    """Scan model files without loading them (exit 1 if any is refused)."""
     import dataclasses
 
     from modellock.errors import CHECK_FAILED, UsageError
