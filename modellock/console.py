@@ -29,6 +29,11 @@ def human_time(seconds: float) -> str:
     return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.2f}s"
 
 
+def count(n: int, word: str) -> str:
+    """`1 file`, `3 files`."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def short(commit: str | None) -> str:
     return commit[:7] if commit else "-"
 
@@ -71,22 +76,22 @@ class Console:
         files = sum(c.files for c in models)
         size = sum(c.size for c in models)
         self.line(
-            f"Resolved {len(models)} model{'s' if len(models) != 1 else ''} "
-            f"({files} files, {human_size(size)}) in {human_time(result.elapsed)}"
+            f"Resolved {count(len(models), 'model')} ({count(files, 'file')}, {human_size(size)}) "
+            f"in {human_time(result.elapsed)}"
         )
         if result.downloaded_files:
-            self.line(f"Downloaded {result.downloaded_files} files ({human_size(result.downloaded_bytes)})")
+            self.line(f"Downloaded {count(result.downloaded_files, 'file')} ({human_size(result.downloaded_bytes)})")
         verbs = _WOULD if result.dry_run else _DID
         for c in result.changes:
             if c.kind == "unchanged":
                 continue
             word = verbs[c.kind]
             if c.kind == "added":
-                detail = f"{c.requested} {short(c.new_commit)} ({c.files} files, {human_size(c.size)})"
+                detail = f"{c.requested} {short(c.new_commit)} ({count(c.files, 'file')}, {human_size(c.size)})"
             elif c.kind == "updated":
                 detail = f"{c.requested} {short(c.old_commit)} -> {short(c.new_commit)}"
                 if c.files_changed:
-                    detail += f" ({c.files} files, {human_size(c.size)})"
+                    detail += f" ({count(c.files, 'file')}, {human_size(c.size)})"
             else:
                 detail = f"{c.requested} {short(c.old_commit)}"
             self.line(f"{word} {c.name} {detail}")
@@ -95,7 +100,7 @@ class Console:
         for s in result.signatures:
             who = s.identity if s.mode != "sigstore" else f"{s.identity} ({s.issuer})"
             first = " (trusted on first use)" if s.new_signer else ""
-            self.line(f"Verified signature of {s.model}: {s.mode}, {who}{first}, covers {s.covers} files")
+            self.line(f"Verified signature of {s.model}: {s.mode}, {who}{first}, covers {count(s.covers, 'file')}")
             if s.signed_not_installed:
                 shown = ", ".join(s.signed_not_installed[:5]) + (" ..." if len(s.signed_not_installed) > 5 else "")
                 self.line(f"  signed, not installed: {shown}")
@@ -106,7 +111,7 @@ class Console:
 
     def check_result(self, result: CheckResult, lock_name: str) -> None:
         if result.ok:
-            self.line(f"{lock_name} is up to date ({result.models} models, {result.files} files)")
+            self.line(f"{lock_name} is up to date ({count(result.models, 'model')}, {count(result.files, 'file')})")
             return
         print(f"error: {lock_name} does not match the manifest or has been edited:", file=self.err)
         for p in result.problems:
@@ -119,7 +124,7 @@ class Console:
         todo, gone = result.installed, result.removed
         if result.check or result.dry_run:
             if not todo and not gone:
-                self.line(f"All {len(result.models)} models are in sync")
+                self.line(f"All {count(len(result.models), 'model')} in sync")
             for m in gone:
                 self.line(f"{'Would remove' if result.dry_run else 'Out of sync:'} {m.name} ({m.reason})")
             for m in todo:
@@ -128,16 +133,16 @@ class Console:
                 )
             return
         if result.downloaded_files:
-            self.line(f"Downloaded {result.downloaded_files} files ({human_size(result.downloaded_bytes)})")
+            self.line(f"Downloaded {count(result.downloaded_files, 'file')} ({human_size(result.downloaded_bytes)})")
         if not todo and not gone:
-            self.line(f"Audited {len(result.models)} models in {human_time(result.elapsed)}")
+            self.line(f"Audited {count(len(result.models), 'model')} in {human_time(result.elapsed)}")
             return
         if gone:
-            self.line(f"Removed {len(gone)} model{'s' if len(gone) != 1 else ''} no longer in the lock")
+            self.line(f"Removed {count(len(gone), 'model')} no longer in the lock")
         if todo:
             files, size = sum(m.files for m in todo), sum(m.size for m in todo)
             self.line(
-                f"Installed {len(todo)} model{'s' if len(todo) != 1 else ''} ({files} files, {human_size(size)}) "
+                f"Installed {count(len(todo), 'model')} ({count(files, 'file')}, {human_size(size)}) "
                 f"in {human_time(result.elapsed)}"
             )
         for m in gone:
@@ -146,7 +151,7 @@ class Console:
             self.line(f" + {m.name}@{short(m.commit)}")
         if result.signatures_verified:
             source = f" against {result.trust_root}" if result.trust_root else ""
-            self.line(f"Verified {result.signatures_verified} signature(s) offline{source}")
+            self.line(f"Verified {count(result.signatures_verified, 'signature')} offline{source}")
 
     def scan_report(self, report: ScanReport) -> None:
         for d in report.decisions:
@@ -159,7 +164,7 @@ class Console:
                 if not r.findings:
                     self.line(f"         - {d.reason}")
         refused = len(report.refused)
-        self.line(f"Scanned {len(report.decisions)} files: {refused} refused")
+        self.line(f"Scanned {count(len(report.decisions), 'file')}: {refused} refused")
 
     def report(self, report: Report, command: str) -> None:
         for m in report.models:
@@ -173,12 +178,14 @@ class Console:
                 *(f"store blob bad for {p}" for p in m.store_bad),
                 *([f"signature: {m.signature}"] if m.signature else []),
             ]
-            self.line(f"{m.name}: {'ok' if not findings else f'{len(findings)} problem(s)'}")
+            self.line(f"{m.name}: {'ok' if not findings else count(len(findings), 'problem')}")
             for finding in findings:
                 self.line(f"  {finding}")
         if report.ok:
-            what = f"{report.files_checked} files" + (f", {human_size(report.bytes_checked)}" if report.hashed else "")
-            self.line(f"{command}: all {len(report.models)} models match the lock ({what})")
+            what = count(report.files_checked, "file") + (
+                f", {human_size(report.bytes_checked)}" if report.hashed else ""
+            )
+            self.line(f"{command}: {count(len(report.models), 'model')}, all matching the lock ({what})")
         elif not report.hashed:
             print(
                 "hint: `status` compares size, mtime and inode only; run `modellock verify` to confirm", file=self.err

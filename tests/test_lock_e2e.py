@@ -36,7 +36,7 @@ def test_add_lock_check(project: Path, hub: FakeHub) -> None:
     assert files["config.json"].size == len(CONFIG)
     check = cli("lock", "--check")
     assert check.exit_code == 0, check.stderr
-    assert "up to date (1 models, 3 files)" in check.stdout
+    assert "up to date (1 model, 3 files)" in check.stdout
     # Downloads go by commit, never by branch (a branch can move between two requests).
     resolves = [p for m, p in hub.requests if "/resolve/" in p]
     assert resolves and all(f"/resolve/{commit}/" in p for p in resolves)

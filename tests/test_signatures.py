@@ -77,7 +77,7 @@ def test_valid_signature_locks_syncs_and_verifies(signed: Path) -> None:
     assert cli("lock", "--check").exit_code == 0
     run = cli("sync")
     assert run.exit_code == 0, run.stderr
-    assert "Verified 1 signature(s) offline against the trusted root" in run.stdout
+    assert "Verified 1 signature offline against the trusted root" in run.stdout
     assert cli("verify").exit_code == 0
 
 

@@ -49,7 +49,7 @@ def test_sync_locked_on_fresh_machine_installs_byte_exact(
     assert "Installed 1 model (3 files" in run.stdout and " + tiny@" in run.stdout
     assert tree(locked / "models" / "tiny") == EXPECTED
     again = cli("sync", "--locked")
-    assert again.exit_code == 0 and "Audited 1 models" in again.stdout
+    assert again.exit_code == 0 and "Audited 1 model" in again.stdout
     assert cli("verify").exit_code == 0
     assert cli("status").exit_code == 0
     assert cli("sync", "--check").exit_code == 0
@@ -138,7 +138,7 @@ def test_same_size_edit_in_place_caught_by_verify_and_store_repaired(locked: Pat
     assert "store blob bad for model.safetensors" in verify.stdout
     run = cli("sync")
     assert run.exit_code == 0, run.stderr
-    assert "Downloaded 1 files" in run.stdout  # the corrupt blob was evicted and fetched again
+    assert "Downloaded 1 file " in run.stdout  # the corrupt blob was evicted and fetched again
     assert tree(locked / "models" / "tiny") == EXPECTED
     assert cli("verify", "--store").exit_code == 0
 
