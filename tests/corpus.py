@@ -193,6 +193,10 @@ def hostile() -> dict[str, bytes]:
         "npy_object.npy": npy("|O", (1,), with_payload),
         "npz_object.npz": zip_bytes([("a.npy", npy("|O", (1,), with_payload))]),
         "joblib_gzip.joblib": gzip.compress(with_payload),
+        "joblib_zlib.pkl.z": zlib.compress(with_payload),
+        "starts_with_short_binbytes.bin": b"C\x02hi0" + g("os", "system") + CMD + b"\x85R.",
+        "starts_with_binfloat.bin": b"G" + b"\0" * 8 + b"0" + g("os", "system") + CMD + b"\x85R.",
+        "starts_with_empty_set.bin": b"\x8f0" + g("subprocess", "getoutput") + CMD + b"\x85R.",
         "zlib_in_zip.pkl.gz": gzip.compress(torch_zip(with_payload)),
         "seven_zip.7z": b"7z\xbc\xaf\x27\x1c\x00\x04" + with_payload,
         "pickle_named_safetensors.safetensors": with_payload,
@@ -346,4 +350,7 @@ def benign() -> dict[str, bytes]:
         "data.json.gz": gzip.compress(b'{"a": 1}'),
         "plain.zip": zip_bytes([("a.txt", b"hello")], compress=zipfile.ZIP_DEFLATED),
         "crc_check.bin": zlib.compress(b"x" * 100),
+        "license.txt": b"license: apache-2.0\nApache License\n",
+        "notes.md": b"do not load pickles\nsee above\n",
+        "binary_x78.bin": b"\x78\x9c" + b"\xff" * 40,
     }

@@ -597,17 +597,15 @@ _HANDLERS: dict[bytes, Callable[[_Walker, int], bool]] = {
     b"\x98": _refuse("READONLY_BUFFER", "out-of-band buffers are not part of a model file"),
 }
 
-# A pickle usually starts with PROTO (2-5); protocol 0/1 streams start with one of these.
-_START_BYTES = frozenset(b"(cNIJKLMFSTUVX]})lde\x80\x88\x89GgP")
-
 
 def looks_like_pickle(head: bytes) -> bool:
-    """A cheap first-bytes test: worth a full walk."""
+    """A cheap first-bytes test: worth a full walk. CPython needs no PROTO header, so any opcode
+    can open a stream; the walk then decides (failing before any import means it is not a pickle)."""
     if not head:
         return False
     if head[0] == 0x80:
         return len(head) > 1 and head[1] <= 5
-    return head[0] in _START_BYTES
+    return head[:1] in _HANDLERS
 
 
 def walk(data: bytes | memoryview, start: int = 0) -> PickleWalk:

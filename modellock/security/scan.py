@@ -63,7 +63,9 @@ def scan_bytes(data: memoryview | bytes, name: str, depth: int = 0) -> ScanResul
         return _scan_hdf5(view)
     compressed = _decompressor(head)
     if compressed is not None:
-        return _scan_compressed(view, name, depth, compressed)
+        result = _scan_compressed(view, name, depth, compressed)
+        if result is not None:
+            return result
     if head.startswith((b"7z\xbc\xaf\x27\x1c", b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18", b"Rar!")):
         return ScanResult("archive", "data", (Finding("invalid", "a compressed archive modellock cannot inspect"),))
     if len(head) >= 262 and head[257:262] == b"ustar":
@@ -225,6 +227,8 @@ def _scan_hdf5(view: memoryview) -> ScanResult:
 def _decompressor(head: bytes) -> str | None:
     if head.startswith(b"\x1f\x8b"):
         return "gzip"
+    if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
+        return "zlib"  # joblib's `.z` files, among others
     if head.startswith(b"BZh") and head[3:4].isdigit():
         return "bzip2"
     if head.startswith(b"\xfd7zXZ\x00"):
@@ -232,19 +236,21 @@ def _decompressor(head: bytes) -> str | None:
     return None
 
 
-def _scan_compressed(view: memoryview, name: str, depth: int, method: str) -> ScanResult:
+def _scan_compressed(view: memoryview, name: str, depth: int, method: str) -> ScanResult | None:
     import bz2
     import lzma
 
     try:
-        if method == "gzip":
-            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        if method in ("gzip", "zlib"):
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if method == "gzip" else zlib.MAX_WBITS)
             content = inflater.decompress(bytes(view), MAX_INNER + 1)
         elif method == "bzip2":
             content = bz2.BZ2Decompressor().decompress(bytes(view), MAX_INNER + 1)
         else:
             content = lzma.LZMADecompressor().decompress(bytes(view), MAX_INNER + 1)
     except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+        if method == "zlib":
+            return None  # two bytes that merely look like a zlib header
         return ScanResult(method, "data", (Finding("invalid", f"{method} stream: {exc}"),))
     if len(content) > MAX_INNER:
         return ScanResult(method, "data", (Finding("invalid", f"{method} content is larger than the scanner reads"),))
