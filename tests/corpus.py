@@ -157,6 +157,8 @@ def hostile() -> dict[str, bytes]:
         "newobj.pkl": P2 + g("subprocess", "Popen") + CMD + b"\x85\x81.",
         "build_setstate.pkl": P2 + g("functools", "partial") + g("os", "system") + b"\x85R" + b"}b.",
         "hex_int_first.pkl": b"I0x1\n0" + g("os", "system") + CMD + b"\x85R.",
+        "float_infinity_first.pkl": b"Finfinity\n0" + g("os", "system") + CMD + b"\x85R.",
+        "put_with_underscore.pkl": b"Np0_0\n0" + g("os", "system") + CMD + b"\x85R.",
         "frame_lie.pkl": P4
         + b"\x95\x05\x00\x00\x00\x00\x00\x00\x00"
         + bu("os")

@@ -251,9 +251,19 @@ def _op_dup(w: _Walker, at: int) -> bool:
     return False
 
 
+def _lenient(parse: Callable[[str], object], text: bytes) -> bool:
+    """Whether a more forgiving parser (whitespace, `_`, `infinity`) reads what our strict one refuses."""
+    try:
+        parse(text.decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
+
+
 def _op_float(w: _Walker, at: int) -> bool:
-    if not _FLOAT.match(w.line()):
-        raise w.fail("malformed FLOAT")
+    text = w.line()
+    if not _FLOAT.match(text):
+        raise w.fail(f"non-canonical FLOAT {text[:40]!r}", differential=_lenient(float, text))
     w.push(OTHER)
     return False
 
@@ -300,7 +310,8 @@ def _op_string(w: _Walker, at: int) -> bool:
     if len(text) < 2 or text[0] != text[-1] or text[:1] not in (b"'", b'"'):
         raise w.fail("STRING argument is not quoted")
     try:
-        value = codecs.escape_decode(text[1:-1])[0].decode("ascii")  # type: ignore[attr-defined]
+        # ASCII by default, but torch.load unpickles with encoding="utf-8": take the wider reading.
+        value = codecs.escape_decode(text[1:-1])[0].decode("utf-8")  # type: ignore[attr-defined]
     except (ValueError, UnicodeDecodeError):
         w.push(OTHER)  # bytes in Python 3 unless ASCII; never a usable STACK_GLOBAL operand
         return False
@@ -321,7 +332,7 @@ def _counted(width: int, kind: str) -> Callable[[_Walker, int], bool]:
             w.push(OTHER)
             return False
         try:
-            text = bytes(raw).decode("utf-8", "surrogatepass") if kind == "unicode" else bytes(raw).decode("ascii")
+            text = bytes(raw).decode("utf-8", "surrogatepass") if kind == "unicode" else bytes(raw).decode("utf-8")
         except UnicodeDecodeError:
             if kind == "unicode":
                 raise w.fail("invalid UTF-8 in a unicode string") from None
@@ -470,7 +481,7 @@ def _memo_index(w: _Walker, width: int | None) -> int:
         return w.uint(width)
     text = w.line()
     if not _DECIMAL.match(text):
-        raise w.fail("malformed memo index")
+        raise w.fail(f"non-canonical memo index {text[:40]!r}", differential=_lenient(int, text))
     return int(text)
 
 
