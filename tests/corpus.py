@@ -272,6 +272,14 @@ def hostile() -> dict[str, bytes]:
             [("tokenizer.chat_template", "{{ self.__init__.__globals__.__builtins__.__import__('os').popen('id') }}")]
         ),
         "gguf_counts.gguf": b"GGUF" + struct.pack("<IQQ", 3, 2**63, 2**63),
+        "gguf_huge_tensor.gguf": b"GGUF"
+        + struct.pack("<IQQ", 3, 1, 0)
+        + struct.pack("<Q", 1)
+        + b"w"
+        + struct.pack("<I", 2)
+        + struct.pack("<QQ", 2**40, 2**40)
+        + struct.pack("<IQ", 0, 0)
+        + b"\0" * 64,
         "st_duplicate_keys.safetensors": _st_duplicate(),
         "st_overlap.safetensors": _st_raw(
             {
@@ -297,6 +305,14 @@ def hostile() -> dict[str, bytes]:
         ),
     }
     return files
+
+
+def _gguf_with_tensor(elements: int) -> bytes:
+    """A GGUF file holding one F32 tensor of `elements` values, data aligned to 32 bytes."""
+    head = b"GGUF" + struct.pack("<IQQ", 3, 1, 0)
+    head += struct.pack("<Q", 1) + b"w" + struct.pack("<I", 1) + struct.pack("<Q", elements) + struct.pack("<IQ", 0, 0)
+    head += b"\0" * (-len(head) % 32)
+    return head + b"\0" * (4 * elements)
 
 
 def _st_raw(header: dict[str, object], data: bytes) -> bytes:
@@ -341,6 +357,7 @@ def benign() -> dict[str, bytes]:
             ]
         ),
         "arr.npy": npy("<f4", (2,), b"\0" * 8),
+        "tensor.gguf": _gguf_with_tensor(1024),
         "keras_ok.keras": keras(
             {
                 "class_name": "Sequential",

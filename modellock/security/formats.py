@@ -176,14 +176,16 @@ def check_gguf(data: memoryview) -> list[Finding]:
             name, dims = r.string(), r.u32()
             if dims > 8:
                 return [Finding("invalid", f"GGUF tensor {name!r} has {dims} dimensions")]
+            elements = 1
             for _ in range(dims):
-                r.u64()
+                elements *= r.u64()
             r.u32()
-            offsets.append((r.u64(), name))
+            offsets.append((r.u64(), name, elements))
         start = (r.pos + alignment - 1) // alignment * alignment
-        for offset, name in offsets:
-            if offset % alignment or start + offset > len(data):
-                return [Finding("invalid", f"GGUF tensor {name!r} is misaligned or outside the file")]
+        for offset, name, elements in offsets:
+            # No ggml type packs a weight into less than one bit: a bound that needs no type table.
+            if offset % alignment or start + offset + elements // 8 > len(data):
+                return [Finding("invalid", f"GGUF tensor {name!r} is misaligned or does not fit in the file")]
     except ValueError as exc:
         return [Finding("invalid", f"GGUF header: {exc}")]
     return findings
