@@ -61,13 +61,6 @@ class StreamHasher:
         return None if self._sha1 is None else self._sha1.hexdigest()
 
 
-def git_blob_sha1(data: bytes) -> str:
-    """The id git gives a blob: SHA-1 over `blob <size>\\0` and the bytes."""
-    h = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
-    h.update(data)
-    return h.hexdigest()
-
-
 def blake3_file(path: str | os.PathLike[str], expected_size: int | None = None) -> str | None:
     """BLAKE3 of a file at the speed of the hardware (method chosen by size); None if its size is not
     `expected_size`, so a wrong-sized file is never read."""
