@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from modellock import atomic
 from modellock.lockfile import LockedModel
 from modellock.store import pid_alive
 
@@ -151,9 +152,7 @@ def remove_installed(target: Path) -> None:
 
 
 def write_state(directory: Path, state: InstallState) -> None:
-    tmp = directory / f"{MARKER}.tmp"
-    tmp.write_text(state.dumps(), encoding="utf-8")
-    os.replace(tmp, directory / MARKER)
+    atomic.write_text(directory / MARKER, state.dumps())
 
 
 def remove_tree(path: Path) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modellock import atomic
 from modellock.errors import ConfigError
 from modellock.hashing import blake3_bytes
 from modellock.lockfast import parse_canonical
@@ -401,8 +402,5 @@ def write_lock(path: Path, lock: Lockfile) -> bool:
             return False
     except (FileNotFoundError, UnicodeDecodeError):
         pass
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-    tmp.replace(path)
+    atomic.write_text(path, text)
     return True

@@ -6,12 +6,12 @@ import contextlib
 import hashlib
 import os
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modellock import atomic
 from modellock.hashing import FileDigest, StreamHasher, blake3_file
 
 STORE_ENV = "MODELLOCK_CACHE_DIR"
@@ -136,6 +136,11 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _path_key(path: Path) -> str:
+    """A file name for an absolute path (locks and targets are tracked by where they are)."""
+    return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+
+
 class Store:
     """Blobs at `blobs/<b3[:2]>/<b3>`, an index from SHA-256 to BLAKE3, and a scratch directory."""
 
@@ -184,25 +189,18 @@ class Store:
 
     def register_lock(self, lock_path: Path) -> None:
         """Remember a lock that uses this store, so `cache prune` keeps what it references."""
-        path = str(lock_path.resolve())
-        entry = self.root / "locks" / hashlib.sha256(path.encode()).hexdigest()[:32]
-        if entry.exists():
-            return
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
-        tmp.write_text(path + "\n", encoding="utf-8")
-        os.replace(tmp, entry)
+        entry = self.root / "locks" / _path_key(lock_path)
+        if not entry.exists():
+            atomic.write_text(entry, f"{lock_path.resolve()}\n")
 
     def target_lock(self, target: Path) -> Path:
         """The lock file that serialises installs into one target (kept here, not in the user's tree)."""
-        key = hashlib.sha256(str(target.resolve()).encode()).hexdigest()[:32]
-        path = self.root / "target-locks" / f"{key}.lock"
+        path = self.root / "target-locks" / f"{_path_key(target)}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
     def _installs_path(self, lock_path: Path) -> Path:
-        key = hashlib.sha256(str(lock_path.resolve()).encode()).hexdigest()[:32]
-        return self.root / "installs" / f"{key}.json"
+        return self.root / "installs" / f"{_path_key(lock_path)}.json"
 
     def read_installs(self, lock_path: Path) -> dict[str, str]:
         """Where syncs of this lock installed each model (so a model dropped from the lock can go)."""
@@ -217,17 +215,15 @@ class Store:
     def write_installs(self, lock_path: Path, installs: dict[str, str]) -> None:
         import json
 
-        path = self._installs_path(lock_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(installs, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic.write_text(self._installs_path(lock_path), json.dumps(installs, sort_keys=True))
 
     def known_locks(self) -> list[Path]:
         """Registered locks that still exist; entries of vanished ones are dropped."""
         root = self.root / "locks"
         found = []
         for entry in sorted(root.iterdir()) if root.is_dir() else []:
+            if entry.name.startswith("."):
+                continue  # a write in progress
             path = Path(entry.read_text(encoding="utf-8").strip())
             if path.exists():
                 found.append(path)
@@ -262,11 +258,7 @@ class Store:
 
     def remember(self, kind: str, key: str, digest: FileDigest) -> None:
         """Record that verified bytes with this `kind` digest live in blob `digest.blake3`."""
-        path = self._index_path(kind, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(f"{digest.blake3} {digest.sha256} {digest.size}\n")
-        os.replace(tmp, path)
+        atomic.write_text(self._index_path(kind, key), f"{digest.blake3} {digest.sha256} {digest.size}\n")
 
     def clean_partials(self) -> None:
         """Remove partial downloads of processes that no longer run (a killed sync or lock)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from modellock import atomic
 from modellock.errors import CheckFailed, UsageError
 from modellock.installed import (
     FileStat,
@@ -150,13 +151,6 @@ def _place_hf_blob(store: Store, f: LockedFile, blobs: Path, linker: Linker) -> 
     return blob
 
 
-def _write_ref(ref: Path, commit: str) -> None:
-    ref.parent.mkdir(parents=True, exist_ok=True)
-    tmp = ref.with_name(f".{ref.name}.{os.getpid()}.modellock-tmp")
-    tmp.write_text(commit)  # no newline, as huggingface_hub writes it
-    os.replace(tmp, ref)
-
-
 def _build(model: LockedModel, store: Store, target: Path, linker: Linker, inexact: bool) -> None:
     """Build the model's tree beside `target` and swap it in."""
     staged = staging_dir(target)
@@ -183,7 +177,7 @@ def _build(model: LockedModel, store: Store, target: Path, linker: Linker, inexa
         swap_in(staged, target)
         ref = _ref_file(model, target)
         if ref is not None:
-            _write_ref(ref, model.commit)
+            atomic.write_text(ref, model.commit)  # no newline, as huggingface_hub writes it
     except BaseException:
         remove_tree(staged)
         raise
