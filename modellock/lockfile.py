@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable
@@ -71,22 +72,8 @@ class LockedSignature:
     """How many files the signature covers (including signed files not installed)."""
 
     def fields(self) -> list[tuple[str, object]]:
-        """Non-empty fields in their canonical order, with their lock key names."""
-        pairs: list[tuple[str, object]] = [
-            ("path", self.path),
-            ("size", self.size),
-            ("blake3", self.blake3),
-            ("sha256", self.sha256),
-            ("mode", self.mode),
-            ("identity", self.identity),
-            ("issuer", self.issuer),
-            ("key", self.key),
-            ("public-key", self.public_key),
-            ("log-index", self.log_index),
-            ("integrated-time", self.integrated_time),
-            ("trust-root", self.trust_root),
-            ("covers", self.covers),
-        ]
+        """Non-empty fields in their canonical order, under their lock names (`log-index`)."""
+        pairs = [(f.name.replace("_", "-"), getattr(self, f.name)) for f in dataclasses.fields(self)]
         return [(k, v) for k, v in pairs if v not in ("", None)]
 
 
@@ -290,21 +277,7 @@ class _Reader:
             raise self.fail(f"{where}: unknown mode or unsafe path", index, "signature =")
         if not (_HEX64.match(raw["blake3"]) and _HEX64.match(raw["sha256"])):
             raise self.fail(f"{where}: blake3 and sha256 must be 64 hex digits", index, "signature =")
-        return LockedSignature(
-            path=raw["path"],
-            size=raw["size"],
-            blake3=raw["blake3"],
-            sha256=raw["sha256"],
-            mode=raw["mode"],
-            identity=raw["identity"],
-            issuer=raw.get("issuer", ""),
-            key=raw.get("key", ""),
-            public_key=raw.get("public-key", ""),
-            log_index=raw.get("log-index"),
-            integrated_time=raw.get("integrated-time"),
-            trust_root=raw.get("trust-root", ""),
-            covers=raw.get("covers", 0),
-        )
+        return LockedSignature(**{key.replace("-", "_"): value for key, value in raw.items()})
 
     def model(self, data: Any, index: int) -> LockedModel:
         if not isinstance(data, dict):
