@@ -320,3 +320,22 @@ def test_default_sync_relocks_with_the_configured_trust_root(signed: Path) -> No
     run = cli("sync", "--format", "json")  # no lock yet: sync locks first, verifying with the settings' root
     assert run.exit_code == 0, run.stderr
     assert json.loads(run.stdout)["signatures_verified"] == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"), [(None, "cannot read the trusted root"), ("{}", "not a Sigstore trusted root")]
+)
+def test_unusable_trusted_root(signed: Path, content: str | None, message: str) -> None:
+    assert cli("lock").exit_code == 0
+    root = signed / "elsewhere.json"
+    if content is not None:
+        root.write_text(content)
+    before = snapshot(signed)
+    run = cli("sync", "--trusted-root", str(root))
+    assert run.exit_code == 2 and message in run.stderr and "elsewhere.json" in run.stderr
+    assert snapshot(signed) == before and not (signed / "models").exists()
+
+
+def test_configured_signature_missing_from_the_repo(signed: Path) -> None:
+    write_manifest(signed, 'signature = "signatures/model.sig"\n')
+    assert_refused(signed, ("lock",), "the configured signature signatures/model.sig is not in the repository")

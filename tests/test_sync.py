@@ -290,3 +290,12 @@ def test_dropped_model_directory_not_owned_is_kept(project: Path, hub: FakeHub) 
     run = cli("sync")
     assert run.exit_code == 0 and " - a@" not in run.stdout
     assert (project / "models" / "a" / "config.json").exists()
+
+
+def test_target_that_is_a_file_is_refused(locked: Path) -> None:
+    (locked / "models").mkdir()
+    (locked / "models" / "tiny").write_text("not a directory")
+    before = snapshot(locked)
+    run = cli("sync")
+    assert run.exit_code == 1 and "exists and is not a directory" in run.stderr
+    assert snapshot(locked) == before
