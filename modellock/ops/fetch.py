@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from modellock.errors import IntegrityError
 from modellock.hashing import FileDigest
+from modellock.lockfile import LockedFile
 from modellock.progress import NoProgress, Progress
 from modellock.sources.interface import RemoteFile, RepoRef, Source
 from modellock.store import PartialBlob, Store
@@ -23,8 +24,8 @@ class FetchJob:
     ref: RepoRef
     commit: str
     file: RemoteFile
-    blake3: str | None = None
-    """Known BLAKE3 from a lock; None while locking."""
+    locked: LockedFile | None = None
+    """The lock's entry when installing; None while locking."""
 
 
 class _CountingSink:
@@ -49,17 +50,22 @@ class _CountingSink:
 
 def fetch_one(source: Source, store: Store, job: FetchJob, progress: Progress) -> FileDigest:
     """Download one file into the store; nothing enters the store unless every check passes."""
-    file = job.file
+    file, locked = job.file, job.locked
     where = f"{job.ref.repo}@{job.commit[:7]}: {file.path}"
-    git_size = None if file.lfs_sha256 else file.size
-    # With a locked BLAKE3 the bytes are pinned by it alone; SHA-256 (the slowest hash) comes from the lock.
-    pinned = job.blake3 is not None
-    with store.partial(git_blob_size=None if pinned else git_size, sha256=not pinned) as blob:
+    # Installing, the lock's BLAKE3 pins the bytes and the lock supplies the SHA-256 (the slowest
+    # hash); locking, the bytes are checked against what the Hub lists: LFS SHA-256 or git blob id.
+    git_size = None if locked is not None or file.lfs_sha256 else file.size
+    with store.partial(git_blob_size=git_size, sha256=locked is None) as blob:
         source.fetch(job.ref, job.commit, file, _CountingSink(blob, progress))
-        digest = blob.hasher.digest((file.lfs_sha256 or "") if pinned else "")
+        digest = blob.hasher.digest(locked.sha256 if locked is not None else "")
         if digest.size != file.size:
             raise IntegrityError(f"{where}: size mismatch: expected {file.size} bytes, received {digest.size}")
-        if not pinned and file.lfs_sha256 is not None and digest.sha256 != file.lfs_sha256:
+        if locked is not None and digest.blake3 != locked.blake3:
+            raise IntegrityError(
+                f"{where}: BLAKE3 mismatch: the lock says {locked.blake3}, the bytes hash to {digest.blake3}",
+                hint="the bytes differ from the ones locked; nothing was stored",
+            )
+        if file.lfs_sha256 is not None and digest.sha256 != file.lfs_sha256:
             raise IntegrityError(
                 f"{where}: SHA-256 mismatch: expected {file.lfs_sha256}, the bytes hash to {digest.sha256}",
                 hint="the server or a proxy delivered different bytes; nothing was stored",
@@ -70,13 +76,8 @@ def fetch_one(source: Source, store: Store, job: FetchJob, progress: Progress) -
                 f"{where}: git blob SHA-1 mismatch: expected {file.git_oid}, the bytes hash to {git_sha1}",
                 hint="the server or a proxy delivered different bytes; nothing was stored",
             )
-        if job.blake3 is not None and digest.blake3 != job.blake3:
-            raise IntegrityError(
-                f"{where}: BLAKE3 mismatch: the lock says {job.blake3}, the bytes hash to {digest.blake3}",
-                hint="the bytes differ from the ones locked; nothing was stored",
-            )
         committed = blob.commit(digest.sha256)
-    if file.lfs_sha256 is None:
+    if git_sha1 is not None:
         store.remember("git-sha1", file.git_oid, committed)
     progress.file_done()
     return committed
