@@ -12,15 +12,21 @@ from typing import Any
 
 from modellock.errors import ConfigError
 from modellock.hashing import blake3_bytes
-from modellock.paths import unsafe_reason
+from modellock.paths import (
+    REPO_TYPES,
+    Claim,
+    claims_problem,
+    install_path_problem,
+    ref_problem,
+    unsafe_reason,
+    valid_model_name,
+    valid_repo_id,
+)
 from modellock.security.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_MODES, Policy
 from modellock.tomlpos import find_line
 from modellock.tomlread import parse
 
 MANIFEST_NAME = "modellock.toml"
-REPO_TYPES = ("model", "dataset")
-_REPO_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 _TOP_KEYS = ("models", "settings", "policy")
 _POLICY_KEYS = ("pickle", "remote-code", "allow-files")
@@ -77,6 +83,10 @@ class ModelSpec:
     require_signature: bool = False
     source: str = "huggingface"
 
+    def claim(self) -> Claim:
+        shared = (self.repo_type, self.repo, self.revision) if self.layout == "hf-cache" else None
+        return Claim(self.name, self.path, shared)
+
     def fingerprint(self) -> str:
         """Digest of every input that decides what the lock holds for this model."""
         inputs: dict[str, object] = {
@@ -123,14 +133,6 @@ class Manifest:
     @property
     def lock_path(self) -> Path:
         return self.path.with_name("modellock.lock")
-
-
-def valid_repo_id(repo: str) -> bool:
-    return bool(_REPO_ID.match(repo)) and "--" not in repo and ".." not in repo
-
-
-def valid_model_name(name: str) -> bool:
-    return bool(_MODEL_NAME.match(name))
 
 
 class _Reader:
@@ -232,8 +234,9 @@ class _Reader:
         if not valid_repo_id(repo):
             raise self.fail(table, "repo", f"`repo` {repo!r} is not a Hugging Face repository id", 'use "org/name"')
         revision = self.string(table, data, "revision") or "main"
-        if any(ch.isspace() or ord(ch) < 0x20 for ch in revision):
-            raise self.fail(table, "revision", f"`revision` {revision!r} contains whitespace or control characters")
+        problem = ref_problem(revision)
+        if problem:
+            raise self.fail(table, "revision", f"`revision` {revision!r} is not a branch, tag or commit: {problem}")
         repo_type = self.string(table, data, "repo-type") or "model"
         if repo_type not in REPO_TYPES:
             raise self.fail(
@@ -244,6 +247,9 @@ class _Reader:
             raise self.fail(table, "layout", f"`layout` must be one of {', '.join(LAYOUTS)}, got {layout!r}")
         default_path = HF_CACHE_DEFAULT_PATH if layout == "hf-cache" else f"models/{name}"
         path = self.string(table, data, "path") or default_path
+        problem = install_path_problem(path)
+        if problem:
+            raise self.fail(table, "path", f"`path` {path!r} cannot be an install directory: {problem}")
         return ModelSpec(
             name=name,
             repo=repo,
@@ -257,24 +263,12 @@ class _Reader:
             signature=self.signature(table, data),
         )
 
-    def check_paths(self, models: Mapping[str, ModelSpec]) -> None:
-        """A `dir` model owns its path alone; `hf-cache` models may share a cache but not a repo and revision."""
-        owners: dict[str, ModelSpec] = {}
-        for spec in models.values():
-            key = spec.path.rstrip("/")
-            other = owners.get(key)
-            if other is None:
-                owners[key] = spec
-                continue
-            clash = "dir" in (spec.layout, other.layout) or (spec.repo, spec.repo_type, spec.revision) == (
-                other.repo,
-                other.repo_type,
-                other.revision,
-            )
-            if clash:
-                raise self.fail(
-                    ("models", spec.name), "path", f"models `{other.name}` and `{spec.name}` share path {key!r}"
-                )
+    def check_paths(self, models: Mapping[str, ModelSpec], project_dir: Path) -> None:
+        """Each `dir` model owns its path alone; `hf-cache` models may share a cache, not a repo and revision."""
+        found = claims_problem((spec.claim() for spec in models.values()), project_dir)
+        if found is not None:
+            name, why = found
+            raise self.fail(("models", name), "path", f"model `{name}` cannot be installed: {why}")
 
     def settings(self, data: Any) -> Settings:
         if not isinstance(data, dict):
@@ -314,7 +308,7 @@ class _Reader:
         for name, spec in models.items():
             if required is True or (isinstance(required, frozenset) and name in required):
                 models[name] = replace(spec, require_signature=True)
-        self.check_paths(models)
+        self.check_paths(models, path.parent)
         return Manifest(path=path, models=models, settings=self.settings(data.get("settings", {})))
 
 

@@ -1,16 +1,59 @@
-"""Repository paths: which ones are safe to write, and which ones a manifest's globs select."""
+"""Names that become paths: repository paths, ref names, repository ids, install paths; and globs."""
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from modellock.errors import UnsafePath
 
 # Names modellock keeps for itself inside an installed model directory.
 RESERVED_PREFIX = ".modellock"
+REPO_TYPES = ("model", "dataset")
+_REPO_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# git check-ref-format's forbidden characters, plus whitespace and backslash.
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def valid_repo_id(repo: str) -> bool:
+    return bool(_REPO_ID.match(repo)) and "--" not in repo and ".." not in repo
+
+
+def valid_model_name(name: str) -> bool:
+    return bool(_MODEL_NAME.match(name))
+
+
+def ref_problem(ref: str) -> str | None:
+    """Why `ref` cannot be a branch, tag or PR ref name (git's rules), or None.
+
+    A ref name becomes a file (`refs/<ref>` in a Hugging Face cache), so anything that could climb
+    out of that directory or be read differently by git is refused.
+    """
+    if not ref or len(ref) > 255:
+        return "a ref name has 1 to 255 characters"
+    if _REF_FORBIDDEN.search(ref):
+        return "a ref name has no whitespace, control characters or any of ~ ^ : ? * [ \\"
+    parts = ref.split("/")
+    if any(not part or part.startswith(".") or part.endswith(".lock") for part in parts):
+        return "a ref name has no empty component, none starting with `.` or ending in `.lock`"
+    if ".." in ref or "@{" in ref or ref.endswith(".") or ref == "@":
+        return "a ref name has no `..` or `@{`, does not end in `.` and is not `@`"
+    return None
+
+
+def install_path_problem(path: str) -> str | None:
+    """Why `path` cannot be an install path at all (where it points is checked against the project later)."""
+    if not path.strip():
+        return "the path is empty"
+    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in path):
+        return "the path contains a control character"
+    return None
 
 
 # The common case in one regex: relative, no empty/`.`/`..` parts, no backslash or control characters.
@@ -128,3 +171,46 @@ def select(paths: Iterable[str], include: Sequence[str], exclude: Sequence[str])
             continue
         chosen.append(path)
     return chosen
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The directory one model installs into: its own tree, or a Hugging Face cache it may share."""
+
+    name: str
+    path: str
+    """As written in the manifest or lock: `~` expands, relative to the project."""
+    shared_as: tuple[str, ...] | None = None
+    """For the hf-cache layout, what the model is inside the shared cache (repo type, repo, revision)."""
+
+
+def install_root(path: str, project_dir: Path) -> Path:
+    """Where an install path points, absolute, `..` and symlinks resolved as far as they exist."""
+    expanded = Path(os.path.expanduser(path))
+    return Path(os.path.realpath(expanded if expanded.is_absolute() else project_dir / expanded))
+
+
+def claims_problem(claims: Iterable[Claim], project_dir: Path) -> tuple[str, str] | None:
+    """(model, why) for the first install path that is dangerous or overlaps another model's; else None.
+
+    `--force` cannot override this: a model's directory is replaced whole, so it may never be the
+    filesystem root, the home directory, the project or one of its parents, or inside another model's.
+    """
+    project = Path(os.path.realpath(project_dir))
+    home = Path(os.path.realpath(Path.home()))
+    roots = [(claim, install_root(claim.path, project_dir)) for claim in claims]
+    for claim, root in roots:
+        if root == Path(root.anchor) or root == home:
+            return claim.name, f"its path {claim.path!r} is {'the home directory' if root == home else '/'}"
+        if root == project or root in project.parents:
+            return claim.name, f"its path {claim.path!r} is the project directory or one of its parents"
+    for i, (a, root_a) in enumerate(roots):
+        for b, root_b in roots[i + 1 :]:
+            if root_a == root_b:
+                if a.shared_as is not None and b.shared_as is not None and a.shared_as != b.shared_as:
+                    continue  # two models in one Hugging Face cache
+                return b.name, f"it shares its path {b.path!r} with model `{a.name}`"
+            if root_a in root_b.parents or root_b in root_a.parents:
+                inner, outer = (b, a) if root_a in root_b.parents else (a, b)
+                return inner.name, f"its path {inner.path!r} is inside the path of model `{outer.name}`"
+    return None

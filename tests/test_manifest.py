@@ -21,7 +21,7 @@ CASES = [
     (
         '[models.tiny]\nrepo = "acme/tiny"\n\n[models.tiny2]\nrepo = "x/y"\npath = "models/tiny"\n',
         6,
-        "share path",
+        "shares its path 'models/tiny' with model `tiny`",
         None,
     ),
     ('[models.tiny]\nrepo = "acme/tiny"\nrepo = "x"\n', 3, "invalid TOML", None),
@@ -31,9 +31,21 @@ CASES = [
     (
         '[models.a]\nrepo = "a/b"\nlayout = "hf-cache"\npath = "m"\n[models.b]\nrepo = "c/d"\npath = "m"\n',
         7,
-        "share",
+        "shares its path",
         None,
     ),
+    (
+        '[models.a]\nrepo = "a/b"\n[models.b]\nrepo = "c/d"\npath = "models/a/inner"\n',
+        5,
+        "its path 'models/a/inner' is inside the path of model `a`",
+        None,
+    ),
+    ('[models.a]\nrepo = "a/b"\npath = "."\n', 3, "is the project directory or one of its parents", None),
+    ('[models.a]\nrepo = "a/b"\npath = ".."\n', 3, "is the project directory or one of its parents", None),
+    ('[models.a]\nrepo = "a/b"\npath = "~"\n', 3, "is the home directory", None),
+    ('[models.a]\nrepo = "a/b"\npath = "/"\n', 3, "is /", None),
+    ('[models.a]\nrepo = "a/b"\nrevision = "../../x"\n', 3, "is not a branch, tag or commit", None),
+    ('[models.a]\nrepo = "a/b"\nrevision = "main.lock"\n', 3, "is not a branch, tag or commit", None),
     ('[settings]\nlink-mode = "symlink"\n', 2, "`link-mode` must be one of", None),
 ]
 
