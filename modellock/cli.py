@@ -270,9 +270,9 @@ ModelOption = Annotated[list[str] | None, typer.Option("--model", help="Only thi
 
 def _read_lock_or_fail(path: Path) -> Any:
     from modellock.errors import ConfigError
-    from modellock.lockfile import read_lock
+    from modellock.lockfile import read_sealed_lock
 
-    lock = read_lock(path)
+    lock = read_sealed_lock(path)
     if lock is None:
         raise ConfigError("no lock found", file=str(path), hint="run `modellock lock` first")
     return lock

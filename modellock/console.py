@@ -92,6 +92,8 @@ class Console:
                 detail = f"{c.requested} {short(c.old_commit)} -> {short(c.new_commit)}"
                 if c.files_changed:
                     detail += f" ({count(c.files, 'file')}, {human_size(c.size)})"
+                if c.repaired:
+                    detail += " (re-resolved: the old entry did not match its seal or the manifest)"
             else:
                 detail = f"{c.requested} {short(c.old_commit)}"
             self.line(f"{word} {c.name} {detail}")

@@ -58,6 +58,10 @@ class CheckFailed(ModellockError):
     exit_code = CHECK_FAILED
 
 
+class LockTampered(CheckFailed):
+    """The lock's text is not what modellock wrote: a seal or the canonical form does not hold."""
+
+
 class IntegrityError(CheckFailed):
     """Bytes did not match the digest or size they must have."""
 

@@ -29,3 +29,10 @@ def snapshot(root: Path) -> dict[str, bytes]:
     if not root.exists():
         return {}
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def reseal(lock_path: Path) -> None:
+    """Re-seal an edited lock, as an attacker who knows how the seal is computed would."""
+    from modellock.lockfile import Lockfile, loads, write_lock
+
+    write_lock(lock_path, Lockfile(loads(lock_path.read_text()).models))

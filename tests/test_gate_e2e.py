@@ -93,7 +93,15 @@ def test_sync_enforces_the_lock_policy_again(project: Path, hub: FakeHub, tmp_pa
     assert cli("lock").exit_code == 0
     lock = project / "modellock.lock"
     # The lock now says the default policy (pickle denied); a frozen sync must refuse the pickle.
-    lock.write_text("\n".join(line for line in lock.read_text().splitlines() if not line.startswith("policy =")) + "\n")
+    # (re-sealed, as a hostile lock that knows how to seal would be).
+    from dataclasses import replace
+
+    from modellock.lockfile import Lockfile, read_lock, write_lock
+    from modellock.security.policy import DEFAULT_POLICY
+
+    locked = read_lock(lock)
+    assert locked is not None
+    write_lock(lock, Lockfile(tuple(replace(m, policy=DEFAULT_POLICY) for m in locked.models)))
     run = cli("sync", "--frozen")
     assert run.exit_code == 1 and "pickle is denied" in run.stderr
     assert not (project / "models").exists()

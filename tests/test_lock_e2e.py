@@ -192,7 +192,7 @@ def test_reformatted_lock_fails_check(project: Path, hub: FakeHub) -> None:
     make_tiny(hub)
     assert cli("add", "acme/tiny").exit_code == 0
     lock = project / "modellock.lock"
-    lock.write_text(lock.read_text().replace("version = 1", "version   = 1"))
+    lock.write_text(lock.read_text().replace("version = 2", "version   = 2"))
     run = cli("lock", "--check")
     assert run.exit_code == 1 and "canonical" in run.stderr
 

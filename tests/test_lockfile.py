@@ -45,8 +45,8 @@ def test_content_digest_is_order_free_and_sensitive() -> None:
 
 def test_newer_version_rejected_newer_revision_accepted() -> None:
     text = dumps(Lockfile((model("a", "x"),)))
-    with pytest.raises(ConfigError, match="version 2"):
-        loads(text.replace("version = 1", "version = 2"))
+    with pytest.raises(ConfigError, match="version 3"):
+        loads(text.replace("version = 2", "version = 3"))
     newer = loads(text.replace("revision = 1", "revision = 7"))
     assert newer.revision == 7 and newer.models == loads(text).models
 

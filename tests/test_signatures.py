@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from modellock.lockfile import read_lock
-from tests.helpers import cli, snapshot
+from tests.helpers import cli, reseal, snapshot
 from tests.hub import FakeHub
 from tests.samples import weights
 from tests.sigstore_fake import FakeSigstore, sign_with_key, statement
@@ -220,6 +220,7 @@ def test_sync_reverifies_against_the_lock(signed: Path) -> None:
     assert cli("lock").exit_code == 0
     lock = signed / "modellock.lock"
     lock.write_text(lock.read_text().replace(f'identity = "{ID}"', 'identity = "someone@else.example"'))
+    reseal(lock)
     assert_refused(
         signed, ("sync", "--frozen", "--trusted-root", str(signed / "trusted_root.json")), "signed by identity"
     )

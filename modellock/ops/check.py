@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from modellock.lockfile import content_digest, loads_canonical
-from modellock.manifest import Manifest
+from modellock.lockfile import LockedModel, Lockfile, content_digest, loads_checked
+from modellock.manifest import Manifest, ModelSpec
+from modellock.paths import Claim, claims_problem
 
 
 @dataclass(frozen=True)
@@ -23,33 +25,112 @@ class CheckResult:
     problems: tuple[Problem, ...]
     models: int
     files: int
+    lock: Lockfile | None = None
+    """The lock as read (None if there is none), so callers act on exactly what was checked."""
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
+def model_claim(model: LockedModel) -> Claim:
+    shared = (model.repo_type, model.repo, model.commit) if model.layout == "hf-cache" else None
+    return Claim(model.name, model.path, shared)
+
+
+def manifest_differences(model: LockedModel, spec: ModelSpec, project_dir: Path) -> list[str]:
+    """Fields of the lock entry that say something other than the manifest entry they came from."""
+    pairs = [
+        ("source", model.source, spec.source),
+        ("repo", model.repo, spec.repo),
+        ("repo-type", model.repo_type, spec.repo_type),
+        ("path", model.path, spec.path),
+        ("layout", model.layout, spec.layout),
+        ("requested", model.requested, spec.revision),
+        ("policy", model.policy.as_dict(), spec.policy.as_dict()),
+    ]
+    found = [f"`{key}` is {locked!r} in the lock but {wanted!r} in the manifest" for key, locked, wanted in pairs
+             if locked != wanted]  # fmt: skip
+    signature = model.signature
+    if spec.require_signature and signature is None:
+        found.append("the manifest requires a signature and the lock records none")
+    config = spec.signature
+    if signature is not None and config is not None:
+        if config.mode != signature.mode:
+            found.append(f"the lock records a {signature.mode}-mode signature, the manifest asks for {config.mode}")
+        elif config.identity is not None and (signature.identity, signature.issuer) != (config.identity, config.issuer):
+            found.append(
+                f"the lock records signer {signature.identity} ({signature.issuer}), "
+                f"the manifest pins {config.identity} ({config.issuer})"
+            )
+        elif config.public_key is not None and signature.public_key != _manifest_key(project_dir, config.public_key):
+            found.append("the lock records another public key than the manifest's")
+    return found
+
+
+def _manifest_key(project_dir: Path, relative: str) -> str | None:
+    """The manifest's public key as the lock records it (base64 DER); None if it cannot be read."""
+    import base64
+
+    from modellock.errors import ModellockError
+    from modellock.security.attest import load_public_key
+
+    try:
+        key = load_public_key((project_dir / relative).read_bytes())
+    except (OSError, ModellockError):
+        return None
+    from cryptography.hazmat.primitives import serialization
+
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(der).decode()
+
+
+def lock_problems(lock: Lockfile, manifest: Manifest | None, project_dir: Path) -> list[Problem]:
+    """Everything that makes a parsed lock untrustworthy; without a manifest, only what the lock says itself."""
+    problems: list[Problem] = []
+    for model in lock.models:
+        if content_digest(model.files) != model.digest:
+            problems.append(Problem(model.name, "its file entries do not match its content digest (edited by hand?)"))
+        if manifest is None:
+            continue
+        spec = manifest.models.get(model.name)
+        if spec is None:
+            problems.append(Problem(model.name, "is locked but no longer in the manifest"))
+            continue
+        if spec.fingerprint() != model.fingerprint:
+            problems.append(Problem(model.name, "changed in the manifest since it was locked"))
+            continue  # every other difference follows from that one
+        problems.extend(Problem(model.name, why) for why in manifest_differences(model, spec, project_dir))
+    if manifest is not None:
+        locked = set(lock.names())
+        problems.extend(
+            Problem(n, "is in the manifest but not in the lock") for n in manifest.models if n not in locked
+        )
+    clash = claims_problem((model_claim(m) for m in lock.models), project_dir)
+    if clash is not None:
+        problems.append(Problem(clash[0], f"cannot be installed: {clash[1]}"))
+    return problems
+
+
 def check_lock(manifest: Manifest) -> CheckResult:
-    """Parse, re-serialise and cross-check the lock without network or model bytes."""
+    """Parse, re-serialise, check the seals and cross-check the lock without network or model bytes."""
     path = manifest.lock_path
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return CheckResult((Problem(None, f"{path.name} does not exist; run `modellock lock`"),), 0, 0)
-    lock, canonical = loads_canonical(text, str(path))
+    except UnicodeDecodeError:
+        return CheckResult((Problem(None, f"{path.name} is not valid UTF-8"),), 0, 0)
+    read = loads_checked(text, str(path))
+    lock = read.lock
     problems: list[Problem] = []
-    if not canonical:
+    if not read.canonical:
         problems.append(Problem(None, f"{path.name} is not in canonical form (edited by hand or by a merge?)"))
-    for model in lock.models:
-        if content_digest(model.files) != model.digest:
-            problems.append(Problem(model.name, "its file entries do not match its content digest (edited by hand?)"))
-        spec = manifest.models.get(model.name)
-        if spec is None:
-            problems.append(Problem(model.name, "is locked but no longer in the manifest"))
-        elif spec.fingerprint() != model.fingerprint:
-            problems.append(Problem(model.name, "changed in the manifest since it was locked"))
-    locked = set(lock.names())
-    for name in manifest.models:
-        if name not in locked:
-            problems.append(Problem(name, "is in the manifest but not in the lock"))
-    return CheckResult(tuple(problems), len(lock.models), sum(len(m.files) for m in lock.models))
+    for name in read.unsealed:
+        model = lock.get(name)
+        why = "it has no seal (written by modellock before version 2)" if model and not model.seal else (
+            "its fields do not match its seal: commit, requested, a file entry or the signature record was edited"
+        )  # fmt: skip
+        problems.append(Problem(name, why))
+    problems += lock_problems(lock, manifest, manifest.path.parent)
+    return CheckResult(tuple(problems), len(lock.models), sum(len(m.files) for m in lock.models), lock)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 from modellock.errors import ModellockError, UsageError
-from modellock.lockfile import LockedFile, LockedModel, Lockfile, read_lock, write_lock
+from modellock.lockfile import LockedFile, LockedModel, Lockfile, content_digest, read_lock, seal_of, write_lock
 from modellock.manifest import Manifest, ModelSpec
 from modellock.ops.attest import SignatureReport, TrustSource, attest_for_lock, signature_path
+from modellock.ops.check import manifest_differences
 from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
 from modellock.ops.gate import gate_files
 from modellock.ops.project import pickle_duplicates
@@ -36,6 +38,8 @@ class ModelChange:
     size: int
     files_changed: bool = False
     """True when the commit stayed but the file selection changed."""
+    repaired: bool = False
+    """The old entry failed its seal or disagreed with the manifest, so it was resolved afresh."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,16 @@ class _Plan:
     auto_excluded: tuple[list[str], list[str]] | None = None
     repo_paths: tuple[str, ...] = ()
     signature: RemoteFile | None = None
+
+
+def _trusted(spec: ModelSpec, old: LockedModel | None, project_dir: Path) -> bool:
+    """An old entry we may build on: sealed, whole, and saying what the manifest says."""
+    return (
+        old is not None
+        and old.seal == seal_of(old)
+        and old.digest == content_digest(old.files)
+        and not manifest_differences(old, spec, project_dir)
+    )
 
 
 def _needs_resolving(spec: ModelSpec, old: LockedModel | None, upgrade: bool) -> bool:
@@ -156,8 +170,16 @@ def lock_project(
 
     kept: dict[str, LockedModel] = {}
     plans: list[_Plan] = []
+    repaired: set[str] = set()
+    trusted: dict[str, LockedModel] = {}
     for spec in manifest.models.values():
         old = existing.get(spec.name)
+        if old is not None and not _trusted(spec, old, manifest.path.parent):
+            # Nothing in an entry that fails its seal is believed: no sticky commit, no digests.
+            repaired.add(spec.name)
+        elif old is not None:
+            trusted[spec.name] = old
+        old = trusted.get(spec.name)
         wants_upgrade = upgrade_all or spec.name in upgrade
         if old is not None and not _needs_resolving(spec, old, wants_upgrade):
             kept[spec.name] = old
@@ -167,7 +189,7 @@ def lock_project(
     jobs: list[tuple[ModelSpec, FetchJob]] = []
     known: dict[tuple[str, str], LockedFile] = {}
     for p in plans:
-        old = existing.get(p.spec.name)
+        old = trusted.get(p.spec.name)
         for file in (*p.files, *([p.signature] if p.signature and p.signature not in p.files else [])):
             digest = _known_digest(file, old, p.commit, store)
             if digest is not None:
@@ -192,7 +214,7 @@ def lock_project(
     for name, old in kept.items():
         changes.append(ModelChange(name, "unchanged", old.requested, old.commit, old.commit, len(old.files), old.size))
     for p in plans:
-        old = existing.get(p.spec.name)
+        old = existing.get(p.spec.name)  # for the report, and for signer continuity (it can only add refusals)
         size = sum(f.size for f in p.files)
         if not dry_run:
             entries = [known[(p.spec.name, f.path)] for f in p.files]
@@ -235,7 +257,7 @@ def lock_project(
             same = (
                 old.commit == p.commit and not files_changed and (old.path, old.layout) == (p.spec.path, p.spec.layout)
             )
-            kind = "unchanged" if same else "updated"
+            kind = "unchanged" if same and p.spec.name not in repaired else "updated"
         changes.append(
             ModelChange(
                 p.spec.name,
@@ -246,6 +268,7 @@ def lock_project(
                 len(p.files),
                 size,
                 files_changed,
+                repaired=p.spec.name in repaired,
             )
         )
     for old in existing.models:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from modellock import atomic
-from modellock.errors import CheckFailed, UsageError
+from modellock.errors import CheckFailed, UnsafePath, UsageError
 from modellock.installed import (
     FileStat,
     InstallState,
@@ -27,7 +27,9 @@ from modellock.installed import (
 )
 from modellock.linking import Linker, LinkMode
 from modellock.lockfile import LockedFile, LockedModel, Lockfile
+from modellock.ops.check import model_claim
 from modellock.ops.gate import gate_files
+from modellock.paths import claims_problem
 from modellock.progress import Progress
 from modellock.store import Store
 
@@ -239,6 +241,9 @@ def sync_lock(
         raise UsageError(f"--model names a model not in the lock: {', '.join(unknown)}")
     chosen = [m for m in lock.models if not models or m.name in models]
     changes = not (dry_run or check)
+    clash = claims_problem((model_claim(m) for m in lock.models), project_dir)
+    if clash is not None:
+        raise UnsafePath(f"refusing the lock: model `{clash[0]}` cannot be installed: {clash[1]}")
 
     plans: list[tuple[LockedModel, Path, str | None]] = []
     for model in chosen:
