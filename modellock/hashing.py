@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import blake3
 
@@ -57,21 +58,39 @@ class StreamHasher:
         computed = self._sha256.hexdigest() if self._sha256 is not None else sha256
         return FileDigest(self.size, str(self._b3.hexdigest()), computed)
 
+    @property
+    def computes_sha256(self) -> bool:
+        return self._sha256 is not None
+
     def git_sha1(self) -> str | None:
         return None if self._sha1 is None else self._sha1.hexdigest()
 
 
-def blake3_file(path: str | os.PathLike[str], expected_size: int | None = None) -> str | None:
+def blake3_file(
+    path: str | os.PathLike[str], expected_size: int | None = None, *, nofollow: bool = False
+) -> str | None:
     """BLAKE3 of a file at the speed of the hardware (method chosen by size); None if its size is not
-    `expected_size`, so a wrong-sized file is never read."""
-    with open(path, "rb") as f:
+    `expected_size`, so a wrong-sized file is never read. With `nofollow`, a symlink is an OSError (ELOOP)
+    and the bytes hashed are those of the file opened, never of a path looked up again."""
+    fd = os.open(path, os.O_RDONLY | (os.O_NOFOLLOW if nofollow else 0))
+    with open(fd, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if expected_size is not None and size != expected_size:
             return None
         if size < _SMALL_FILE:
             return str(blake3.blake3(f.read()).hexdigest())
+        if nofollow:
+            return _blake3_fd(f, size)
     threads = blake3.blake3.AUTO if size >= _MEDIUM_FILE else 1
     return str(blake3.blake3(max_threads=threads).update_mmap(os.fspath(path)).hexdigest())
+
+
+def _blake3_fd(f: BinaryIO, size: int) -> str:
+    import mmap
+
+    with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        threads = blake3.blake3.AUTO if size >= _MEDIUM_FILE else 1
+        return str(blake3.blake3(view, max_threads=threads).hexdigest())
 
 
 def blake3_bytes(data: bytes) -> str:

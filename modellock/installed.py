@@ -6,13 +6,14 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from modellock import atomic
-from modellock.lockfile import LockedModel
+from modellock.lockfile import LockedFile, LockedModel
 from modellock.store import pid_alive
 
 MARKER = ".modellock-install.json"
@@ -28,8 +29,9 @@ class FileStat(NamedTuple):
     inode: int
 
     @classmethod
-    def of(cls, path: str | os.PathLike[str]) -> FileStat:
-        st = os.stat(path)  # follows the snapshot symlinks of the hf-cache layout to their blobs
+    def of(cls, path: str | os.PathLike[str], *, follow: bool = True) -> FileStat:
+        """`follow` for the hf-cache layout, whose snapshot entries are symlinks to their blobs."""
+        st = os.stat(path, follow_symlinks=follow)
         return cls(st.st_size, st.st_mtime_ns, st.st_ino)
 
 
@@ -57,6 +59,27 @@ def target_of(model: LockedModel, project_dir: Path) -> Path:
     return root
 
 
+def installed_stat(model: LockedModel, base: str, file: LockedFile) -> FileStat | None:
+    """The stat of an installed file if it has the shape its layout gives it, else None; FileNotFoundError if gone.
+
+    `dir`: a regular file (a symlink here could point anywhere, so it is never followed).
+    `hf-cache`: a symlink to exactly `../…/blobs/<sha256>`, stat'ed through to that blob.
+    """
+    full = base + file.path
+    if model.layout == "hf-cache":
+        try:
+            link = os.readlink(full)
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise
+            return None
+        if link != "../" * (file.path.count("/") + 2) + "blobs/" + file.sha256:
+            return None
+        return FileStat.of(full)
+    st = os.lstat(full)
+    return FileStat(st.st_size, st.st_mtime_ns, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
 def hf_repo_folder(model: LockedModel) -> str:
     """The Hugging Face cache's folder name for a repository: `models--org--name`."""
     return f"{model.repo_type}s--" + model.repo.replace("/", "--")
@@ -73,17 +96,42 @@ def read_state(target: Path) -> InstallState | None:
 
 
 def user_files(target: Path) -> list[str]:
-    """Files under `target` (relative, `/`-separated), without modellock's own marker."""
-    if not target.is_dir():
+    """Everything under `target` but modellock's marker, never following a symlink (relative, `/`-separated).
+
+    Files, symlinks of any kind (a symlink to a directory is an entry, not a tree to descend into)
+    and empty directories (with a trailing `/`): anything here that the lock does not list is extra.
+    """
+    if os.path.islink(target) or not target.is_dir():
         return []
     found = []
-    for dirpath, _dirs, names in os.walk(target):
+    for dirpath, dirs, names in os.walk(target):
         rel = os.path.relpath(dirpath, target)
-        for name in names:
-            path = name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
-            if path != MARKER:
-                found.append(path)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        if not dirs and not names and prefix:
+            found.append(prefix)
+        linked = [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]
+        found += [prefix + name for name in (*names, *linked) if prefix + name != MARKER]
     return sorted(found)
+
+
+def holds_anything(target: Path) -> bool:
+    """True if `target` is a directory with any entry at all (an empty subdirectory or a symlink counts)."""
+    try:
+        with os.scandir(target) as entries:
+            return any(True for _ in entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def symlinked_part(base: Path, *parts: str) -> Path | None:
+    """The first of `base/parts[0]`, `base/parts[0]/parts[1]`, ... that is a symlink, or None."""
+    path = base
+    for part in parts:
+        for piece in part.split("/"):
+            path = path / piece
+            if path.is_symlink():
+                return path
+    return None
 
 
 def staging_dir(target: Path) -> Path:
@@ -130,7 +178,9 @@ def recover(target: Path) -> None:
     if not parent.is_dir():
         return
     retired = parent / f"{RETIRED}{target.name}"
-    if retired.exists():
+    if retired.is_symlink():
+        retired.unlink()  # never ours: we park directories, and never move a planted link into place
+    elif retired.exists():
         if target.exists():
             shutil.rmtree(retired, ignore_errors=True)
         else:

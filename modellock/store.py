@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -117,7 +118,8 @@ class PartialBlob:
         os.chmod(self.path, 0o444)
         os.utime(self.path, ns=(BLOB_MTIME_NS, BLOB_MTIME_NS))
         os.replace(self.path, target)
-        self._store.remember("sha256", digest.sha256, digest)
+        if self.hasher.computes_sha256:  # a digest enters the index only if we computed it from the bytes
+            self._store.remember("sha256", digest.sha256, digest)
         return digest
 
     def discard(self) -> None:
@@ -148,33 +150,50 @@ class Store:
         self.root = root
         self.tmp_dir = root / "tmp"
 
+    @contextlib.contextmanager
+    def held(self, *, exclusive: bool = False) -> Iterator[None]:
+        """Hold the store: shared by every `lock` and `sync` (they add blobs no lock names yet), exclusive
+        for `cache prune`, which therefore waits for them and never deletes a blob one has just fetched."""
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".in-use.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
     def blob_path(self, blake3: str) -> Path:
         return self.root / "blobs" / blake3[:2] / blake3
 
-    def has(self, blake3: str, size: int) -> bool:
+    def _lstat(self, blake3: str) -> os.stat_result | None:
+        """The blob's own stat, or None unless it is a regular file (a planted symlink is not a blob)."""
         try:
-            return self.blob_path(blake3).stat().st_size == size
+            st = os.lstat(self.blob_path(blake3))
         except FileNotFoundError:
-            return False
+            return None
+        return st if stat.S_ISREG(st.st_mode) else None
+
+    def has(self, blake3: str, size: int) -> bool:
+        st = self._lstat(blake3)
+        return st is not None and st.st_size == size
 
     def intact(self, blake3: str, size: int) -> bool:
         """The blob exists and its size and mtime are as written; a deep check is `verify_blob`."""
-        try:
-            st = self.blob_path(blake3).stat()
-        except FileNotFoundError:
-            return False
-        return st.st_size == size and st.st_mtime_ns == BLOB_MTIME_NS
+        st = self._lstat(blake3)
+        return st is not None and st.st_size == size and st.st_mtime_ns == BLOB_MTIME_NS
 
     def verify_blob(self, blake3: str) -> bool:
-        """Re-hash a blob; False if it is missing or its bytes no longer match its name."""
+        """Re-hash a blob; False if it is missing, not a regular file, or its bytes no longer match its name."""
         try:
-            return blake3_file(self.blob_path(blake3)) == blake3
-        except FileNotFoundError:
+            return self._lstat(blake3) is not None and blake3_file(self.blob_path(blake3), nofollow=True) == blake3
+        except (FileNotFoundError, OSError):
             return False
 
     def reseal(self, blake3: str) -> None:
         """Restore the written-state mtime of a blob whose bytes were just re-verified."""
-        os.utime(self.blob_path(blake3), ns=(BLOB_MTIME_NS, BLOB_MTIME_NS))
+        os.utime(self.blob_path(blake3), ns=(BLOB_MTIME_NS, BLOB_MTIME_NS), follow_symlinks=False)
 
     def evict(self, blake3: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -340,3 +340,14 @@ def test_unusable_trusted_root(signed: Path, content: str | None, message: str) 
 def test_configured_signature_missing_from_the_repo(signed: Path) -> None:
     write_manifest(signed, 'signature = "signatures/model.sig"\n')
     assert_refused(signed, ("lock",), "the configured signature signatures/model.sig is not in the repository")
+
+
+def test_prune_keeps_locked_signatures(signed: Path, tmp_path: Path) -> None:
+    from modellock.store import Store
+
+    assert cli("lock").exit_code == 0
+    model = read_lock(signed / "modellock.lock").get("m")  # type: ignore[union-attr]
+    assert model is not None and model.signature is not None
+    assert cli("cache", "prune").exit_code == 0
+    assert Store(tmp_path / "store").has(model.signature.blake3, model.signature.size)
+    assert cli("sync", "--offline").exit_code == 0

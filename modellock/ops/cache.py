@@ -42,7 +42,15 @@ def verify_store(store: Store) -> CacheVerifyResult:
 
 
 def prune_store(store: Store) -> PruneResult:
-    """Remove blobs that no registered, still existing lock references."""
+    """Remove blobs that no registered, still existing lock references (files and signatures).
+
+    Waits for running `lock` and `sync` commands, which hold the store while they add blobs.
+    """
+    with store.held(exclusive=True):
+        return _prune(store)
+
+
+def _prune(store: Store) -> PruneResult:
     referenced: set[str] = set()
     live = []
     for lock_path in store.known_locks():
@@ -51,6 +59,7 @@ def prune_store(store: Store) -> PruneResult:
             continue
         live.append(str(lock_path))
         referenced.update(f.blake3 for m in lock.models for f in m.files)
+        referenced.update(m.signature.blake3 for m in lock.models if m.signature is not None)
     removed = freed = 0
     for name in store.blobs():
         if name not in referenced:

@@ -155,138 +155,147 @@ def lock_project(
     allow_unsigned: bool = False,
 ) -> LockResult:
     """Bring the lock in line with the manifest; sticky unless asked to upgrade."""
-    started = time.monotonic()
-    unknown = sorted(set(upgrade) - set(manifest.models))
-    if unknown:
-        raise UsageError(f"--upgrade-model names a model not in the manifest: {', '.join(unknown)}")
-    existing = read_lock(manifest.lock_path) or Lockfile()
-    sources: dict[str, Source] = {}
+    with store.held():  # `cache prune` waits until the blobs fetched here are in a registered lock
+        started = time.monotonic()
+        unknown = sorted(set(upgrade) - set(manifest.models))
+        if unknown:
+            raise UsageError(f"--upgrade-model names a model not in the manifest: {', '.join(unknown)}")
+        existing = read_lock(manifest.lock_path) or Lockfile()
+        sources: dict[str, Source] = {}
 
-    def source_for(name: str) -> Source:
-        if name not in sources:
-            factory = source_factory or (lambda n: open_source(n, endpoint=manifest.settings.endpoint))
-            sources[name] = factory(name)
-        return sources[name]
+        def source_for(name: str) -> Source:
+            if name not in sources:
+                factory = source_factory or (lambda n: open_source(n, endpoint=manifest.settings.endpoint))
+                sources[name] = factory(name)
+            return sources[name]
 
-    kept: dict[str, LockedModel] = {}
-    plans: list[_Plan] = []
-    repaired: set[str] = set()
-    trusted: dict[str, LockedModel] = {}
-    for spec in manifest.models.values():
-        old = existing.get(spec.name)
-        if old is not None and not _trusted(spec, old, manifest.path.parent):
-            # Nothing in an entry that fails its seal is believed: no sticky commit, no digests.
-            repaired.add(spec.name)
-        elif old is not None:
-            trusted[spec.name] = old
-        old = trusted.get(spec.name)
-        wants_upgrade = upgrade_all or spec.name in upgrade
-        if old is not None and not _needs_resolving(spec, old, wants_upgrade):
-            kept[spec.name] = old
-        else:
-            plans.append(_plan(spec, old, wants_upgrade, source_for(spec.source), spec.name == exclude_pickle_copies))
-
-    jobs: list[tuple[ModelSpec, FetchJob]] = []
-    known: dict[tuple[str, str], LockedFile] = {}
-    for p in plans:
-        old = trusted.get(p.spec.name)
-        for file in (*p.files, *([p.signature] if p.signature and p.signature not in p.files else [])):
-            digest = _known_digest(file, old, p.commit, store)
-            if digest is not None:
-                known[(p.spec.name, file.path)] = digest
+        kept: dict[str, LockedModel] = {}
+        plans: list[_Plan] = []
+        repaired: set[str] = set()
+        trusted: dict[str, LockedModel] = {}
+        for spec in manifest.models.values():
+            old = existing.get(spec.name)
+            if old is not None and not _trusted(spec, old, manifest.path.parent):
+                # Nothing in an entry that fails its seal is believed: no sticky commit, no digests.
+                repaired.add(spec.name)
+            elif old is not None:
+                trusted[spec.name] = old
+            old = trusted.get(spec.name)
+            wants_upgrade = upgrade_all or spec.name in upgrade
+            if old is not None and not _needs_resolving(spec, old, wants_upgrade):
+                kept[spec.name] = old
             else:
-                jobs.append((p.spec, FetchJob(RepoRef(p.spec.repo, p.spec.repo_type), p.commit, file)))
+                plans.append(
+                    _plan(spec, old, wants_upgrade, source_for(spec.source), spec.name == exclude_pickle_copies)
+                )
 
-    downloaded = 0
-    if not dry_run:
-        for source_name in sorted({spec.source for spec, _ in jobs}):
-            group = [(spec, job) for spec, job in jobs if spec.source == source_name]
-            digests = fetch_all(
-                source_for(source_name), store, [job for _, job in group], workers=workers, progress=progress
-            )
-            for (spec, job), d in zip(group, digests, strict=True):
-                known[(spec.name, job.file.path)] = LockedFile(job.file.path, d.size, d.blake3, d.sha256)
-                downloaded += d.size
+        jobs: list[tuple[ModelSpec, FetchJob]] = []
+        known: dict[tuple[str, str], LockedFile] = {}
+        for p in plans:
+            old = trusted.get(p.spec.name)
+            for file in (*p.files, *([p.signature] if p.signature and p.signature not in p.files else [])):
+                digest = _known_digest(file, old, p.commit, store)
+                if digest is not None:
+                    known[(p.spec.name, file.path)] = digest
+                else:
+                    jobs.append((p.spec, FetchJob(RepoRef(p.spec.repo, p.spec.repo_type), p.commit, file)))
 
-    changes: list[ModelChange] = []
-    reports: list[SignatureReport] = []
-    new_models: list[LockedModel] = list(kept.values())
-    for name, old in kept.items():
-        changes.append(ModelChange(name, "unchanged", old.requested, old.commit, old.commit, len(old.files), old.size))
-    for p in plans:
-        old = existing.get(p.spec.name)  # for the report, and for signer continuity (it can only add refusals)
-        size = sum(f.size for f in p.files)
+        downloaded = 0
         if not dry_run:
-            entries = [known[(p.spec.name, f.path)] for f in p.files]
-            scans = gate_files(p.spec.name, p.spec.policy, [(d.path, store.blob_path(d.blake3)) for d in entries])
-            files = tuple(_labelled(d, scans[d.path]) for d in entries)
-            signature, report = attest_for_lock(
-                p.spec,
-                old,
-                list(files),
-                known[(p.spec.name, p.signature.path)] if p.signature else None,
-                p.repo_paths,
-                store,
-                trust or TrustSource(None, online=True),
-                manifest.path.parent,
-                accept_new_signer=accept_new_signer,
-                allow_unsigned=allow_unsigned,
-            )
-            if report is not None:
-                reports.append(report)
-            model = LockedModel(
-                name=p.spec.name,
-                source=p.spec.source,
-                repo=p.spec.repo,
-                repo_type=p.spec.repo_type,
-                path=p.spec.path,
-                layout=p.spec.layout,
-                policy=p.spec.policy,
-                requested=p.spec.revision,
-                commit=p.commit,
-                fingerprint=p.spec.fingerprint(),
-                files=files,
-                signature=signature,
-            )
-            new_models.append(model)
-        if old is None:
-            kind: ChangeKind = "added"
-            files_changed = False
-        else:
-            files_changed = {f.path for f in old.files} != {f.path for f in p.files}
-            same = (
-                old.commit == p.commit and not files_changed and (old.path, old.layout) == (p.spec.path, p.spec.layout)
-            )
-            kind = "unchanged" if same and p.spec.name not in repaired else "updated"
-        changes.append(
-            ModelChange(
-                p.spec.name,
-                kind,
-                p.spec.revision,
-                old.commit if old else None,
-                p.commit,
-                len(p.files),
-                size,
-                files_changed,
-                repaired=p.spec.name in repaired,
-            )
-        )
-    for old in existing.models:
-        if old.name not in manifest.models:
-            changes.append(ModelChange(old.name, "removed", old.requested, old.commit, None, len(old.files), old.size))
+            for source_name in sorted({spec.source for spec, _ in jobs}):
+                group = [(spec, job) for spec, job in jobs if spec.source == source_name]
+                digests = fetch_all(
+                    source_for(source_name), store, [job for _, job in group], workers=workers, progress=progress
+                )
+                for (spec, job), d in zip(group, digests, strict=True):
+                    known[(spec.name, job.file.path)] = LockedFile(job.file.path, d.size, d.blake3, d.sha256)
+                    downloaded += d.size
 
-    written = False
-    if not dry_run:
-        written = write_lock(manifest.lock_path, Lockfile(models=tuple(new_models)))
-        store.register_lock(manifest.lock_path)
-    return LockResult(
-        changes=tuple(sorted(changes, key=lambda c: c.name)),
-        written=written,
-        dry_run=dry_run,
-        downloaded_files=len(jobs) if not dry_run else 0,
-        downloaded_bytes=downloaded,
-        elapsed=time.monotonic() - started,
-        auto_excluded={p.spec.name: p.auto_excluded for p in plans if p.auto_excluded},
-        signatures=tuple(reports),
-        warnings=tuple(trust.warnings) if trust else (),
-    )
+        changes: list[ModelChange] = []
+        reports: list[SignatureReport] = []
+        new_models: list[LockedModel] = list(kept.values())
+        for name, old in kept.items():
+            changes.append(
+                ModelChange(name, "unchanged", old.requested, old.commit, old.commit, len(old.files), old.size)
+            )
+        for p in plans:
+            old = existing.get(p.spec.name)  # for the report, and for signer continuity (it can only add refusals)
+            size = sum(f.size for f in p.files)
+            if not dry_run:
+                entries = [known[(p.spec.name, f.path)] for f in p.files]
+                scans = gate_files(p.spec.name, p.spec.policy, [(d.path, store.blob_path(d.blake3)) for d in entries])
+                files = tuple(_labelled(d, scans[d.path]) for d in entries)
+                signature, report = attest_for_lock(
+                    p.spec,
+                    old,
+                    list(files),
+                    known[(p.spec.name, p.signature.path)] if p.signature else None,
+                    p.repo_paths,
+                    store,
+                    trust or TrustSource(None, online=True),
+                    manifest.path.parent,
+                    accept_new_signer=accept_new_signer,
+                    allow_unsigned=allow_unsigned,
+                )
+                if report is not None:
+                    reports.append(report)
+                model = LockedModel(
+                    name=p.spec.name,
+                    source=p.spec.source,
+                    repo=p.spec.repo,
+                    repo_type=p.spec.repo_type,
+                    path=p.spec.path,
+                    layout=p.spec.layout,
+                    policy=p.spec.policy,
+                    requested=p.spec.revision,
+                    commit=p.commit,
+                    fingerprint=p.spec.fingerprint(),
+                    files=files,
+                    signature=signature,
+                )
+                new_models.append(model)
+            if old is None:
+                kind: ChangeKind = "added"
+                files_changed = False
+            else:
+                files_changed = {f.path for f in old.files} != {f.path for f in p.files}
+                same = (
+                    old.commit == p.commit
+                    and not files_changed
+                    and (old.path, old.layout) == (p.spec.path, p.spec.layout)
+                )
+                kind = "unchanged" if same and p.spec.name not in repaired else "updated"
+            changes.append(
+                ModelChange(
+                    p.spec.name,
+                    kind,
+                    p.spec.revision,
+                    old.commit if old else None,
+                    p.commit,
+                    len(p.files),
+                    size,
+                    files_changed,
+                    repaired=p.spec.name in repaired,
+                )
+            )
+        for old in existing.models:
+            if old.name not in manifest.models:
+                changes.append(
+                    ModelChange(old.name, "removed", old.requested, old.commit, None, len(old.files), old.size)
+                )
+
+        written = False
+        if not dry_run:
+            written = write_lock(manifest.lock_path, Lockfile(models=tuple(new_models)))
+            store.register_lock(manifest.lock_path)
+        return LockResult(
+            changes=tuple(sorted(changes, key=lambda c: c.name)),
+            written=written,
+            dry_run=dry_run,
+            downloaded_files=len(jobs) if not dry_run else 0,
+            downloaded_bytes=downloaded,
+            elapsed=time.monotonic() - started,
+            auto_excluded={p.spec.name: p.auto_excluded for p in plans if p.auto_excluded},
+            signatures=tuple(reports),
+            warnings=tuple(trust.warnings) if trust else (),
+        )

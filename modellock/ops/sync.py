@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -15,12 +16,15 @@ from modellock.errors import CheckFailed, UnsafePath, UsageError
 from modellock.installed import (
     FileStat,
     InstallState,
+    holds_anything,
+    installed_stat,
     read_state,
     recover,
     remove_installed,
     remove_tree,
     staging_dir,
     swap_in,
+    symlinked_part,
     target_of,
     user_files,
     write_state,
@@ -93,10 +97,11 @@ def _drift(model: LockedModel, target: Path, inexact: bool) -> str | None:
         return "not installed"
     if state.digest != model.digest or state.commit != model.commit:
         return f"installed {state.commit[:7]}, locked {model.commit[:7]}"
+    base = f"{target}{os.sep}"
     for f in model.files:
         recorded = state.files.get(f.path)
         try:
-            if recorded is None or FileStat.of(target / f.path) != recorded:
+            if recorded is None or installed_stat(model, base, f) != recorded:
                 return f"{f.path} changed on disk"
         except FileNotFoundError:
             return f"{f.path} is missing"
@@ -111,9 +116,28 @@ def _drift(model: LockedModel, target: Path, inexact: bool) -> str | None:
 
 
 def _check_ownership(model: LockedModel, target: Path, force: bool) -> None:
+    if model.layout == "hf-cache":
+        # Everything modellock writes in a cache lives under these; a symlink among them would
+        # send blobs, refs or the snapshot somewhere else.
+        repo = target.parent.parent
+        ref = ("refs/" + model.requested,) if model.requested != model.commit else ()
+        linked = symlinked_part(repo.parent, repo.name) or next(
+            (p for p in (symlinked_part(repo, part) for part in ("blobs", "snapshots", *ref)) if p is not None),
+            None,
+        )
+        if linked is not None:
+            raise CheckFailed(
+                f"{model.name}: {linked} is a symlink; modellock never writes through one",
+                hint="replace it with a real directory (or file), then run `modellock sync` again",
+            )
+    if target.is_symlink():
+        raise CheckFailed(
+            f"{model.name}: {target} is a symlink; modellock never installs through one",
+            hint="remove the symlink, or point the model's `path` at the real directory",
+        )
     if target.exists() and not target.is_dir():
         raise CheckFailed(f"{model.name}: {target} exists and is not a directory")
-    if read_state(target) is None and user_files(target) and not force:
+    if read_state(target) is None and holds_anything(target) and not force:
         raise CheckFailed(
             f"{model.name}: {target} holds files modellock did not install",
             hint="move them away, or pass --force to let modellock take the directory over (its files are replaced)",
@@ -144,13 +168,28 @@ def _place_hf_blob(store: Store, f: LockedFile, blobs: Path, linker: Linker) -> 
     """The cache's `blobs/<sha256>` for a file, linked from the store unless it already is that file."""
     blob = blobs / f.sha256
     source = store.blob_path(f.blake3)
-    if blob.exists() and os.path.samefile(blob, source):
-        return blob
+    with contextlib.suppress(FileNotFoundError):
+        if os.path.samestat(os.lstat(blob), os.lstat(source)):  # the store's own file, not a link to one
+            return blob
     tmp = blobs / f".{f.sha256}.{os.getpid()}.modellock-tmp"
     tmp.unlink(missing_ok=True)
     linker.link(source, tmp)
     os.replace(tmp, blob)
     return blob
+
+
+def _carry_over(model: LockedModel, target: Path, staged: Path) -> None:
+    """`--inexact`: the user's own files and empty directories come along; symlinks do not, and none is followed."""
+    locked = {f.path for f in model.files}
+    for extra in user_files(target):
+        src, dst = target / extra, staged / extra
+        if extra in locked or src.is_symlink() or os.path.lexists(dst):
+            continue
+        if extra.endswith("/"):
+            dst.mkdir(parents=True, exist_ok=True)
+        elif symlinked_part(staged, *extra.split("/")[:-1]) is None:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst, follow_symlinks=False)
 
 
 def _build(model: LockedModel, store: Store, target: Path, linker: Linker, inexact: bool) -> None:
@@ -169,12 +208,8 @@ def _build(model: LockedModel, store: Store, target: Path, linker: Linker, inexa
             else:
                 linker.link(store.blob_path(f.blake3), dst)
             stats[f.path] = FileStat.of(dst)
-        if inexact and target.is_dir():
-            locked = {f.path for f in model.files}
-            for extra in user_files(target):
-                if extra not in locked and not (staged / extra).exists():
-                    (staged / extra).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(target / extra, staged / extra)
+        if inexact:
+            _carry_over(model, target, staged)
         write_state(staged, InstallState(model.name, model.commit, model.digest, stats))
         swap_in(staged, target)
         ref = _ref_file(model, target)
@@ -233,95 +268,96 @@ def sync_lock(
     With `lock_path`, models an earlier sync of that lock installed and the lock no longer has are
     removed from their (owned) directories, as `uv sync` removes packages.
     """
-    from filelock import FileLock
+    with store.held():  # `cache prune` waits until the blobs fetched here are in a registered lock
+        from filelock import FileLock
 
-    started = time.monotonic()
-    unknown = sorted(set(models) - set(lock.names()))
-    if unknown:
-        raise UsageError(f"--model names a model not in the lock: {', '.join(unknown)}")
-    chosen = [m for m in lock.models if not models or m.name in models]
-    changes = not (dry_run or check)
-    clash = claims_problem((model_claim(m) for m in lock.models), project_dir)
-    if clash is not None:
-        raise UnsafePath(f"refusing the lock: model `{clash[0]}` cannot be installed: {clash[1]}")
+        started = time.monotonic()
+        unknown = sorted(set(models) - set(lock.names()))
+        if unknown:
+            raise UsageError(f"--model names a model not in the lock: {', '.join(unknown)}")
+        chosen = [m for m in lock.models if not models or m.name in models]
+        changes = not (dry_run or check)
+        clash = claims_problem((model_claim(m) for m in lock.models), project_dir)
+        if clash is not None:
+            raise UnsafePath(f"refusing the lock: model `{clash[0]}` cannot be installed: {clash[1]}")
 
-    plans: list[tuple[LockedModel, Path, str | None]] = []
-    for model in chosen:
-        target = target_of(model, project_dir)
-        if changes:
-            recover(target)
-        _check_ownership(model, target, force)
-        plans.append((model, target, _drift(model, target, inexact)))
-    pending = [m for m, _, reason in plans if reason is not None]
+        plans: list[tuple[LockedModel, Path, str | None]] = []
+        for model in chosen:
+            target = target_of(model, project_dir)
+            if changes:
+                recover(target)
+            _check_ownership(model, target, force)
+            plans.append((model, target, _drift(model, target, inexact)))
+        pending = [m for m, _, reason in plans if reason is not None]
 
-    # Prepare: every blob the plan needs is in the store and verified, before any target changes.
-    downloaded = 0
-    missing = _ensure_blobs(store, pending) if changes else []
-    if missing and offline:
-        names = "\n".join(f"  {m.name}: {f.path} ({f.blake3[:12]}…)" for m, f in missing)
-        raise CheckFailed(
-            f"--offline: {len(missing)} file{'s are' if len(missing) > 1 else ' is'} not in the store:\n{names}",
-            hint="run `modellock sync` with network access once",
-        )
-    if missing:
-        from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
-        from modellock.sources import RemoteFile, RepoRef, open_source
-
-        factory = source_factory or (lambda name: open_source(name, endpoint=endpoint))
-        jobs = []
-        for m, f in missing:
-            # The lock's digests are stricter than anything the Hub lists, so they are the expectation.
-            remote = RemoteFile(f.path, f.size, git_oid="")  # the source needs only path and size
-            jobs.append((m.source, FetchJob(RepoRef(m.repo, m.repo_type), m.commit, remote, locked=f)))
-        for name in sorted({s for s, _ in jobs}):
-            group = [j for s, j in jobs if s == name]
-            fetched = fetch_all(factory(name), store, group, workers=workers or DEFAULT_WORKERS, progress=progress)
-            downloaded += sum(d.size for d in fetched)
-
-    # The safety gate again, on the exact bytes about to be installed. A tightened manifest policy
-    # makes the lock stale (the fingerprint covers it), so the lock's policy is the one in force.
-    verified = 0
-    if changes:
-        for model in pending:
-            gate_files(model.name, model.policy, [(f.path, store.blob_path(f.blake3)) for f in model.files])
-            if model.signature is not None:
-                from modellock.ops.attest import TrustSource, attest_for_sync
-
-                roots = (cert_roots or {}).get(model.name)
-                attest_for_sync(model, store, trust or TrustSource(None, online=False), project_dir, roots)
-                verified += 1
-
-    # Commit: one model at a time, each swapped in atomically, under a lock per target.
-    linker = Linker(link_mode)
-    results = []
-    for model, target, reason in plans:
-        if reason is not None and changes:
-            with FileLock(str(store.target_lock(target))):
-                reason = _drift(model, target, inexact)  # another sync may have finished it meanwhile
-                if reason is not None:
-                    _build(model, store, target, linker, inexact)
-        results.append(
-            ModelSync(
-                model.name,
-                model.commit,
-                str(target),
-                "unchanged" if reason is None else "install",
-                reason or "",
-                len(model.files),
-                model.size,
+        # Prepare: every blob the plan needs is in the store and verified, before any target changes.
+        downloaded = 0
+        missing = _ensure_blobs(store, pending) if changes else []
+        if missing and offline:
+            names = "\n".join(f"  {m.name}: {f.path} ({f.blake3[:12]}…)" for m, f in missing)
+            raise CheckFailed(
+                f"--offline: {len(missing)} file{'s are' if len(missing) > 1 else ' is'} not in the store:\n{names}",
+                hint="run `modellock sync` with network access once",
             )
+        if missing:
+            from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
+            from modellock.sources import RemoteFile, RepoRef, open_source
+
+            factory = source_factory or (lambda name: open_source(name, endpoint=endpoint))
+            jobs = []
+            for m, f in missing:
+                # The lock's digests are stricter than anything the Hub lists, so they are the expectation.
+                remote = RemoteFile(f.path, f.size, git_oid="")  # the source needs only path and size
+                jobs.append((m.source, FetchJob(RepoRef(m.repo, m.repo_type), m.commit, remote, locked=f)))
+            for name in sorted({s for s, _ in jobs}):
+                group = [j for s, j in jobs if s == name]
+                fetched = fetch_all(factory(name), store, group, workers=workers or DEFAULT_WORKERS, progress=progress)
+                downloaded += sum(d.size for d in fetched)
+
+        # The safety gate again, on the exact bytes about to be installed. A tightened manifest policy
+        # makes the lock stale (the fingerprint covers it), so the lock's policy is the one in force.
+        verified = 0
+        if changes:
+            for model in pending:
+                gate_files(model.name, model.policy, [(f.path, store.blob_path(f.blake3)) for f in model.files])
+                if model.signature is not None:
+                    from modellock.ops.attest import TrustSource, attest_for_sync
+
+                    roots = (cert_roots or {}).get(model.name)
+                    attest_for_sync(model, store, trust or TrustSource(None, online=False), project_dir, roots)
+                    verified += 1
+
+        # Commit: one model at a time, each swapped in atomically, under a lock per target.
+        linker = Linker(link_mode)
+        results = []
+        for model, target, reason in plans:
+            if reason is not None and changes:
+                with FileLock(str(store.target_lock(target))):
+                    reason = _drift(model, target, inexact)  # another sync may have finished it meanwhile
+                    if reason is not None:
+                        _build(model, store, target, linker, inexact)
+            results.append(
+                ModelSync(
+                    model.name,
+                    model.commit,
+                    str(target),
+                    "unchanged" if reason is None else "install",
+                    reason or "",
+                    len(model.files),
+                    model.size,
+                )
+            )
+        if lock_path is not None and not models:
+            results += _remove_dropped(lock, lock_path, store, project_dir, act=changes)
+        return SyncResult(
+            models=tuple(results),
+            downloaded_files=len(missing),
+            downloaded_bytes=downloaded,
+            link_mode=linker.mode.value if linker.mode else None,
+            warnings=(linker.warning,) if linker.warning else (),
+            dry_run=dry_run,
+            check=check,
+            elapsed=time.monotonic() - started,
+            signatures_verified=verified,
+            trust_root=trust.root.source if trust is not None and trust.root is not None else None,
         )
-    if lock_path is not None and not models:
-        results += _remove_dropped(lock, lock_path, store, project_dir, act=changes)
-    return SyncResult(
-        models=tuple(results),
-        downloaded_files=len(missing),
-        downloaded_bytes=downloaded,
-        link_mode=linker.mode.value if linker.mode else None,
-        warnings=(linker.warning,) if linker.warning else (),
-        dry_run=dry_run,
-        check=check,
-        elapsed=time.monotonic() - started,
-        signatures_verified=verified,
-        trust_root=trust.root.source if trust is not None and trust.root is not None else None,
-    )

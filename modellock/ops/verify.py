@@ -9,7 +9,7 @@ from pathlib import Path
 
 from modellock.errors import ModellockError, UsageError
 from modellock.hashing import blake3_file
-from modellock.installed import FileStat, read_state, target_of, user_files
+from modellock.installed import installed_stat, read_state, target_of, user_files
 from modellock.lockfile import LockedModel, Lockfile
 from modellock.store import Store
 
@@ -81,7 +81,8 @@ def verify_installed(
         base = f"{target}{os.sep}"
         for f in model.files:
             try:
-                if blake3_file(base + f.path, f.size) != f.blake3:
+                shaped = installed_stat(model, base, f) is not None
+                if not shaped or blake3_file(base + f.path, f.size, nofollow=model.layout == "dir") != f.blake3:
                     modified.append(f.path)
             except FileNotFoundError:
                 missing.append(f.path)
@@ -119,7 +120,7 @@ def status_installed(lock: Lockfile, project_dir: Path, *, models: Collection[st
         base = f"{target}{os.sep}"  # string joins: pathlib costs more than the stat itself here
         for f in model.files:
             try:
-                if FileStat.of(base + f.path) != state.files.get(f.path):
+                if installed_stat(model, base, f) != state.files.get(f.path):
                     modified.append(f.path)
             except FileNotFoundError:
                 missing.append(f.path)
