@@ -207,6 +207,10 @@ def lock(
     check: Annotated[
         bool, typer.Option("--check", help="Check the lock is intact and matches the manifest; offline.")
     ] = False,
+    remote: Annotated[
+        bool,
+        typer.Option("--remote", help="With --check: also prove every locked commit and file against the Hub."),
+    ] = False,
     upgrade: Annotated[bool, typer.Option("--upgrade", "-U", help="Re-resolve every model.")] = False,
     upgrade_model: Annotated[
         list[str] | None, typer.Option("--upgrade-model", "-P", help="Re-resolve one model; repeatable.")
@@ -232,10 +236,20 @@ def lock(
 
         manifest = load_manifest(_options.manifest_path)
         result = check_lock(manifest)
+        if result.ok and remote and result.lock is not None:
+            from modellock.ops.prove import prove_lock
+
+            proof = prove_lock(result.lock, manifest)
+            console.proof_result(proof, manifest.lock_path.name)
+            if not proof.check.ok:
+                raise typer.Exit(CHECK_FAILED)
+            return
         console.check_result(result, manifest.lock_path.name)
         if not result.ok:
             raise typer.Exit(CHECK_FAILED)
         return
+    if remote:
+        raise UsageError("--remote goes with --check")
     from modellock.ops.lock import lock_project
 
     manifest, store = _store()

@@ -12,6 +12,7 @@ from modellock.errors import ModellockError
 if TYPE_CHECKING:
     from modellock.ops.check import CheckResult
     from modellock.ops.lock import LockResult
+    from modellock.ops.prove import ProofResult
     from modellock.ops.scan import ScanReport
     from modellock.ops.sync import SyncResult
     from modellock.ops.verify import Report
@@ -119,6 +120,22 @@ class Console:
         for p in result.problems:
             print(f"  - {p.model + ': ' if p.model else ''}{p.message}", file=self.err)
         print("hint: run `modellock lock` to update it", file=self.err)
+
+    def proof_result(self, result: ProofResult, lock_name: str) -> None:
+        check = result.check
+        if check.ok:
+            self.line(
+                f"{lock_name} is up to date and matches the Hub ({count(check.models, 'model')}, "
+                f"{count(check.files, 'file')}; {human_size(result.bytes_read)} of regular files compared)"
+            )
+            return
+        print(f"error: {lock_name} does not match what the Hub holds:", file=self.err)
+        for p in check.problems:
+            print(f"  - {p.model + ': ' if p.model else ''}{p.message}", file=self.err)
+        print(
+            "hint: review the lock's change; `modellock lock --upgrade-model NAME` re-resolves a model from the Hub",
+            file=self.err,
+        )
 
     def sync_result(self, result: SyncResult) -> None:
         for warning in result.warnings:

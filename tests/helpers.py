@@ -32,7 +32,10 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 
 def reseal(lock_path: Path) -> None:
-    """Re-seal an edited lock, as an attacker who knows how the seal is computed would."""
-    from modellock.lockfile import Lockfile, loads, write_lock
+    """Re-seal an edited lock (content digest and seal), as an attacker who knows how they are computed would."""
+    from dataclasses import replace
 
-    write_lock(lock_path, Lockfile(loads(lock_path.read_text()).models))
+    from modellock.lockfile import Lockfile, content_digest, loads, write_lock
+
+    models = loads(lock_path.read_text()).models
+    write_lock(lock_path, Lockfile(tuple(replace(m, digest=content_digest(m.files)) for m in models)))

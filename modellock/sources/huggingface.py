@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from urllib.parse import quote
 
 import httpx2
 from huggingface_hub import HfApi, constants, get_session, hf_hub_url, hf_raise_for_status
@@ -18,7 +19,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from huggingface_hub.hf_api import RepoFile
+from huggingface_hub.hf_api import GitRefInfo, RepoFile
 from huggingface_hub.utils._headers import build_hf_headers
 
 from modellock import __version__
@@ -30,7 +31,7 @@ from modellock.errors import (
     RevisionNotFound,
     SourceError,
 )
-from modellock.sources.interface import RemoteFile, RepoRef, Sink, Source
+from modellock.sources.interface import Refs, RemoteFile, RepoRef, Sink, Source
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -70,6 +71,27 @@ class HuggingFaceSource(Source):
                 lfs = entry.lfs.sha256 if entry.lfs is not None else None
                 files.append(RemoteFile(entry.path, int(entry.size), entry.blob_id, lfs))
         return files
+
+    def refs(self, ref: RepoRef) -> Refs:
+        with _mapped_errors(ref, "refs"):
+            found = self._api.list_repo_refs(ref.repo, repo_type=ref.repo_type, include_pull_requests=True)
+        return Refs(
+            branches=_targets(ref, found.branches, lambda r: r.name),
+            tags=_targets(ref, found.tags, lambda r: r.name),
+            pull_requests=_targets(ref, found.pull_requests or [], lambda r: r.ref),
+        )
+
+    def history(self, ref: RepoRef, revision: str) -> Iterator[str]:
+        from huggingface_hub.utils._pagination import paginate
+
+        url = f"{self.endpoint}/api/{ref.repo_type}s/{ref.repo}/commits/{quote(revision, safe='')}"
+        headers = build_hf_headers(library_name="modellock", library_version=__version__)
+        with _mapped_errors(ref, revision):
+            for item in paginate(url, params={}, headers=headers, timeout=60):
+                commit = item.get("id") if isinstance(item, dict) else None
+                if not isinstance(commit, str) or not _COMMIT.match(commit):
+                    raise SourceError(f"the Hub's history of {ref.repo}@{revision} lists a malformed commit")
+                yield commit
 
     def fetch(self, ref: RepoRef, commit: str, file: RemoteFile, sink: Sink) -> None:
         url = hf_hub_url(ref.repo, file.path, repo_type=ref.repo_type, revision=commit, endpoint=self.endpoint)
@@ -113,6 +135,15 @@ class HuggingFaceSource(Source):
                         f"{ref.repo}@{commit[:7]}: {file.path} is larger than the expected {file.size} bytes",
                     )
         return sink.written == file.size
+
+
+def _targets(ref: RepoRef, infos: Iterable[GitRefInfo], key: Callable[[GitRefInfo], str]) -> dict[str, str]:
+    found = {}
+    for info in infos:
+        if not _COMMIT.match(str(info.target_commit)):
+            raise SourceError(f"the Hub lists ref {info.ref!r} of {ref.repo} with a malformed commit")
+        found[key(info)] = info.target_commit
+    return found
 
 
 class _Retryable(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,6 +32,16 @@ class RemoteFile:
     """SHA-256 of the content for LFS files."""
 
 
+@dataclass(frozen=True)
+class Refs:
+    """A repository's named refs and the commits they point at right now."""
+
+    branches: Mapping[str, str]
+    tags: Mapping[str, str]
+    pull_requests: Mapping[str, str]
+    """By full ref name, `refs/pr/N`: anyone can open one on any repository."""
+
+
 class Sink(Protocol):
     """Where fetched bytes go; it hashes them and can start over if a resume is refused."""
 
@@ -54,6 +65,14 @@ class Source(ABC):
     @abstractmethod
     def list_files(self, ref: RepoRef, commit: str) -> list[RemoteFile]:
         """Every file in the repository at `commit`, in one listing (no per-file calls)."""
+
+    @abstractmethod
+    def refs(self, ref: RepoRef) -> Refs:
+        """Every branch, tag and pull-request ref of the repository."""
+
+    @abstractmethod
+    def history(self, ref: RepoRef, revision: str) -> Iterator[str]:
+        """Commit ids reachable from `revision`, newest first, fetched lazily (stop when found)."""
 
     @abstractmethod
     def fetch(self, ref: RepoRef, commit: str, file: RemoteFile, sink: Sink) -> None:

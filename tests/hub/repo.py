@@ -49,14 +49,25 @@ class Repo:
     branches: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     prs: dict[int, str] = field(default_factory=dict)
+    parents: dict[str, str | None] = field(default_factory=dict)
     private: bool = False
     gated: bool = False
     tokens: set[str] = field(default_factory=set)
     """Tokens with read access (private repos) or approved access (gated repos)."""
 
-    def commit(self, files: dict[str, bytes | tuple[bytes, bool]], *, branch: str = "main", keep: bool = False) -> str:
-        """Make a commit on `branch` with `files` (added to the parent's when `keep`) and move the branch."""
-        parent = self.branches.get(branch)
+    def commit(
+        self,
+        files: dict[str, bytes | tuple[bytes, bool]],
+        *,
+        branch: str | None = "main",
+        keep: bool = False,
+        parent: str | None = None,
+    ) -> str:
+        """Make a commit on `branch` with `files` (added to the parent's when `keep`) and move the branch.
+
+        `branch=None` with a `parent` makes a commit no branch points at (open a PR with it, or tag it).
+        """
+        parent = parent or (self.branches.get(branch) if branch else None)
         tree: dict[str, Blob] = dict(self.commits[parent]) if keep and parent else {}
         for path, value in files.items():
             data, lfs = value if isinstance(value, tuple) else (value, path.endswith(WEIGHT_SUFFIXES))
@@ -64,8 +75,19 @@ class Repo:
         seed = f"{self.repo_id}\0{parent}\0{len(self.commits)}\0" + "\0".join(sorted(tree))
         commit_id = hashlib.sha1(seed.encode()).hexdigest()
         self.commits[commit_id] = tree
-        self.branches[branch] = commit_id
+        self.parents[commit_id] = parent
+        if branch:
+            self.branches[branch] = commit_id
         return commit_id
+
+    def history(self, revision: str) -> list[str]:
+        """Commits reachable from `revision`, newest first (first parents only: the Hub's history is linear)."""
+        found = []
+        commit = self.resolve(revision)
+        while commit is not None:
+            found.append(commit)
+            commit = self.parents.get(commit)
+        return found
 
     def resolve(self, revision: str) -> str | None:
         if revision in self.commits:

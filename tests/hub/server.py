@@ -206,6 +206,9 @@ class _Base(BaseHTTPRequestHandler):
                 self._json([tree[p].tree_entry(p) for p in form.get("paths", []) if p in tree])
         elif rest == ["refs"]:
             self._json(self._refs(repo, "include_prs" in query))
+        elif rest[0] == "commits" and len(rest) == 2:
+            if self._commit(repo, rest[1]) is not None:
+                self._commits(repo, unquote(rest[1]), query)
         else:
             self._error(404, None, "Not found")
 
@@ -270,6 +273,26 @@ class _Base(BaseHTTPRequestHandler):
             headers["Link"] = (
                 f'<{self.hub.endpoint}{split.path}?{_with_cursor(split.query, start + self.hub.page_size)}>; rel="next"'
             )
+        self._json(page, headers)
+
+    def _commits(self, repo: Repo, revision: str, query: dict[str, list[str]]) -> None:
+        """`/api/models/{repo}/commits/{rev}`: the history, newest first, paginated like the real Hub."""
+        items = [
+            {
+                "id": c,
+                "authors": [{"user": "someone"}],
+                "date": "2026-01-01T00:00:00.000Z",
+                "title": c[:7],
+                "message": "",
+            }
+            for c in repo.history(revision)
+        ]
+        start = int(query.get("p", ["0"])[0])
+        page = items[start : start + self.hub.page_size]
+        headers = {}
+        if start + self.hub.page_size < len(items):
+            split = urlsplit(self.path)
+            headers["Link"] = f'<{self.hub.endpoint}{split.path}?p={start + self.hub.page_size}>; rel="next"'
         self._json(page, headers)
 
     def _refs(self, repo: Repo, prs: bool) -> dict[str, Any]:

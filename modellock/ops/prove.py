@@ -1,0 +1,157 @@
+"""`modellock lock --check --remote`: prove the lock against the Hub without downloading weights.
+
+The offline seal shows a lock is whole; only the source can show it is true. For every model this
+asks the source whether the locked commit exists, whether the requested ref leads to it (a tag
+points at exactly it, a branch has it in its history, a pull-request ref only when the manifest
+asks for that PR), and whether the listing at that commit is the lock's: paths, sizes, LFS
+SHA-256, and for regular (non-LFS) files, which are small by the Hub's rules, their bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from modellock.errors import ModellockError
+from modellock.hashing import StreamHasher
+from modellock.lockfile import LockedFile, LockedModel, Lockfile
+from modellock.manifest import Manifest
+from modellock.ops.check import CheckResult, Problem
+from modellock.paths import select
+from modellock.sources import Refs, RemoteFile, RepoRef, Source, open_source
+
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+@dataclass(frozen=True)
+class _Digests:
+    size: int
+    sha256: str
+    blake3: str
+    git_sha1: str | None
+
+
+class _HashingSink:
+    """Bytes of a small regular file, hashed and dropped: nothing is written anywhere."""
+
+    def __init__(self, size: int) -> None:
+        self.hasher = StreamHasher(git_blob_size=size)
+
+    @property
+    def written(self) -> int:
+        return self.hasher.size
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        self.hasher.update(chunk)
+
+    def restart(self) -> None:
+        self.hasher.reset()
+
+
+def _hash_remote(source: Source, ref: RepoRef, commit: str, file: RemoteFile) -> _Digests:
+    sink = _HashingSink(file.size)
+    source.fetch(ref, commit, file, sink)
+    digest = sink.hasher.digest()
+    return _Digests(digest.size, digest.sha256, digest.blake3, sink.hasher.git_sha1())
+
+
+def _ref_problems(source: Source, ref: RepoRef, model: LockedModel, refs: Refs) -> list[str]:
+    """Does the requested ref lead to the locked commit, the way the manifest asked for it?"""
+    requested, commit = model.requested, model.commit
+    if _COMMIT.match(requested):
+        return [] if requested == commit else [f"requested commit {requested[:7]} is not the locked {commit[:7]}"]
+    if requested.startswith("refs/pr/"):
+        if requested not in refs.pull_requests:
+            return [f"{requested} does not exist"]
+        return (
+            [] if commit in source.history(ref, requested) else [f"{commit[:7]} is not in the history of {requested}"]
+        )
+    if requested in refs.branches:
+        if commit in source.history(ref, requested):
+            return []
+        prs = sorted(pr for pr in refs.pull_requests if commit in source.history(ref, pr))
+        if prs:
+            return [
+                f"{commit[:7]} is reachable only from {', '.join(prs)}, not from branch {requested} "
+                "(anyone can open a pull request on the Hub)"
+            ]
+        return [f"{commit[:7]} is not in the history of branch {requested}"]
+    if requested in refs.tags:
+        target = refs.tags[requested]
+        return [] if target == commit else [f"tag {requested} points at {target[:7]}, the lock says {commit[:7]}"]
+    return [f"{requested} is neither a branch, a tag nor a pull request of {model.repo} any more"]
+
+
+def _listing_problems(
+    source: Source, ref: RepoRef, model: LockedModel, selects: Callable[[list[str]], list[str]] | None
+) -> tuple[list[str], int]:
+    """Differences between the source's listing at the commit and the lock; and bytes read to find them."""
+    listed = {f.path: f for f in source.list_files(ref, model.commit)}
+    expected: list[LockedFile] = list(model.files)
+    if model.signature is not None:
+        s = model.signature
+        expected.append(LockedFile(s.path, s.size, s.blake3, s.sha256))
+    problems, read = [], 0
+    for locked in expected:
+        remote = listed.get(locked.path)
+        if remote is None:
+            problems.append(f"{locked.path} is not in the repository at {model.commit[:7]}")
+        elif remote.size != locked.size:
+            problems.append(f"{locked.path} is {remote.size} bytes at {model.commit[:7]}, the lock says {locked.size}")
+        elif remote.lfs_sha256 is not None:
+            if remote.lfs_sha256 != locked.sha256:
+                problems.append(
+                    f"{locked.path}: the Hub's LFS SHA-256 is {remote.lfs_sha256}, the lock says {locked.sha256}"
+                )
+        else:
+            got = _hash_remote(source, ref, model.commit, remote)
+            read += got.size
+            if got.git_sha1 != remote.git_oid:
+                problems.append(f"{locked.path}: the bytes served do not match the Hub's own git blob id")
+            elif (got.sha256, got.blake3) != (locked.sha256, locked.blake3):
+                problems.append(f"{locked.path}: its bytes at {model.commit[:7]} do not hash to the lock's digests")
+    if selects is not None:
+        selected = set(selects(sorted(listed)))
+        locked_paths = {f.path for f in model.files}
+        for path in sorted(selected - locked_paths):
+            problems.append(f"the manifest selects {path} at {model.commit[:7]}, but the lock does not list it")
+        for path in sorted(locked_paths - selected):
+            problems.append(f"the lock lists {path}, which the manifest's include/exclude does not select")
+    return problems, read
+
+
+@dataclass(frozen=True)
+class ProofResult:
+    """What the source said about every locked model."""
+
+    check: CheckResult
+    bytes_read: int
+    """Bytes of small regular files downloaded to compare (weights are compared by LFS SHA-256)."""
+
+
+def prove_lock(
+    lock: Lockfile, manifest: Manifest | None, *, source_factory: Callable[[str], Source] | None = None
+) -> ProofResult:
+    """Ask each model's source whether the lock is true; every difference is a problem (exit 1)."""
+    sources: dict[str, Source] = {}
+    endpoint = manifest.settings.endpoint if manifest is not None else None
+    factory = source_factory or (lambda name: open_source(name, endpoint=endpoint))
+    problems: list[Problem] = []
+    read = 0
+    for model in lock.models:
+        source = sources.setdefault(model.source, factory(model.source))
+        ref = RepoRef(model.repo, model.repo_type)
+        spec = manifest.models.get(model.name) if manifest is not None else None
+        selects = (lambda paths, s=spec: select(paths, s.include, s.exclude)) if spec is not None else None
+        try:
+            source.resolve(ref, model.commit)
+            found = _ref_problems(source, ref, model, source.refs(ref))
+            listing, n = _listing_problems(source, ref, model, selects)
+        except ModellockError as exc:
+            problems.append(Problem(model.name, exc.message))
+            continue
+        read += n
+        problems.extend(Problem(model.name, why) for why in (*found, *listing))
+    files = sum(len(m.files) for m in lock.models)
+    return ProofResult(CheckResult(tuple(problems), len(lock.models), files, lock), read)

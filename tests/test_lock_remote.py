@@ -1,0 +1,124 @@
+"""`lock --check --remote`: the lock proven against the Hub, for CI on pull requests."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import blake3
+
+from modellock.lockfile import read_lock
+from tests.helpers import cli, reseal, snapshot
+from tests.hub import FakeHub
+from tests.samples import weights
+from tests.test_lock_e2e import WEIGHTS, make_tiny
+
+EVIL = weights(b"attacker weights" * 64)
+
+
+def _lock(project: Path, hub: FakeHub, revision: str = "main") -> Path:
+    (project / "modellock.toml").write_text(f'[models.tiny]\nrepo = "acme/tiny"\nrevision = "{revision}"\n')
+    run = cli("lock")
+    assert run.exit_code == 0, run.stderr
+    return project / "modellock.lock"
+
+
+def _swap(lock: Path, commit: str) -> None:
+    """What an attacker's pull request does: another commit, and digests recomputed for its bytes."""
+    text = lock.read_text()
+    old = read_lock(lock).get("tiny")  # type: ignore[union-attr]
+    assert old is not None
+    text = text.replace(old.commit, commit)
+    text = text.replace(blake3.blake3(WEIGHTS).hexdigest(), blake3.blake3(EVIL).hexdigest())
+    text = text.replace(hashlib.sha256(WEIGHTS).hexdigest(), hashlib.sha256(EVIL).hexdigest())
+    text = text.replace(f"size = {len(WEIGHTS)}", f"size = {len(EVIL)}")
+    lock.write_text(text)
+    reseal(lock)
+    assert cli("lock", "--check").exit_code == 0  # offline, the forged lock is indistinguishable
+
+
+def _refused(project: Path, *needles: str) -> None:
+    before = snapshot(project)
+    run = cli("lock", "--check", "--remote")
+    assert run.exit_code == 1, run.stdout
+    assert "does not match what the Hub holds" in run.stderr and "hint:" in run.stderr
+    for needle in needles:
+        assert needle in run.stderr
+    assert snapshot(project) == before
+
+
+def test_an_honest_lock_is_proven_without_downloading_weights(project: Path, hub: FakeHub) -> None:
+    make_tiny(hub)
+    _lock(project, hub)
+    hub.requests.clear()
+    run = cli("lock", "--check", "--remote")
+    assert run.exit_code == 0, run.stderr
+    assert "matches the Hub (1 model, 3 files;" in run.stdout
+    fetched = [p for _, p in hub.requests if "/resolve/" in p]
+    assert fetched and not any(p.endswith("model.safetensors") for p in fetched)  # LFS compared by SHA-256
+
+
+def test_a_commit_only_a_pull_request_reaches_is_refused(project: Path, hub: FakeHub) -> None:
+    base = make_tiny(hub)
+    repo = hub.repos[("model", "acme/tiny")]
+    lock = _lock(project, hub)
+    files = dict(repo.commits[base])
+    evil = repo.commit({**{p: b.data for p, b in files.items()}, "model.safetensors": EVIL}, branch=None, parent=base)
+    repo.prs[1] = evil
+    _swap(lock, evil)
+    _refused(project, f"{evil[:7]} is reachable only from refs/pr/1, not from branch main")
+
+
+def test_a_commit_outside_the_branch_is_refused(project: Path, hub: FakeHub) -> None:
+    make_tiny(hub)
+    repo = hub.repos[("model", "acme/tiny")]
+    lock = _lock(project, hub)
+    other = repo.commit({"config.json": b"{}", "model.safetensors": EVIL, "sub/dir/extra.json": b"{}"}, branch="dev")
+    _swap(lock, other)
+    _refused(project, f"{other[:7]} is not in the history of branch main")
+
+
+def test_the_pull_request_the_manifest_asks_for_is_accepted(project: Path, hub: FakeHub) -> None:
+    base = make_tiny(hub)
+    repo = hub.repos[("model", "acme/tiny")]
+    repo.prs[7] = repo.commit({"model.safetensors": EVIL}, branch=None, parent=base, keep=False)
+    _lock(project, hub, "refs/pr/7")
+    assert cli("lock", "--check", "--remote").exit_code == 0
+
+
+def test_a_moved_tag_is_refused(project: Path, hub: FakeHub) -> None:
+    first = make_tiny(hub)
+    repo = hub.repos[("model", "acme/tiny")]
+    repo.tags["v1"] = first
+    _lock(project, hub, "v1")
+    assert cli("lock", "--check", "--remote").exit_code == 0
+    repo.tags["v1"] = repo.commit({"config.json": b'{"moved": 1}'}, keep=True)
+    _refused(project, f"tag v1 points at {repo.tags['v1'][:7]}, the lock says {first[:7]}")
+
+
+def test_an_older_commit_of_the_branch_passes_but_its_listing_must_match(project: Path, hub: FakeHub) -> None:
+    make_tiny(hub)
+    lock = _lock(project, hub)
+    text = lock.read_text()
+    # Same commit, a regular file's digests swapped (resealed): the Hub's bytes disagree.
+    config = read_lock(lock).get("tiny").files[0]  # type: ignore[union-attr]
+    lock.write_text(text.replace(config.blake3, "0" * 64).replace(config.sha256, "1" * 64))
+    reseal(lock)
+    _refused(project, "config.json: its bytes at", "do not hash to the lock's digests")
+    lock.write_text(text.replace(hashlib.sha256(WEIGHTS).hexdigest(), "2" * 64))
+    reseal(lock)
+    _refused(project, "model.safetensors: the Hub's LFS SHA-256 is")
+
+
+def test_a_commit_the_repository_does_not_have_is_refused(project: Path, hub: FakeHub) -> None:
+    make_tiny(hub)
+    lock = _lock(project, hub)
+    old = read_lock(lock).get("tiny").commit  # type: ignore[union-attr]
+    lock.write_text(lock.read_text().replace(old, "0123456789" * 4))
+    reseal(lock)
+    _refused(project, "not found in acme/tiny")
+
+
+def test_remote_needs_check(project: Path) -> None:
+    run = cli("lock", "--remote")
+    assert run.exit_code == 2 and "--remote goes with --check" in run.stderr
