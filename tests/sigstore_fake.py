@@ -235,7 +235,8 @@ class FakeSigstore:
 def sign_with_key(payload: bytes, key: ec.EllipticCurvePrivateKey) -> dict[str, Any]:
     """An OMS key-mode bundle: DSSE signed with a plain EC key, no certificate, no log."""
     pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    sig = key.sign(pae(PAYLOAD_TYPE, payload), ec.ECDSA(hashes.SHA256()))
+    digest = {256: hashes.SHA256(), 384: hashes.SHA384()}[key.curve.key_size]
+    sig = key.sign(pae(PAYLOAD_TYPE, payload), ec.ECDSA(digest))
     return {
         "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
         "verificationMaterial": {"publicKey": {"hint": hashlib.sha256(pem).hexdigest()}, "tlogEntries": []},
@@ -247,15 +248,38 @@ DEFAULT_IGNORES = [".git", ".gitattributes", ".github", ".gitignore"]
 
 
 def statement(
-    files: dict[str, bytes], *, algorithm: str = "sha256", ignores: tuple[str, ...] = ("model.sig",)
+    files: dict[str, bytes],
+    *,
+    algorithm: str = "sha256",
+    ignores: tuple[str, ...] = ("model.sig",),
+    shard_size: int | None = None,
+    shards: dict[str, list[tuple[int, int]]] | None = None,
 ) -> bytes:
-    """An OMS v1.0 in-toto statement over `files`, as model_signing writes it."""
+    """An OMS v1.0 in-toto statement over `files`, as model_signing writes it.
+
+    `shard_size` signs each file as `path:start:end` ranges (`use_shard_serialization`); `shards`
+    replaces the ranges of some files, to sign less (or more) than every byte.
+    """
     import blake3
 
     def digest(data: bytes) -> str:
         return blake3.blake3(data).hexdigest() if algorithm == "blake3" else hashlib.sha256(data).hexdigest()
 
-    resources = [{"name": n, "algorithm": algorithm, "digest": digest(files[n])} for n in sorted(files)]
+    if shard_size is None:
+        resources = [{"name": n, "algorithm": algorithm, "digest": digest(files[n])} for n in sorted(files)]
+    else:
+        resources = []
+        for name in sorted(files):
+            data = files[name]
+            ranges = [(i, min(i + shard_size, len(data))) for i in range(0, max(len(data), 1), shard_size)]
+            for start, end in (shards or {}).get(name, ranges):
+                resources.append(
+                    {
+                        "name": f"{name}:{start}:{end}",
+                        "algorithm": f"sha256-sharded-{shard_size}",
+                        "digest": hashlib.sha256(data[start:end]).hexdigest(),
+                    }
+                )
     root = hashlib.sha256(b"".join(bytes.fromhex(r["digest"]) for r in resources)).hexdigest()
     return json.dumps(
         {
@@ -264,7 +288,7 @@ def statement(
             "predicateType": "https://model_signing/signature/v1.0",
             "predicate": {
                 "serialization": {
-                    "method": "files",
+                    "method": "files" if shard_size is None else "shards",
                     "hash_type": algorithm,
                     "allow_symlinks": False,
                     "ignore_paths": [*DEFAULT_IGNORES, *ignores],

@@ -351,3 +351,47 @@ def test_prune_keeps_locked_signatures(signed: Path, tmp_path: Path) -> None:
     assert cli("cache", "prune").exit_code == 0
     assert Store(tmp_path / "store").has(model.signature.blake3, model.signature.size)
     assert cli("sync", "--offline").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("ranges", "message"),
+    [
+        (None, None),
+        ([(0, 1000), (1000, 2000)], "the signed shards end at byte 2000, the file has"),
+        ([(0, 1000), (1500, 4176)], "the signed shards leave a gap at byte 1000"),
+        ([(0, 1000), (900, 4176)], "the signed shards leave an overlap at byte 1000"),
+        ([(1000, 4176)], "the signed shards leave a gap at byte 0"),
+    ],
+)
+def test_sharded_signatures_must_cover_every_byte(
+    project: Path, hub: FakeHub, sigstore: FakeSigstore, ranges: list[tuple[int, int]] | None, message: str | None
+) -> None:
+    (project / "trusted_root.json").write_text(json.dumps(sigstore.trusted_root()))
+    size = len(FILES["model.safetensors"])
+    assert ranges is None or ranges[-1][1] in (2000, size)
+    shards = {"model.safetensors": ranges} if ranges else None
+    bundle = sigstore.sign_dsse(statement(FILES, shard_size=1000, shards=shards), ID, ISS)
+    hub.repo("acme/signed").commit({**FILES, "model.sig": json.dumps(bundle).encode()})
+    write_manifest(project)
+    if message is None:
+        run = cli("lock")
+        assert run.exit_code == 0, run.stderr
+        assert cli("sync").exit_code == 0
+    else:
+        assert_refused(project, ("lock",), f"model.safetensors: {message}")
+
+
+def test_public_key_file_with_text_before_the_pem_block(project: Path, hub: FakeHub) -> None:
+    key = ec.generate_private_key(ec.SECP384R1())
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    # What `certtool --load-pubkey ... --pubkey-info` writes, and what model-signing's test keys carry.
+    (project / "signer.pem").write_bytes(
+        b"Public Key Info:\n\tPublic Key Algorithm: EC/ECDSA\n\tCurve:\tSECP384R1\n\n" + pem
+    )
+    hub.repo("acme/signed").commit({**FILES, "model.sig": json.dumps(sign_with_key(statement(FILES), key)).encode()})
+    (project / "modellock.toml").write_text(
+        '[models.m]\nrepo = "acme/signed"\nsignature = { public-key = "signer.pem" }\n'
+    )
+    run = cli("lock")
+    assert run.exit_code == 0, run.stderr
+    assert cli("lock", "--check").exit_code == 0  # the lock's key is the manifest's key

@@ -90,7 +90,7 @@ def _check(
     where = f"{model}: {sig_path}"
     manifest = parse_statement(attestation.payload_type, attestation.payload, where)
     by_path = {f.path: f for f in files}
-    selected = {f.path: {"sha256": f.sha256, "blake3": f.blake3} for f in files}
+    selected = {f.path: {"sha256": f.sha256, "blake3": f.blake3, "size": str(f.size)} for f in files}
     return compare(
         manifest,
         selected=selected,

@@ -202,9 +202,11 @@ def _spki_fingerprint(public_key: Any) -> str:
 def load_public_key(data: bytes) -> Any:
     from cryptography.hazmat.primitives import serialization
 
+    # certtool and the OpenSSF model-signing test keys put a text dump of the key before the PEM block.
+    begin = data.find(b"-----BEGIN ")
     try:
-        if data.lstrip().startswith(b"-----"):
-            return serialization.load_pem_public_key(data)
+        if begin != -1:
+            return serialization.load_pem_public_key(data[begin:])
         return serialization.load_der_public_key(data)
     except ValueError as exc:
         raise SignatureInvalid(f"cannot read the public key: {exc}") from None

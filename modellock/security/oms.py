@@ -103,6 +103,26 @@ def _resource(name: str, algorithm: str, digest: str, where: str) -> Resource:
     return Resource(name, algorithm, digest, start, end)
 
 
+def _shard_gap(signed: list[Resource], size: int) -> str | None:
+    """Why the resources for one file do not cover it exactly once, byte 0 to its end; None if they do."""
+    whole = [r for r in signed if r.start is None]
+    shards = sorted((r for r in signed if r.start is not None), key=lambda r: r.start or 0)
+    if whole and shards:
+        return "signed both whole and in shards"
+    if len(whole) > 1:
+        return "signed more than once"
+    position = 0
+    for shard in shards:
+        assert shard.start is not None and shard.end is not None
+        if shard.start != position or shard.end <= shard.start:
+            kind = "a gap" if shard.start > position else "an overlap"
+            return f"the signed shards leave {kind} at byte {position}"
+        position = shard.end
+    if shards and position != size:
+        return f"the signed shards end at byte {position}, the file has {size} bytes"
+    return None
+
+
 def ignored(path: str, ignores: Collection[str]) -> bool:
     return any(path == p or path.startswith(p + "/") for p in ignores)
 
@@ -127,7 +147,8 @@ def compare(
 ) -> Coverage:
     """Every selected file covered with matching digests; the signed set equal to the repo at the commit.
 
-    `selected` maps each locked path to the digests the lock already holds (`sha256`, `blake3`);
+    `selected` maps each locked path to the digests the lock already holds (`sha256`, `blake3`) and
+    its `size`, so shards must cover every byte;
     `digest_of(path, algorithm, start, end)` computes any other digest from the locked bytes.
     `repo_paths` is the repository's file list at the commit, or None where it is not known
     (offline re-verification checks only the locked files).
@@ -143,6 +164,10 @@ def compare(
         signed = by_path.get(path)
         if not signed:
             problems.append(f"{path} is locked but the signature does not cover it")
+            continue
+        gap = _shard_gap(signed, int(known["size"])) if "size" in known else None
+        if gap:
+            problems.append(f"{path}: {gap}")
             continue
         for resource in signed:
             if resource.start is None and resource.algorithm in known:
