@@ -24,6 +24,7 @@ for leaked in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT", "HF_HUB_OFFL
     os.environ.pop(leaked, None)
 
 from tests.hub import FakeHub  # noqa: E402
+from tests.sigstore_fake import FakeSigstore  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +56,9 @@ def project(tmp_path: Path, hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> Pa
     monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
     monkeypatch.chdir(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def sigstore() -> FakeSigstore:
+    """A test-only Sigstore instance (own Fulcio CA, Rekor and CT keys), one per session."""
+    return FakeSigstore.create()

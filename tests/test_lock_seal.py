@@ -186,3 +186,10 @@ def test_frozen_lock_cannot_install_over_the_project_or_another_model(project: P
     assert run.exit_code == 1
     assert "cannot be installed" in run.stderr
     assert snapshot(project) == before
+
+
+def test_a_sealed_lock_relabelled_as_version_1_is_refused(project: Path, hub: FakeHub) -> None:
+    lock = _locked(project, hub)
+    lock.write_text(lock.read_text().replace("version = 2", "version = 1"))
+    run = cli("lock", "--check")
+    assert run.exit_code == 1 and "do not match its seal" in run.stderr

@@ -22,11 +22,6 @@ ISS = "https://token.actions.githubusercontent.com"
 FILES = {"config.json": b'{"model_type": "bert"}\n', "model.safetensors": weights(b"\x07" * 4096)}
 
 
-@pytest.fixture(scope="session")
-def sigstore() -> FakeSigstore:
-    return FakeSigstore.create()
-
-
 @pytest.fixture
 def signed(project: Path, hub: FakeHub, sigstore: FakeSigstore) -> Path:
     """acme/signed with a valid model.sig, and a manifest trusting the test Sigstore root."""

@@ -72,11 +72,11 @@ class _Plan:
     signature: RemoteFile | None = None
 
 
-def _trusted(spec: ModelSpec, old: LockedModel | None, project_dir: Path) -> bool:
+def _trusted(spec: ModelSpec, old: LockedModel | None, version: int, project_dir: Path) -> bool:
     """An old entry we may build on: sealed, whole, and saying what the manifest says."""
     return (
         old is not None
-        and old.seal == seal_of(old)
+        and old.seal == seal_of(old, version)
         and old.digest == content_digest(old.files)
         and not manifest_differences(old, spec, project_dir)
     )
@@ -175,7 +175,7 @@ def lock_project(
         trusted: dict[str, LockedModel] = {}
         for spec in manifest.models.values():
             old = existing.get(spec.name)
-            if old is not None and not _trusted(spec, old, manifest.path.parent):
+            if old is not None and not _trusted(spec, old, existing.version, manifest.path.parent):
                 # Nothing in an entry that fails its seal is believed: no sticky commit, no digests.
                 repaired.add(spec.name)
             elif old is not None:
