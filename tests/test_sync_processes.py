@@ -92,3 +92,18 @@ def test_recovers_from_a_kill_during_commit(project: Path, hub: FakeHub, leftove
     assert run.exit_code == 0, run.stderr
     assert [p.name for p in models.iterdir()] == ["tiny"]
     assert cli("verify").exit_code == 0
+
+
+def test_prune_during_a_running_lock_deletes_nothing_it_fetched(project: Path, hub: FakeHub, tmp_path: Path) -> None:
+    make_tiny(hub)
+    (project / "modellock.toml").write_text('[models.tiny]\nrepo = "acme/tiny"\n')
+    store = tmp_path / "store"
+    hub.faults.throttle["model.safetensors"] = 0.05  # the download takes about a second
+    proc = spawn(project, hub, store, "lock")
+    # Some blobs are in the store (config.json came first), no lock names them yet.
+    wait_for(lambda: (store / "tmp").is_dir() and any((store / "tmp").iterdir()))
+    pruned = cli("cache", "prune")  # waits for the lock to finish
+    assert pruned.exit_code == 0, pruned.stderr
+    assert proc.wait(30) == 0, proc.stderr.read() if proc.stderr else ""
+    assert "Removed 0 blobs" in pruned.stdout
+    assert cli("sync", "--offline").exit_code == 0  # every locked blob survived the prune
