@@ -118,8 +118,11 @@ def _check_ownership(model: LockedModel, target: Path, force: bool) -> None:
         )
 
 
-def _ensure_blobs(store: Store, models: list[LockedModel]) -> list[tuple[LockedModel, LockedFile]]:
-    """Blobs that must be fetched: missing, or changed since written and no longer hashing to their name."""
+def _ensure_blobs(store: Store, models: list[LockedModel], deep: bool = False) -> list[tuple[LockedModel, LockedFile]]:
+    """Blobs that must be fetched: missing, or changed since written and no longer hashing to their name.
+
+    `deep` (`--reinstall`) re-hashes even blobs whose stat says they are as written.
+    """
     missing: list[tuple[LockedModel, LockedFile]] = []
     seen: set[str] = set()
     for model in models:
@@ -128,7 +131,7 @@ def _ensure_blobs(store: Store, models: list[LockedModel]) -> list[tuple[LockedM
             if f.blake3 in seen:
                 continue
             seen.add(f.blake3)
-            if store.intact(f.blake3, f.size):
+            if not deep and store.intact(f.blake3, f.size):
                 continue
             if store.has(f.blake3, f.size) and store.verify_blob(f.blake3):
                 store.reseal(f.blake3)
@@ -217,6 +220,7 @@ def sync_lock(
     check: bool = False,
     inexact: bool = False,
     force: bool = False,
+    reinstall: bool = False,
     link_mode: LinkMode | None = None,
     endpoint: str | None = None,
     progress: Progress | None = None,
@@ -246,12 +250,13 @@ def sync_lock(
         if changes:
             recover(target)
         _check_ownership(model, target, force)
-        plans.append((model, target, _drift(model, target, inexact)))
+        reason = _drift(model, target, inexact)
+        plans.append((model, target, "reinstall requested" if reinstall and reason is None else reason))
     pending = [m for m, _, reason in plans if reason is not None]
 
     # Prepare: every blob the plan needs is in the store and verified, before any target changes.
     downloaded = 0
-    missing = _ensure_blobs(store, pending) if changes else []
+    missing = _ensure_blobs(store, pending, deep=reinstall) if changes else []
     if missing and offline:
         names = "\n".join(f"  {m.name}: {f.path} ({f.blake3[:12]}…)" for m, f in missing)
         raise CheckFailed(
@@ -292,7 +297,8 @@ def sync_lock(
     for model, target, reason in plans:
         if reason is not None and changes:
             with FileLock(str(store.target_lock(target))):
-                reason = _drift(model, target, inexact)  # another sync may have finished it meanwhile
+                if not reinstall:
+                    reason = _drift(model, target, inexact)  # another sync may have finished it meanwhile
                 if reason is not None:
                     _build(model, store, target, linker, inexact)
         results.append(
