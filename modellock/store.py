@@ -94,6 +94,7 @@ class PartialBlob:
         self.hasher = StreamHasher(git_blob_size=git_blob_size, sha256=sha256)
         # The pid in the name lets a later run tell a dead process's leftovers from a live download.
         self.path = store.tmp_dir / f"partial-{os.getpid()}-{key or '_'}-{os.urandom(4).hex()}"
+        _ACTIVE.add(self.path)
         claimed = key is not None and store.claim_partial(key, self.path)
         self._file = open(self.path, "r+b" if claimed else "xb")  # noqa: SIM115 - closed by commit/discard/keep
         if claimed:
@@ -157,13 +158,24 @@ class PartialBlob:
         """Leave the bytes for a later run to resume; returns how many were kept."""
         with contextlib.suppress(OSError):
             self._file.close()
+        _ACTIVE.discard(self.path)
         return self.hasher.size
 
     def discard(self) -> None:
         with contextlib.suppress(OSError):
             self._file.close()
+        _ACTIVE.discard(self.path)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+# Partials this process is writing right now; any other partial of a dead process, or one this
+# process kept after a failure, may be resumed.
+_ACTIVE: set[Path] = set()
+
+
+def _idle(pid: int, entry: Path) -> bool:
+    return entry not in _ACTIVE if pid == os.getpid() else not pid_alive(pid)
 
 
 def _seal_fraction(blake3: str) -> int:
@@ -343,7 +355,7 @@ class Store:
     def claim_partial(self, key: str, new_path: Path) -> bool:
         """Take over a dead process's partial download of `key` by renaming it (atomic: one claimant wins)."""
         for entry, pid, found in self._partials():
-            if found != key or pid == os.getpid() or pid_alive(pid):
+            if found != key or not _idle(pid, entry):
                 continue
             try:
                 os.rename(entry, new_path)
@@ -364,7 +376,7 @@ class Store:
     def resumable_bytes(self, key: str) -> int:
         """Bytes of a dead process's partial download of `key` (0 if none)."""
         for entry, pid, found in self._partials():
-            if found == key and pid != os.getpid() and not pid_alive(pid):
+            if found == key and _idle(pid, entry):
                 with contextlib.suppress(FileNotFoundError):
                     return entry.stat().st_size
         return 0
