@@ -216,6 +216,7 @@ class Console:
                 *(f"modified {p}" for p in m.modified),
                 *(f"extra    {p}" for p in m.extra),
                 *(f"store blob bad for {p}" for p in m.store_bad),
+                *(f"ref      {r}" for r in m.refs),
                 *([f"signature: {m.signature}"] if m.signature else []),
             ]
             self.line(f"{m.name}: {'ok' if not findings else count(len(findings), 'problem')}")

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Literal
 
 from modellock import atomic
 from modellock.errors import CheckFailed, UsageError
+from modellock.hfcache import is_snapshot, ref_file, ref_problem
 from modellock.installed import (
+    MARKER,
     FileStat,
     InstallState,
     read_state,
@@ -77,13 +79,6 @@ class SyncResult:
         return [m for m in self.models if m.action == "remove"]
 
 
-def _ref_file(model: LockedModel, snapshot: Path) -> Path | None:
-    """`refs/<revision>` in an HF cache: how `from_pretrained(repo, revision=...)` finds the commit offline."""
-    if model.layout != "hf-cache" or model.requested == model.commit:
-        return None
-    return snapshot.parent.parent / "refs" / model.requested
-
-
 def _drift(model: LockedModel, target: Path, inexact: bool) -> str | None:
     """Why `target` does not hold exactly `model` (by stat only), or None if it does."""
     state = read_state(target)
@@ -102,10 +97,9 @@ def _drift(model: LockedModel, target: Path, inexact: bool) -> str | None:
         extra = set(user_files(target)) - {f.path for f in model.files}
         if extra:
             return f"{len(extra)} file{'s' if len(extra) > 1 else ''} not in the lock"
-    ref = _ref_file(model, target)
-    if ref is not None and (not ref.is_file() or ref.read_text().strip() != model.commit):
-        return f"refs/{model.requested} does not point at {model.commit[:7]}"
-    return None
+    if is_snapshot(target) and (target / MARKER).exists():
+        return "its install record is inside the snapshot (written by an older modellock)"
+    return ref_problem(model, target)
 
 
 def _check_ownership(model: LockedModel, target: Path, force: bool) -> None:
@@ -147,7 +141,7 @@ def _place_hf_blob(store: Store, f: LockedFile, blobs: Path, linker: Linker) -> 
     source = store.blob_path(f.blake3)
     if blob.exists() and os.path.samefile(blob, source):
         return blob
-    tmp = blobs / f".{f.sha256}.{os.getpid()}.modellock-tmp"
+    tmp = blobs / atomic.temp_name(f.sha256)
     tmp.unlink(missing_ok=True)
     linker.link(source, tmp)
     os.replace(tmp, blob)
@@ -176,9 +170,9 @@ def _build(model: LockedModel, store: Store, target: Path, linker: Linker, inexa
                 if extra not in locked and not (staged / extra).exists():
                     (staged / extra).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(target / extra, staged / extra)
-        write_state(staged, InstallState(model.name, model.commit, model.digest, stats))
+        write_state(staged, InstallState(model.name, model.commit, model.digest, stats), target)
         swap_in(staged, target)
-        ref = _ref_file(model, target)
+        ref = ref_file(model, target)
         if ref is not None:
             atomic.write_text(ref, model.commit)  # no newline, as huggingface_hub writes it
     except BaseException:
