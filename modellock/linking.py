@@ -45,7 +45,14 @@ def _hardlink(src: Path, dst: Path) -> None:
 
 
 def _copy(src: Path, dst: Path) -> None:
-    shutil.copyfile(src, dst)
+    try:
+        shutil.copyfile(src, dst)
+    except OSError as exc:
+        from modellock.diskspace import describe
+
+        # shutil names the source; the filesystem that is full or read-only is the destination's.
+        dst.unlink(missing_ok=True)
+        raise describe(exc, dst, os.stat(src).st_size) or exc from None
     os.chmod(dst, 0o444)
 
 

@@ -16,7 +16,7 @@ from modellock.hashing import blake3_bytes
 from modellock.lockfast import parse_canonical
 from modellock.paths import unsafe_reason
 from modellock.security.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_MODES, Policy
-from modellock.tomlread import parse
+from modellock.tomlread import bad_utf8, parse
 
 LOCK_NAME = "modellock.lock"
 VERSION = 1
@@ -363,7 +363,7 @@ def read_lock(path: Path) -> Lockfile | None:
     except FileNotFoundError:
         return None
     except UnicodeDecodeError:
-        raise ConfigError("the lock is not valid UTF-8", file=str(path)) from None
+        raise bad_utf8(path, "the lock") from None
     return loads(text, str(path))
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from modellock.lockfile import content_digest, loads_canonical
 from modellock.manifest import Manifest
+from modellock.tomlread import bad_utf8
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ def check_lock(manifest: Manifest) -> CheckResult:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return CheckResult((Problem(None, f"{path.name} does not exist; run `modellock lock`"),), 0, 0)
+    except UnicodeDecodeError:
+        raise bad_utf8(path, "the lock") from None
     lock, canonical = loads_canonical(text, str(path))
     problems: list[Problem] = []
     if not canonical:
