@@ -69,7 +69,7 @@ def read_state(target: Path) -> InstallState | None:
     paths = [record_path(target), target / MARKER] if is_snapshot(target) else [target / MARKER]
     text = None
     for path in paths:
-        with contextlib.suppress(OSError, UnicodeDecodeError):
+        with contextlib.suppress(OSError, ValueError):  # ValueError: a NUL in a hand-edited path
             text = path.read_text(encoding="utf-8")
             break
     if text is None:
