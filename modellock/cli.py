@@ -147,6 +147,7 @@ def _command(fn: F) -> F:
         console = _options.console()
         as_json = _wants_json(kwargs)
         try:
+            _tidy_project()
             return fn(*args, **kwargs)
         except Interrupted as exc:
             _fail(console, exc, as_json)
@@ -175,6 +176,15 @@ def _command(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _tidy_project() -> None:
+    """Remove temporary files a killed run left beside modellock.toml and modellock.lock (one listdir)."""
+    from modellock import atomic
+
+    project = _options.project
+    if (project / "modellock.lock").exists() or (project / "modellock.toml").exists():
+        atomic.clean_temps(project)
+
+
 def _internal(console: Console, exc: BaseException, as_json: bool) -> None:
     if os.environ.get("MODELLOCK_DEBUG") or _options.verbose:
         traceback.print_exc()
@@ -194,6 +204,7 @@ def _store() -> Any:
 
     manifest = load_manifest(_options.manifest_path)
     store = Store(default_store_root(manifest.settings.store, manifest.path.parent))
+    store.tidy()
     _options.console().debug(f"project {manifest.path.parent}, store {store.root}")
     return manifest, store
 

@@ -16,6 +16,7 @@ from modellock.hashing import blake3_bytes
 from modellock.lockfast import parse_canonical
 from modellock.paths import unsafe_reason
 from modellock.security.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_MODES, Policy
+from modellock.tomlpos import find_line
 from modellock.tomlread import bad_utf8, parse
 
 LOCK_NAME = "modellock.lock"
@@ -320,16 +321,21 @@ class _Reader:
             raise ConfigError(
                 f"the lock has version {version}, this modellock reads version {VERSION}",
                 file=self.file,
+                line=find_line(self.text, (), "version"),
                 hint="upgrade modellock to read this lock",
             )
         if version < 1:
             raise ConfigError(f"unknown lock version {version}", file=self.file)
         revision = data.get("revision", 0)
         if not isinstance(revision, int) or isinstance(revision, bool):
-            raise ConfigError("the lock's `revision` must be an integer", file=self.file)
+            raise ConfigError(
+                "the lock's `revision` must be an integer", file=self.file, line=find_line(self.text, (), "revision")
+            )
         models_data = data.get("model", [])
         if not isinstance(models_data, list):
-            raise ConfigError("`model` must be an array of tables", file=self.file)
+            raise ConfigError(
+                "`model` must be an array of tables", file=self.file, line=find_line(self.text, (), "model")
+            )
         models = [self.model(entry, i) for i, entry in enumerate(models_data)]
         if len({m.name for m in models}) != len(models):
             raise ConfigError("the lock lists a model twice", file=self.file)

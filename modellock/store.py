@@ -343,6 +343,12 @@ class Store:
             if parts[0] == "partial" and len(parts) >= 3 and parts[1].isdigit():
                 yield entry, int(parts[1]), parts[2] if len(parts) == 4 else "_"
 
+    def tidy(self) -> None:
+        """Remove what killed runs left in the store's small directories (temporary files, dead partials)."""
+        for name in ("locks", "installs", "target-locks"):
+            atomic.clean_temps(self.root / name)
+        self.clean_partials()
+
     def clean_partials(self) -> None:
         """Remove partial downloads of processes that no longer run, except recent resumable ones."""
         for entry, pid, key in self._partials():

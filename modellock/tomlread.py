@@ -50,7 +50,9 @@ def parse(text: str, file: str) -> dict[str, Any]:
         message = str(exc)
         found = re.search(r"\(at line (\d+), column \d+\)", message)
         line = int(found.group(1)) if found else None
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message).strip()
+        if line is None and "(at end of document)" in message:
+            line = len(text.rstrip("\n").split("\n"))  # the last line: where the unfinished thing is
+        message = re.sub(r"\s*\(at line \d+, column \d+\)|\s*\(at end of document\)", "", message).strip()
         message = message[:1].lower() + message[1:]
         raise ConfigError(f"invalid TOML: {message}", file=file, line=line) from None
 

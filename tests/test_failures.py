@@ -271,3 +271,55 @@ def test_a_disk_that_fills_up_during_a_download(project: Path, hub: FakeHub, tmp
         assert rerun.returncode == 0, err.decode()
         assert len(hub.ranges) == 1  # what arrived before the disk filled was kept and resumed
         assert tree(project / "models" / "tiny") == EXPECTED
+
+
+def test_a_truncated_lock_names_its_last_line(project: Path, hub: FakeHub) -> None:
+    make_tiny(hub)
+    assert cli("add", "acme/tiny").exit_code == 0
+    lock = project / "modellock.lock"
+    text = lock.read_text()
+    lock.write_text(text[: text.index("model.safetensors") + 5])
+    run = cli("lock", "--check")
+    assert run.exit_code == 2
+    assert f"modellock.lock:{len(lock.read_text().splitlines())}: invalid TOML: unterminated string" in run.stderr
+
+
+# -- what killed runs leave behind ----------------------------------------------------------------
+
+
+def test_temporary_files_of_a_killed_run_are_removed_by_the_next(
+    project: Path, hub: FakeHub, tmp_path: Path
+) -> None:
+    make_tiny(hub)
+    assert cli("add", "acme/tiny").exit_code == 0
+    store = tmp_path / "store"
+    dead = ".modellock-tmp-999999999-1-"  # pid far above pid_max: that writer is gone
+    leftovers = [project / f"{dead}modellock.lock", store / "locks" / f"{dead}x", store / "installs" / f"{dead}y"]
+    live = project / f".modellock-tmp-{os.getpid()}-1-modellock.lock"  # a writer that still runs
+    for path in [*leftovers, live]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("half")
+    run = cli("sync")
+    assert run.exit_code == 0, run.stderr
+    assert [p for p in leftovers if p.exists()] == []
+    assert live.exists()
+
+
+def test_a_kill_while_removing_a_dropped_model_is_finished_by_the_next_sync(project: Path, hub: FakeHub) -> None:
+    from modellock.installed import MARKER
+
+    make_tiny(hub, "acme/one")
+    make_tiny(hub, "acme/two")
+    assert cli("add", "acme/one").exit_code == 0
+    assert cli("add", "acme/two").exit_code == 0
+    assert cli("sync").exit_code == 0
+    assert cli("remove", "two").exit_code == 0
+    models = project / "models"
+    # Killed inside remove_installed: parked, marker dropped, part of the tree already deleted.
+    parked = models / ".modellock-retired-two"
+    (models / "two").rename(parked)
+    (parked / MARKER).unlink()
+    (parked / "config.json").unlink()
+    run = cli("sync")
+    assert run.exit_code == 0, run.stderr
+    assert sorted(p.name for p in models.iterdir()) == ["one"]
