@@ -104,7 +104,14 @@ def _root(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
     verbose: Annotated[
-        int, typer.Option("--verbose", "-v", count=True, help="Say more: HTTP requests, tracebacks of internal errors.")
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="Say more: HTTP requests, tracebacks of internal errors.",
+            show_default=False,
+        ),
     ] = 0,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Never draw progress bars.")] = False,
     color: Annotated[Color, typer.Option("--color", help="Colour in messages: auto, always or never.")] = Color.auto,

@@ -39,15 +39,24 @@ def _edit(path: list[str], value: Any) -> bytes:
         b"[1, 2, 3]",
         b"\xff not json",
     ],
-    ids=["predicate-str", "resources-dict", "resources-ints", "resources-int", "serialization-list", "subject-str",
-         "statement-list", "not-json"],  # fmt: skip
+    ids=[
+        "predicate-str",
+        "resources-dict",
+        "resources-ints",
+        "resources-int",
+        "serialization-list",
+        "subject-str",
+        "statement-list",
+        "not-json",
+    ],
 )
 def test_malformed_statement(project: Path, hub: FakeHub, payload: bytes) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     (project / "signer.pem").write_bytes(pem)
     hub.repo("acme/signed").commit({**FILES, "model.sig": json.dumps(sign_with_key(payload, key)).encode()})
-    (project / "modellock.toml").write_text('[models.m]\nrepo = "acme/signed"\nsignature = { public-key = "signer.pem" }\n')
+    manifest = '[models.m]\nrepo = "acme/signed"\nsignature = { public-key = "signer.pem" }\n'
+    (project / "modellock.toml").write_text(manifest)
     before = snapshot(project)
     run = cli("lock")
     assert run.exit_code == 1, run.stderr
