@@ -41,8 +41,6 @@ def write_text(path: Path, text: str) -> None:
 
 def clean_temps(directory: Path) -> int:
     """Remove temporary files that dead processes left in `directory`; returns how many."""
-    from modellock.store import pid_alive
-
     removed = 0
     try:
         entries = list(os.scandir(directory))
@@ -51,6 +49,8 @@ def clean_temps(directory: Path) -> int:
     for entry in entries:
         if not entry.name.startswith(TMP_PREFIX):
             continue
+        from modellock.store import pid_alive  # only when there is something to judge: keeps `lock --check` light
+
         pid = entry.name[len(TMP_PREFIX) :].split("-", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             with contextlib.suppress(OSError):

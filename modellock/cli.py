@@ -64,15 +64,18 @@ class _Options:
     progress: bool = True
     color: Color = Color.auto
     signal: int = 2  # SIGINT; SIGTERM sets 15, so the exit code is 128 + the signal, as shells expect
+    found: Path | None = None
 
     @property
     def project(self) -> Path:
-        """`--project`, else the nearest directory upwards holding a manifest (or a lock)."""
+        """`--project`, else the nearest directory upwards holding a manifest (or a lock); searched once."""
         if self.explicit_project is not None:
             return self.explicit_project
-        from modellock.discover import find_project
+        if self.found is None:
+            from modellock.discover import find_project
 
-        return find_project(Path("."))
+            self.found = find_project(Path("."))
+        return self.found
 
     @property
     def manifest_path(self) -> Path:
@@ -120,6 +123,7 @@ def _root(
     ] = False,
 ) -> None:
     _options.explicit_project = project
+    _options.found = None
     _options.quiet = quiet
     _options.verbose = verbose
     _options.progress = not no_progress

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -170,3 +171,24 @@ def test_scan_labels_its_columns(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{}")
     run = cli("scan", str(tmp_path))
     assert "[format data, kind data, verdict safe]" in run.stdout
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_an_eta_and_no_progress_turns_it_off() -> None:
+    from modellock.console import Console
+
+    err = _Terminal()
+    bar = Console(err=err, color="never").progress()
+    assert bar is not None
+    bar.begin("Downloading", 10_000_000, 2)
+    bar.advance(2_500_000)
+    time.sleep(0.2)
+    bar.advance(2_500_000)
+    bar.end()
+    assert "eta" in err.getvalue() and "files" in err.getvalue()
+    assert Console(err=_Terminal(), progress=False).progress() is None
+    assert Console(err=io.StringIO()).progress() is None  # not a terminal
