@@ -2,19 +2,60 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
 
+# `.modellock-tmp-<pid>-<thread>-<name>`: the pid tells a later run whether the writer is gone.
+TMP_PREFIX = ".modellock-tmp-"
+
+
+def temp_name(name: str) -> str:
+    """A temporary sibling name, unique per process and thread, that `clean_temps` recognises."""
+    return f"{TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-{name}"
+
 
 def write_text(path: Path, text: str) -> None:
-    """Write `text` (UTF-8, LF) to `path` through a private temporary file and a rename."""
+    """Write `text` (UTF-8, LF) to `path` through a private temporary file and a rename.
+
+    A failed write removes its temporary file at once; one left by a killed process is removed
+    by the next write into the same directory (and by `clean_temps`).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Unique per process and thread, so concurrent writers never share a temporary file.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.unlink(missing_ok=True)  # a leftover of a killed process that had our pid
-    # O_EXCL | O_NOFOLLOW: a symlink planted at the temporary name is never written through.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    with open(fd, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    clean_temps(path.parent)
+    tmp = path.with_name(temp_name(path.name))
+    try:
+        # O_EXCL | O_NOFOLLOW: a symlink planted at the temporary name is never written through.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with open(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            from modellock.diskspace import write_failed
+
+            raise write_failed(exc, path, len(text.encode())) from None
+        raise
+
+
+def clean_temps(directory: Path) -> int:
+    """Remove temporary files that dead processes left in `directory`; returns how many."""
+    removed = 0
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(TMP_PREFIX):
+            continue
+        from modellock.store import pid_alive  # only when there is something to judge: keeps `lock --check` light
+
+        pid = entry.name[len(TMP_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed += 1
+    return removed

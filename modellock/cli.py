@@ -14,16 +14,20 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from modellock import __version__
+from modellock.cligroup import ModellockGroup
 from modellock.console import Console
-from modellock.errors import USAGE, ModellockError
+from modellock.errors import USAGE, Interrupted, ModellockError
 
+_CONTEXT = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     name="modellock",
+    cls=ModellockGroup,
     help="Lock AI model weights to commits and digests, and install exactly what is locked.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: rendering it with rich costs more than the rest of `--help`
+    context_settings=_CONTEXT,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,17 +50,39 @@ def _trust(manifest: Any, flag: Path | None, *, online: bool) -> Any:
     return TrustSource(explicit, online=online)
 
 
+class Color(str, enum.Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
 @dataclass
 class _Options:
-    project: Path = Path(".")
+    explicit_project: Path | None = None
     quiet: bool = False
+    verbose: int = 0
+    progress: bool = True
+    color: Color = Color.auto
+    signal: int = 2  # SIGINT; SIGTERM sets 15, so the exit code is 128 + the signal, as shells expect
+    found: Path | None = None
+
+    @property
+    def project(self) -> Path:
+        """`--project`, else the nearest directory upwards holding a manifest (or a lock); searched once."""
+        if self.explicit_project is not None:
+            return self.explicit_project
+        if self.found is None:
+            from modellock.discover import find_project
+
+            self.found = find_project(Path("."))
+        return self.found
 
     @property
     def manifest_path(self) -> Path:
         return self.project / "modellock.toml"
 
     def console(self) -> Console:
-        return Console(quiet=self.quiet)
+        return Console(quiet=self.quiet, verbose=self.verbose, progress=self.progress, color=self.color.value)
 
 
 _options = _Options()
@@ -71,15 +97,57 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     project: Annotated[
-        Path, typer.Option("--project", "-p", help="Directory holding modellock.toml.", show_default=False)
-    ] = Path("."),
+        Path | None,
+        typer.Option(
+            "--project",
+            "-p",
+            help="Directory holding modellock.toml (default: the nearest one upwards).",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="Say more: HTTP requests, tracebacks of internal errors.",
+            show_default=False,
+        ),
+    ] = 0,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="Never draw progress bars.")] = False,
+    color: Annotated[Color, typer.Option("--color", help="Colour in messages: auto, always or never.")] = Color.auto,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
-    _options.project = project
+    _options.explicit_project = project
+    _options.found = None
     _options.quiet = quiet
+    _options.verbose = verbose
+    _options.progress = not no_progress
+    _options.color = color
+    if verbose:
+        import logging
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+        for name in ("modellock", "huggingface_hub"):
+            logger = logging.getLogger(name)
+            logger.addHandler(handler)
+            logger.setLevel(logging.DEBUG)
+
+
+def _wants_json(kwargs: dict[str, Any]) -> bool:
+    output = kwargs.get("output")
+    return output is not None and output.value != "text"
+
+
+def _fail(console: Console, exc: ModellockError, as_json: bool) -> None:
+    console.error(exc)
+    if as_json:
+        console.json({"ok": False, "error": exc.message, "hint": exc.hint, "exit_code": exc.exit_code})
 
 
 def _command(fn: F) -> F:
@@ -88,27 +156,57 @@ def _command(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         console = _options.console()
+        as_json = _wants_json(kwargs)
         try:
+            _tidy_project()
             return fn(*args, **kwargs)
+        except Interrupted as exc:
+            _fail(console, exc, as_json)
+            raise typer.Exit(128 + _options.signal) from None
         except ModellockError as exc:
-            console.error(exc)
+            _fail(console, exc, as_json)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            raise typer.Exit(130) from None
+            _fail(console, Interrupted("interrupted"), as_json)
+            raise typer.Exit(128 + _options.signal) from None
         except typer.Exit:
             raise
+        except OSError as exc:
+            from modellock.diskspace import describe
+
+            mapped = describe(exc)
+            if mapped is None:
+                _internal(console, exc, as_json)
+            else:
+                _fail(console, mapped, as_json)
+            raise typer.Exit(USAGE) from None
         except Exception as exc:
-            if os.environ.get("MODELLOCK_DEBUG"):
-                traceback.print_exc()
-            console.error(
-                ModellockError(
-                    f"internal error: {type(exc).__name__}: {exc}",
-                    hint="this is a bug in modellock; set MODELLOCK_DEBUG=1 for a traceback and report it",
-                )
-            )
+            _internal(console, exc, as_json)
             raise typer.Exit(USAGE) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _tidy_project() -> None:
+    """Remove temporary files a killed run left beside modellock.toml and modellock.lock (one listdir)."""
+    from modellock import atomic
+
+    project = _options.project
+    if (project / "modellock.lock").exists() or (project / "modellock.toml").exists():
+        atomic.clean_temps(project)
+
+
+def _internal(console: Console, exc: BaseException, as_json: bool) -> None:
+    if os.environ.get("MODELLOCK_DEBUG") or _options.verbose:
+        traceback.print_exc()
+    _fail(
+        console,
+        ModellockError(
+            f"internal error: {type(exc).__name__}: {exc}",
+            hint="this is a bug in modellock; run with -v (or MODELLOCK_DEBUG=1) for a traceback and report it",
+        ),
+        as_json,
+    )
 
 
 def _store() -> Any:
@@ -116,7 +214,20 @@ def _store() -> Any:
     from modellock.store import Store, default_store_root
 
     manifest = load_manifest(_options.manifest_path)
-    return manifest, Store(default_store_root(manifest.settings.store, manifest.path.parent))
+    store = Store(default_store_root(manifest.settings.store, manifest.path.parent))
+    store.tidy()
+    _options.console().debug(f"project {manifest.path.parent}, store {store.root}")
+    return manifest, store
+
+
+def _sources(manifest: Any, store: Any, *, offline: bool = False) -> Any:
+    """How `lock` reaches each source: recording the file listings it reads, or only from those (`--offline`)."""
+    from modellock.sources import open_source
+    from modellock.sources.stored import OfflineSource, RecordingSource
+
+    if offline:
+        return lambda name: OfflineSource(name, store)
+    return lambda name: RecordingSource(open_source(name, endpoint=manifest.settings.endpoint), store)
 
 
 @app.command()
@@ -125,8 +236,40 @@ def init() -> None:
     """Create a starter modellock.toml in the project directory."""
     from modellock.ops.project import init_manifest
 
-    path = init_manifest(_options.project)
+    # Not the project found upwards: `init` in a subdirectory starts a new project there, like `uv init`.
+    path = init_manifest(_options.explicit_project or Path("."))
     _options.console().line(f"Created {path}")
+
+
+class Format(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+class ScanFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
+class Layout(str, enum.Enum):
+    dir = "dir"
+    hf_cache = "hf-cache"
+
+
+class RepoType(str, enum.Enum):
+    model = "model"
+    dataset = "dataset"
+
+
+class Pickle(str, enum.Enum):
+    deny = "deny"
+    scan = "scan"
+    allow = "allow"
+
+
+FormatOption = Annotated[Format, typer.Option("--format", help="Output format: text or json.")]
+ModelOption = Annotated[list[str] | None, typer.Option("--model", help="Only this model; repeatable.")]
 
 
 @app.command()
@@ -137,16 +280,36 @@ def add(
     revision: Annotated[str | None, typer.Option(help="Branch, tag or 40-hex commit (default: main).")] = None,
     include: Annotated[list[str] | None, typer.Option(help="Glob of files to lock; repeatable.")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Glob of files to leave out; repeatable.")] = None,
+    layout: Annotated[
+        Layout | None, typer.Option("--layout", help="dir (a plain tree) or hf-cache (a Hugging Face cache).")
+    ] = None,
+    path: Annotated[str | None, typer.Option("--path", help="Where sync installs it (default: models/NAME).")] = None,
+    repo_type: Annotated[
+        RepoType | None, typer.Option("--repo-type", help="model or dataset (default: model, or as the URL says).")
+    ] = None,
+    pickle: Annotated[
+        Pickle | None, typer.Option("--pickle", help="Pickle-based files: deny (default), scan or allow.")
+    ] = None,
+    output: FormatOption = Format.text,
     trusted_root: TrustedRootOption = None,
 ) -> None:
     """Add a model to the manifest and lock it."""
+    import dataclasses
+
     from modellock.ops.lock import lock_project
     from modellock.ops.project import add_model, parse_repo_spec
 
     spec = parse_repo_spec(repo)
-    path = _options.manifest_path
-    lock_path = path.with_name("modellock.lock")
-    before = path.read_bytes() if path.exists() else None
+    if repo_type is not None:
+        spec = dataclasses.replace(spec, repo_type=repo_type.value)
+    extra: dict[str, Any] = {
+        "layout": layout.value if layout and layout is not Layout.dir else None,
+        "path": path,
+        "pickle": pickle.value if pickle else None,
+    }
+    manifest_path = _options.manifest_path
+    lock_path = manifest_path.with_name("modellock.lock")
+    before = manifest_path.read_bytes() if manifest_path.exists() else None
     lock_before = lock_path.read_bytes() if lock_path.exists() else None
     if before is None:
         from modellock.ops.project import init_manifest
@@ -154,41 +317,47 @@ def add(
         init_manifest(_options.project)
     console = _options.console()
     try:
-        added = add_model(path, spec, name=name, revision=revision, include=include, exclude=exclude)
+        added = add_model(manifest_path, spec, name=name, revision=revision, include=include, exclude=exclude, **extra)
         manifest, store = _store()
         result = lock_project(
             manifest,
             store,
-            progress=console.progress(),
+            progress=console.progress() if output is Format.text else None,
             exclude_pickle_copies=added,
             trust=_trust(manifest, trusted_root, online=True),
+            source_factory=_sources(manifest, store),
         )
         excluded = result.auto_excluded.get(added)
         if excluded:
             patterns, files = excluded
             add_model(
-                path,
+                manifest_path,
                 spec,
                 name=added,
                 revision=revision,
                 include=include,
                 exclude=[*(exclude or []), *patterns],
                 replace=True,
+                **extra,
             )
             shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-            console.line(f"Excluding pickle-format weights ({shown}): safetensors weights are present")
+            if output is Format.text:
+                console.line(f"Excluding pickle-format weights ({shown}): safetensors weights are present")
     except BaseException:
         # Like `uv add`: a model that cannot be locked leaves the manifest as it was.
         if before is None:
-            path.unlink(missing_ok=True)
+            manifest_path.unlink(missing_ok=True)
         else:
-            path.write_bytes(before)
+            manifest_path.write_bytes(before)
         if lock_before is None:
             lock_path.unlink(missing_ok=True)
         elif lock_path.read_bytes() != lock_before:
             lock_path.write_bytes(lock_before)
         raise
-    console.lock_result(result)
+    if output is Format.json:
+        console.json({"ok": True, "added": added, **dataclasses.asdict(result)})
+    else:
+        console.lock_result(result)
 
 
 @app.command()
@@ -204,6 +373,13 @@ def remove(name: Annotated[str, typer.Argument(help="The model's name in the man
 @app.command()
 @_command
 def lock(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="modellock.toml or modellock.lock files whose projects to lock (pre-commit passes them).",
+            show_default=False,
+        ),
+    ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Check the lock is intact and matches the manifest; offline.")
     ] = False,
@@ -216,6 +392,10 @@ def lock(
         list[str] | None, typer.Option("--upgrade-model", "-P", help="Re-resolve one model; repeatable.")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Resolve and report; write nothing.")] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="No network: use locked commits and the store's file listings.")
+    ] = False,
+    output: FormatOption = Format.text,
     trusted_root: TrustedRootOption = None,
     accept_new_signer: Annotated[
         bool, typer.Option("--accept-new-signer", help="Accept a signer different from the one locked before.")
@@ -226,32 +406,80 @@ def lock(
 ) -> None:
     """Resolve the manifest to commits and write modellock.lock."""
     from modellock.errors import CHECK_FAILED, UsageError
+
+    if check and (upgrade or upgrade_model or dry_run):
+        raise UsageError("--check cannot be combined with --upgrade, --upgrade-model or --dry-run")
+    if remote and not check:
+        raise UsageError("--remote goes with --check")
+    projects = _projects_of(files) if files else [None]
+    failed = False
+    for project in projects:
+        if project is not None:
+            _options.explicit_project = project
+        if check:
+            failed |= not _check_one(output, remote)
+        else:
+            _lock_one(upgrade, upgrade_model, dry_run, offline, output, trusted_root, accept_new_signer, allow_unsigned)
+    if failed:
+        raise typer.Exit(CHECK_FAILED)
+
+
+def _projects_of(files: list[Path]) -> list[Path]:
+    """The distinct project directories of manifest or lock paths, in order."""
+    from modellock.errors import UsageError
+
+    projects: list[Path] = []
+    for path in files:
+        if path.name not in ("modellock.toml", "modellock.lock"):
+            raise UsageError(f"{path}: not a modellock.toml or modellock.lock", hint="pass the project's files")
+        if path.parent not in projects:
+            projects.append(path.parent)
+    return projects
+
+
+def _check_one(output: Format, remote: bool) -> bool:
+    import dataclasses
+
     from modellock.manifest import load_manifest
+    from modellock.ops.check import check_lock
 
     console = _options.console()
-    if check:
-        if upgrade or upgrade_model or dry_run:
-            raise UsageError("--check cannot be combined with --upgrade, --upgrade-model or --dry-run")
-        from modellock.ops.check import check_lock
+    manifest = load_manifest(_options.manifest_path)
+    result = check_lock(manifest)
+    proof = None
+    if result.ok and remote and result.lock is not None:
+        from modellock.ops.prove import prove_lock
 
-        manifest = load_manifest(_options.manifest_path)
-        result = check_lock(manifest)
-        if result.ok and remote and result.lock is not None:
-            from modellock.ops.prove import prove_lock
+        proof = prove_lock(result.lock, manifest)
+        result = proof.check
+    name = str(manifest.lock_path) if _options.explicit_project else "modellock.lock"
+    if output is Format.json:
+        data = {k: v for k, v in dataclasses.asdict(result).items() if k != "lock"}
+        if proof is not None:
+            data["remote_bytes_read"] = proof.bytes_read
+        console.json({"ok": result.ok, "lock": str(manifest.lock_path), **data})
+    elif proof is not None:
+        console.proof_result(proof, name)
+    else:
+        console.check_result(result, name)
+    return result.ok
 
-            proof = prove_lock(result.lock, manifest)
-            console.proof_result(proof, manifest.lock_path.name)
-            if not proof.check.ok:
-                raise typer.Exit(CHECK_FAILED)
-            return
-        console.check_result(result, manifest.lock_path.name)
-        if not result.ok:
-            raise typer.Exit(CHECK_FAILED)
-        return
-    if remote:
-        raise UsageError("--remote goes with --check")
+
+def _lock_one(
+    upgrade: bool,
+    upgrade_model: list[str] | None,
+    dry_run: bool,
+    offline: bool,
+    output: Format,
+    trusted_root: Path | None,
+    accept_new_signer: bool,
+    allow_unsigned: bool,
+) -> None:
+    import dataclasses
+
     from modellock.ops.lock import lock_project
 
+    console = _options.console()
     manifest, store = _store()
     outcome = lock_project(
         manifest,
@@ -259,27 +487,16 @@ def lock(
         upgrade_all=upgrade,
         upgrade=upgrade_model or (),
         dry_run=dry_run,
-        progress=console.progress(),
-        trust=_trust(manifest, trusted_root, online=True),
+        progress=console.progress() if output is Format.text else None,
+        trust=_trust(manifest, trusted_root, online=not offline),
         accept_new_signer=accept_new_signer,
         allow_unsigned=allow_unsigned,
+        source_factory=_sources(manifest, store, offline=offline),
     )
-    console.lock_result(outcome)
-
-
-class Format(str, enum.Enum):
-    text = "text"
-    json = "json"
-
-
-class ScanFormat(str, enum.Enum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-
-
-FormatOption = Annotated[Format, typer.Option("--format", help="Output format.")]
-ModelOption = Annotated[list[str] | None, typer.Option("--model", help="Only this model; repeatable.")]
+    if output is Format.json:
+        console.json({"ok": True, "lock": str(manifest.lock_path), **dataclasses.asdict(outcome)})
+    else:
+        console.lock_result(outcome)
 
 
 def _read_lock_or_fail(path: Path) -> Any:
@@ -296,10 +513,13 @@ def _read_lock_or_fail(path: Path) -> Any:
 @_command
 def sync(
     locked: Annotated[bool, typer.Option("--locked", help="Fail if the lock is stale against the manifest.")] = False,
-    frozen: Annotated[bool, typer.Option("--frozen", help="Use the lock as it is; do not read the manifest.")] = False,
+    frozen: Annotated[bool, typer.Option("--frozen", help="Use the lock as it is; do not re-lock.")] = False,
     offline: Annotated[bool, typer.Option("--offline", help="Use only the store; fail on anything missing.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if anything is out of sync; change nothing.")] = False,
+    reinstall: Annotated[
+        bool, typer.Option("--reinstall", help="Rebuild every selected model's tree, re-hashing its store blobs.")
+    ] = False,
     model: ModelOption = None,
     inexact: Annotated[bool, typer.Option("--inexact", help="Keep files the lock does not list.")] = False,
     force: Annotated[
@@ -321,12 +541,20 @@ def sync(
 
     if locked and frozen:
         raise UsageError("--locked and --frozen cannot be combined")
+    if reinstall and (dry_run or check):
+        raise UsageError("--reinstall cannot be combined with --dry-run or --check")
     console = _options.console()
     lock_path = _options.project / "modellock.lock"
     endpoint = setting_mode = manifest = None
     cert_roots: dict[str, bytes] = {}
     if frozen:
+        # The lock is the plan; the manifest's [settings] (store, endpoint, link mode) still say where.
+        settings_from = _manifest_settings_only(console)
         store = Store(default_store_root())
+        if settings_from is not None:
+            store = Store(default_store_root(settings_from.settings.store, settings_from.path.parent))
+            endpoint, setting_mode = settings_from.settings.endpoint, settings_from.settings.link_mode
+            manifest = settings_from
     else:
         from modellock.ops.check import check_lock
 
@@ -336,12 +564,17 @@ def sync(
         stale = check_lock(manifest)
         if not stale.ok:
             if locked or offline or check or dry_run:
-                console.check_result(stale, lock_path.name)
+                if output is Format.text:
+                    console.check_result(stale, lock_path.name)
                 raise CheckFailed("the lock is stale; --locked, --offline, --check and --dry-run do not re-lock")
             from modellock.ops.lock import lock_project
 
             relocked = lock_project(
-                manifest, store, progress=console.progress(), trust=_trust(manifest, trusted_root, online=True)
+                manifest,
+                store,
+                progress=console.progress(),
+                trust=_trust(manifest, trusted_root, online=True),
+                source_factory=_sources(manifest, store),
             )
             if output is Format.text:  # JSON output stays one object on stdout
                 console.lock_result(relocked)
@@ -361,6 +594,7 @@ def sync(
         check=check,
         inexact=inexact,
         force=force,
+        reinstall=reinstall,
         link_mode=LinkMode(mode_name) if mode_name else None,
         endpoint=endpoint,
         progress=console.progress() if output is Format.text else None,
@@ -369,11 +603,24 @@ def sync(
         lock_path=lock_path,
     )
     if output is Format.json:
-        console.json(dataclasses.asdict(result))
+        console.json({"ok": not (check and (result.installed or result.removed)), **dataclasses.asdict(result)})
     else:
         console.sync_result(result)
     if check and (result.installed or result.removed):
         raise typer.Exit(CHECK_FAILED)
+
+
+def _manifest_settings_only(console: Console) -> Any:
+    """The manifest, for its [settings] only (`sync --frozen`); a broken one is ignored with a warning."""
+    if not _options.manifest_path.exists():
+        return None
+    from modellock.manifest import load_manifest
+
+    try:
+        return load_manifest(_options.manifest_path)
+    except ModellockError as exc:
+        console.warn(f"--frozen: ignoring [settings] of a manifest that cannot be read: {exc.message}")
+        return None
 
 
 def _certificate_roots(manifest: Any) -> dict[str, bytes]:
@@ -489,7 +736,9 @@ def _store_setting(manifest: Any = None) -> tuple[str | None, Path | None]:
     return (manifest.settings.store, manifest.path.parent) if manifest is not None else (None, None)
 
 
-cache_app = typer.Typer(help="Inspect and maintain the content-addressed store.", no_args_is_help=True)
+cache_app = typer.Typer(
+    help="Inspect and maintain the content-addressed store.", no_args_is_help=True, context_settings=_CONTEXT
+)
 app.add_typer(cache_app, name="cache")
 
 
@@ -504,35 +753,54 @@ def cache_dir() -> None:
 
 @cache_app.command("verify")
 @_command
-def cache_verify() -> None:
+def cache_verify(output: FormatOption = Format.text) -> None:
     """Re-hash every blob; evict any that no longer match their name."""
+    import dataclasses
+
     from modellock.errors import CHECK_FAILED
     from modellock.ops.cache import verify_store
     from modellock.store import Store, default_store_root
 
     result = verify_store(Store(default_store_root(*_store_setting())))
     console = _options.console()
-    for name in result.corrupt:
-        console.line(f"corrupt, evicted: {name}")
-    console.line(f"Checked {result.checked} blobs, {len(result.corrupt)} corrupt")
+    if output is Format.json:
+        console.json({"ok": not result.corrupt, **dataclasses.asdict(result)})
+    else:
+        for name in result.corrupt:
+            console.line(f"corrupt, evicted: {name}")
+        console.line(f"Checked {result.checked} blobs, {len(result.corrupt)} corrupt")
     if result.corrupt:
         raise typer.Exit(CHECK_FAILED)
 
 
 @cache_app.command("prune")
 @_command
-def cache_prune() -> None:
+def cache_prune(output: FormatOption = Format.text) -> None:
     """Remove blobs that no registered lock references."""
+    import dataclasses
+
     from modellock.console import human_size
     from modellock.ops.cache import prune_store
     from modellock.store import Store, default_store_root
 
     result = prune_store(Store(default_store_root(*_store_setting())))
+    if output is Format.json:
+        _options.console().json({"ok": True, **dataclasses.asdict(result)})
+        return
     _options.console().line(
         f"Removed {result.removed} blobs ({human_size(result.freed_bytes)}); "
         f"kept {result.kept} referenced by {len(result.locks)} lock(s)"
     )
 
 
+def _terminated(signum: int, frame: Any) -> None:
+    """SIGTERM stops a run the way Ctrl-C does: downloads keep what arrived, nothing half-installed."""
+    _options.signal = signum
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
     app()

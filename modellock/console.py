@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from typing import TYPE_CHECKING, Any, TextIO
@@ -43,13 +44,43 @@ _DID = {"added": "Added", "updated": "Updated", "removed": "Removed"}
 _WOULD = {"added": "Would add", "updated": "Would update", "removed": "Would remove"}
 
 
+def use_color(mode: str, stream: TextIO) -> bool:
+    """`--color`: always, never, or auto (a terminal, and neither NO_COLOR nor TERM=dumb set; FORCE_COLOR wins)."""
+    if mode != "auto":
+        return mode == "always"
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return stream.isatty()
+
+
+_STYLES = {"error": "1;31", "warning": "1;33", "hint": "1;36", "debug": "2"}
+
+
 class Console:
     """Where output goes: summaries on stdout, errors and progress on stderr."""
 
-    def __init__(self, *, quiet: bool = False, out: TextIO | None = None, err: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        quiet: bool = False,
+        verbose: int = 0,
+        progress: bool = True,
+        color: str = "auto",
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ) -> None:
         self.quiet = quiet
+        self.verbose = verbose
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self._progress = progress
+        self._color_mode = color
+        self.color = use_color(color, self.err)
+
+    def _label(self, kind: str) -> str:
+        return f"\x1b[{_STYLES[kind]}m{kind}:\x1b[0m" if self.color else f"{kind}:"
 
     def line(self, text: str = "") -> None:
         if not self.quiet:
@@ -59,18 +90,25 @@ class Console:
         print(json.dumps(data, indent=2, sort_keys=True), file=self.out)
 
     def error(self, exc: ModellockError) -> None:
-        print(f"error: {exc.message}", file=self.err)
+        print(f"{self._label('error')} {exc.message}", file=self.err)
         if exc.hint:
-            print(f"hint: {exc.hint}", file=self.err)
+            print(f"{self._label('hint')} {exc.hint}", file=self.err)
 
     def warn(self, text: str) -> None:
-        print(f"warning: {text}", file=self.err)
+        print(f"{self._label('warning')} {text}", file=self.err)
+
+    def hint(self, text: str) -> None:
+        print(f"{self._label('hint')} {text}", file=self.err)
+
+    def debug(self, text: str) -> None:
+        if self.verbose:
+            print(f"{self._label('debug')} {text}", file=self.err)
 
     def progress(self) -> RichProgress | None:
-        """A progress display, or None when quiet or not on a terminal."""
-        if self.quiet or not self.err.isatty():
+        """A progress display, or None when quiet, turned off (`--no-progress`) or not on a terminal."""
+        if self.quiet or not self._progress or not self.err.isatty():
             return None
-        return RichProgress(self.err)
+        return RichProgress(self.err, color=self.color)
 
     def lock_result(self, result: LockResult) -> None:
         models = [c for c in result.changes if c.kind != "removed"]
@@ -90,6 +128,8 @@ class Console:
             if c.kind == "added":
                 detail = f"{c.requested} {short(c.new_commit)} ({count(c.files, 'file')}, {human_size(c.size)})"
             elif c.kind == "updated":
+                if c.old_commit == c.new_commit and not c.files_changed and not c.repaired:
+                    continue  # only where it is installed changed: no new bytes, nothing to report (uv)
                 detail = f"{c.requested} {short(c.old_commit)} -> {short(c.new_commit)}"
                 if c.files_changed:
                     detail += f" ({count(c.files, 'file')}, {human_size(c.size)})"
@@ -116,10 +156,10 @@ class Console:
         if result.ok:
             self.line(f"{lock_name} is up to date ({count(result.models, 'model')}, {count(result.files, 'file')})")
             return
-        print(f"error: {lock_name} does not match the manifest or has been edited:", file=self.err)
+        print(f"{self._label('error')} {lock_name} does not match the manifest or has been edited:", file=self.err)
         for p in result.problems:
             print(f"  - {p.model + ': ' if p.model else ''}{p.message}", file=self.err)
-        print("hint: run `modellock lock` to update it", file=self.err)
+        self.hint("run `modellock lock` to update it")
 
     def proof_result(self, result: ProofResult, lock_name: str) -> None:
         check = result.check
@@ -129,13 +169,10 @@ class Console:
                 f"{count(check.files, 'file')}; {human_size(result.bytes_read)} of regular files compared)"
             )
             return
-        print(f"error: {lock_name} does not match what the Hub holds:", file=self.err)
+        print(f"{self._label('error')} {lock_name} does not match what the Hub holds:", file=self.err)
         for p in check.problems:
             print(f"  - {p.model + ': ' if p.model else ''}{p.message}", file=self.err)
-        print(
-            "hint: review the lock's change; `modellock lock --upgrade-model NAME` re-resolves a model from the Hub",
-            file=self.err,
-        )
+        self.hint("review the lock's change; `modellock lock --upgrade-model NAME` re-resolves a model from the Hub")
 
     def sync_result(self, result: SyncResult) -> None:
         for warning in result.warnings:
@@ -176,7 +213,7 @@ class Console:
         for d in report.decisions:
             r = d.result
             status = "ok" if d.allowed else "REFUSED"
-            self.line(f"{status:8} {d.path}  [{r.format}, {r.kind}, {r.verdict}]")
+            self.line(f"{status:8} {d.path}  [format {r.format}, kind {r.kind}, verdict {r.verdict}]")
             if not d.allowed:
                 for finding in r.findings[:10]:
                     self.line(f"         - {finding.verdict}: {finding.message}")
@@ -195,6 +232,7 @@ class Console:
                 *(f"modified {p}" for p in m.modified),
                 *(f"extra    {p}" for p in m.extra),
                 *(f"store blob bad for {p}" for p in m.store_bad),
+                *(f"ref      {r}" for r in m.refs),
                 *([f"signature: {m.signature}"] if m.signature else []),
             ]
             self.line(f"{m.name}: {'ok' if not findings else count(len(findings), 'problem')}")
@@ -206,31 +244,39 @@ class Console:
             )
             self.line(f"{command}: {count(len(report.models), 'model')}, all matching the lock ({what})")
         elif not report.hashed:
-            print(
-                "hint: `status` compares size, mtime and inode only; run `modellock verify` to confirm", file=self.err
-            )
+            self.hint("`status` compares size, mtime and inode only; run `modellock verify` to confirm")
 
 
 class RichProgress:
     """One transfer bar for a whole batch of files; safe to call from download threads."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, color: bool = True) -> None:
         self._stream = stream
+        self._color = color
         self._lock = threading.Lock()
         self._bar: Any = None
         self._task: Any = None
 
     def begin(self, label: str, total_bytes: int, total_files: int) -> None:
         from rich.console import Console as RichConsole
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
 
         self._bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
             TextColumn("{task.fields[files]}"),
-            console=RichConsole(file=self._stream),
+            console=RichConsole(file=self._stream, no_color=not self._color),
             transient=True,
         )
         self._files_total = total_files

@@ -52,6 +52,12 @@ class NetworkError(SourceError):
     """The source could not be reached, or kept failing after retries."""
 
 
+class Interrupted(ModellockError):
+    """Ctrl-C or SIGTERM stopped the run; says what was kept for the next one."""
+
+    exit_code = 130
+
+
 class CheckFailed(ModellockError):
     """A check ran and found a problem: stale lock, digest mismatch, refused content."""
 

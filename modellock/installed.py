@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from modellock import atomic
+from modellock.hfcache import is_snapshot, record_path
 from modellock.lockfile import LockedFile, LockedModel
 from modellock.store import pid_alive
 
@@ -87,8 +88,17 @@ def hf_repo_folder(model: LockedModel) -> str:
 
 def read_state(target: Path) -> InstallState | None:
     """The marker of an owned directory; None if the directory is not ours (or has no valid marker)."""
+    # An hf-cache snapshot's record sits outside it; older versions put it inside.
+    paths = [record_path(target), target / MARKER] if is_snapshot(target) else [target / MARKER]
+    text = None
+    for path in paths:
+        with contextlib.suppress(OSError, ValueError):  # ValueError: a NUL in a hand-edited path
+            text = path.read_text(encoding="utf-8")
+            break
+    if text is None:
+        return None
     try:
-        data: Any = json.loads((target / MARKER).read_text(encoding="utf-8"))
+        data: Any = json.loads(text)
         files = {p: FileStat(*v) for p, v in data["files"].items()}
         return InstallState(data["name"], data["commit"], data["digest"], files)
     except (OSError, ValueError, KeyError, TypeError):
@@ -181,7 +191,10 @@ def recover(target: Path) -> None:
     if retired.is_symlink():
         retired.unlink()  # never ours: we park directories, and never move a planted link into place
     elif retired.exists():
-        if target.exists():
+        # Parked by a swap (marker intact): bring it back. Parked by a removal, whose first step
+        # after parking is to drop the marker: finish removing it.
+        parked_by_swap = (retired / MARKER).exists() or (is_snapshot(target) and record_path(target).exists())
+        if target.exists() or not parked_by_swap:
             shutil.rmtree(retired, ignore_errors=True)
         else:
             os.rename(retired, target)
@@ -198,11 +211,16 @@ def remove_installed(target: Path) -> None:
     """Delete an owned tree: parked first under the name `recover` knows, so a kill midway is finished next run."""
     retired = target.parent / f"{RETIRED}{target.name}"
     os.rename(target, retired)
+    (retired / MARKER).unlink(missing_ok=True)  # from here on, `recover` finishes the removal
+    if is_snapshot(target):
+        record_path(target).unlink(missing_ok=True)
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def write_state(directory: Path, state: InstallState) -> None:
-    atomic.write_text(directory / MARKER, state.dumps())
+def write_state(directory: Path, state: InstallState, target: Path | None = None) -> None:
+    """Record the install in the tree being built, or, for an hf-cache snapshot `target`, beside it."""
+    path = record_path(target) if target is not None and is_snapshot(target) else directory / MARKER
+    atomic.write_text(path, state.dumps())
 
 
 def remove_tree(path: Path) -> None:

@@ -45,7 +45,14 @@ def _hardlink(src: Path, dst: Path) -> None:
 
 
 def _copy(src: Path, dst: Path) -> None:
-    shutil.copyfile(src, dst)
+    try:
+        shutil.copyfile(src, dst)
+    except OSError as exc:
+        from modellock.diskspace import describe
+
+        # shutil names the source; the filesystem that is full or read-only is the destination's.
+        dst.unlink(missing_ok=True)
+        raise describe(exc, dst, os.stat(src).st_size) or exc from None
     os.chmod(dst, 0o444)
 
 
@@ -63,7 +70,20 @@ class Linker:
 
     def link(self, src: Path, dst: Path) -> None:
         if self.mode is not None:
-            _ACTIONS[self.mode](src, dst)
+            try:
+                _ACTIONS[self.mode](src, dst)
+            except LinkFailed as exc:
+                if self._requested is None:
+                    raise
+                from modellock.errors import ModellockError
+
+                # Asked for by name, so no silent fallback: say why and what would work.
+                raise ModellockError(
+                    f"--link-mode {self.mode.value} does not work between the store ({src.parent.parent.parent}) "
+                    f"and {dst.parent}: {exc.strerror}",
+                    hint="use --link-mode hardlink or copy (or [settings] link-mode), or leave it unset to fall back "
+                    "automatically",
+                ) from None
             return
         failures = []
         for mode in _FALLBACK:

@@ -23,7 +23,8 @@ from modellock.paths import (
     valid_repo_id,
 )
 from modellock.security.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_MODES, Policy
-from modellock.tomlread import parse
+from modellock.tomlpos import find_line
+from modellock.tomlread import bad_utf8, parse
 
 LOCK_NAME = "modellock.lock"
 VERSION = 2
@@ -377,6 +378,7 @@ class _Reader:
             raise ConfigError(
                 f"the lock has version {version}, this modellock reads version {VERSION}",
                 file=self.file,
+                line=find_line(self.text, (), "version"),
                 hint="upgrade modellock to read this lock",
             )
         if version < 1:
@@ -384,10 +386,14 @@ class _Reader:
         self.version = version
         revision = data.get("revision", 0)
         if not isinstance(revision, int) or isinstance(revision, bool):
-            raise ConfigError("the lock's `revision` must be an integer", file=self.file)
+            raise ConfigError(
+                "the lock's `revision` must be an integer", file=self.file, line=find_line(self.text, (), "revision")
+            )
         models_data = data.get("model", [])
         if not isinstance(models_data, list):
-            raise ConfigError("`model` must be an array of tables", file=self.file)
+            raise ConfigError(
+                "`model` must be an array of tables", file=self.file, line=find_line(self.text, (), "model")
+            )
         models = [self.model(entry, i) for i, entry in enumerate(models_data)]
         if len({m.name for m in models}) != len(models):
             raise ConfigError("the lock lists a model twice", file=self.file)
@@ -428,25 +434,26 @@ def loads_checked(text: str, file: str = LOCK_NAME) -> ReadLock:
     return ReadLock(lock, rendered == text, unsealed)
 
 
-def read_lock(path: Path) -> Lockfile | None:
-    """The lock at `path`, or None if there is none yet."""
+def _lock_text(path: Path) -> str | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except UnicodeDecodeError:
-        raise ConfigError("the lock is not valid UTF-8", file=str(path)) from None
-    return loads(text, str(path))
+        raise bad_utf8(path, "the lock") from None
+
+
+def read_lock(path: Path) -> Lockfile | None:
+    """The lock at `path`, or None if there is none yet."""
+    text = _lock_text(path)
+    return None if text is None else loads(text, str(path))
 
 
 def read_sealed_lock(path: Path) -> Lockfile | None:
     """The lock at `path` for installing or verifying: refused (exit 1) unless whole and sealed."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = _lock_text(path)
+    if text is None:
         return None
-    except UnicodeDecodeError:
-        raise ConfigError("the lock is not valid UTF-8", file=str(path)) from None
     read = loads_checked(text, str(path))
     if read.unsealed or not read.canonical:
         what = f"model {', '.join(f'`{n}`' for n in read.unsealed)}" if read.unsealed else "its text"

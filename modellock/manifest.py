@@ -24,7 +24,7 @@ from modellock.paths import (
 )
 from modellock.security.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_MODES, Policy
 from modellock.tomlpos import find_line
-from modellock.tomlread import parse
+from modellock.tomlread import bad_utf8, parse
 
 MANIFEST_NAME = "modellock.toml"
 
@@ -331,5 +331,5 @@ def load_manifest(path: Path) -> Manifest:
     except FileNotFoundError:
         raise ConfigError("no manifest found", file=str(path), hint="run `modellock init` to create one") from None
     except UnicodeDecodeError:
-        raise ConfigError("the manifest is not valid UTF-8", file=str(path)) from None
+        raise bad_utf8(path, "the manifest") from None
     return _Reader(text, str(path)).read(path)

@@ -82,6 +82,22 @@ def unsafe_reason(path: str) -> str | None:
     return None
 
 
+# Linux and macOS limits (NAME_MAX, PATH_MAX): a longer repository path cannot be installed anywhere.
+NAME_MAX = 255
+PATH_MAX = 4096
+
+
+def length_reason(path: str) -> str | None:
+    """Why `path` is too long to be a file on common filesystems, or None."""
+    longest = max(path.split("/"), key=lambda part: len(part.encode()))
+    if len(longest.encode()) > NAME_MAX:
+        return f"a path component is {len(longest.encode())} bytes long; filesystems allow {NAME_MAX}"
+    if len(path.encode()) > PATH_MAX - 256:
+        # Leaves room for the directory it is installed in.
+        return f"the path is {len(path.encode())} bytes long; the limit is {PATH_MAX - 256} (PATH_MAX {PATH_MAX})"
+    return None
+
+
 def collision_key(path: str) -> str:
     """Two paths with the same key would be one file on a case-insensitive or normalising filesystem."""
     return unicodedata.normalize("NFC", path).casefold()
@@ -91,7 +107,7 @@ def check_repo_paths(repo: str, paths: Iterable[str]) -> None:
     """Refuse any path that could escape its directory or collide with another after normalisation."""
     seen: dict[str, str] = {}
     for path in paths:
-        reason = unsafe_reason(path)
+        reason = unsafe_reason(path) or length_reason(path)
         if reason:
             raise UnsafePath(
                 f"refusing {repo}: repository path {path!r} is unsafe: {reason}",

@@ -7,6 +7,7 @@ import hashlib
 import os
 import stat
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +17,10 @@ from modellock import atomic
 from modellock.hashing import FileDigest, StreamHasher, blake3_file
 
 STORE_ENV = "MODELLOCK_CACHE_DIR"
-# Blobs carry a fixed mtime (as in the Nix store): any later write changes it, so a stat
-# tells whether a blob may have been modified without reading its bytes.
+# The mtime of blobs on filesystems without sub-second timestamps (see `seal`).
 BLOB_MTIME_NS = 1_000_000_000
+# Partials of dead processes are kept this long for a later run to resume.
+RESUMABLE_S = 24 * 3600
 
 
 def default_store_root(setting: str | None = None, project_dir: Path | None = None) -> Path:
@@ -72,25 +74,51 @@ _sync_file_range: Any = None
 
 
 class PartialBlob:
-    """A blob being written: bytes go to a private temporary file and are hashed on the way."""
+    """A blob being written: bytes go to a private temporary file and are hashed on the way.
 
-    def __init__(self, store: Store, git_blob_size: int | None, sha256: bool = True) -> None:
+    With a `key` (the digest the bytes must have, e.g. `b3_<hex>`), an interrupted download is kept
+    under that key and a later run resumes it: the kept bytes are re-read and re-hashed (never
+    trusted), and a partial longer than `size` is thrown away.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        git_blob_size: int | None,
+        sha256: bool = True,
+        key: str | None = None,
+        size: int | None = None,
+    ) -> None:
         self._store = store
-        # The pid in the name lets a later run tell a dead process's leftovers from a live download.
-        import tempfile
-
-        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix=f"partial-{os.getpid()}-")
-        self.path = Path(name)
-        self._file = os.fdopen(fd, "wb")
+        self.key = key
+        self._expected = size
         self.hasher = StreamHasher(git_blob_size=git_blob_size, sha256=sha256)
-        self._flushed = 0
+        # The pid in the name lets a later run tell a dead process's leftovers from a live download.
+        self.path = store.tmp_dir / f"partial-{os.getpid()}-{key or '_'}-{os.urandom(4).hex()}"
+        _ACTIVE.add(self.path)
+        claimed = key is not None and store.claim_partial(key, self.path)
+        self._file = open(self.path, "r+b" if claimed else "xb")  # noqa: SIM115 - closed by commit/discard/keep
+        if claimed:
+            while chunk := self._file.read(1 << 20):
+                self.hasher.update(chunk)
+            if size is not None and self.hasher.size > size:
+                self.restart()
+        self.resumed = self.hasher.size
+        """Bytes taken over from an earlier, interrupted run."""
+        self._flushed = self.hasher.size
 
     @property
     def written(self) -> int:
         return self.hasher.size
 
     def write(self, chunk: bytes | memoryview) -> None:
-        self._file.write(chunk)
+        try:
+            self._file.write(chunk)
+        except OSError as exc:
+            from modellock.diskspace import write_failed
+
+            remaining = self._expected - self.hasher.size if self._expected is not None else len(chunk)
+            raise write_failed(exc, self.path, remaining) from None
         self.hasher.update(chunk)
         if self.hasher.size - self._flushed >= _WRITEBACK_STEP:
             # Start writing back what has arrived, so the fsync at the end waits for little.
@@ -99,33 +127,79 @@ class PartialBlob:
             self._flushed = self.hasher.size
 
     def restart(self) -> None:
-        """Throw away what was written (the server could not resume)."""
+        """Throw away what was written (the server could not resume, or resumed bytes were bad)."""
         self._file.seek(0)
         self._file.truncate()
         self.hasher.reset()
+        self.resumed = self._flushed = 0
 
     def commit(self, sha256: str = "") -> FileDigest:
         """Move the bytes into the store under their BLAKE3; a racing writer of the same bytes is harmless.
 
         `sha256` is the known SHA-256 when the hasher did not compute one.
         """
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            from modellock.diskspace import write_failed
+
+            raise write_failed(exc, self.path, 0) from None
         self._file.close()
         digest = self.hasher.digest(sha256)
         target = self._store.blob_path(digest.blake3)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(self.path, 0o444)
-        os.utime(self.path, ns=(BLOB_MTIME_NS, BLOB_MTIME_NS))
+        seal(self.path, digest.blake3)
         os.replace(self.path, target)
         if self.hasher.computes_sha256:  # a digest enters the index only if we computed it from the bytes
             self._store.remember("sha256", digest.sha256, digest)
         return digest
 
+    def keep(self) -> int:
+        """Leave the bytes for a later run to resume; returns how many were kept."""
+        with contextlib.suppress(OSError):
+            self._file.close()
+        _ACTIVE.discard(self.path)
+        return self.hasher.size
+
     def discard(self) -> None:
-        self._file.close()
+        with contextlib.suppress(OSError):
+            self._file.close()
+        _ACTIVE.discard(self.path)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+# Partials this process is writing right now; any other partial of a dead process, or one this
+# process kept after a failure, may be resumed.
+_ACTIVE: set[Path] = set()
+
+
+def _idle(pid: int, entry: Path) -> bool:
+    return entry not in _ACTIVE if pid == os.getpid() else not pid_alive(pid)
+
+
+def _seal_fraction(blake3: str) -> int:
+    return int(blake3[:8], 16) % 999_999_999 + 1
+
+
+def seal(path: Path, blake3: str) -> None:
+    """Date a blob now, to the second, with nanoseconds taken from its name.
+
+    Any later write sets the mtime to the clock's nanoseconds, which match the name's by chance
+    once in ~10^9, so a stat tells whether a blob may have changed without reading it (the Nix
+    store's fixed mtime, but with a real date, so `ls -l` of a hardlinked install looks sane).
+    Filesystems that keep whole seconds only get the fixed 1970 date instead.
+    """
+    wanted = time.time_ns() // 1_000_000_000 * 1_000_000_000 + _seal_fraction(blake3)
+    os.utime(path, ns=(wanted, wanted), follow_symlinks=False)  # a planted link is never dated through
+    if os.stat(path, follow_symlinks=False).st_mtime_ns != wanted:
+        os.utime(path, ns=(BLOB_MTIME_NS, BLOB_MTIME_NS), follow_symlinks=False)
+
+
+def sealed(st: os.stat_result, blake3: str) -> bool:
+    return st.st_mtime_ns == BLOB_MTIME_NS or st.st_mtime_ns % 1_000_000_000 == _seal_fraction(blake3)
 
 
 def pid_alive(pid: int) -> bool:
@@ -182,7 +256,7 @@ class Store:
     def intact(self, blake3: str, size: int) -> bool:
         """The blob exists and its size and mtime are as written; a deep check is `verify_blob`."""
         st = self._lstat(blake3)
-        return st is not None and st.st_size == size and st.st_mtime_ns == BLOB_MTIME_NS
+        return st is not None and st.st_size == size and sealed(st, blake3)
 
     def verify_blob(self, blake3: str) -> bool:
         """Re-hash a blob; False if it is missing, not a regular file, or its bytes no longer match its name."""
@@ -193,7 +267,7 @@ class Store:
 
     def reseal(self, blake3: str) -> None:
         """Restore the written-state mtime of a blob whose bytes were just re-verified."""
-        os.utime(self.blob_path(blake3), ns=(BLOB_MTIME_NS, BLOB_MTIME_NS), follow_symlinks=False)
+        seal(self.blob_path(blake3), blake3)
 
     def evict(self, blake3: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -279,21 +353,77 @@ class Store:
         """Record that verified bytes with this `kind` digest live in blob `digest.blake3`."""
         atomic.write_text(self._index_path(kind, key), f"{digest.blake3} {digest.sha256} {digest.size}\n")
 
-    def clean_partials(self) -> None:
-        """Remove partial downloads of processes that no longer run (a killed sync or lock)."""
+    def _partials(self) -> Iterator[tuple[Path, int, str]]:
+        """(path, pid, key) of every partial download; key `_` where it cannot be resumed."""
         if not self.tmp_dir.is_dir():
             return
         for entry in self.tmp_dir.iterdir():
-            pid = entry.name.split("-")[1] if entry.name.startswith("partial-") else ""
-            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
-                entry.unlink(missing_ok=True)
+            parts = entry.name.split("-")
+            if parts[0] == "partial" and len(parts) >= 3 and parts[1].isdigit():
+                yield entry, int(parts[1]), parts[2] if len(parts) == 4 else "_"
+
+    def tidy(self) -> None:
+        """Remove what killed runs left in the store's small directories (temporary files, dead partials)."""
+        for name in ("locks", "installs", "target-locks"):
+            atomic.clean_temps(self.root / name)
+        self.clean_partials()
+
+    def clean_partials(self) -> None:
+        """Remove partial downloads of processes that no longer run, except recent resumable ones."""
+        for entry, pid, key in self._partials():
+            if pid == os.getpid() or pid_alive(pid):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                if key == "_" or time.time() - entry.stat().st_mtime > RESUMABLE_S:
+                    entry.unlink()
+
+    def claim_partial(self, key: str, new_path: Path) -> bool:
+        """Take over a dead process's partial download of `key` by renaming it (atomic: one claimant wins)."""
+        for entry, pid, found in self._partials():
+            if found != key or not _idle(pid, entry):
+                continue
+            try:
+                os.rename(entry, new_path)
+            except FileNotFoundError:
+                continue  # another run claimed it first
+            return True
+        return False
+
+    def kept_partials(self) -> list[tuple[Path, int]]:
+        """This process's partial downloads still on disk, with their sizes."""
+        found = []
+        for entry, pid, key in self._partials():
+            if pid == os.getpid() and key != "_":
+                with contextlib.suppress(FileNotFoundError):
+                    found.append((entry, entry.stat().st_size))
+        return found
+
+    def resumable_bytes(self, key: str) -> int:
+        """Bytes of a dead process's partial download of `key` (0 if none)."""
+        for entry, pid, found in self._partials():
+            if found == key and _idle(pid, entry):
+                with contextlib.suppress(FileNotFoundError):
+                    return entry.stat().st_size
+        return 0
 
     @contextlib.contextmanager
-    def partial(self, *, git_blob_size: int | None = None, sha256: bool = True) -> Iterator[PartialBlob]:
-        """A new partial blob, removed again unless committed."""
+    def partial(
+        self, *, git_blob_size: int | None = None, sha256: bool = True, key: str | None = None, size: int | None = None
+    ) -> Iterator[PartialBlob]:
+        """A partial blob, removed again unless committed; with a `key`, kept for resuming unless its bytes were bad."""
+        from modellock.errors import IntegrityError
+
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        blob = PartialBlob(self, git_blob_size, sha256)
+        blob = PartialBlob(self, git_blob_size, sha256, key, size)
         try:
             yield blob
-        finally:
+        except IntegrityError:
             blob.discard()
+            raise
+        except BaseException:
+            if key is not None and blob.written:
+                blob.keep()
+            else:
+                blob.discard()
+            raise
+        blob.discard()  # a no-op after commit

@@ -39,6 +39,7 @@ def hub(_hub_server: FakeHub) -> Iterator[FakeHub]:
     """A Hub with no repositories and no faults; the servers are shared, the state is per test."""
     _hub_server.repos.clear()
     _hub_server.requests.clear()
+    _hub_server.auth.clear()
     _hub_server.ranges.clear()
     from tests.hub.server import Faults
 

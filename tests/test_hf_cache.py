@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+from modellock.installed import MARKER
 from modellock.lockfile import read_lock
 from tests.helpers import cli
 from tests.hub import FakeHub
@@ -77,3 +81,50 @@ def test_hf_cache_models_share_a_cache(project: Path, hub: FakeHub) -> None:
     assert run.exit_code == 0, run.stderr
     cache = project / "models" / "hf-cache"
     assert sorted(p.name for p in cache.iterdir()) == ["models--acme--one", "models--acme--two"]
+
+
+def _hf(hub: FakeHub, *args: str) -> subprocess.CompletedProcess[str]:
+    hf = Path(sys.executable).parent / "hf"
+    env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "NO_COLOR": "1"}
+    return subprocess.run([str(hf), *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_real_hf_cli_finds_exactly_the_locked_files(project: Path, hub: FakeHub) -> None:
+    from huggingface_hub import scan_cache_dir
+
+    commit = add_hf_cache_model(project, hub)
+    cache = project / "hf"
+    snapshot = cache / "models--acme--tiny" / "snapshots" / commit
+    assert not (snapshot / MARKER).exists()
+    assert (cache / "models--acme--tiny" / ".modellock" / f"{commit}.json").is_file()
+    run = _hf(hub, "cache", "verify", "acme/tiny", "--cache-dir", str(cache), "--revision", commit,
+              "--fail-on-extra-files", "--fail-on-missing-files")  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    info = scan_cache_dir(cache)
+    assert info.warnings == []
+    [repo] = info.repos
+    [revision] = repo.revisions
+    assert revision.commit_hash == commit and revision.nb_files == 3 and revision.refs == frozenset({"main"})
+
+
+def test_status_and_verify_notice_a_moved_ref(project: Path, hub: FakeHub) -> None:
+    commit = add_hf_cache_model(project, hub)
+    ref = project / "hf" / "models--acme--tiny" / "refs" / "main"
+    ref.write_text("f" * 40)  # what an online from_pretrained does when main moves upstream
+    for command in ("status", "verify"):
+        run = cli(command)
+        assert run.exit_code == 1, run.stdout
+        assert f"refs/main points at fffffff, locked {commit[:7]}" in run.stdout
+    assert cli("sync").exit_code == 0
+    assert ref.read_text() == commit and cli("status").exit_code == 0
+
+
+def test_an_install_record_inside_the_snapshot_is_moved_out(project: Path, hub: FakeHub) -> None:
+    commit = add_hf_cache_model(project, hub)
+    repo = project / "hf" / "models--acme--tiny"
+    record = repo / ".modellock" / f"{commit}.json"
+    record.rename(repo / "snapshots" / commit / MARKER)  # as modellock 0.1 wrote it
+    assert cli("sync", "--check").exit_code == 1
+    run = cli("sync")
+    assert run.exit_code == 0, run.stderr
+    assert record.is_file() and not (repo / "snapshots" / commit / MARKER).exists()

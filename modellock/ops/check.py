@@ -8,6 +8,7 @@ from pathlib import Path
 from modellock.lockfile import LockedModel, Lockfile, content_digest, loads_checked
 from modellock.manifest import Manifest, ModelSpec
 from modellock.paths import Claim, claims_problem
+from modellock.tomlread import bad_utf8
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def check_lock(manifest: Manifest) -> CheckResult:
     except FileNotFoundError:
         return CheckResult((Problem(None, f"{path.name} does not exist; run `modellock lock`"),), 0, 0)
     except UnicodeDecodeError:
-        return CheckResult((Problem(None, f"{path.name} is not valid UTF-8"),), 0, 0)
+        raise bad_utf8(path, "the lock") from None
     read = loads_checked(text, str(path))
     lock = read.lock
     problems: list[Problem] = []

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from modellock.errors import IntegrityError
+from modellock.errors import IntegrityError, Interrupted
 from modellock.hashing import FileDigest
 from modellock.lockfile import LockedFile
 from modellock.progress import NoProgress, Progress
 from modellock.sources.interface import RemoteFile, RepoRef, Source
 from modellock.store import PartialBlob, Store
+from modellock.workers import CancelFlag, run_parallel
 
 # Parallel downloads: enough to hide per-request latency, few enough not to thrash two cores.
 DEFAULT_WORKERS = 8
@@ -27,19 +27,30 @@ class FetchJob:
     locked: LockedFile | None = None
     """The lock's entry when installing; None while locking."""
 
+    @property
+    def key(self) -> str:
+        """The digest that names this download's partial file, so an interrupted one can be resumed."""
+        if self.locked is not None:
+            return f"b3_{self.locked.blake3}"
+        if self.file.lfs_sha256:
+            return f"sha256_{self.file.lfs_sha256}"
+        return f"git_{self.file.git_oid}"
+
 
 class _CountingSink:
-    """Adapts a PartialBlob to the Sink protocol and reports progress (undone on restart)."""
+    """Adapts a PartialBlob to the Sink protocol: reports progress (undone on restart), stops when cancelled."""
 
-    def __init__(self, blob: PartialBlob, progress: Progress) -> None:
+    def __init__(self, blob: PartialBlob, progress: Progress, cancel: CancelFlag) -> None:
         self._blob = blob
         self._progress = progress
+        self._cancel = cancel
 
     @property
     def written(self) -> int:
         return self._blob.written
 
     def write(self, chunk: bytes | memoryview) -> None:
+        self._cancel.check()  # between chunks: a Ctrl-C stops every download within one chunk
         self._blob.write(chunk)
         self._progress.advance(len(chunk))
 
@@ -47,35 +58,62 @@ class _CountingSink:
         self._progress.advance(-self._blob.written)
         self._blob.restart()
 
+    def pause(self, seconds: float) -> None:
+        self._cancel.sleep(seconds)
 
-def fetch_one(source: Source, store: Store, job: FetchJob, progress: Progress) -> FileDigest:
-    """Download one file into the store; nothing enters the store unless every check passes."""
+
+def _check(job: FetchJob, digest: FileDigest, git_sha1: str | None) -> IntegrityError | None:
+    """Why the bytes are not the ones the job asks for, or None."""
     file, locked = job.file, job.locked
     where = f"{job.ref.repo}@{job.commit[:7]}: {file.path}"
+    if digest.size != file.size:
+        return IntegrityError(f"{where}: size mismatch: expected {file.size} bytes, received {digest.size}")
+    if locked is not None and digest.blake3 != locked.blake3:
+        return IntegrityError(
+            f"{where}: BLAKE3 mismatch: the lock says {locked.blake3}, the bytes hash to {digest.blake3}",
+            hint="the bytes differ from the ones locked; nothing was stored",
+        )
+    if file.lfs_sha256 is not None and digest.sha256 != file.lfs_sha256:
+        return IntegrityError(
+            f"{where}: SHA-256 mismatch: expected {file.lfs_sha256}, the bytes hash to {digest.sha256}",
+            hint="the server or a proxy delivered different bytes; nothing was stored",
+        )
+    if git_sha1 is not None and git_sha1 != file.git_oid:
+        return IntegrityError(
+            f"{where}: git blob SHA-1 mismatch: expected {file.git_oid}, the bytes hash to {git_sha1}",
+            hint="the server or a proxy delivered different bytes; nothing was stored",
+        )
+    return None
+
+
+def fetch_one(
+    source: Source, store: Store, job: FetchJob, progress: Progress, cancel: CancelFlag | None = None
+) -> FileDigest:
+    """Download one file into the store; nothing enters the store unless every check passes.
+
+    A partial download an earlier run left behind is resumed with `Range`; its bytes are hashed
+    again here, and if the whole does not verify, the file is downloaded once more from byte 0.
+    """
+    file, locked = job.file, job.locked
+    cancel = cancel or CancelFlag()
     # Installing, the lock's BLAKE3 pins the bytes and the lock supplies the SHA-256 (the slowest
     # hash); locking, the bytes are checked against what the Hub lists: LFS SHA-256 or git blob id.
     git_size = None if locked is not None or file.lfs_sha256 else file.size
-    with store.partial(git_blob_size=git_size, sha256=locked is None) as blob:
-        source.fetch(job.ref, job.commit, file, _CountingSink(blob, progress))
+    with store.partial(git_blob_size=git_size, sha256=locked is None, key=job.key, size=file.size) as blob:
+        progress.advance(blob.written)
+        sink = _CountingSink(blob, progress, cancel)
+        if blob.written < file.size:
+            source.fetch(job.ref, job.commit, file, sink)
         digest = blob.hasher.digest(locked.sha256 if locked is not None else "")
-        if digest.size != file.size:
-            raise IntegrityError(f"{where}: size mismatch: expected {file.size} bytes, received {digest.size}")
-        if locked is not None and digest.blake3 != locked.blake3:
-            raise IntegrityError(
-                f"{where}: BLAKE3 mismatch: the lock says {locked.blake3}, the bytes hash to {digest.blake3}",
-                hint="the bytes differ from the ones locked; nothing was stored",
-            )
-        if file.lfs_sha256 is not None and digest.sha256 != file.lfs_sha256:
-            raise IntegrityError(
-                f"{where}: SHA-256 mismatch: expected {file.lfs_sha256}, the bytes hash to {digest.sha256}",
-                hint="the server or a proxy delivered different bytes; nothing was stored",
-            )
+        problem = _check(job, digest, blob.hasher.git_sha1())
+        if problem is not None and blob.resumed:
+            sink.restart()  # the kept bytes were bad (or the file changed): one clean download
+            source.fetch(job.ref, job.commit, file, sink)
+            digest = blob.hasher.digest(locked.sha256 if locked is not None else "")
+            problem = _check(job, digest, blob.hasher.git_sha1())
+        if problem is not None:
+            raise problem
         git_sha1 = blob.hasher.git_sha1()
-        if git_sha1 is not None and git_sha1 != file.git_oid:
-            raise IntegrityError(
-                f"{where}: git blob SHA-1 mismatch: expected {file.git_oid}, the bytes hash to {git_sha1}",
-                hint="the server or a proxy delivered different bytes; nothing was stored",
-            )
         committed = blob.commit(digest.sha256)
     if git_sha1 is not None:
         store.remember("git-sha1", file.git_oid, committed)
@@ -91,18 +129,35 @@ def fetch_all(
     workers: int = DEFAULT_WORKERS,
     progress: Progress | None = None,
 ) -> list[FileDigest]:
-    """Fetch every job in parallel; the first failure cancels what has not started and is raised."""
+    """Fetch every job in parallel; the first failure stops the others and is raised.
+
+    A Ctrl-C (or SIGTERM) stops every download within a chunk; what arrived is kept for the next
+    run to resume, and the Interrupted error says how much.
+    """
+    from modellock.diskspace import check_free
+
     progress = progress or NoProgress()
     if not jobs:
         return []
     store.clean_partials()
+    store.tmp_dir.mkdir(parents=True, exist_ok=True)
+    needed = sum(j.file.size for j in {j.key: j for j in jobs}.values())
+    resumable = sum(store.resumable_bytes(j.key) for j in {j.key: j for j in jobs}.values())
+    check_free(store.tmp_dir, needed - resumable, f"{len(jobs)} download{'s' if len(jobs) > 1 else ''} into the store")
     progress.begin("Downloading", sum(j.file.size for j in jobs), len(jobs))
+    cancel = CancelFlag()
     try:
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
-            futures = [pool.submit(fetch_one, source, store, job, progress) for job in jobs]
-            wait(futures, return_when=FIRST_EXCEPTION)
-            for future in futures:
-                future.cancel()  # no-op for those already done or running
-            return [f.result() for f in futures]
+        return run_parallel(lambda job: fetch_one(source, store, job, progress, cancel), jobs, workers, cancel)
+    except KeyboardInterrupt:
+        from modellock.console import count, human_size
+
+        kept = store.kept_partials()
+        if not kept:
+            raise Interrupted("interrupted; no partial download to keep") from None
+        raise Interrupted(
+            f"interrupted; kept {count(len(kept), 'partial download')} ({human_size(sum(s for _, s in kept))}) "
+            f"in {store.tmp_dir}",
+            hint="run the command again to resume them",
+        ) from None
     finally:
         progress.end()

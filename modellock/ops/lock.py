@@ -78,7 +78,8 @@ def _trusted(spec: ModelSpec, old: LockedModel | None, version: int, project_dir
         old is not None
         and old.seal == seal_of(old, version)
         and old.digest == content_digest(old.files)
-        and not manifest_differences(old, spec, project_dir)
+        # A changed manifest entry explains any difference; an unchanged one must agree field by field.
+        and (old.fingerprint != spec.fingerprint() or not manifest_differences(old, spec, project_dir))
     )
 
 

@@ -51,6 +51,16 @@ def parse_repo_spec(text: str) -> RepoSpec:
             parts = parts[1:]
         if len(parts) >= 4 and parts[2] in ("tree", "blob", "resolve"):
             revision = parts[3]
+            inside = "/".join(parts[4:])
+            repo = "/".join(parts[:2])
+            if inside:
+                # A URL of one file or folder: locking the whole repository instead would surprise.
+                glob = inside if parts[2] != "tree" else f"{inside}/**"
+                kind = "folder" if parts[2] == "tree" else "file"
+                raise UsageError(
+                    f"{text!r} is the URL of a {kind} in {repo}, not of the repository",
+                    hint=f"to lock just that {kind}: modellock add {repo}@{revision} --include '{glob}'",
+                )
             parts = parts[:2]
         body = "/".join(parts)
     else:
@@ -111,6 +121,9 @@ def add_model(
     include: list[str] | None = None,
     exclude: list[str] | None = None,
     replace: bool = False,
+    layout: str | None = None,
+    path: str | None = None,
+    pickle: str | None = None,
 ) -> str:
     """Add (or, with `replace`, rewrite) a `[models.NAME]` table; returns the name.
 
@@ -139,6 +152,12 @@ def add_model(
         table["include"] = include
     if exclude:
         table["exclude"] = exclude
+    if layout:
+        table["layout"] = layout
+    if path:
+        table["path"] = path
+    if pickle:
+        table["pickle"] = pickle
     models[name] = table
     text = tomlkit.dumps(doc)
     manifest_path.write_text(text, encoding="utf-8")

@@ -10,6 +10,7 @@ SHA-256, and for regular (non-LFS) files, which are small by the Hub's rules, th
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,6 +48,9 @@ class _HashingSink:
 
     def restart(self) -> None:
         self.hasher.reset()
+
+    def pause(self, seconds: float) -> None:
+        time.sleep(seconds)  # one file at a time on the main thread: Ctrl-C interrupts the sleep itself
 
 
 def _hash_remote(source: Source, ref: RepoRef, commit: str, file: RemoteFile) -> _Digests:

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Literal
 
 from modellock import atomic
 from modellock.errors import CheckFailed, UnsafePath, UsageError
+from modellock.hfcache import is_snapshot, ref_file, ref_problem
 from modellock.installed import (
+    MARKER,
     FileStat,
     InstallState,
     holds_anything,
@@ -83,13 +85,6 @@ class SyncResult:
         return [m for m in self.models if m.action == "remove"]
 
 
-def _ref_file(model: LockedModel, snapshot: Path) -> Path | None:
-    """`refs/<revision>` in an HF cache: how `from_pretrained(repo, revision=...)` finds the commit offline."""
-    if model.layout != "hf-cache" or model.requested == model.commit:
-        return None
-    return snapshot.parent.parent / "refs" / model.requested
-
-
 def _drift(model: LockedModel, target: Path, inexact: bool) -> str | None:
     """Why `target` does not hold exactly `model` (by stat only), or None if it does."""
     state = read_state(target)
@@ -109,10 +104,9 @@ def _drift(model: LockedModel, target: Path, inexact: bool) -> str | None:
         extra = set(user_files(target)) - {f.path for f in model.files}
         if extra:
             return f"{len(extra)} file{'s' if len(extra) > 1 else ''} not in the lock"
-    ref = _ref_file(model, target)
-    if ref is not None and (not ref.is_file() or ref.read_text().strip() != model.commit):
-        return f"refs/{model.requested} does not point at {model.commit[:7]}"
-    return None
+    if is_snapshot(target) and (target / MARKER).exists():
+        return "its install record is inside the snapshot (written by an older modellock)"
+    return ref_problem(model, target)
 
 
 def _check_ownership(model: LockedModel, target: Path, force: bool) -> None:
@@ -144,8 +138,11 @@ def _check_ownership(model: LockedModel, target: Path, force: bool) -> None:
         )
 
 
-def _ensure_blobs(store: Store, models: list[LockedModel]) -> list[tuple[LockedModel, LockedFile]]:
-    """Blobs that must be fetched: missing, or changed since written and no longer hashing to their name."""
+def _ensure_blobs(store: Store, models: list[LockedModel], deep: bool = False) -> list[tuple[LockedModel, LockedFile]]:
+    """Blobs that must be fetched: missing, or changed since written and no longer hashing to their name.
+
+    `deep` (`--reinstall`) re-hashes even blobs whose stat says they are as written.
+    """
     missing: list[tuple[LockedModel, LockedFile]] = []
     seen: set[str] = set()
     for model in models:
@@ -154,7 +151,7 @@ def _ensure_blobs(store: Store, models: list[LockedModel]) -> list[tuple[LockedM
             if f.blake3 in seen:
                 continue
             seen.add(f.blake3)
-            if store.intact(f.blake3, f.size):
+            if not deep and store.intact(f.blake3, f.size):
                 continue
             if store.has(f.blake3, f.size) and store.verify_blob(f.blake3):
                 store.reseal(f.blake3)
@@ -171,7 +168,7 @@ def _place_hf_blob(store: Store, f: LockedFile, blobs: Path, linker: Linker) -> 
     with contextlib.suppress(FileNotFoundError):
         if os.path.samestat(os.lstat(blob), os.lstat(source)):  # the store's own file, not a link to one
             return blob
-    tmp = blobs / f".{f.sha256}.{os.getpid()}.modellock-tmp"
+    tmp = blobs / atomic.temp_name(f.sha256)
     tmp.unlink(missing_ok=True)
     linker.link(source, tmp)
     os.replace(tmp, blob)
@@ -210,9 +207,9 @@ def _build(model: LockedModel, store: Store, target: Path, linker: Linker, inexa
             stats[f.path] = FileStat.of(dst)
         if inexact:
             _carry_over(model, target, staged)
-        write_state(staged, InstallState(model.name, model.commit, model.digest, stats))
+        write_state(staged, InstallState(model.name, model.commit, model.digest, stats), target)
         swap_in(staged, target)
-        ref = _ref_file(model, target)
+        ref = ref_file(model, target)
         if ref is not None:
             atomic.write_text(ref, model.commit)  # no newline, as huggingface_hub writes it
     except BaseException:
@@ -254,6 +251,7 @@ def sync_lock(
     check: bool = False,
     inexact: bool = False,
     force: bool = False,
+    reinstall: bool = False,
     link_mode: LinkMode | None = None,
     endpoint: str | None = None,
     progress: Progress | None = None,
@@ -287,12 +285,13 @@ def sync_lock(
             if changes:
                 recover(target)
             _check_ownership(model, target, force)
-            plans.append((model, target, _drift(model, target, inexact)))
+            reason = _drift(model, target, inexact)
+            plans.append((model, target, "reinstall requested" if reinstall and reason is None else reason))
         pending = [m for m, _, reason in plans if reason is not None]
 
         # Prepare: every blob the plan needs is in the store and verified, before any target changes.
         downloaded = 0
-        missing = _ensure_blobs(store, pending) if changes else []
+        missing = _ensure_blobs(store, pending, deep=reinstall) if changes else []
         if missing and offline:
             names = "\n".join(f"  {m.name}: {f.path} ({f.blake3[:12]}…)" for m, f in missing)
             raise CheckFailed(
@@ -333,7 +332,8 @@ def sync_lock(
         for model, target, reason in plans:
             if reason is not None and changes:
                 with FileLock(str(store.target_lock(target))):
-                    reason = _drift(model, target, inexact)  # another sync may have finished it meanwhile
+                    if not reinstall:
+                        reason = _drift(model, target, inexact)  # another sync may have finished it meanwhile
                     if reason is not None:
                         _build(model, store, target, linker, inexact)
             results.append(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from modellock.errors import ModellockError, UsageError
 from modellock.hashing import blake3_file
+from modellock.hfcache import ref_problem
 from modellock.installed import installed_stat, read_state, target_of, user_files
 from modellock.lockfile import LockedModel, Lockfile
 from modellock.store import Store
@@ -28,10 +29,12 @@ class ModelReport:
     """Store blobs (by file path) that are missing or no longer hash to their name (`--store`)."""
     signature: str = ""
     """Why the locked signature no longer verifies, if it does not."""
+    refs: tuple[str, ...] = ()
+    """hf-cache refs that no longer lead to the locked commit (`refs/main` moved by an online client)."""
 
     @property
     def ok(self) -> bool:
-        problems = self.missing or self.modified or self.extra or self.store_bad or self.signature
+        problems = self.missing or self.modified or self.extra or self.store_bad or self.signature or self.refs
         return self.installed and not problems
 
 
@@ -48,6 +51,11 @@ class Report:
     @property
     def ok(self) -> bool:
         return all(m.ok for m in self.models)
+
+
+def _refs(model: LockedModel, target: Path) -> tuple[str, ...]:
+    problem = ref_problem(model, target)
+    return (problem,) if problem else ()
 
 
 def _select(lock: Lockfile, models: Collection[str]) -> list[LockedModel]:
@@ -100,7 +108,15 @@ def verify_installed(
                 signature = f"{model.signature.path} is not in the store; run `modellock sync` to fetch it"
         reports.append(
             ModelReport(
-                model.name, str(target), True, tuple(missing), tuple(modified), tuple(extra), store_bad, signature
+                model.name,
+                str(target),
+                True,
+                tuple(missing),
+                tuple(modified),
+                tuple(extra),
+                store_bad,
+                signature,
+                _refs(model, target),
             )
         )
     return Report(tuple(reports), files, size, hashed=True)
@@ -126,5 +142,9 @@ def status_installed(lock: Lockfile, project_dir: Path, *, models: Collection[st
                 missing.append(f.path)
             files += 1
         extra = sorted(set(user_files(target)) - {f.path for f in model.files})
-        reports.append(ModelReport(model.name, str(target), True, tuple(missing), tuple(modified), tuple(extra)))
+        reports.append(
+            ModelReport(
+                model.name, str(target), True, tuple(missing), tuple(modified), tuple(extra), refs=_refs(model, target)
+            )
+        )
     return Report(tuple(reports), files, 0, hashed=False)

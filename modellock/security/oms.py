@@ -59,7 +59,10 @@ def parse_statement(payload_type: str, payload: bytes, where: str) -> SignedMani
         predicate = statement["predicate"]
         serialization = predicate.get("serialization", {})
         raw = predicate["resources"]
-    except (ValueError, KeyError, TypeError) as exc:
+        # JSON of the wrong shape must be refused here, not fail later in `.get` or iteration.
+        if not (isinstance(serialization, dict) and isinstance(raw, list) and all(isinstance(r, dict) for r in raw)):
+            raise TypeError("serialization must be an object and resources a list of objects")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SignatureInvalid(f"{where}: malformed model-signing statement ({exc})") from None
     if not isinstance(subjects, list) or len(subjects) != 1:
         raise SignatureInvalid(f"{where}: the statement must have exactly one subject")

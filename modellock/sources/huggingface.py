@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from urllib.parse import quote
 
 import httpx2
-from huggingface_hub import HfApi, constants, get_session, hf_hub_url, hf_raise_for_status
+from huggingface_hub import HfApi, constants, get_session, hf_hub_url, hf_raise_for_status, set_client_factory
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -21,6 +21,7 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.hf_api import GitRefInfo, RepoFile
 from huggingface_hub.utils._headers import build_hf_headers
+from huggingface_hub.utils._http import default_client_factory
 
 from modellock import __version__
 from modellock.errors import (
@@ -34,12 +35,48 @@ from modellock.errors import (
 from modellock.sources.interface import Refs, RemoteFile, RepoRef, Sink, Source
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_HEX = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 # Attempts per download and the first backoff delay; each later delay doubles.
 ATTEMPTS = int(os.environ.get("MODELLOCK_HTTP_ATTEMPTS", "5"))
 BACKOFF_S = float(os.environ.get("MODELLOCK_HTTP_BACKOFF", "1.0"))
-_TIMEOUT = httpx2.Timeout(connect=10.0, read=60.0, write=60.0, pool=60.0)
+
+
+def _speed_rule() -> tuple[float, float]:
+    """(bytes per second, seconds): an attempt slower than this on average over that long is abandoned.
+
+    curl's --speed-limit/--speed-time; a body that trickles a byte every few seconds never trips a
+    read timeout, so the read timeout alone is no deadline.
+    """
+    limit = float(os.environ.get("MODELLOCK_SPEED_LIMIT", "1024"))
+    window = float(os.environ.get("MODELLOCK_SPEED_TIME", "30"))
+    return limit, window
+
+
+# Requests to the endpoint's origin carry the token; nothing else does (see _strip_foreign_auth).
+_TRUSTED_ORIGINS: set[tuple[str, str, int]] = set()
+_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: httpx2.URL) -> tuple[str, str, int]:
+    return (url.scheme, (url.host or "").lower(), url.port or _PORTS.get(url.scheme, 0))
+
+
+def _strip_foreign_auth(request: httpx2.Request) -> None:
+    """Authorization only ever goes to the endpoint's origin: redirects, pagination `Link`s, anything."""
+    if "authorization" in request.headers and _origin(request.url) not in _TRUSTED_ORIGINS:
+        del request.headers["authorization"]
+
+
+def _client() -> httpx2.Client:
+    client = default_client_factory()
+    # After huggingface_hub's own hook, which may add headers; ours runs on every request, redirects included.
+    client.event_hooks = {**client.event_hooks, "request": [*client.event_hooks["request"], _strip_foreign_auth]}
+    return client
+
+
+set_client_factory(_client)
 
 
 class HuggingFaceSource(Source):
@@ -50,11 +87,18 @@ class HuggingFaceSource(Source):
     def __init__(self, endpoint: str | None = None) -> None:
         # Like the `hf` CLI, HF_ENDPOINT wins; read it now, not at huggingface_hub's import.
         self.endpoint = (os.environ.get("HF_ENDPOINT") or endpoint or constants.ENDPOINT).rstrip("/")
+        _TRUSTED_ORIGINS.add(_origin(httpx2.URL(self.endpoint)))
         self._api = HfApi(endpoint=self.endpoint, library_name="modellock", library_version=__version__)
 
     def resolve(self, ref: RepoRef, revision: str) -> str:
         with _mapped_errors(ref, revision):
-            info = self._api.repo_info(ref.repo, revision=revision, repo_type=ref.repo_type, timeout=60)
+            try:
+                info = self._api.repo_info(ref.repo, revision=revision, repo_type=ref.repo_type, timeout=60)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise SourceError(
+                    f"the Hub's answer about {ref.repo}@{revision} is malformed ({type(exc).__name__}: {exc})",
+                    hint="the endpoint (or a proxy in front of it) does not speak the Hub's API; check HF_ENDPOINT",
+                ) from None
         commit = info.sha
         if not commit or not _COMMIT.match(commit):
             raise SourceError(f"the Hub returned no valid commit for {ref.repo}@{revision}")
@@ -64,12 +108,18 @@ class HuggingFaceSource(Source):
 
     def list_files(self, ref: RepoRef, commit: str) -> list[RemoteFile]:
         with _mapped_errors(ref, commit):
-            entries = list(self._api.list_repo_tree(ref.repo, revision=commit, repo_type=ref.repo_type, recursive=True))
+            try:
+                entries = list(
+                    self._api.list_repo_tree(ref.repo, revision=commit, repo_type=ref.repo_type, recursive=True)
+                )
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                # huggingface_hub indexes the JSON without checking it: a missing key, a list that is
+                # an object, an entry that is a string.
+                raise _malformed(ref, commit, f"{type(exc).__name__}: {exc}") from None
         files = []
         for entry in entries:
             if isinstance(entry, RepoFile):
-                lfs = entry.lfs.sha256 if entry.lfs is not None else None
-                files.append(RemoteFile(entry.path, int(entry.size), entry.blob_id, lfs))
+                files.append(_remote_file(ref, commit, entry))
         return files
 
     def refs(self, ref: RepoRef) -> Refs:
@@ -100,10 +150,15 @@ class HuggingFaceSource(Source):
         failure: Exception | None = None
         for attempt in range(ATTEMPTS):
             if attempt:
-                time.sleep(BACKOFF_S * 2 ** (attempt - 1))
+                sink.pause(BACKOFF_S * 2 ** (attempt - 1))
             try:
                 if self._fetch_once(ref, commit, file, url, headers, sink):
                     return
+            except httpx2.TooManyRedirects:
+                raise NetworkError(
+                    f"could not download {file.path} from {ref.repo}@{commit[:7]}: the server redirects in a loop",
+                    hint="the endpoint (or a proxy in front of it) is misconfigured; check HF_ENDPOINT",
+                ) from None
             except (httpx2.TransportError, _Retryable) as exc:
                 failure = exc
         raise NetworkError(
@@ -118,7 +173,10 @@ class HuggingFaceSource(Source):
         request_headers = dict(headers)
         if sink.written:
             request_headers["Range"] = f"bytes={sink.written}-"
-        with get_session().stream("GET", url, headers=request_headers, timeout=_TIMEOUT) as response:
+        limit, window = _speed_rule()
+        # A read that waits a whole window for its first byte is slower than any limit.
+        timeout = httpx2.Timeout(connect=10.0, read=min(60.0, window), write=60.0, pool=60.0)
+        with get_session().stream("GET", url, headers=request_headers, timeout=timeout) as response:
             if response.status_code in _RETRY_STATUS:
                 raise _Retryable(f"HTTP {response.status_code}")
             if response.status_code >= 400:
@@ -128,8 +186,15 @@ class HuggingFaceSource(Source):
             if "Range" in request_headers and not _resumes_at(response, sink.written):
                 sink.restart()
             # Chunks as they arrive: bytes reach the partial file (and count for a resume) at once.
+            started, counted = time.monotonic(), 0
             for chunk in response.iter_raw():
                 sink.write(chunk)
+                counted += len(chunk)
+                now = time.monotonic()
+                if now - started >= window:
+                    if counted < limit * (now - started):
+                        raise _Retryable(f"slower than {limit:.0f} bytes/s for {window:g} s")
+                    started, counted = now, 0
                 if sink.written > file.size:
                     raise IntegrityError(
                         f"{ref.repo}@{commit[:7]}: {file.path} is larger than the expected {file.size} bytes",
@@ -144,6 +209,29 @@ def _targets(ref: RepoRef, infos: Iterable[GitRefInfo], key: Callable[[GitRefInf
             raise SourceError(f"the Hub lists ref {info.ref!r} of {ref.repo} with a malformed commit")
         found[key(info)] = info.target_commit
     return found
+
+
+def _malformed(ref: RepoRef, commit: str, detail: str) -> SourceError:
+    return SourceError(
+        f"the Hub's file listing for {ref.repo}@{commit[:7]} is malformed ({detail})",
+        hint="the endpoint (or a proxy in front of it) does not speak the Hub's API; check HF_ENDPOINT / "
+        "[settings] endpoint",
+    )
+
+
+def _remote_file(ref: RepoRef, commit: str, entry: RepoFile) -> RemoteFile:
+    """A listing entry, checked for the types we rely on (sizes and digests are still only claims)."""
+    path, size, oid = entry.path, entry.size, entry.blob_id
+    if not isinstance(path, str) or not path:
+        raise _malformed(ref, commit, f"an entry has path {path!r}")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise _malformed(ref, commit, f"{path}: size {size!r} is not a byte count")
+    if not isinstance(oid, str) or not _HEX.match(oid):
+        raise _malformed(ref, commit, f"{path}: oid {oid!r} is not a git object id")
+    lfs = entry.lfs.sha256 if entry.lfs is not None else None
+    if lfs is not None and not (isinstance(lfs, str) and re.match(r"^[0-9a-f]{64}$", lfs)):
+        raise _malformed(ref, commit, f"{path}: LFS oid {lfs!r} is not a SHA-256")
+    return RemoteFile(path, size, oid, lfs)
 
 
 class _Retryable(Exception):
@@ -194,5 +282,10 @@ def _mapped_errors(ref: RepoRef, revision: str, path: str | None = None) -> Iter
         raise SourceError(
             f"the Hub refused a request for {what} (HTTP {status}): {exc.server_message or ''}".rstrip(": ")
         ) from None
-    except httpx2.TransportError as exc:
+    except httpx2.TooManyRedirects:
+        raise NetworkError(
+            f"cannot reach the Hub for {what}: the server redirects in a loop",
+            hint="the endpoint (or a proxy in front of it) is misconfigured; check HF_ENDPOINT",
+        ) from None
+    except httpx2.HTTPError as exc:
         raise NetworkError(f"cannot reach the Hub for {what}: {_describe(exc)}") from None

@@ -52,6 +52,9 @@ class Sink(Protocol):
 
     def restart(self) -> None: ...
 
+    def pause(self, seconds: float) -> None:
+        """Wait before another attempt; raises if the run is stopped meanwhile."""
+
 
 class Source(ABC):
     """A place models are fetched from (the Hugging Face Hub, later mirrors and local trees)."""

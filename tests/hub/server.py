@@ -29,6 +29,14 @@ class Faults:
     """Answer downloads with these statuses first, one per request."""
     throttle: dict[str, float] = field(default_factory=dict)
     """Seconds to sleep per 64 KiB chunk sent."""
+    trickle: dict[str, float] = field(default_factory=dict)
+    """Send the body one byte at a time, sleeping this many seconds between bytes."""
+    redirect_loop: set[str] = field(default_factory=set)
+    """Answer downloads with a redirect to the same URL, forever."""
+    tree_json: Callable[[list[dict[str, Any]]], Any] | None = None
+    """Rewrite each tree page before it is sent (malformed listings)."""
+    link_base: str | None = None
+    """Origin that pagination `Link: rel=next` URLs point at (default: the Hub's own)."""
     ignore_range: bool = False
     """Answer Range requests with the whole file (200), as some servers do."""
     after_revision: Callable[[Repo, str], None] | None = None
@@ -42,6 +50,8 @@ class FakeHub:
         self.repos: dict[tuple[str, str], Repo] = {}
         self.faults = Faults()
         self.requests: list[tuple[str, str]] = []
+        self.auth: list[tuple[str, str, str | None]] = []
+        """(`hub` or `cdn`, path, Authorization header) of every request."""
         self.ranges: list[str] = []
         """`Range` headers received, in order."""
         self.page_size = 1000
@@ -71,9 +81,10 @@ class FakeHub:
         self.repos[(repo_type, repo_id)] = repo
         return repo
 
-    def log(self, method: str, path: str) -> None:
+    def log(self, method: str, path: str, server: str = "hub", auth: str | None = None) -> None:
         with self._lock:
             self.requests.append((method, path))
+            self.auth.append((server, path, auth))
 
     def blob_by_sha256(self, sha256: str) -> tuple[str, Blob] | None:
         # Digests are cached on each Blob, so this scan costs no hashing after the first request.
@@ -143,12 +154,12 @@ class _Base(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         split = urlsplit(self.path)
-        self.hub.log(self.command, self.path)
+        self.hub.log(self.command, self.path, "cdn" if self.is_cdn else "hub", self.headers.get("authorization"))
         # Split the raw path before percent-decoding: revisions carry %2F.
         parts = split.path.strip("/").split("/")
         query = parse_qs(split.query)
         try:
-            if self.is_cdn:
+            if self.is_cdn and parts[:1] != ["api"]:  # the "other origin" answers API pages too (Link tests)
                 self._cdn_get(parts)
             elif parts[:1] == ["api"]:
                 self._api(parts[1:], query)
@@ -270,10 +281,11 @@ class _Base(BaseHTTPRequestHandler):
         headers = {}
         if start + self.hub.page_size < len(listing):
             split = urlsplit(self.path)
-            headers["Link"] = (
-                f'<{self.hub.endpoint}{split.path}?{_with_cursor(split.query, start + self.hub.page_size)}>; rel="next"'
-            )
-        self._json(page, headers)
+            base = self.hub.faults.link_base or self.hub.endpoint
+            query = _with_cursor(split.query, start + self.hub.page_size)
+            headers["Link"] = f'<{base}{split.path}?{query}>; rel="next"'
+        transform = self.hub.faults.tree_json
+        self._json(transform(page) if transform is not None else page, headers)
 
     def _commits(self, repo: Repo, revision: str, query: dict[str, list[str]]) -> None:
         """`/api/models/{repo}/commits/{rev}`: the history, newest first, paginated like the real Hub."""
@@ -337,6 +349,10 @@ class _Base(BaseHTTPRequestHandler):
             return
         if self._injected_status(path):
             return
+        if path in self.hub.faults.redirect_loop:
+            loop = {"Location": f"{self.hub.endpoint}{urlsplit(self.path).path}", "X-Repo-Commit": commit}
+            self._send(302, b"", loop)
+            return
         headers = {"X-Repo-Commit": commit, "Accept-Ranges": "bytes"}
         if blob.lfs:
             headers.update(
@@ -397,6 +413,13 @@ class _Base(BaseHTTPRequestHandler):
             return
         limit = faults.drop_after.pop(path, None)
         delay = faults.throttle.get(path, 0.0)
+        trickle = faults.trickle.get(path)
+        if trickle is not None:
+            for i in range(len(data)):
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+                time.sleep(trickle)
+            return
         sent = 0
         data = memoryview(data)  # slices below without copying
         for i in range(0, len(data), 65536):

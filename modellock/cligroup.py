@@ -1,0 +1,106 @@
+"""The root command group: global options anywhere on the line, and Click's errors in modellock's style.
+
+`modellock lock --quiet` and `modellock --quiet lock` mean the same, as in uv and git (pre-commit
+hooks append their `args` after the subcommand). Click only accepts a group's options before the
+subcommand, so they are moved there before parsing.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from typer import Abort
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup, TyperOption
+
+from modellock.errors import USAGE
+
+
+def _own_options(command: Any) -> Iterator[tuple[str, bool]]:
+    """(option string, whether it takes a value) for `command`'s own options."""
+    for param in command.params:
+        if isinstance(param, TyperOption):
+            takes_value = not param.is_flag and not param.count
+            for name in (*param.opts, *param.secondary_opts):
+                yield name, takes_value
+
+
+def _option_strings(command: Any) -> Iterator[tuple[str, bool]]:
+    """The same for `command` and every subcommand below it."""
+    yield from _own_options(command)
+    for sub in getattr(command, "commands", {}).values():
+        yield from _option_strings(sub)
+
+
+def hoist_globals(group: Any, args: Sequence[str]) -> list[str]:
+    """`args` with the group's own options (and their values) moved in front of the subcommand."""
+    own = {name: takes for name, takes in _own_options(group) if name not in ("-h", "--help")}
+    valued = {name for name, takes in _option_strings(group) if takes}
+    front: list[str] = []
+    rest: list[str] = []
+    seen_command = False
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.split("=", 1)[0] if arg.startswith("--") else arg
+        width = 2 if (name in valued or own.get(name)) and "=" not in arg and i + 1 < len(args) else 1
+        if seen_command and name in own:
+            front.extend(args[i : i + width])
+        else:
+            rest.extend(args[i : i + width])
+            if not arg.startswith("-"):
+                seen_command = True
+        i += width
+    return front + rest
+
+
+def _wants_json(args: Sequence[str]) -> bool:
+    return any(
+        a == "--format=json" or (a == "--format" and b == "json") for a, b in zip(args, [*args[1:], ""], strict=True)
+    )
+
+
+class ModellockGroup(TyperGroup):
+    """Typer's group, with global options accepted after the subcommand and uv-style usage errors."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_globals(self, args))  # type: ignore[no-any-return]
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(
+                argv, prog_name, complete_var, standalone_mode=False, windows_expand_args=windows_expand_args, **extra
+            )
+        except NoArgsIsHelpError as exc:
+            print(exc.ctx.get_help() if exc.ctx is not None else "", file=sys.stderr)
+            sys.exit(USAGE)
+        except UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else "modellock"
+            message = exc.format_message()
+            print(f"error: {message}", file=sys.stderr)
+            print(f"hint: see `{command} --help`", file=sys.stderr)
+            if _wants_json(argv):
+                import json
+
+                print(json.dumps({"ok": False, "error": message, "hint": f"see `{command} --help`"}))
+            sys.exit(USAGE)
+        except ClickException as exc:
+            print(f"error: {exc.format_message()}", file=sys.stderr)
+            sys.exit(exc.exit_code)
+        except Abort:
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,92 @@
+"""File listings kept in the store, so `lock --offline` can re-lock without the network.
+
+Online, every listing `lock` reads is recorded under `<store>/listings/`. Offline, a locked
+commit's listing comes from there, and every file must already be in the store. A listing is
+only a claim about names and sizes: the bytes it leads to were hashed when they were stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from modellock import atomic
+from modellock.errors import NetworkError
+from modellock.sources.interface import Refs, RemoteFile, RepoRef, Sink, Source
+from modellock.store import Store
+
+_COMMIT_CHARS = frozenset("0123456789abcdef")
+
+
+def _listing_path(store: Store, source: str, ref: RepoRef, commit: str) -> Path:
+    repo = hashlib.sha256(f"{source}\0{ref.repo_type}\0{ref.repo}".encode()).hexdigest()[:32]
+    return store.root / "listings" / repo / f"{commit}.json"
+
+
+class RecordingSource(Source):
+    """Another source, whose file listings are also written to the store."""
+
+    def __init__(self, inner: Source, store: Store) -> None:
+        self.name = inner.name
+        self._inner = inner
+        self._store = store
+
+    def resolve(self, ref: RepoRef, revision: str) -> str:
+        return self._inner.resolve(ref, revision)
+
+    def list_files(self, ref: RepoRef, commit: str) -> list[RemoteFile]:
+        files = self._inner.list_files(ref, commit)
+        data = [[f.path, f.size, f.git_oid, f.lfs_sha256] for f in files]
+        atomic.write_text(_listing_path(self._store, self.name, ref, commit), json.dumps(data))
+        return files
+
+    def refs(self, ref: RepoRef) -> Refs:
+        return self._inner.refs(ref)
+
+    def history(self, ref: RepoRef, revision: str) -> Iterator[str]:
+        return self._inner.history(ref, revision)
+
+    def fetch(self, ref: RepoRef, commit: str, file: RemoteFile, sink: Sink) -> None:
+        self._inner.fetch(ref, commit, file, sink)
+
+
+class OfflineSource(Source):
+    """The store's recorded listings, and nothing from the network."""
+
+    def __init__(self, name: str, store: Store) -> None:
+        self.name = name
+        self._store = store
+
+    def resolve(self, ref: RepoRef, revision: str) -> str:
+        if len(revision) == 40 and set(revision) <= _COMMIT_CHARS:
+            return revision
+        raise NetworkError(
+            f"--offline: cannot resolve {ref.repo}@{revision} without the network",
+            hint="pin a 40-hex commit in `revision`, or run `modellock lock` without --offline",
+        )
+
+    def list_files(self, ref: RepoRef, commit: str) -> list[RemoteFile]:
+        path = _listing_path(self._store, self.name, ref, commit)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return [RemoteFile(str(p), int(size), str(oid), str(lfs) if lfs else None) for p, size, oid, lfs in data]
+        except (OSError, ValueError, TypeError) as exc:
+            raise NetworkError(
+                f"--offline: the store has no file listing of {ref.repo}@{commit[:7]}"
+                + ("" if isinstance(exc, FileNotFoundError) else " that can be read"),
+                hint="run `modellock lock` once with network access",
+            ) from None
+
+    def refs(self, ref: RepoRef) -> Refs:
+        raise NetworkError(f"--offline: cannot list the refs of {ref.repo} without the network")
+
+    def history(self, ref: RepoRef, revision: str) -> Iterator[str]:
+        raise NetworkError(f"--offline: cannot read the history of {ref.repo}@{revision} without the network")
+
+    def fetch(self, ref: RepoRef, commit: str, file: RemoteFile, sink: Sink) -> None:
+        raise NetworkError(
+            f"--offline: {file.path} of {ref.repo}@{commit[:7]} is not in the store",
+            hint="run `modellock lock` once with network access",
+        )

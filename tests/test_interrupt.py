@@ -1,0 +1,144 @@
+"""Ctrl-C and SIGTERM stop a real `sync` mid-download at once; the next run resumes with `Range`."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import blake3
+import pytest
+
+from tests.helpers import cli
+from tests.hub import FakeHub
+from tests.test_lock_e2e import WEIGHTS, make_tiny
+from tests.test_sync import EXPECTED, tree
+from tests.test_sync_processes import spawn, wait_for
+
+
+def _partials(store: Path) -> list[Path]:
+    tmp = store / "tmp"
+    return sorted(tmp.iterdir()) if tmp.is_dir() else []
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "delay"),
+    [
+        (signal.SIGINT, 130, 0.25),  # 17 chunks of 64 KiB: about 4 s
+        (signal.SIGTERM, 143, 0.25),
+        (signal.SIGINT, 130, 30.0),  # stalled: the worker sits in a read that will not return for 30 s
+    ],
+    ids=["sigint", "sigterm", "sigint-stalled"],
+)
+def test_a_signal_stops_sync_within_a_second_and_the_next_run_resumes(
+    project: Path, hub: FakeHub, tmp_path: Path, sig: signal.Signals, code: int, delay: float
+) -> None:
+    make_tiny(hub)
+    assert cli("add", "acme/tiny").exit_code == 0
+    store = tmp_path / "fresh-store"
+    hub.faults.throttle["model.safetensors"] = delay
+    proc = spawn(project, hub, store, "sync", "--locked")
+    wait_for(lambda: any(p.stat().st_size > 60_000 for p in _partials(store)))
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    latency = time.monotonic() - sent
+    print(f"{sig.name}: process gone {latency * 1000:.0f} ms after the signal")
+    assert proc.returncode == code, err.decode()
+    assert latency < 1.0
+    message = err.decode()
+    assert "error: interrupted; kept 1 partial download (" in message
+    assert "hint: run the command again to resume them" in message
+    assert not (project / "models" / "tiny").exists()
+    [partial] = _partials(store)
+    kept = partial.stat().st_size
+    assert 60_000 <= kept < len(WEIGHTS)
+    assert f"b3_{blake3.blake3(WEIGHTS).hexdigest()}" in partial.name
+
+    hub.faults.throttle.clear()
+    hub.ranges.clear()
+    rerun = spawn(project, hub, store, "sync", "--locked")
+    _, err = rerun.communicate(timeout=60)
+    assert rerun.returncode == 0, err.decode()
+    assert hub.ranges == [f"bytes={kept}-"]  # resumed where the partial ended, not from byte 0
+    assert tree(project / "models" / "tiny") == EXPECTED
+    assert _partials(store) == []
+
+
+def _plant_partial(store: Path, data: bytes) -> Path:
+    """A partial download left by a dead process (pid far above pid_max)."""
+    (store / "tmp").mkdir(parents=True, exist_ok=True)
+    path = store / "tmp" / f"partial-999999999-b3_{blake3.blake3(WEIGHTS).hexdigest()}-dead"
+    path.write_bytes(data)
+    return path
+
+
+def test_resumed_bytes_are_rehashed_and_a_bad_partial_costs_one_full_download(
+    project: Path, hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_tiny(hub)
+    assert cli("add", "acme/tiny").exit_code == 0
+    store = tmp_path / "fresh-store"
+    monkeypatch.setenv("MODELLOCK_CACHE_DIR", str(store))
+    _plant_partial(store, b"\xff" * 300_000)  # the right length to resume from, the wrong bytes
+    hub.ranges.clear()
+    run = cli("sync", "--locked")
+    assert run.exit_code == 0, run.stderr
+    assert hub.ranges == ["bytes=300000-"]  # tried the resume, then fetched everything again
+    assert tree(project / "models" / "tiny") == EXPECTED
+    assert _partials(store) == []
+
+
+def test_a_partial_longer_than_the_file_is_thrown_away(
+    project: Path, hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_tiny(hub)
+    assert cli("add", "acme/tiny").exit_code == 0
+    store = tmp_path / "fresh-store"
+    monkeypatch.setenv("MODELLOCK_CACHE_DIR", str(store))
+    _plant_partial(store, WEIGHTS + b"tail")
+    hub.ranges.clear()
+    assert cli("sync", "--locked").exit_code == 0
+    assert hub.ranges == []
+    assert tree(project / "models" / "tiny") == EXPECTED
+
+
+def test_a_complete_partial_is_committed_without_a_request(
+    project: Path, hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_tiny(hub)
+    assert cli("add", "acme/tiny").exit_code == 0
+    store = tmp_path / "fresh-store"
+    monkeypatch.setenv("MODELLOCK_CACHE_DIR", str(store))
+    _plant_partial(store, WEIGHTS)
+    hub.requests.clear()
+    assert cli("sync", "--locked").exit_code == 0
+    assert not [p for _, p in hub.requests if "model.safetensors" in p or "/blobs/" in p]
+    assert tree(project / "models" / "tiny") == EXPECTED
+
+
+def test_a_trickling_body_trips_the_speed_limit_and_names_the_file(
+    project: Path, hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_tiny(hub)
+    assert cli("add", "acme/tiny").exit_code == 0
+    store = tmp_path / "fresh-store"
+    monkeypatch.setenv("MODELLOCK_CACHE_DIR", str(store))
+    monkeypatch.setenv("MODELLOCK_SPEED_TIME", "0.4")
+    hub.faults.trickle["model.safetensors"] = 0.1  # 10 bytes/s: never a read timeout, never done
+    started = time.monotonic()
+    run = cli("sync", "--locked")
+    elapsed = time.monotonic() - started
+    assert run.exit_code == 2, run.stderr
+    assert "could not download model.safetensors from acme/tiny@" in run.stderr
+    assert "after 5 attempts: slower than 1024 bytes/s for 0.4 s" in run.stderr
+    assert elapsed < 10
+    assert not (project / "models").exists()
+    # What trickled in is kept, and a healthy server later resumes it.
+    hub.faults.trickle.clear()
+    [partial] = _partials(store)
+    kept = partial.stat().st_size
+    hub.ranges.clear()
+    assert cli("sync", "--locked").exit_code == 0
+    assert hub.ranges == [f"bytes={kept}-"]
+    assert tree(project / "models" / "tiny") == EXPECTED
