@@ -49,8 +49,8 @@ def itemsize(descr: Any) -> int | None:
 def has_objects(descr: Any) -> bool:
     if isinstance(descr, str):
         return "O" in descr
-    if isinstance(descr, (list, tuple)):
-        return any(has_objects(part) for part in descr)
+    if isinstance(descr, list):
+        return any(not isinstance(f, tuple) or len(f) < 2 or has_objects(f[1]) for f in descr)
     return True  # not a dtype numpy writes: treat as unknown
 
 

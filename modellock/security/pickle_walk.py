@@ -447,8 +447,12 @@ def _op_persid(w: Walker, at: int) -> bool:
 
 
 def _op_binpersid(w: Walker, at: int) -> bool:
-    w.result.persistent_ids.append(w.pop())
-    w.push(OTHER)
+    pid = w.pop()
+    w.result.persistent_ids.append(pid)
+    # torch's legacy format saves a module class as ('module', cls, file, source), and its
+    # persistent_load returns cls: keep it callable so the NEWOBJ that follows stays resolvable.
+    module = pid.items if isinstance(pid, Seq) and len(pid.items) == 4 else []
+    w.push(module[1] if module and module[0] == Str("module") and isinstance(module[1], Global) else OTHER)
     return False
 
 

@@ -51,6 +51,8 @@ def storage_refs(walk: PickleWalk, *, legacy: bool) -> tuple[dict[str, int], lis
     problems: list[str] = []
     for pid in walk.persistent_ids:
         items = pid.items if isinstance(pid, Seq) else []
+        if legacy and len(items) == 4 and items[0] == Str("module"):
+            continue  # a whole-module save's class reference: graded as the import it is
         if not (len(items) == (6 if legacy else 5) and items[0] == Str("storage")):
             problems.append("a persistent id that is not a storage reference")
             continue
@@ -129,7 +131,7 @@ def scan_legacy(data: Window, first: PickleWalk) -> ScanResult:
     findings: list[Finding] = []
     pos, walks = first.end, []
     for label in ("protocol version", "sys_info", "the saved object", "storage keys"):
-        walk, found = walk_graded(data, pos, f"legacy torch {label}")
+        walk, found = walk_graded(data, pos, f"legacy torch ({label})")
         findings += found
         if walk is None:
             return ScanResult("torch-legacy", "pickle", tuple(findings))
