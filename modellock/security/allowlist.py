@@ -11,9 +11,11 @@ named as what it is, and a known code-execution primitive is graded `malicious`.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 Grade = Literal["allowed", "suspicious", "malicious"]
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 def _pairs(module: str, names: str) -> set[tuple[str, str]]:
@@ -253,6 +255,8 @@ def classify(module: str, name: str) -> tuple[Grade, str]:
     """The grade of one import and, for refusals, what kind of thing it is."""
     if (module, name) in ALLOWED:
         return "allowed", ""
+    if not (_IDENTIFIER.match(module) and _IDENTIFIER.match(name)):
+        return "suspicious", "not an importable name (find_class fails on it)"
     if "." in name:
         if any(part in _MALICIOUS_ATTRS or part in _MALICIOUS_MODULES for part in name.split(".")):
             return "malicious", "a dotted name reaches other objects by attribute access"

@@ -62,6 +62,8 @@ class Import:
     name: str
     opcode: str
     offset: int
+    raw: tuple[str, str] = ("", "")
+    """The names as the stream spells them, before the Python 2 mapping."""
 
     @property
     def qualname(self) -> str:
@@ -191,6 +193,32 @@ class Walker:
         self.pos = stop + 1
         return text
 
+    def names(self, opcode: str, at: int, encoding: str) -> Global:
+        """GLOBAL's and INST's two name lines, imported.
+
+        pickle.py takes a line cut off by the end of the data as if it ended one byte earlier, and
+        so imports a module whose name is cut short where C fails: record that import, then stop.
+        """
+        parts, complete = [], True
+        for _ in range(2):
+            stop = self.buf.find(b"\n", self.pos, self.end)
+            if self.frame_end is not None and stop >= self.frame_end:
+                raise self.fail("a text argument crosses the end of its FRAME", "differential")
+            if stop < 0:
+                parts.append(self.buf[self.pos : self.end][:-1])
+                self.pos, complete = self.end, False
+            else:
+                parts.append(self.buf[self.pos : stop])
+                self.pos = stop + 1
+        try:
+            module, name = parts[0].decode(encoding), parts[1].decode(encoding)
+        except UnicodeDecodeError:
+            raise self.fail(f"{opcode} names are not {encoding}") from None
+        target = self.import_(module, name, opcode, at)
+        if not complete:
+            raise self.fail("unterminated text argument")
+        return target
+
     def uint(self, n: int) -> int:
         return int.from_bytes(self.take(n), "little")
 
@@ -225,10 +253,13 @@ class Walker:
 
     def import_(self, module: str, name: str, opcode: str, offset: int) -> Global:
         # Recorded before any validation: CPython calls find_class with whatever the stream says.
+        raw = (module, name)
         module, name = resolve(module, name, self.protocol)
-        self.result.imports.append(Import(module, name, opcode, offset - self.base))
+        self.result.imports.append(Import(module, name, opcode, offset - self.base, raw))
         if not (_IDENTIFIER.match(module) and _IDENTIFIER.match(name)):
-            raise PickleInvalid(f"{module!r}.{name!r} is not an importable name", offset - self.base, "differential")
+            # find_class fails here: no module has such a name, or (after importing the module) no
+            # attribute does. The import stays recorded and graded.
+            raise PickleInvalid(f"{module!r}.{name!r} is not an importable name", offset - self.base)
         return Global(module, name)
 
     def call(self, target: object, args: object, opcode: str) -> None:
@@ -240,17 +271,17 @@ class Walker:
     # -- the loop ----------------------------------------------------------------------------------
 
     def run(self) -> PickleWalk:
-        buf, handlers, stack, memo = self.buf, _HANDLERS, self.stack, self.memo
-        for _ in range(MAX_OPCODES):
-            if self.frame_end is not None and self.pos >= self.frame_end:
-                self.frame_end = None
+        buf, handlers, stack, memo, end = self.buf, _HANDLERS, self.stack, self.memo, self.end
+        for count in range(MAX_OPCODES):
             offset = self.pos
-            if offset >= self.end:
+            if self.frame_end is not None and offset >= self.frame_end:
+                self.frame_end = None
+            if offset >= end:
                 raise self.fail("truncated stream (no STOP)")
             handler = handlers.get(buf[offset])
             if handler is None:
                 raise self.fail(f"unknown opcode {buf[offset : offset + 1]!r}")
-            self.pos += 1
+            self.pos = offset + 1
             if handler(self, offset):
                 if len(stack) != 1 or self.marks:
                     raise PickleInvalid(
@@ -262,6 +293,8 @@ class Walker:
                 self.result.end = self.pos - self.base
                 self.result.protocol = self.protocol
                 return self.result
+            if count & 1023:
+                continue  # the size caps are checked every 1024 opcodes: they grow by at most one each
             if len(memo) > MAX_MEMO:
                 raise self.fail(f"more than {MAX_MEMO} memo entries (cap MAX_MEMO)", "limit")
             if len(stack) > MAX_STACK:
@@ -273,12 +306,22 @@ class Walker:
 
 
 def _lenient(parse: Callable[[str], object], text: bytes) -> bool:
-    """Whether a more forgiving parser (whitespace, `_`, `infinity`, base prefixes) reads it."""
+    """Whether a more forgiving parser (whitespace, `_`, `infinity`, base prefixes) reads it.
+
+    C parses numeric text as a NUL-terminated string, so `1\x00junk` is 1 to it: a NUL anywhere
+    means some unpickler reads a number where we see garbage.
+    """
+    if b"\x00" in text:
+        return True
     try:
         parse(text.decode("ascii"))
     except (ValueError, UnicodeDecodeError):
         return False
     return True
+
+
+def _base0(text: str) -> int:
+    return int(text, 0)
 
 
 def _op_int(w: Walker, at: int) -> bool:
@@ -288,7 +331,7 @@ def _op_int(w: Walker, at: int) -> bool:
         return False
     if not _DECIMAL.match(text):
         # CPython reads INT with strtol(..., 0) then int(..., 0): `0x1`, `010`, ` 1` are numbers to it.
-        readable = bool(_STRTOL0.match(text)) or _lenient(lambda s: int(s, 0), text)
+        readable = bool(_STRTOL0.match(text)) or _lenient(_base0, text)
         raise w.fail(f"non-decimal INT {text[:40]!r} (parsers disagree)", "differential" if readable else "parse")
     w.push(Int(int(text)) if len(text) < 40 else OTHER)
     return False
@@ -299,7 +342,8 @@ def _op_long(w: Walker, at: int) -> bool:
     if text.endswith(b"L"):
         text = text[:-1]
     if not _DECIMAL.match(text):
-        raise w.fail(f"non-decimal LONG {text[:40]!r}", "differential" if _lenient(int, text) else "parse")
+        readable = _lenient(_base0, text) or _lenient(int, text)  # C reads LONG with base 0 too
+        raise w.fail(f"non-decimal LONG {text[:40]!r}", "differential" if readable else "parse")
     w.push(Int(int(text)) if len(text) < 40 else OTHER)
     return False
 
@@ -314,7 +358,11 @@ def _op_float(w: Walker, at: int) -> bool:
 
 def _fixed(size: int, signed: bool = False) -> Callable[[Walker, int], bool]:
     def handler(w: Walker, at: int) -> bool:
-        w.push(Int(int.from_bytes(w.take(size), "little", signed=signed)))
+        pos = w.pos
+        if pos + size > (w.frame_end if w.frame_end is not None else w.end):
+            w.take(size)  # raises the right error
+        w.pos = pos + size
+        w.stack.append(Int(int.from_bytes(w.buf[pos : pos + size], "little", signed=signed)))
         return False
 
     return handler
@@ -388,7 +436,7 @@ def _op_unicode(w: Walker, at: int) -> bool:
 
 def _push(value: object) -> Callable[[Walker, int], bool]:
     def handler(w: Walker, at: int) -> bool:
-        w.push(value)
+        w.stack.append(value)
         return False
 
     return handler
@@ -419,10 +467,13 @@ def _op_stop(w: Walker, at: int) -> bool:
 
 
 def _op_pop(w: Walker, at: int) -> bool:
-    if w.marks and w.marks[-1] == len(w.stack):
+    stack = w.stack
+    if w.marks and w.marks[-1] == len(stack):
         w.marks.pop()  # CPython pops a bare MARK here
+    elif len(stack) > (w.marks[-1] if w.marks else 0):
+        stack.pop()
     else:
-        w.pop()
+        raise w.fail("stack underflow")
     return False
 
 
@@ -474,11 +525,7 @@ def _op_build(w: Walker, at: int) -> bool:
 
 
 def _op_global(w: Walker, at: int) -> bool:
-    try:
-        module, name = w.line().decode("utf-8"), w.line().decode("utf-8")
-    except UnicodeDecodeError:
-        raise w.fail("GLOBAL names are not UTF-8") from None
-    w.push(w.import_(module, name, "GLOBAL", at))
+    w.push(w.names("GLOBAL", at, "utf-8"))
     return False
 
 
@@ -491,13 +538,8 @@ def _op_stack_global(w: Walker, at: int) -> bool:
 
 
 def _op_inst(w: Walker, at: int) -> bool:
-    if not w.marks:
-        raise w.fail("INST without a MARK")  # CPython looks for the MARK before reading the names
-    try:
-        module, name = w.line().decode("ascii"), w.line().decode("ascii")
-    except UnicodeDecodeError:
-        raise w.fail("INST names are not ASCII") from None
-    target = w.import_(module, name, "INST", at)
+    # C looks for the MARK first; pickle.py resolves the class first. Import first, then check.
+    target = w.names("INST", at, "ascii")
     w.call(target, Seq(w.pop_mark()), "INST")
     return False
 
@@ -641,9 +683,9 @@ def _op_frame(w: Walker, at: int) -> bool:
     if w.frame_end is not None and w.pos - 1 != w.frame_end:
         raise w.fail("a FRAME starts before the previous one ended", "differential")
     length = w.uint(8)
-    if w.pos + length > w.end:
-        raise w.fail("FRAME longer than the data")  # both unpicklers fail reading it
-    w.frame_end = w.pos + length if length else None
+    # C fails on a FRAME longer than the data; pickle.py reads what there is and goes on. Walk on
+    # too, so the imports either one could resolve are all seen.
+    w.frame_end = min(w.pos + length, w.end) if length else None
     return False
 
 
