@@ -25,7 +25,7 @@ from typing import Literal
 
 from modellock.security.buffer import Raw, Window
 
-MAX_OPCODES = 4_000_000
+MAX_OPCODES = 3_000_000
 MAX_MEMO = 1_000_000
 MAX_STACK = 2_000_000
 """Caps that keep a walk within about 2 s and 256 MiB; real checkpoints stay far below them."""
