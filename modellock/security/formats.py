@@ -68,10 +68,14 @@ def check_safetensors(data: Window) -> list[Finding]:
     raw = data.read(8, n)
     try:
         text = raw.decode("utf-8")
-        if not json_depth_ok(text):
-            return [Finding("invalid", f"safetensors header nested deeper than {MAX_JSON_DEPTH} (cap MAX_JSON_DEPTH)")]
         header = json.loads(text, object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+    except RecursionError:
+        # The C decoder stops at Python's recursion limit with a clean RecursionError; no valid
+        # header nests more than three levels, so deeper is never worth parsing.
+        if json_depth_ok(text[: 1 << 20]):
+            return [Finding("invalid", "safetensors header nested too deeply to parse (cap MAX_JSON_DEPTH)")]
+        return [Finding("invalid", f"safetensors header nested deeper than {MAX_JSON_DEPTH} (cap MAX_JSON_DEPTH)")]
+    except (UnicodeDecodeError, ValueError) as exc:
         return [Finding("invalid", f"safetensors header is not valid JSON: {exc}")]
     if not isinstance(header, dict):
         return [Finding("invalid", "safetensors header is not a JSON object")]

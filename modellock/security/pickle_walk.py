@@ -16,16 +16,17 @@ the first two can ever mean "not a pickle"; the scanner refuses the others.
 from __future__ import annotations
 
 import codecs
+import gc
 import re
 import struct
 from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from modellock.security.buffer import Raw, Window
 
-MAX_OPCODES = 3_000_000
+MAX_OPCODES = 2_000_000
 MAX_MEMO = 1_000_000
 MAX_STACK = 2_000_000
 """Caps that keep a walk within about 2 s and 256 MiB; real checkpoints stay far below them."""
@@ -93,44 +94,46 @@ class _Other:
     """A value the walk does not track."""
 
 
-MARK, OTHER = _Mark(), _Other()
+MARK, OTHER, _MISSING = _Mark(), _Other(), _Other()
 
 
-@dataclass(frozen=True)
-class Str:
+# Tuples, not dataclasses: a walk creates one per opcode, and tuple construction is the cheapest.
+class Str(NamedTuple):
     value: str
 
 
-@dataclass(frozen=True)
-class Int:
+class Int(NamedTuple):
     value: int
 
 
-@dataclass(frozen=True)
-class Global:
+class Global(NamedTuple):
     module: str
     name: str
 
 
-@dataclass
 class Seq:
     """A tuple or list built from the stream (lists grow in place, as CPython's do)."""
 
-    items: list[object]
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[object]) -> None:
+        self.items = items
 
 
-@dataclass
 class Dict:
-    pairs: list[tuple[object, object]]
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: list[tuple[object, object]]) -> None:
+        self.pairs = pairs
 
 
-@dataclass
 class Obj:
     """The result of calling an imported global; `state` is what BUILD gave it."""
 
-    cls: Global
-    args: object
-    state: object = None
+    __slots__ = ("args", "cls", "state")
+
+    def __init__(self, cls: Global, args: object, state: object = None) -> None:
+        self.cls, self.args, self.state = cls, args, state
 
 
 BuildHook = Callable[["Walker", Obj, int], None]
@@ -166,13 +169,14 @@ class Walker:
         return PickleInvalid(message, self.pos - self.base, kind)
 
     def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > self.end:
+        pos = self.pos
+        stop = pos + n
+        if n < 0 or stop > self.end:
             raise self.fail("truncated stream")
-        if self.frame_end is not None and self.pos + n > self.frame_end:
+        if self.frame_end is not None and stop > self.frame_end:
             raise self.fail("an opcode crosses the end of its FRAME", "differential")
-        chunk = self.buf[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
+        self.pos = stop
+        return self.buf[pos:stop]
 
     def skip(self, n: int) -> None:
         """Advance over `n` bytes that are not opcodes (joblib array data), outside any frame."""
@@ -408,17 +412,17 @@ def _text(raw: bytes) -> object:
 
 def _counted(width: int, kind: str, signed: bool = False) -> Callable[[Walker, int], bool]:
     def handler(w: Walker, at: int) -> bool:
-        n = w.sint4() if signed else w.uint(width)
+        n = w.sint4() if signed else int.from_bytes(w.take(width), "little")
         if n < 0:
             raise w.fail("negative length")
         raw = w.take(n)
         if kind == "bytes":
-            w.push(OTHER)
+            w.stack.append(OTHER)
         elif kind == "str8":
-            w.push(_text(raw))
+            w.stack.append(_text(raw))
         else:
             try:
-                w.push(Str(raw.decode("utf-8", "surrogatepass")))
+                w.stack.append(Str(raw.decode("utf-8", "surrogatepass")))
             except UnicodeDecodeError:
                 raise w.fail("invalid UTF-8 in a unicode string") from None
         return False
@@ -636,6 +640,9 @@ def _tuple_n(n: int) -> Callable[[Walker, int], bool]:
 
 def _memo_index(w: Walker, width: int | None) -> int:
     """The memo key: a decimal text line (GET/PUT) or a little-endian integer of `width` bytes."""
+    if width == 1 and w.pos < (w.frame_end if w.frame_end is not None else w.end):
+        w.pos += 1
+        return w.buf[w.pos - 1]  # BINGET/BINPUT, the commonest opcodes of all: the fast path
     if width is not None:
         return w.uint(width)
     text = w.line()
@@ -647,9 +654,10 @@ def _memo_index(w: Walker, width: int | None) -> int:
 def _get(width: int | None) -> Callable[[Walker, int], bool]:
     def handler(w: Walker, at: int) -> bool:
         index = _memo_index(w, width)
-        if index not in w.memo:
+        value = w.memo.get(index, _MISSING)
+        if value is _MISSING:
             raise w.fail(f"memo key {index} is not defined")
-        w.push(w.memo[index])
+        w.stack.append(value)
         return False
 
     return handler
@@ -660,7 +668,9 @@ def _put(width: int | None) -> Callable[[Walker, int], bool]:
         index = _memo_index(w, width)
         if index < 0:
             raise w.fail("negative memo index")
-        w.memo[index] = w.top()
+        if len(w.stack) <= (w.marks[-1] if w.marks else 0):
+            raise w.fail("stack underflow")
+        w.memo[index] = w.stack[-1]
         return False
 
     return handler
@@ -785,9 +795,16 @@ def walk(data: bytes | Window, start: int = 0, on_build: BuildHook | None = None
     """Walk one pickle from `start`; raises PickleInvalid if CPython could not read it identically."""
     window = data if isinstance(data, Window) else Window(data)
     walker = Walker(window, start, on_build)
+    # A walk allocates up to millions of small containers and frees none until it ends: the cyclic
+    # collector would rescan them all, again and again (quadratic). It is off for the walk only.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return walker.run()
     except PickleInvalid as exc:
         exc.imports = walker.result.imports
         exc.calls = walker.result.calls
         raise
+    finally:
+        if collecting:
+            gc.enable()

@@ -17,6 +17,7 @@ from modellock.security.buffer import Window
 MAX_MEMBERS = 200_000
 _ALLOWED_FLAGS = 0x0008 | 0x0800  # data descriptor, UTF-8 names
 _EOCD = b"PK\x05\x06"
+_CENTRAL = struct.Struct("<HHHHIIIHHH")  # flags, method, time, date, crc, sizes, name/extra/comment lengths
 
 
 class ZipInvalid(Exception):
@@ -85,16 +86,19 @@ def _read(data: Window) -> list[Member]:
     members: list[Member] = []
     seen: set[str] = set()
     local_offsets: list[int] = []
-    at = cd_offset
+    if cd_offset + cd_size > len(data):
+        raise ZipInvalid("the central directory runs past the end of the file")
+    directory = data.read(cd_offset, cd_size)  # one read: its size is bounded by the file's
+    at = 0
     for _ in range(count):
-        if data.read(at, 4) != b"PK\x01\x02":
+        if directory[at : at + 4] != b"PK\x01\x02":
             raise ZipInvalid("broken central directory")
-        flags, method = _u16(data, at + 8), _u16(data, at + 10)
-        crc, csize, size = _u32(data, at + 16), _u32(data, at + 20), _u32(data, at + 24)
-        name_len, extra_len, comment_len = _u16(data, at + 28), _u16(data, at + 30), _u16(data, at + 32)
-        local = _u32(data, at + 42)
-        raw_name = data.read(at + 46, name_len)
-        extra = data.read(at + 46 + name_len, extra_len)
+        (flags, method, _, _, crc, csize, size, name_len, extra_len, comment_len) = _CENTRAL.unpack_from(
+            directory, at + 8
+        )
+        local = int.from_bytes(directory[at + 42 : at + 46], "little")
+        raw_name = directory[at + 46 : at + 46 + name_len]
+        extra = directory[at + 46 + name_len : at + 46 + name_len + extra_len]
         size, csize, local = _zip64_extra(extra, size, csize, local)
         at += 46 + name_len + extra_len + comment_len
         name = raw_name.decode("utf-8" if flags & 0x800 else "cp437")
@@ -105,10 +109,11 @@ def _read(data: Window) -> list[Member]:
         if name in seen:
             raise ZipInvalid(f"member {name!r} appears twice (loaders disagree on which one counts)")
         seen.add(name)
-        if data.read(local, 4) != b"PK\x03\x04":
+        header = data.read(local, 30 + name_len)
+        if header[:4] != b"PK\x03\x04" or len(header) < 30:
             raise ZipInvalid(f"member {name!r} has no local header")
-        local_name_len, local_extra_len = _u16(data, local + 26), _u16(data, local + 28)
-        if data.read(local + 30, local_name_len) != raw_name:
+        local_name_len, local_extra_len = struct.unpack_from("<HH", header, 26)
+        if header[30 : 30 + local_name_len] != raw_name or local_name_len != name_len:
             raise ZipInvalid(f"member {name!r}: local header names a different file")
         start = local + 30 + local_name_len + local_extra_len
         if start + csize > cd_offset:
