@@ -130,7 +130,7 @@ def opcode_cap_pickle(path: Path) -> None:
 def memo_pickle(path: Path) -> None:
     from modellock.security.pickle_walk import MAX_MEMO
 
-    path.write_bytes(b"\x80\x02" + b"N\x94" * (MAX_MEMO - 8) + b"0" * (MAX_MEMO - 8) + b"N.")
+    path.write_bytes(b"\x80\x02N" + b"\x94" * (MAX_MEMO - 8) + b".")
 
 
 def torch_many_storages(path: Path) -> None:

@@ -41,7 +41,7 @@ def test_a_long_argument_before_the_payload_is_still_walked() -> None:
 
 
 def test_too_many_memo_entries_is_a_refusal_naming_the_cap() -> None:
-    data = corpus.P2 + b"N\x94" * (MAX_MEMO + 2000) + b"0" + PAYLOAD
+    data = corpus.P2 + b"N" + b"\x94" * (MAX_MEMO + 2000) + b"0" + PAYLOAD
     text = refused_by(data, "model.bin", "MAX_MEMO")
     assert "cap" in text
 
