@@ -47,7 +47,7 @@ def test_scan_policy_locks_clean_pickles_and_records_the_verdict(project: Path, 
     run = cli("lock")
     assert run.exit_code == 0, run.stderr
     text = (project / "modellock.lock").read_text()
-    assert 'format = "torch-zip", scan = "clean", scanner = "modellock-scan 1"' in text
+    assert 'format = "torch-zip", scan = "clean", scanner = "modellock-scan 2"' in text
     assert 'policy = { pickle = "scan", remote-code = "deny", allow-files = [] }' in text
     assert cli("lock", "--check").exit_code == 0
     assert cli("sync").exit_code == 0

@@ -114,10 +114,11 @@ def test_scan_cli_text_json_sarif(tmp_path: Path) -> None:
     assert cli("scan", str(tmp_path / "missing")).exit_code == 2
 
 
-def test_whole_model_and_numpy_protocol5_pickles_are_clean() -> None:
-    # What `torch.save(model)` and numpy's protocol-5 arrays import, spelled as CPython writes them.
+def test_whole_model_saves_are_suspicious_and_numpy_protocol5_pickles_clean() -> None:
+    # `torch.save(model)` rebuilds program objects: refused under "scan", named as what it is.
     full_model = corpus.P2 + corpus.g("torch.nn.modules.container", "Sequential") + b")\x81}b."
-    assert scan_bytes(full_model, "model.pt").verdict == "clean"
+    result = scan_bytes(full_model, "model.pt")
+    assert result.verdict == "suspicious" and "whole-object save" in result.findings[0].message
     frombuffer = corpus.P4 + corpus.bu("numpy._core.numeric") + corpus.bu("_frombuffer") + b"\x93)R."
     assert scan_bytes(frombuffer, "a.pkl").verdict == "clean"
     function = corpus.P2 + corpus.g("torch.nn.functional", "relu") + b")R."

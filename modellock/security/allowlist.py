@@ -1,281 +1,212 @@
-"""What a pickle may import: exactly what real checkpoints need, nothing that runs code.
+"""What a pickle may import: exact (module, name) pairs that real weight files need, nothing else.
 
-Anything not listed is refused. The denylist below never allows anything; it only grades a
-refusal as `malicious` (known code-execution primitives) rather than `suspicious` (unknown).
+A pair is matched as `find_class` receives it. There are no patterns: under protocol 4 a dotted
+name is resolved by attribute access (`torch.nn.modules.module` + `torch.ctypes.util.subprocess.Popen`
+reaches `subprocess.Popen`), so a pattern over names is a path to anything a module imported.
+
+Anything not listed is refused. The other tables never allow anything: they only say *why* a
+refusal is a refusal (`classify`), so a whole-model save or a Trainer's `training_args.bin` is
+named as what it is, and a known code-execution primitive is graded `malicious`.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Literal
 
-_TORCH_STORAGES = [
-    f"{prefix}{kind}{suffix}"
-    for prefix in ("torch.", "torch.cuda.")
-    for kind in (
-        "BFloat16",
-        "Bool",
-        "Byte",
-        "Char",
-        "ComplexDouble",
-        "ComplexFloat",
-        "Double",
-        "Float",
-        "Half",
-        "Int",
-        "Long",
-        "Short",
+Grade = Literal["allowed", "suspicious", "malicious"]
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def _pairs(module: str, names: str) -> set[tuple[str, str]]:
+    return {(module, name) for name in names.split()}
+
+
+_TENSOR_TYPES = "BFloat16 Bool Byte Char Double Float Half Int Long Short"
+_STORAGES = _TENSOR_TYPES + " ComplexDouble ComplexFloat"
+_DTYPES = (
+    "bfloat16 bits16 bits1x8 bits2x4 bits4x2 bits8 bool complex128 complex32 complex64 float16 float32 float64"
+    " float4_e2m1fn_x2 float8_e4m3fn float8_e4m3fnuz float8_e5m2 float8_e5m2fnuz float8_e8m0fnu int8 int16 int32"
+    " int64 qint32 qint8 quint2x4 quint4x2 quint8 uint8 uint16 uint32 uint64"
+    " int1 int2 int3 int4 int5 int6 int7 uint1 uint2 uint3 uint4 uint5 uint6 uint7"
+)
+
+# torch 2.13's `weights_only` unpickler (`_weights_only_unpickler._get_allowed_globals`), exactly.
+TORCH_WEIGHTS_ONLY: frozenset[tuple[str, str]] = frozenset(
+    _pairs("_codecs", "encode")
+    | _pairs("builtins", "bytearray complex set")
+    | _pairs("collections", "Counter OrderedDict")
+    | _pairs("torch", " ".join(f"{t}Storage" for t in _STORAGES.split()))
+    | _pairs("torch", " ".join(f"{t}Tensor" for t in _TENSOR_TYPES.split()))
+    | _pairs("torch", "QInt32Storage QInt8Storage QUInt2x4Storage QUInt4x2Storage QUInt8Storage Size Tensor device")
+    | _pairs("torch", _DTYPES)
+    | _pairs("torch", "per_channel_affine per_channel_affine_float_qparams per_channel_symmetric")
+    | _pairs("torch", "per_tensor_affine per_tensor_symmetric")
+    | _pairs("torch.cuda", " ".join(f"{t}Storage" for t in _STORAGES.split()))
+    | _pairs("torch.cuda", " ".join(f"{t}Tensor" for t in _TENSOR_TYPES.split()))
+    | _pairs("torch.sparse", " ".join(f"{t}Tensor" for t in _TENSOR_TYPES.split() if t != "Bool"))
+    | _pairs("torch.cuda.sparse", " ".join(f"{t}Tensor" for t in _TENSOR_TYPES.split() if t != "Bool"))
+    | _pairs("torch._tensor", "_rebuild_from_type_v2")
+    | _pairs(
+        "torch._utils",
+        "_rebuild_device_tensor_from_cpu_tensor _rebuild_device_tensor_from_numpy _rebuild_meta_tensor_no_storage"
+        " _rebuild_nested_tensor _rebuild_parameter _rebuild_parameter_with_state _rebuild_qtensor"
+        " _rebuild_sparse_tensor _rebuild_tensor _rebuild_tensor_v2 _rebuild_tensor_v3 _rebuild_wrapper_subclass",
     )
-    for suffix in ("Storage", "Tensor")
-]
-_TORCH_DTYPES = (
-    [
-        "torch." + name
-        for name in [
-            "bfloat16",
-            "bool",
-            "complex128",
-            "complex32",
-            "complex64",
-            "float16",
-            "float32",
-            "float64",
-            "float4_e2m1fn_x2",
-            "float8_e4m3fn",
-            "float8_e4m3fnuz",
-            "float8_e5m2",
-            "float8_e5m2fnuz",
-            "float8_e8m0fnu",
-            "int8",
-            "int16",
-            "int32",
-            "int64",
-            "uint8",
-            "uint16",
-            "uint32",
-            "uint64",
-            "qint32",
-            "qint8",
-            "quint2x4",
-            "quint4x2",
-            "quint8",
-            "bits16",
-            "bits1x8",
-            "bits2x4",
-            "bits4x2",
-            "bits8",
-            "half",
-            "float",
-            "double",
-            "long",
-            "int",
-            "short",
-            "cfloat",
-            "cdouble",
-        ]
-    ]
-    + [f"torch.int{i}" for i in range(1, 8)]
-    + [f"torch.uint{i}" for i in range(1, 8)]
+    | _pairs("torch.nn.parameter", "Parameter")
+    | _pairs("torch.serialization", "_get_layout")
+    | _pairs("torch.storage", "TypedStorage UntypedStorage")
 )
 
-# torch's `weights_only` unpickler (torch 2.13 `_get_allowed_globals`), plus the numpy, python and
-# Hugging Face training-metadata constructors that `rng_state.pth` and `training_args.bin` need.
-ALLOWED: frozenset[str] = frozenset(
-    [
-        "_codecs.encode",
-        "builtins.bytearray",
-        "builtins.complex",
-        "builtins.set",
-        "builtins.frozenset",
-        "builtins.slice",
-        "builtins.range",
-        "builtins.object",
-        "builtins.int",
-        "builtins.float",
-        "builtins.bool",
-        "builtins.str",
-        "builtins.bytes",
-        "builtins.tuple",
-        "builtins.list",
-        "builtins.dict",
-        "collections.Counter",
-        "collections.OrderedDict",
-        "collections.defaultdict",
-        "argparse.Namespace",
-        "typing.Any",
-        "torch.torch_version.TorchVersion",
-        "pytorch_lightning.utilities.parsing.AttributeDict",
-        "lightning_fabric.utilities.data.AttributeDict",
-        "lightning.fabric.utilities.data.AttributeDict",
-        "pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint",
-        "omegaconf.dictconfig.DictConfig",
-        "omegaconf.listconfig.ListConfig",
-        "omegaconf.base.ContainerMetadata",
-        "omegaconf.base.Metadata",
-        "omegaconf.nodes.AnyNode",
-        "omegaconf.nodes.StringNode",
-        "omegaconf.nodes.IntegerNode",
-        "omegaconf.nodes.FloatNode",
-        "omegaconf.nodes.BooleanNode",
-        "copyreg._reconstructor",
-        "datetime.datetime",
-        "datetime.date",
-        "datetime.timedelta",
-        "datetime.timezone",
-        "decimal.Decimal",
-        "fractions.Fraction",
-        "pathlib.PosixPath",
-        "pathlib.WindowsPath",
-        "pathlib.PurePosixPath",
-        "uuid.UUID",
-        "torch.Size",
-        "torch.QInt32Storage",
-        "torch.QInt8Storage",
-        "torch.QUInt2x4Storage",
-        "torch.QUInt4x2Storage",
-        "torch.QUInt8Storage",
-        "torch.Tensor",
-        "torch.device",
-        "torch.strided",
-        "torch.sparse_coo",
-        "torch.sparse_csr",
-        "torch.sparse_csc",
-        "torch.sparse_bsr",
-        "torch.sparse_bsc",
-        "torch._mkldnn",
-        "torch.contiguous_format",
-        "torch.channels_last",
-        "torch.channels_last_3d",
-        "torch.preserve_format",
-        "torch.per_channel_affine",
-        "torch.per_channel_affine_float_qparams",
-        "torch.per_channel_symmetric",
-        "torch.per_tensor_affine",
-        "torch.per_tensor_symmetric",
-        "torch.nn.parameter.Parameter",
-        "torch.serialization._get_layout",
-        "torch.storage.TypedStorage",
-        "torch.storage.UntypedStorage",
-        "torch._tensor._rebuild_from_type_v2",
-        "torch._utils._rebuild_device_tensor_from_cpu_tensor",
-        "torch._utils._rebuild_device_tensor_from_numpy",
-        "torch._utils._rebuild_meta_tensor_no_storage",
-        "torch._utils._rebuild_nested_tensor",
-        "torch._utils._rebuild_parameter",
-        "torch._utils._rebuild_parameter_with_state",
-        "torch._utils._rebuild_qtensor",
-        "torch._utils._rebuild_sparse_tensor",
-        "torch._utils._rebuild_tensor",
-        "torch._utils._rebuild_tensor_v2",
-        "torch._utils._rebuild_tensor_v3",
-        "torch._utils._rebuild_wrapper_subclass",
-        "numpy.ndarray",
-        "numpy.core.numeric._frombuffer",
-        "numpy._core.numeric._frombuffer",
-        "numpy.random.bit_generator.__pyx_unpickle_SeedSequence",
-        "transformers.configuration_utils.PretrainedConfig",
-        "transformers.generation.configuration_utils.GenerationConfig",
-        "numpy.dtype",
-        "numpy.core.multiarray._reconstruct",
-        "numpy.core.multiarray.scalar",
-        "numpy._core.multiarray._reconstruct",
-        "numpy._core.multiarray.scalar",
-        "numpy.random._pickle.__randomstate_ctor",
-        "numpy.random._pickle.__bit_generator_ctor",
-        "numpy.random._pickle.__generator_ctor",
-        "numpy.random.mtrand.RandomState",
-        "numpy.random._mt19937.MT19937",
-        "numpy.random._pcg64.PCG64",
-        "numpy.random.bit_generator.SeedSequence",
-        "transformers.training_args.TrainingArguments",
-        "transformers.training_args_seq2seq.Seq2SeqTrainingArguments",
-        "transformers.training_args.OptimizerNames",
-        "transformers.trainer_utils.IntervalStrategy",
-        "transformers.trainer_utils.SaveStrategy",
-        "transformers.trainer_utils.HubStrategy",
-        "transformers.trainer_utils.SchedulerType",
-        "transformers.trainer_utils.EvaluationStrategy",
-        "transformers.trainer_utils.FSDPOption",
-        "transformers.debug_utils.DebugOption",
-        "transformers.trainer_pt_utils.AcceleratorConfig",
-        "transformers.utils.generic.PaddingStrategy",
-        "transformers.utils.generic.TensorType",
-        "accelerate.utils.dataclasses.DistributedType",
-        *_TORCH_STORAGES,
-        *_TORCH_DTYPES,
-    ]
-    + [f"numpy.dtypes.{t}DType" for t in ("Float16", "Float32", "Float64", "Int8", "Int16", "Int32", "Int64")]
-    + [f"numpy.dtypes.{t}DType" for t in ("UInt8", "UInt16", "UInt32", "UInt64", "Bool", "Complex64", "Complex128")]
+# What numpy arrays, numpy/python RNG states (HF Trainer's `rng_state.pth`), plain Python values
+# and joblib's array wrapper pickle to. None of them runs code from its arguments.
+DATA: frozenset[tuple[str, str]] = frozenset(
+    _pairs("builtins", "int float bool str bytes tuple list dict frozenset slice range object")
+    | _pairs("collections", "defaultdict")
+    | _pairs("copyreg", "_reconstructor")
+    | _pairs("datetime", "datetime date timedelta timezone")
+    | _pairs("decimal", "Decimal")
+    | _pairs("fractions", "Fraction")
+    | _pairs("argparse", "Namespace")
+    | _pairs("numpy", "ndarray dtype")
+    | _pairs("numpy.core.multiarray", "_reconstruct scalar")
+    | _pairs("numpy._core.multiarray", "_reconstruct scalar")
+    | _pairs("numpy.core.numeric", "_frombuffer")
+    | _pairs("numpy._core.numeric", "_frombuffer")
+    | _pairs(
+        "numpy.dtypes",
+        " ".join(f"{t}DType" for t in ["Float16", "Float32", "Float64", "Int8", "Int16", "Int32", "Int64"]),
+    )
+    | _pairs(
+        "numpy.dtypes", " ".join(f"{t}DType" for t in ["UInt8", "UInt16", "UInt32", "UInt64", "Bool", "Complex64"])
+    )
+    | _pairs("numpy.dtypes", "Complex128DType")
+    | _pairs("numpy.random._pickle", "__randomstate_ctor __bit_generator_ctor __generator_ctor")
+    | _pairs("numpy.random.mtrand", "RandomState")
+    | _pairs("numpy.random._mt19937", "MT19937")
+    | _pairs("numpy.random._pcg64", "PCG64")
+    | _pairs("numpy.random.bit_generator", "SeedSequence __pyx_unpickle_SeedSequence")
+    | _pairs("joblib.numpy_pickle", "NumpyArrayWrapper")
+    | _pairs("torch.torch_version", "TorchVersion")
 )
 
-# Names that only grade a refusal: module prefixes and exact names known to run code or touch the system.
-_MALICIOUS_MODULES = (
-    "os",
-    "posix",
-    "nt",
-    "subprocess",
-    "_posixsubprocess",
-    "sys",
-    "socket",
-    "shutil",
-    "pty",
-    "importlib",
-    "runpy",
-    "code",
-    "codeop",
-    "pickle",
-    "_pickle",
-    "marshal",
-    "types",
-    "ctypes",
-    "_ctypes",
-    "webbrowser",
-    "pdb",
-    "bdb",
-    "timeit",
-    "profile",
-    "cProfile",
-    "trace",
-    "doctest",
-    "idlelib",
-    "ensurepip",
-    "pip",
-    "venv",
-    "multiprocessing",
-    "asyncio",
-    "uuid._get_command_stdout",
-    "imaplib",
-    "pydoc",
-    "inspect",
-    "urllib",
-    "http",
-    "ftplib",
-    "smtplib",
-    "telnetlib",
-    "logging",
-    "io",
-    "_io",
-    "tempfile",
-    "pathlib.Path",
-    "numpy.load",
-    "numpy.f2py",
-    "numpy.testing",
-    "torch.load",
-    "torch.jit",
-    "torch.hub",
-    "torch._dynamo",
-    "torch._inductor",
-    "torch.storage._load_from_bytes",
-    "joblib.load",
-    "dill",
-    "cloudpickle",
+ALLOWED: frozenset[tuple[str, str]] = TORCH_WEIGHTS_ONLY | DATA
+
+# Known, not allowed: classes whose unpickling imports and rebuilds program objects (whole-model
+# or optimizer saves) or training state that is not weights. Refused as `suspicious` with the reason.
+_WHOLE_MODEL_MODULES = ("torch.nn.modules.", "torch.optim.", "transformers.models.", "torch.nn.utils.")
+_TRAINING_STATE_MODULES = (
+    "transformers.training_args",
+    "transformers.training_args_seq2seq",
+    "transformers.trainer_utils",
+    "transformers.trainer_pt_utils",
+    "transformers.debug_utils",
+    "transformers.utils.generic",
+    "transformers.configuration_utils",
+    "transformers.generation.configuration_utils",
+    "accelerate.",
+    "pytorch_lightning.",
+    "lightning.",
+    "lightning_fabric.",
+    "omegaconf.",
 )
-_MALICIOUS_NAMES = frozenset(
-    "builtins." + n
-    for n in [
+
+# Grading only: module prefixes and exact names known to run code or touch the system.
+_MALICIOUS_MODULES = frozenset(
+    [
+        "os",
+        "posix",
+        "nt",
+        "subprocess",
+        "_posixsubprocess",
+        "sys",
+        "socket",
+        "shutil",
+        "pty",
+        "importlib",
+        "runpy",
+        "code",
+        "codeop",
+        "pickle",
+        "_pickle",
+        "marshal",
+        "types",
+        "ctypes",
+        "_ctypes",
+        "webbrowser",
+        "pdb",
+        "bdb",
+        "timeit",
+        "profile",
+        "cProfile",
+        "trace",
+        "doctest",
+        "idlelib",
+        "ensurepip",
+        "pip",
+        "venv",
+        "multiprocessing",
+        "asyncio",
+        "imaplib",
+        "pydoc",
+        "inspect",
+        "urllib",
+        "http",
+        "ftplib",
+        "smtplib",
+        "telnetlib",
+        "logging",
+        "io",
+        "_io",
+        "tempfile",
+        "_xxsubinterpreters",
+        "_interpreters",
+        "threading",
+        "_thread",
+        "signal",
+        "builtins",
+        "__builtin__",
+        "operator",
+        "_operator",
+        "functools",
+        "_functools",
+        "dill",
+        "cloudpickle",
+        "pkgutil",
+        "zipimport",
+        "_osx_support",
+        "_aix_support",
+        "_pyrepl",
+        "distutils",
+        "setuptools",
+        "lib2to3",
+        "test",
+    ]
+)
+_MALICIOUS_PAIRS = {
+    ("numpy", "load"),
+    ("numpy.lib.npyio", "load"),
+    ("torch", "load"),
+    ("torch.serialization", "load"),
+    ("torch.storage", "_load_from_bytes"),
+    ("joblib", "load"),
+    ("uuid", "_get_command_stdout"),
+    ("copyreg", "__newobj__"),
+}
+_MALICIOUS_PREFIXES: tuple[str, ...] = (
+    *("numpy.f2py", "numpy.testing", "numpy.distutils", "torch.jit", "torch.hub", "torch._dynamo"),
+    *("torch._inductor", "torch.utils.collect_env", "torch.fx", "torch._export", "torch.package"),
+)
+_MALICIOUS_ATTRS = frozenset(
+    [
         "eval",
         "exec",
         "compile",
         "open",
+        "system",
+        "popen",
+        "spawn",
+        "Popen",
         "__import__",
         "getattr",
         "setattr",
@@ -283,43 +214,66 @@ _MALICIOUS_NAMES = frozenset(
         "globals",
         "locals",
         "vars",
-        "input",
-        "breakpoint",
-        "help",
-        "memoryview",
-        "print",
+        "__builtins__",
+        "__globals__",
+        "__subclasses__",
+        "__class__",
+        "__dict__",
+        "__code__",
+        "__reduce__",
+        "__reduce_ex__",
+        "loads",
+        "load",
     ]
-) | frozenset(
+)
+_HARMLESS_BUILTINS = frozenset(
     [
-        "operator.attrgetter",
-        "operator.methodcaller",
-        "operator.itemgetter",
-        "_operator.attrgetter",
-        "_operator.methodcaller",
-        "functools.partial",
-        "functools.reduce",
-        "_functools.partial",
-        "copyreg.__newobj__",
+        "abs",
+        "all",
+        "any",
+        "ascii",
+        "bin",
+        "chr",
+        "divmod",
+        "hash",
+        "hex",
+        "len",
+        "max",
+        "min",
+        "oct",
+        "ord",
+        "pow",
+        "repr",
+        "round",
+        "sorted",
+        "sum",
     ]
 )
 
 
-# Classes (CapWords names only, never functions) in namespaces that hold plain layers, optimizers
-# and configurations: whole-module checkpoints (`torch.save(model)`) and trainer states use them.
-_ALLOWED_CLASSES = re.compile(
-    r"^(?:torch\.nn\.modules\.[a-z_.]+|torch\.optim(?:\.lr_scheduler|\.[a-z_]+)?"
-    r"|transformers\.models\.[a-z0-9_]+\.configuration_[a-z0-9_]+)\.[A-Z][A-Za-z0-9]*$"
-)
+def classify(module: str, name: str) -> tuple[Grade, str]:
+    """The grade of one import and, for refusals, what kind of thing it is."""
+    if (module, name) in ALLOWED:
+        return "allowed", ""
+    if not (_IDENTIFIER.match(module) and _IDENTIFIER.match(name)):
+        return "suspicious", "not an importable name (find_class fails on it)"
+    if "." in name:
+        if any(part in _MALICIOUS_ATTRS or part in _MALICIOUS_MODULES for part in name.split(".")):
+            return "malicious", "a dotted name reaches other objects by attribute access"
+        return "suspicious", "a dotted name reaches other objects by attribute access"
+    if (module, name) in _MALICIOUS_PAIRS or module.startswith(_MALICIOUS_PREFIXES):
+        return "malicious", "a known code-execution primitive"
+    root = module.split(".", 1)[0]
+    if root in ("builtins", "__builtin__") and name in _HARMLESS_BUILTINS:
+        return "suspicious", "a builtin function, not a data constructor"
+    if root in _MALICIOUS_MODULES or name in _MALICIOUS_ATTRS:
+        return "malicious", "a known code-execution or system primitive"
+    if module.startswith(_WHOLE_MODEL_MODULES) and name[:1].isupper():
+        return "suspicious", "a whole-object save (torch.save(model)): unpickling rebuilds program objects"
+    if module.startswith(_TRAINING_STATE_MODULES) or module in _TRAINING_STATE_MODULES:
+        return "suspicious", "training state, not weights (Trainer/Lightning/accelerate objects)"
+    return "suspicious", "not on the allowlist"
 
 
-def allowed(qualname: str) -> bool:
-    return qualname in ALLOWED or bool(_ALLOWED_CLASSES.match(qualname))
-
-
-def severity(qualname: str) -> str:
-    """`malicious` for known code-execution or system primitives, else `suspicious`."""
-    if qualname in _MALICIOUS_NAMES:
-        return "malicious"
-    if any(qualname == m or qualname.startswith(m + ".") for m in _MALICIOUS_MODULES):
-        return "malicious"
-    return "suspicious"
+def allowed(module: str, name: str) -> bool:
+    return (module, name) in ALLOWED

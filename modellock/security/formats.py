@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import struct
 from collections.abc import Iterator
 from typing import Any
 
+from modellock.security.buffer import Window
 from modellock.security.verdict import Finding
 
 # safetensors dtypes and their sizes in bits (safetensors 0.8.0).
@@ -17,16 +19,35 @@ SAFETENSORS_BITS = {
     "U64": 64, "C64": 64, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
 }  # fmt: skip
 SAFETENSORS_MAX_HEADER = 100_000_000
+"""The reference parser's limit: a larger length prefix is not safetensors at all."""
+MAX_SAFETENSORS_HEADER = 16 * 1024 * 1024
+"""modellock's lower cap on the header it parses (real headers are well under 1 MiB)."""
+MAX_JSON_DEPTH = 64
 
 
-def safetensors_header_length(data: memoryview) -> int | None:
+def safetensors_header_length(data: Window) -> int | None:
     """The header length when the file is plausibly safetensors (length fits, JSON object follows)."""
-    if len(data) < 10:
+    head = data.read(0, 9)
+    if len(head) < 9:
         return None
-    n = int(struct.unpack_from("<Q", data, 0)[0])
+    n = int(struct.unpack_from("<Q", head, 0)[0])
     if n < 2 or n > SAFETENSORS_MAX_HEADER or 8 + n > len(data):
         return None
-    return n if bytes(data[8:9]) in (b"{", b" ") else None
+    return n if head[8:9] in (b"{", b" ") else None
+
+
+def json_depth_ok(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether brackets outside strings nest at most `limit` deep, without recursing."""
+    depth = 0
+    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]', text):
+        ch = token.group()
+        if ch in "[{":
+            depth += 1
+            if depth > limit:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -37,15 +58,23 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def check_safetensors(data: memoryview) -> list[Finding]:
+def check_safetensors(data: Window) -> list[Finding]:
     """The safetensors rules, at least as strict as the reference parser (research/scanning.md §6)."""
     n = safetensors_header_length(data)
     if n is None:
         return [Finding("invalid", "not a safetensors file: bad header length or no JSON header")]
-    raw = bytes(data[8 : 8 + n])
+    if n > MAX_SAFETENSORS_HEADER:
+        return [Finding("invalid", f"safetensors header of {n} bytes (cap MAX_SAFETENSORS_HEADER, 16 MiB)")]
+    raw = data.read(8, n)
     try:
         text = raw.decode("utf-8")
         header = json.loads(text, object_pairs_hook=_no_duplicates)
+    except RecursionError:
+        # The C decoder stops at Python's recursion limit with a clean RecursionError; no valid
+        # header nests more than three levels, so deeper is never worth parsing.
+        if json_depth_ok(text[: 1 << 20]):
+            return [Finding("invalid", "safetensors header nested too deeply to parse (cap MAX_JSON_DEPTH)")]
+        return [Finding("invalid", f"safetensors header nested deeper than {MAX_JSON_DEPTH} (cap MAX_JSON_DEPTH)")]
     except (UnicodeDecodeError, ValueError) as exc:
         return [Finding("invalid", f"safetensors header is not valid JSON: {exc}")]
     if not isinstance(header, dict):
@@ -108,16 +137,25 @@ _SSTI = re.compile(
 )
 
 
+MAX_GGUF_STRINGS = 4_000_000
+"""String-array items read one by one (the largest real vocabularies hold about 260,000)."""
+
+
 class _Reader:
-    def __init__(self, data: memoryview, pos: int) -> None:
+    def __init__(self, data: Window, pos: int) -> None:
         self.data, self.pos = data, pos
 
-    def take(self, n: int) -> memoryview:
+    def take(self, n: int) -> bytes:
         if n < 0 or self.pos + n > len(self.data):
             raise ValueError("truncated")
-        chunk = self.data[self.pos : self.pos + n]
+        chunk = self.data.read(self.pos, n)
         self.pos += n
         return chunk
+
+    def skip(self, n: int) -> None:
+        if n < 0 or self.pos + n > len(self.data):
+            raise ValueError("truncated")
+        self.pos += n
 
     def u32(self) -> int:
         return int.from_bytes(self.take(4), "little")
@@ -125,29 +163,38 @@ class _Reader:
     def u64(self) -> int:
         return int.from_bytes(self.take(8), "little")
 
-    def string(self) -> str:
+    def string(self, keep: bool = True) -> str | None:
         n = self.u64()
         if n > len(self.data) - self.pos:
             raise ValueError(f"string length {n} exceeds the file")
-        return bytes(self.take(n)).decode("utf-8", "replace")
+        if not keep:
+            self.skip(n)
+            return None
+        return self.take(n).decode("utf-8", "replace")
 
 
-def _gguf_value(r: _Reader, kind: int, depth: int = 0) -> Any:
+def _gguf_value(r: _Reader, kind: int, keep: bool, depth: int = 0) -> Any:
+    """A metadata value; strings are kept only when `keep` (templates), arrays of scalars are skipped whole."""
     if kind in _GGUF_SCALAR:
         raw = r.take(_GGUF_SCALAR[kind])
         return int.from_bytes(raw, "little") if kind in (4, 10) else None
     if kind == 8:
-        return r.string()
+        return r.string(keep)
     if kind == 9 and depth < 2:
         item_kind, count = r.u32(), r.u64()
-        if count > len(r.data) - r.pos:
+        if item_kind in _GGUF_SCALAR:
+            r.skip(count * _GGUF_SCALAR[item_kind])
+            return None
+        if count > (len(r.data) - r.pos) // 8:
             raise ValueError(f"array of {count} items exceeds the file")
-        values = [_gguf_value(r, item_kind, depth + 1) for _ in range(count)]
-        return values if item_kind == 8 else None
+        if count > MAX_GGUF_STRINGS:
+            raise ValueError(f"array of {count} items (cap MAX_GGUF_STRINGS, {MAX_GGUF_STRINGS})")
+        values = [_gguf_value(r, item_kind, keep, depth + 1) for _ in range(count)]
+        return values if keep else None
     raise ValueError(f"unknown GGUF value type {kind}")
 
 
-def check_gguf(data: memoryview) -> list[Finding]:
+def check_gguf(data: Window) -> list[Finding]:
     """Header sanity: counts and lengths bounded by the file, tensors aligned and inside it, templates."""
     findings: list[Finding] = []
     r = _Reader(data, 4)
@@ -160,8 +207,8 @@ def check_gguf(data: memoryview) -> list[Finding]:
             return [Finding("invalid", f"GGUF claims {tensors} tensors and {kvs} keys, more than the file can hold")]
         alignment = 32
         for _ in range(kvs):
-            key, kind = r.string(), r.u32()
-            value = _gguf_value(r, kind)
+            key, kind = r.string() or "", r.u32()
+            value = _gguf_value(r, kind, keep="chat_template" in key)
             if key == "general.alignment" and isinstance(value, int):
                 alignment = value
             if "chat_template" in key:
@@ -189,37 +236,6 @@ def check_gguf(data: memoryview) -> list[Finding]:
     except ValueError as exc:
         return [Finding("invalid", f"GGUF header: {exc}")]
     return findings
-
-
-# -- numpy --------------------------------------------------------------------------------------------
-
-
-def npy_header(data: memoryview) -> tuple[dict[str, Any], int]:
-    """The `.npy` header dict, parsed as a literal (never evaluated), and where the array data starts."""
-    major = data[6]
-    if major == 1:
-        length, start = int(struct.unpack_from("<H", data, 8)[0]), 10
-    elif major in (2, 3):
-        length, start = int(struct.unpack_from("<I", data, 8)[0]), 12
-    else:
-        raise ValueError(f"unknown .npy version {major}")
-    if start + length > len(data):
-        raise ValueError("header runs past the end of the file")
-    import ast
-
-    text = bytes(data[start : start + length]).decode("utf-8" if major == 3 else "latin1")
-    header = ast.literal_eval(text)
-    if not isinstance(header, dict) or not {"descr", "fortran_order", "shape"} <= set(header):
-        raise ValueError("header is not a dict with descr, fortran_order and shape")
-    return header, start + length
-
-
-def npy_has_objects(descr: Any) -> bool:
-    if isinstance(descr, str):
-        return "O" in descr
-    if isinstance(descr, (list, tuple)):
-        return any(npy_has_objects(part) for part in descr)
-    return True  # anything else is not a dtype numpy writes; treat as unknown
 
 
 # -- Keras and ONNX -------------------------------------------------------------------------------------
@@ -260,26 +276,19 @@ def check_keras_config(config: Any) -> list[Finding]:
     return findings
 
 
-def keras_configs_in(raw: bytes | memoryview) -> list[Any]:
+MAX_KERAS_CONFIG = 4 * 1024 * 1024
+
+
+def keras_configs_in(data: Window) -> list[Any]:
     """JSON model configs embedded in an HDF5 file's attributes (HDF5 stores them as plain strings)."""
-    configs = []
-    for match in re.finditer(rb'\{"class_name":', raw):
-        depth, end = 0, None
-        for i in range(match.start(), min(len(raw), match.start() + 50_000_000)):
-            ch = raw[i]
-            if ch == 0x7B:
-                depth += 1
-            elif ch == 0x7D:
-                depth -= 1
-                if depth == 0:
-                    end = i + 1
-                    break
-        if end is None:
-            continue
-        try:
-            configs.append(json.loads(bytes(raw[match.start() : end])))
-        except ValueError:
-            continue
+    configs: list[Any] = []
+    decoder = json.JSONDecoder()
+    at = data.buf.find(b'{"class_name":', data.start, data.end)
+    while at >= 0 and len(configs) < 16:
+        text = data.read(at - data.start, MAX_KERAS_CONFIG).decode("latin-1")
+        with contextlib.suppress(ValueError, RecursionError):  # the C decoder raises RecursionError cleanly
+            configs.append(decoder.raw_decode(text)[0])
+        at = data.buf.find(b'{"class_name":', at + 1, data.end)
     return configs
 
 
@@ -337,12 +346,15 @@ def _onnx_locations(message: bytes | memoryview, kind: str, depth: int = 0) -> I
             yield from _onnx_locations(value, children[number], depth + 1)
 
 
-def check_onnx(raw: bytes | memoryview) -> list[Finding]:
+def check_onnx(data: Window) -> list[Finding]:
     """External-data locations must stay inside the model's directory."""
+    view = memoryview(data.buf)[data.start : data.end]  # zero-copy: tensors are sliced, never copied
     try:
-        locations = list(_onnx_locations(raw, "model"))
+        locations = list(_onnx_locations(view, "model"))
     except ValueError as exc:
         return [Finding("invalid", f"not a readable ONNX model: {exc}")]
+    finally:
+        view.release()
     findings = []
     for location in locations:
         parts = location.replace("\\", "/").split("/")

@@ -34,6 +34,9 @@ class Policy:
 DEFAULT_POLICY = Policy()
 
 
+MALICIOUS_CHANGE = "do not load it: pin a commit without it or exclude it, and report it to the repository owner"
+
+
 @dataclass(frozen=True)
 class Decision:
     """Whether one file may enter the lock or a target, and why not."""
@@ -53,6 +56,9 @@ def decide(path: str, result: ScanResult, policy: Policy, model: str) -> Decisio
     exception = f'after reviewing it, add it to [models.{model}] allow-files = ["{path}"]'
     reasons = "; ".join(f.message for f in result.findings[:3])
     verdict = result.verdict
+    if verdict == "malicious":
+        # Never offer a way to accept a known payload: the fix is a different file, not a setting.
+        return Decision(path, result, False, f"malicious: {reasons}", MALICIOUS_CHANGE)
     if verdict == "invalid":
         return Decision(path, result, False, f"invalid: {reasons}", exception)
     if result.kind == "code":
@@ -67,9 +73,9 @@ def decide(path: str, result: ScanResult, policy: Policy, model: str) -> Decisio
                 f'prefer safetensors; or set pickle = "scan" in [models.{model}] to accept it when its scan is clean'
             )
             return Decision(path, result, False, "pickle-based: loading it can run code (pickle is denied)", change)
-        if verdict == "clean" or (policy.pickle == "allow" and verdict != "malicious"):
+        if verdict == "clean" or policy.pickle == "allow":
             return Decision(path, result, True)
-        change = exception if verdict == "malicious" else f'set pickle = "allow" to trust its imports, or {exception}'
+        change = f'set pickle = "allow" to trust its imports, or {exception}'
         return Decision(path, result, False, f"{verdict}: {reasons}", change)
     if verdict == "safe":
         return Decision(path, result, True)

@@ -1,79 +1,114 @@
-"""Recognise a file by its content and scan it without ever loading or executing it."""
+"""Recognise a file by its content and scan it without ever loading or executing it.
+
+The content decides the format; the name only decides whether the content contradicts it
+(a pickle named `.safetensors` is refused as disguised, its real format named). Every scan runs
+under one `Budget`, so nested archives and streams are charged once and the cap that refused a
+file is named in its finding.
+"""
 
 from __future__ import annotations
 
 import mmap
 import os
-import zlib
 from pathlib import Path
 
-from modellock.security import allowlist
+from modellock.security.arrays import elements, has_objects, itemsize, joblib_build, npy_header
+from modellock.security.budget import MAX_DEPTH, Budget, CapExceeded, StreamError, expand
+from modellock.security.buffer import Window
 from modellock.security.formats import (
     check_gguf,
     check_keras_config,
     check_onnx,
     check_safetensors,
     keras_configs_in,
-    npy_has_objects,
-    npy_header,
     safetensors_header_length,
 )
-from modellock.security.pickle_walk import LEGACY_TORCH_MAGIC, Import, PickleInvalid, looks_like_pickle, walk
-from modellock.security.verdict import Finding, Kind, ScanResult, Verdict, worst
-from modellock.security.zipread import ZipInvalid, member_bytes, read_members
+from modellock.security.pickle_walk import LEGACY_TORCH_MAGIC, Int, PickleInvalid, is_opcode, walk
+from modellock.security.pickles import failure_finding, import_findings, walk_graded
+from modellock.security.torchfile import scan_legacy, scan_torch_tar, scan_torch_zip
+from modellock.security.verdict import Finding, Kind, ScanResult, worst
+from modellock.security.zipread import ZipInvalid, check_crc, member_window, read_members
 
-MAX_DEPTH = 3
-MAX_INNER = 512 * 1024 * 1024
-"""Largest archive member or decompressed stream the scanner reads into memory."""
 CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyx", ".pyd", ".so", ".dll", ".dylib", ".sh", ".bash", ".bat", ".ps1", ".exe")
 _NATIVE_MAGIC = (b"\x7fELF", b"MZ", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe")
 _HDF5 = b"\x89HDF\r\n\x1a\n"
-_CLAIMED = {".safetensors": "safetensors", ".gguf": "gguf", ".npy": "numpy"}
+_OPAQUE = {b"7z\xbc\xaf\x27\x1c": "7z", b"\x28\xb5\x2f\xfd": "zstd", b"\x04\x22\x4d\x18": "lz4", b"Rar!": "rar"}
+# What a name promises. A file named so must be that format; code-bearing content is "disguised".
+_CLAIMS = {
+    ".safetensors": "safetensors", ".gguf": "gguf", ".npy": "numpy", ".npz": "npz", ".onnx": "onnx",
+    ".keras": "keras", ".h5": "hdf5",
+}  # fmt: skip
+_NON_CODE_SUFFIXES = (".json", ".txt", ".md", ".model", ".msgpack", ".onnx_data", ".tflite", ".jinja", ".yaml")
+_PICKLE_NAMES = (".pkl", ".pickle", ".bin", ".pt", ".pth", ".ckpt", ".joblib", ".dat", ".sav", ".p", ".pk")
 
 
 def scan_file(path: str | os.PathLike[str], name: str | None = None) -> ScanResult:
-    """Scan a file on disk; `name` is its repository path (for extension hints and messages)."""
+    """Scan a file on disk; `name` is its repository path (for the name check and messages)."""
     label = name or os.fspath(path)
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size == 0:
+        if os.fstat(f.fileno()).st_size == 0:
             return ScanResult("empty", "data")
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            view = memoryview(mapped)
-            try:
-                return scan_bytes(view, label)
-            finally:
-                view.release()
+            return scan_window(Window(mapped), label)
 
 
-def scan_bytes(data: memoryview | bytes, name: str, depth: int = 0) -> ScanResult:
+def scan_bytes(data: bytes, name: str) -> ScanResult:
     """Scan bytes whose repository name is `name`."""
-    view = memoryview(data)
+    return scan_window(Window(data), name)
+
+
+def scan_window(data: Window, name: str, budget: Budget | None = None, depth: int = 0) -> ScanResult:
+    try:
+        result = _scan(data, name, budget or Budget(), depth)
+    except CapExceeded as exc:
+        return ScanResult("over-cap", "data", (Finding("invalid", f"refused by a scanning cap: {exc}"),))
+    return _check_name(result, name) if depth == 0 else result
+
+
+def _check_name(result: ScanResult, name: str) -> ScanResult:
+    lower = name.lower()
+    suffix = Path(lower).suffix
+    claimed = _CLAIMS.get(suffix)
+    base = result.format.split("+")[-1]
+    risky = result.kind != "data" or base in ("zip", "tar", "torch-zip", "torch-tar")
+    if claimed is not None and base.startswith(claimed):
+        return result
+    if risky and (claimed is not None or suffix in _NON_CODE_SUFFIXES):
+        message = f"disguised: named {suffix} but the content is {result.format}"
+    elif claimed is not None and result.format != "empty":
+        message = f"named {suffix} but the content is {result.format}, not {claimed}"
+    else:
+        return result
+    return ScanResult(result.format, result.kind, (Finding("invalid", message), *result.findings))
+
+
+def _scan(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
     if depth > MAX_DEPTH:
-        return ScanResult("archive", "data", (Finding("invalid", "archives nested too deeply"),))
-    head = bytes(view[:512])
+        raise CapExceeded(f"archives nested more than {MAX_DEPTH} deep (cap MAX_DEPTH)")
+    head = data.head(512)
     lower = name.lower()
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return _scan_zip(view, name, depth)
+        return _scan_zip(data, name, budget, depth)
     if head.startswith(b"\x93NUMPY"):
-        return _scan_npy(view)
+        return _scan_npy(data)
     if head.startswith(b"GGUF"):
-        return ScanResult("gguf", "data", tuple(check_gguf(view)))
+        return ScanResult("gguf", "data", tuple(check_gguf(data)))
     if head.startswith(_HDF5):
-        return _scan_hdf5(view)
-    compressed = _decompressor(head)
-    if compressed is not None:
-        result = _scan_compressed(view, name, depth, compressed)
+        return ScanResult("hdf5", "data", tuple(f for c in keras_configs_in(data) for f in check_keras_config(c)))
+    method = _compression(head)
+    if method is not None:
+        result = _scan_compressed(data, name, budget, depth, method)
         if result is not None:
             return result
-    if head.startswith((b"7z\xbc\xaf\x27\x1c", b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18", b"Rar!")):
-        return ScanResult("archive", "data", (Finding("invalid", "a compressed archive modellock cannot inspect"),))
+    for magic, label in _OPAQUE.items():
+        if head.startswith(magic):
+            return ScanResult(label, "data", (Finding("invalid", f"a {label} archive modellock cannot inspect"),))
     if len(head) >= 262 and head[257:262] == b"ustar":
-        return _scan_tar(view, name, depth)
-    if safetensors_header_length(view) is not None:
-        return ScanResult("safetensors", "data", tuple(check_safetensors(view)))
-    if looks_like_pickle(head):
-        result = _scan_pickle_stream(view)
+        return _scan_tar(data, name, budget, depth)
+    if safetensors_header_length(data) is not None:
+        return ScanResult("safetensors", "data", tuple(check_safetensors(data)))
+    if head and is_opcode(head[0]):
+        result = _scan_pickle(data, lower)
         if result is not None:
             return result
     if lower.endswith(CODE_SUFFIXES) or head.startswith(b"#!") or head.startswith(_NATIVE_MAGIC):
@@ -81,150 +116,136 @@ def scan_bytes(data: memoryview | bytes, name: str, depth: int = 0) -> ScanResul
     if lower.rsplit("/", 1)[-1] in ("saved_model.pb", "saved_model.pbtxt"):
         # TensorFlow graphs run ops such as ReadFile/WriteFile; treated as code rather than parsed.
         return ScanResult("tf-savedmodel", "code", ())
-    for suffix, claimed in _CLAIMED.items():
-        if lower.endswith(suffix):
-            return ScanResult(
-                claimed, "data", (Finding("invalid", f"named {suffix} but the content is not {claimed}"),)
-            )
-    if _has_zip_directory(view):
+    if _has_zip_directory(data):
         return ScanResult("zip", "pickle", (Finding("invalid", "a zip archive with data prepended to it"),))
     if lower.endswith(".onnx"):
-        return ScanResult("onnx", "data", tuple(check_onnx(view)))
+        return ScanResult("onnx", "data", tuple(check_onnx(data)))
     return ScanResult("data", "data", ())
 
 
-def _has_zip_directory(view: memoryview) -> bool:
+def _has_zip_directory(data: Window) -> bool:
     """An end-of-central-directory record at the end: a zip that does not start at byte 0."""
-    tail = bytes(view[-65557:])
+    tail = data.tail(65557)
     at = tail.rfind(b"PK\x05\x06")
     return at >= 0 and at + 22 <= len(tail) and at + 22 + int.from_bytes(tail[at + 20 : at + 22], "little") == len(tail)
 
 
-def _import_findings(imports: list[Import]) -> list[Finding]:
-    findings = []
-    for item in imports:
-        if not allowlist.allowed(item.qualname):
-            grade: Verdict = "malicious" if allowlist.severity(item.qualname) == "malicious" else "suspicious"
-            findings.append(Finding(grade, f"imports {item.qualname} ({item.opcode} at byte {item.offset})"))
+def _scan_pickle(data: Window, lower: str) -> ScanResult | None:
+    """A raw pickle, joblib file or legacy torch stream; None when it is no pickle at all.
+
+    "No pickle" needs certainty: the walk broke where CPython breaks too, before importing or calling
+    anything (or, for a name no pickle loader reads, having imported only harmless names).
+    """
+    try:
+        first = walk(data, 0, joblib_build)
+    except PickleInvalid as exc:
+        inert = exc.kind == "parse" or (exc.kind == "unresolvable" and not data.head(1).startswith(b"\x80"))
+        if inert and not exc.calls and not exc.imports:
+            return None
+        graded = import_findings(exc.imports)
+        if (
+            inert
+            and not exc.calls
+            and not lower.endswith(_PICKLE_NAMES)
+            and all(f.verdict != "malicious" for f in graded)
+        ):
+            return None  # text that happens to spell GLOBAL names; no loader reads it as a pickle
+        return ScanResult("pickle", "pickle", (*graded, failure_finding(exc)))
+    if isinstance(first.value, Int) and first.value.value == LEGACY_TORCH_MAGIC:
+        result = scan_legacy(data, first)
+        return ScanResult(result.format, result.kind, (*import_findings(first.imports), *result.findings))
+    joblib = any(i.module == "joblib.numpy_pickle" for i in first.imports)
+    findings = import_findings(first.imports)
+    if first.end != len(data):
+        findings.append(Finding("invalid", f"{len(data) - first.end} bytes of other data follow the pickle"))
+        findings += _trailing_pickles(data, first.end)
+    return ScanResult("joblib" if joblib else "pickle", "pickle", tuple(findings))
+
+
+def _trailing_pickles(data: Window, pos: int) -> list[Finding]:
+    """Imports of pickles after the first (a loader that reads on would see them); graded, not trusted."""
+    findings: list[Finding] = []
+    for _ in range(16):
+        if pos >= len(data) or not is_opcode(data.read(pos, 1)[0]):
+            break
+        part, found = walk_graded(data, pos, f"pickle at byte {pos}")
+        findings += [f for f in found if f.verdict != "invalid"]
+        if part is None:
+            break
+        pos = part.end
     return findings
 
 
-def _scan_pickle_stream(view: memoryview) -> ScanResult | None:
-    """Every pickle in the stream; None when the bytes fail before importing anything (not a pickle)."""
+def _scan_zip(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
     try:
-        first = walk(view, 0)
-    except PickleInvalid as exc:
-        harmful = exc.calls or any(allowlist.severity(i.qualname) == "malicious" for i in exc.imports)
-        if not exc.differential and (not exc.imports or not harmful):
-            return None  # CPython would stop here having run nothing: not a pickle
-        return ScanResult("pickle", "pickle", (*_import_findings(exc.imports), Finding("invalid", exc.message)))
-    findings = _import_findings(first.imports)
-    if first.int_value == LEGACY_TORCH_MAGIC:
-        # torch's legacy format: magic, protocol, sys_info, the object, storage keys, then raw storages.
-        _walk_more(view, first.end, findings, "legacy torch stream", limit=4)
-        return ScanResult("torch-legacy", "pickle", tuple(findings))
-    _walk_more(view, first.end, findings, "data after the pickle", limit=None)
-    return ScanResult("pickle", "pickle", tuple(findings))
-
-
-def _walk_more(view: memoryview, pos: int, findings: list[Finding], label: str, *, limit: int | None) -> None:
-    """Walk the pickles that follow: `limit` of them, or (None) every one up to the end of the file."""
-    count = 0
-    while (pos < len(view)) if limit is None else (count < limit):
-        if limit is None and not looks_like_pickle(bytes(view[pos : pos + 2])):
-            findings.append(Finding("invalid", f"{len(view) - pos} bytes of other data follow the pickle"))
-            return
-        try:
-            part = walk(view, pos)
-        except PickleInvalid as exc:
-            findings += [*_import_findings(exc.imports), Finding("invalid", f"{label}: {exc.message}")]
-            return
-        findings += _import_findings(part.imports)
-        pos, count = part.end, count + 1
-
-
-def _scan_zip(view: memoryview, name: str, depth: int) -> ScanResult:
-    try:
-        members = read_members(view)
+        members = read_members(data)
     except ZipInvalid as exc:
         return ScanResult("zip", "pickle", (Finding("invalid", f"zip archive: {exc}"),))
     names = [m.name for m in members]
-    if any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
-        fmt: str = "torchscript" if any("/code/" in n or n.endswith("constants.pkl") for n in names) else "torch-zip"
+    if members and any(n.count("/") == 1 and n.endswith("/data.pkl") for n in names):
+        return scan_torch_zip(data, members, budget)
+    if members and all(n.endswith(".npy") for n in names):
+        fmt = "npz"
     elif "config.json" in names and name.lower().endswith(".keras"):
         fmt = "keras"
-    elif names and all(n.endswith(".npy") for n in names):
-        fmt = "npz"
     else:
         fmt = "zip"
-    kind: Kind = "code" if fmt == "torchscript" else "pickle" if fmt == "torch-zip" else "data"
+    kind: Kind = "data"
     findings: list[Finding] = []
     for member in members:
-        if member.name.endswith("/") or member.size == 0:
-            continue
-        if member.compressed_size and member.method == 0:
-            head = bytes(view[member.data_offset : member.data_offset + 512])
-        else:
-            head = b""
-        worth_reading = (
-            member.name.endswith((".pkl", ".npy", ".json", ".pt", ".pth", ".bin", ".zip", ".npz"))
-            or member.method == 8
-            or looks_like_pickle(head[:2])
-            or head.startswith((b"PK", b"\x93NUMPY"))
-        )
-        if not worth_reading:
+        if member.name.endswith("/") and member.size == 0:
             continue
         try:
-            content = member_bytes(view, member, MAX_INNER)
+            content = member_window(data, member, budget)
+            assert content is not None
+            check_crc(content, member)
         except ZipInvalid as exc:
             findings.append(Finding("invalid", f"zip archive: {exc}"))
             continue
         if fmt == "keras" and member.name == "config.json":
             findings += _keras_json(content)
             continue
-        inner = scan_bytes(content, f"{name}/{member.name}", depth + 1)
-        if inner.kind != "data" or inner.findings:
-            kind = worst(kind, inner.kind)
-            findings += [Finding(f.verdict, f"{member.name}: {f.message}") for f in inner.findings]
+        inner = _scan(content, f"{name}/{member.name}", budget, depth + 1)
+        if fmt == "npz" and not inner.format.startswith("numpy"):
+            findings.append(Finding("invalid", f"{member.name}: an .npz member that is {inner.format}, not numpy"))
+        kind = worst(kind, inner.kind)
+        findings += [Finding(f.verdict, f"{member.name}: {f.message}") for f in inner.findings]
     return ScanResult(fmt, kind, tuple(findings))
 
 
-def _keras_json(content: bytes) -> list[Finding]:
+def _keras_json(content: Window) -> list[Finding]:
     import json
 
     try:
-        return check_keras_config(json.loads(content))
-    except ValueError as exc:
+        return check_keras_config(json.loads(content.read(0, len(content))))
+    except (ValueError, RecursionError) as exc:
         return [Finding("invalid", f"Keras config.json is not JSON: {exc}")]
 
 
-def _scan_npy(view: memoryview) -> ScanResult:
+def _scan_npy(data: Window) -> ScanResult:
     try:
-        header, start = npy_header(view)
-    except (ValueError, SyntaxError, IndexError) as exc:
+        header, start = npy_header(data)
+    except (ValueError, SyntaxError, IndexError, MemoryError, RecursionError) as exc:
         return ScanResult("numpy", "data", (Finding("invalid", f".npy header: {exc}"),))
-    if not npy_has_objects(header["descr"]):
+    descr = header["descr"]
+    if not has_objects(descr):
+        size = itemsize(descr)
+        if size is None:
+            return ScanResult("numpy", "data", (Finding("invalid", f".npy dtype {descr!r} is not one numpy writes"),))
+        expected = elements(header["shape"]) * size
+        if expected != len(data) - start:
+            message = f".npy body is {len(data) - start} bytes, its header declares {expected}"
+            return ScanResult("numpy", "data", (Finding("invalid", message),))
         return ScanResult("numpy", "data", ())
     # An object array's body is a pickle, loaded by np.load(allow_pickle=True).
-    body = view[start:]
-    try:
-        part = walk(body, 0)
-    except PickleInvalid as exc:
-        return ScanResult("numpy-object", "pickle", (*_import_findings(exc.imports), Finding("invalid", exc.message)))
-    findings = _import_findings(part.imports)
-    if part.end != len(body):
+    body = data.sub(start, len(data) - start)
+    part, findings = walk_graded(body, 0, "object array")
+    if part is not None and part.end != len(body):
         findings.append(Finding("invalid", "data after the object array's pickle"))
     return ScanResult("numpy-object", "pickle", tuple(findings))
 
 
-def _scan_hdf5(view: memoryview) -> ScanResult:
-    findings: list[Finding] = []
-    for config in keras_configs_in(view):
-        findings += check_keras_config(config)
-    return ScanResult("hdf5", "data", tuple(findings))
-
-
-def _decompressor(head: bytes) -> str | None:
+def _compression(head: bytes) -> str | None:
     if head.startswith(b"\x1f\x8b"):
         return "gzip"
     if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
@@ -236,56 +257,39 @@ def _decompressor(head: bytes) -> str | None:
     return None
 
 
-def _scan_compressed(view: memoryview, name: str, depth: int, method: str) -> ScanResult | None:
-    import bz2
-    import lzma
-
+def _scan_compressed(data: Window, name: str, budget: Budget, depth: int, method: str) -> ScanResult | None:
     try:
-        if method in ("gzip", "zlib"):
-            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if method == "gzip" else zlib.MAX_WBITS)
-            content = inflater.decompress(bytes(view), MAX_INNER + 1)
-        elif method == "bzip2":
-            content = bz2.BZ2Decompressor().decompress(bytes(view), MAX_INNER + 1)
-        else:
-            content = lzma.LZMADecompressor().decompress(bytes(view), MAX_INNER + 1)
-    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
-        if method == "zlib":
-            return None  # two bytes that merely look like a zlib header
-        return ScanResult(method, "data", (Finding("invalid", f"{method} stream: {exc}"),))
-    if len(content) > MAX_INNER:
-        return ScanResult(method, "data", (Finding("invalid", f"{method} content is larger than the scanner reads"),))
-    inner = scan_bytes(content, name.rsplit(".", 1)[0], depth + 1)
+        _, content = expand(data, method, budget, f"{method} stream", keep=True)
+    except StreamError as exc:
+        if method in ("zlib", "bzip2"):
+            return None  # bytes that merely look like a weak magic number
+        return ScanResult(method, "data", (Finding("invalid", str(exc)),))
+    assert content is not None
+    inner = _scan(content, name.rsplit(".", 1)[0], budget, depth + 1)
     return ScanResult(f"{method}+{inner.format}", inner.kind, inner.findings)
 
 
-def _scan_tar(view: memoryview, name: str, depth: int) -> ScanResult:
-    import io
+def _scan_tar(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
     import tarfile
 
+    try:
+        with tarfile.open(fileobj=data.reader(), mode="r:") as archive:  # type: ignore[call-overload]
+            members = archive.getmembers()
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        return ScanResult("tar", "data", (Finding("invalid", f"tar archive: {exc}"),))
+    if any(m.name == "pickle" for m in members):
+        return scan_torch_tar(data)
     findings: list[Finding] = []
     kind: Kind = "data"
-    try:
-        with tarfile.open(fileobj=io.BytesIO(bytes(view)), mode="r:") as archive:
-            members = archive.getmembers()
-            names = {m.name for m in members}
-            fmt = "torch-tar" if {"storages", "tensors", "pickle"} & names else "tar"
-            if fmt == "torch-tar":
-                kind = "pickle"
-            for member in members:
-                if not member.isfile():
-                    if member.issym() or member.islnk():
-                        findings.append(Finding("invalid", f"{member.name}: links inside an archive"))
-                    continue
-                handle = archive.extractfile(member)
-                if handle is None or member.size > MAX_INNER:
-                    findings.append(Finding("invalid", f"{member.name}: cannot be read"))
-                    continue
-                inner = scan_bytes(handle.read(), f"{name}/{member.name}", depth + 1)
-                kind = worst(kind, inner.kind)
-                findings += [Finding(f.verdict, f"{member.name}: {f.message}") for f in inner.findings]
-    except (tarfile.TarError, EOFError) as exc:
-        return ScanResult("tar", "data", (Finding("invalid", f"tar archive: {exc}"),))
-    return ScanResult(fmt, kind, tuple(findings))
+    for member in members:
+        if member.issym() or member.islnk():
+            findings.append(Finding("invalid", f"{member.name}: links inside an archive"))
+        if not member.isfile():
+            continue
+        inner = _scan(data.sub(member.offset_data, member.size), f"{name}/{member.name}", budget, depth + 1)
+        kind = worst(kind, inner.kind)
+        findings += [Finding(f.verdict, f"{member.name}: {f.message}") for f in inner.findings]
+    return ScanResult("tar", kind, tuple(findings))
 
 
 def scan_tree(root: Path) -> list[tuple[str, ScanResult]]:
@@ -294,5 +298,6 @@ def scan_tree(root: Path) -> list[tuple[str, ScanResult]]:
     for dirpath, _dirs, files in os.walk(root):
         for file in sorted(files):
             path = Path(dirpath) / file
-            results.append((path.relative_to(root).as_posix(), scan_file(path)))
+            name = path.relative_to(root).as_posix()
+            results.append((name, scan_file(path, name)))
     return sorted(results)

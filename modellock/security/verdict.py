@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-SCANNER_VERSION = "modellock-scan 1"
+SCANNER_VERSION = "modellock-scan 2"
 
 # data: cannot run code when loaded; pickle: deserialising it can run code; code: it is code.
 Kind = Literal["data", "pickle", "code"]

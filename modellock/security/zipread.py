@@ -6,13 +6,18 @@ Python's zipfile takes the last. Rather than pick a side, any such ambiguity is 
 
 from __future__ import annotations
 
+import itertools
 import struct
 import zlib
 from dataclasses import dataclass
 
+from modellock.security.budget import Budget, StreamError, expand
+from modellock.security.buffer import Window
+
 MAX_MEMBERS = 200_000
 _ALLOWED_FLAGS = 0x0008 | 0x0800  # data descriptor, UTF-8 names
 _EOCD = b"PK\x05\x06"
+_CENTRAL = struct.Struct("<HHHHIIIHHH")  # flags, method, time, date, crc, sizes, name/extra/comment lengths
 
 
 class ZipInvalid(Exception):
@@ -31,21 +36,21 @@ class Member:
     data_offset: int
 
 
-def _u16(data: memoryview, at: int) -> int:
-    return int(struct.unpack_from("<H", data, at)[0])
+def _u16(data: Window, at: int) -> int:
+    return int(struct.unpack("<H", data.read(at, 2))[0])
 
 
-def _u32(data: memoryview, at: int) -> int:
-    return int(struct.unpack_from("<I", data, at)[0])
+def _u32(data: Window, at: int) -> int:
+    return int(struct.unpack("<I", data.read(at, 4))[0])
 
 
-def _u64(data: memoryview, at: int) -> int:
-    return int(struct.unpack_from("<Q", data, at)[0])
+def _u64(data: Window, at: int) -> int:
+    return int(struct.unpack("<Q", data.read(at, 8))[0])
 
 
-def _find_eocd(data: memoryview) -> int:
+def _find_eocd(data: Window) -> int:
     tail_start = max(0, len(data) - 65557)
-    tail = bytes(data[tail_start:])
+    tail = data.read(tail_start, 65557)
     at = tail.rfind(_EOCD)
     while at >= 0:
         comment_length = _u16(data, tail_start + at + 20) if tail_start + at + 22 <= len(data) else -1
@@ -55,7 +60,7 @@ def _find_eocd(data: memoryview) -> int:
     raise ZipInvalid("no end-of-central-directory record at the end of the file (trailing data?)")
 
 
-def read_members(data: memoryview) -> list[Member]:
+def read_members(data: Window) -> list[Member]:
     """Parse and cross-check the archive; raises ZipInvalid on anything a loader could read differently."""
     try:
         return _read(data)
@@ -63,17 +68,17 @@ def read_members(data: memoryview) -> list[Member]:
         raise ZipInvalid("truncated zip structure") from None
 
 
-def _read(data: memoryview) -> list[Member]:
+def _read(data: Window) -> list[Member]:
     eocd = _find_eocd(data)
     count, cd_size, cd_offset = _u16(data, eocd + 10), _u32(data, eocd + 12), _u32(data, eocd + 16)
     if _u16(data, eocd + 4) or _u16(data, eocd + 6):
         raise ZipInvalid("multi-disk archive")
     if count == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
         locator = eocd - 20
-        if locator < 0 or bytes(data[locator : locator + 4]) != b"PK\x06\x07":
+        if locator < 0 or data.read(locator, 4) != b"PK\x06\x07":
             raise ZipInvalid("zip64 fields without a zip64 locator")
         record = _u64(data, locator + 8)
-        if bytes(data[record : record + 4]) != b"PK\x06\x06":
+        if data.read(record, 4) != b"PK\x06\x06":
             raise ZipInvalid("zip64 locator points to no zip64 record")
         count, cd_size, cd_offset = _u64(data, record + 32), _u64(data, record + 40), _u64(data, record + 48)
     if count > MAX_MEMBERS:
@@ -81,16 +86,19 @@ def _read(data: memoryview) -> list[Member]:
     members: list[Member] = []
     seen: set[str] = set()
     local_offsets: list[int] = []
-    at = cd_offset
+    if cd_offset + cd_size > len(data):
+        raise ZipInvalid("the central directory runs past the end of the file")
+    directory = data.read(cd_offset, cd_size)  # one read: its size is bounded by the file's
+    at = 0
     for _ in range(count):
-        if bytes(data[at : at + 4]) != b"PK\x01\x02":
+        if directory[at : at + 4] != b"PK\x01\x02":
             raise ZipInvalid("broken central directory")
-        flags, method = _u16(data, at + 8), _u16(data, at + 10)
-        crc, csize, size = _u32(data, at + 16), _u32(data, at + 20), _u32(data, at + 24)
-        name_len, extra_len, comment_len = _u16(data, at + 28), _u16(data, at + 30), _u16(data, at + 32)
-        local = _u32(data, at + 42)
-        raw_name = bytes(data[at + 46 : at + 46 + name_len])
-        extra = bytes(data[at + 46 + name_len : at + 46 + name_len + extra_len])
+        (flags, method, _, _, crc, csize, size, name_len, extra_len, comment_len) = _CENTRAL.unpack_from(
+            directory, at + 8
+        )
+        local = int.from_bytes(directory[at + 42 : at + 46], "little")
+        raw_name = directory[at + 46 : at + 46 + name_len]
+        extra = directory[at + 46 + name_len : at + 46 + name_len + extra_len]
         size, csize, local = _zip64_extra(extra, size, csize, local)
         at += 46 + name_len + extra_len + comment_len
         name = raw_name.decode("utf-8" if flags & 0x800 else "cp437")
@@ -101,10 +109,11 @@ def _read(data: memoryview) -> list[Member]:
         if name in seen:
             raise ZipInvalid(f"member {name!r} appears twice (loaders disagree on which one counts)")
         seen.add(name)
-        if bytes(data[local : local + 4]) != b"PK\x03\x04":
+        header = data.read(local, 30 + name_len)
+        if header[:4] != b"PK\x03\x04" or len(header) < 30:
             raise ZipInvalid(f"member {name!r} has no local header")
-        local_name_len, local_extra_len = _u16(data, local + 26), _u16(data, local + 28)
-        if bytes(data[local + 30 : local + 30 + local_name_len]) != raw_name:
+        local_name_len, local_extra_len = struct.unpack_from("<HH", header, 26)
+        if header[30 : 30 + local_name_len] != raw_name or local_name_len != name_len:
             raise ZipInvalid(f"member {name!r}: local header names a different file")
         start = local + 30 + local_name_len + local_extra_len
         if start + csize > cd_offset:
@@ -113,6 +122,11 @@ def _read(data: memoryview) -> list[Member]:
         local_offsets.append(local)
     if members and min(local_offsets) != 0:
         raise ZipInvalid("data before the first member (a file prefixed to the archive)")
+    # Members that share bytes are the overlapping-entry zip bomb; real archives never overlap.
+    spans = sorted((m.data_offset, m.data_offset + m.compressed_size, m.name) for m in members)
+    for (_, end, name), (start, _, other) in itertools.pairwise(spans):
+        if start < end:
+            raise ZipInvalid(f"members {name!r} and {other!r} overlap")
     if cd_offset + cd_size != eocd and not (count and cd_offset + cd_size <= eocd - 20):
         raise ZipInvalid("data between the central directory and its end record")
     return members
@@ -134,20 +148,32 @@ def _zip64_extra(extra: bytes, size: int, csize: int, local: int) -> tuple[int, 
     return size, csize, local
 
 
-def member_bytes(data: memoryview, member: Member, limit: int) -> bytes:
-    """The member's bytes (inflated if needed), with its CRC checked; refuses more than `limit` bytes."""
-    if member.size > limit:
-        raise ZipInvalid(f"member {member.name!r} is larger than the {limit} bytes the scanner reads")
-    raw = bytes(data[member.data_offset : member.data_offset + member.compressed_size])
-    if member.method == 8:
-        inflater = zlib.decompressobj(-15)
-        out = inflater.decompress(raw, limit + 1)
-        if len(out) > limit or inflater.unconsumed_tail:
-            raise ZipInvalid(f"member {member.name!r} inflates beyond {limit} bytes")
-    else:
-        out = raw
-    if len(out) != member.size:
-        raise ZipInvalid(f"member {member.name!r} has {len(out)} bytes, its header says {member.size}")
-    if zlib.crc32(out) != member.crc:
-        raise ZipInvalid(f"member {member.name!r} fails its CRC check")
+def member_window(data: Window, member: Member, budget: Budget, *, keep: bool = True) -> Window | None:
+    """The member's bytes: read in place when stored, inflated under the budget when deflated.
+
+    Its size is checked against the directory; `keep=False` inflates only to count and check.
+    """
+    raw = data.sub(member.data_offset, member.compressed_size)
+    if len(raw) != member.compressed_size:
+        raise ZipInvalid(f"member {member.name!r} runs past the end of the file")
+    if member.method == 0:
+        if member.size != member.compressed_size:
+            raise ZipInvalid(f"stored member {member.name!r} has two different sizes")
+        return raw
+    try:
+        size, out = expand(raw, "deflate", budget, f"zip member {member.name!r}", keep=keep)
+    except StreamError as exc:
+        raise ZipInvalid(f"member {member.name!r}: {exc}") from None
+    if size != member.size:
+        raise ZipInvalid(f"member {member.name!r} inflates to {size} bytes, its header says {member.size}")
     return out
+
+
+def check_crc(window: Window, member: Member) -> None:
+    """Python's zipfile refuses a bad CRC and torch ignores it: a member loaders would read differently."""
+    crc, at = 0, 0
+    while at < len(window):
+        chunk = window.read(at, 1 << 20)
+        crc, at = zlib.crc32(chunk, crc), at + len(chunk)
+    if crc != member.crc:
+        raise ZipInvalid(f"member {member.name!r} fails its CRC check")

@@ -1,0 +1,529 @@
+"""Write the gate's corpus with the real libraries: what torch, transformers, numpy, safetensors,
+gguf, onnx and joblib really produce, and what fickling and hand-made `__reduce__` chains inject.
+
+Run by hand, never in CI (CI has none of these libraries), in a separate environment:
+
+    python3 -m venv /work/corpus-venv
+    /work/corpus-venv/bin/pip install torch==2.13.0 transformers numpy safetensors gguf onnx joblib \\
+        scikit-learn fickling accelerate
+    /work/corpus-venv/bin/python tests/data/make_corpus.py
+
+It rewrites tests/data/corpus/{safe,suspicious,malicious}/ and MANIFEST.json (expected verdict and
+reason for every file). Nothing hostile is ever loaded: payloads are written, never unpickled.
+Payloads are harmless stand-ins (`echo pwn`); the imports and call sites are the real ones.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import random
+import shutil
+import struct
+import subprocess
+import warnings
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+OUT = Path(__file__).parent / "corpus"
+MANIFEST: dict[str, dict[str, str]] = {}
+torch.manual_seed(0)
+np.random.seed(0)
+random.seed(0)
+warnings.filterwarnings("ignore")
+
+# First bytes that used to trip the content sniffer inside raw storages: every pickle opcode, and
+# the magic numbers of the formats the scanner recognises.
+MAGICS = [bytes([op.code.encode("latin-1")[0]]) + b"\x01\x02" for op in __import__("pickletools").opcodes] + [
+    b"N.",
+    b"K\x01.",
+    b"\x80\x02N.",
+    b"\x80\x05\x95",
+    b"BZh91AY&SY",
+    b"\x28\xb5\x2f\xfd",
+    b"PK\x03\x04",
+    b"PK\x05\x06",
+    b"GGUF\x03\x00\x00\x00",
+    b"MZ\x90\x00",
+    b"\x7fELF",
+    b"\x1f\x8b\x08",
+    b"\xfd7zXZ\x00",
+    b"7z\xbc\xaf\x27\x1c",
+    b"\x93NUMPY\x01\x00",
+    b"\x89HDF\r\n\x1a\n",
+    b"#!/bin/sh\n",
+    b"x\x9c",
+    b"cos\nsystem\n",
+    b"Rar!",
+    b"\x04\x22\x4d\x18",
+]
+
+
+def put(kind: str, name: str, data: bytes | None = None, reason: str = "", path: Path | None = None) -> Path:
+    target = OUT / kind / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if data is not None:
+        target.write_bytes(data)
+    elif path is not None and path != target:
+        shutil.copyfile(path, target)
+    MANIFEST[f"{kind}/{name}"] = {"expect": kind, "reason": reason}
+    return target
+
+
+def tsave(obj: object, **kwargs: Any) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf, **kwargs)
+    return buf.getvalue()
+
+
+# -- safe ---------------------------------------------------------------------------------------------
+
+
+def architectures() -> dict[str, torch.nn.Module]:
+    from transformers import (
+        BertConfig,
+        BertModel,
+        GPT2Config,
+        GPT2LMHeadModel,
+        LlamaConfig,
+        LlamaForCausalLM,
+        T5Config,
+        T5ForConditionalGeneration,
+    )
+
+    tiny = {"vocab_size": 64}
+    return {
+        "bert": BertModel(
+            BertConfig(
+                hidden_size=16,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=32,
+                max_position_embeddings=32,
+                **tiny,
+            )
+        ),
+        "gpt2": GPT2LMHeadModel(GPT2Config(n_embd=16, n_layer=1, n_head=2, n_positions=32, **tiny)),
+        "llama": LlamaForCausalLM(
+            LlamaConfig(
+                hidden_size=16,
+                intermediate_size=32,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                num_key_value_heads=1,
+                max_position_embeddings=32,
+                **tiny,
+            )
+        ),
+        "t5": T5ForConditionalGeneration(T5Config(d_model=16, d_ff=32, num_layers=1, num_heads=2, d_kv=8, **tiny)),
+        "convnet": torch.nn.Sequential(
+            torch.nn.Conv2d(3, 4, 3),
+            torch.nn.BatchNorm2d(4),
+            torch.nn.ReLU(),
+            torch.nn.Flatten(),
+            torch.nn.Linear(16, 2),
+        ),
+    }
+
+
+def seed_storages(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Overwrite each floating tensor's first bytes with one of MAGICS (values stay finite enough)."""
+    out = {}
+    for i, (key, tensor) in enumerate(state.items()):
+        t = tensor.detach().clone().contiguous()
+        raw = t.view(-1).view(torch.uint8) if t.is_floating_point() and t.numel() else None
+        if raw is not None and raw.numel() >= 16:
+            magic = MAGICS[i % len(MAGICS)]
+            raw[: len(magic)] = torch.tensor(list(magic), dtype=torch.uint8)
+        out[key] = t
+    return out
+
+
+def safe_torch() -> None:
+    for arch, model in architectures().items():
+        state = model.state_dict()
+        put("safe", f"{arch}_fp32.bin", tsave(seed_storages(state)))
+        for dtype, label in ((torch.float16, "fp16"), (torch.bfloat16, "bf16")):
+            put("safe", f"{arch}_{label}.bin", tsave(seed_storages({k: v.to(dtype) for k, v in state.items()})))
+        if arch in ("gpt2", "convnet"):
+            put("safe", f"{arch}_legacy.bin", tsave(seed_storages(state), _use_new_zipfile_serialization=False))
+    lin = torch.nn.Linear(8, 8)
+    small = {"w": lin.weight.detach()}
+    dtypes = [
+        torch.float8_e4m3fn,
+        torch.float8_e5m2,
+        torch.int8,
+        torch.uint8,
+        torch.bool,
+        torch.int16,
+        torch.int32,
+        torch.int64,
+        torch.float64,
+        torch.complex64,
+        torch.uint16,
+        torch.uint32,
+        torch.float8_e8m0fnu,
+    ]
+    put("safe", "dtypes.pt", tsave({str(d): small["w"].to(d) for d in dtypes}))
+    put(
+        "safe",
+        "dtypes_legacy.pt",
+        tsave({str(d): small["w"].to(d) for d in dtypes[2:11]}, _use_new_zipfile_serialization=False),
+    )
+    # Every magic at the start of its own storage, as raw uint8 tensors.
+    seeded = {f"m{i}": torch.tensor(list(m.ljust(16, b"\0")), dtype=torch.uint8) for i, m in enumerate(MAGICS)}
+    put("safe", "seeded_storages.pt", tsave(seeded))
+    put("safe", "seeded_storages_legacy.pt", tsave(seeded, _use_new_zipfile_serialization=False))
+    base = torch.arange(64, dtype=torch.float32).reshape(8, 8)
+    views = {
+        "t": base.T,
+        "strided": base[:, ::2],
+        "offset": base[3:5],
+        "same": base,
+        "alias": base.view(64),
+        "scalar": torch.tensor(3.0),
+    }
+    put("safe", "views_noncontiguous.pt", tsave(views))
+    put("safe", "views_legacy.pt", tsave(views, _use_new_zipfile_serialization=False))
+    put("safe", "parameter.pt", tsave(torch.nn.Parameter(torch.ones(3))))
+    q = torch.quantize_per_tensor(torch.ones(4), 0.1, 0, torch.qint8)
+    put(
+        "safe",
+        "quantized.pt",
+        tsave(
+            {
+                "q": q,
+                "qc": torch.quantize_per_channel(
+                    torch.ones(2, 2), torch.tensor([0.1, 0.2]), torch.tensor([0, 0]), 0, torch.quint8
+                ),
+            }
+        ),
+    )
+    put(
+        "safe",
+        "empty_and_scalar.pt",
+        tsave({"e": torch.empty(0), "s": torch.tensor(1), "none": None, "meta": {"epoch": 3, "names": ["a"]}}),
+    )
+    safe_optimizers()
+    safe_rng()
+
+
+def safe_optimizers() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2))
+    makers: dict[str, Callable[..., torch.optim.Optimizer]] = {
+        "sgd": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+        "adam": torch.optim.Adam,
+        "adamw": torch.optim.AdamW,
+        "rmsprop": lambda p: torch.optim.RMSprop(p, momentum=0.5),
+        "adamax": torch.optim.Adamax,
+    }
+    for label, make in makers.items():
+        opt = make(model.parameters())
+        model(torch.randn(3, 4)).sum().backward()
+        opt.step()
+        put("safe", f"optimizer_{label}.pt", tsave(opt.state_dict()))
+        if label == "adam":
+            put("safe", "optimizer_adam_legacy.pt", tsave(opt.state_dict(), _use_new_zipfile_serialization=False))
+    opt = torch.optim.AdamW(model.parameters())
+    for label, sched in {
+        "steplr": torch.optim.lr_scheduler.StepLR(opt, 2),
+        "cosine": torch.optim.lr_scheduler.CosineAnnealingLR(opt, 10),
+        "onecycle": torch.optim.lr_scheduler.OneCycleLR(opt, 1.0, total_steps=10),
+    }.items():
+        opt.step()
+        sched.step()
+        put("safe", f"scheduler_{label}.pt", tsave(sched.state_dict()))
+
+
+def safe_rng() -> None:
+    trainer = {"python": random.getstate(), "numpy": np.random.get_state(), "cpu": torch.random.get_rng_state()}
+    put("safe", "rng_state.pth", tsave(trainer))
+    put(
+        "safe",
+        "rng_generator.pt",
+        tsave({"gen": np.random.default_rng(1).bit_generator.state, "torch": torch.Generator().get_state()}),
+    )
+
+
+def safe_numpy() -> None:
+    arrays = {
+        d.replace("?", "bool"): np.arange(6).astype(d).reshape(2, 3)
+        for d in ["f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "?", "c8", "c16"]
+    }
+    arrays["U"] = np.array(["ab", "c"])
+    arrays["S"] = np.array([b"ab", b"c"])
+    arrays["struct"] = np.zeros(2, dtype=[("a", "<f4"), ("b", "<i8", (2,))])
+    arrays["fortran"] = np.asfortranarray(np.ones((3, 2)))
+    for key, arr in arrays.items():
+        buf = io.BytesIO()
+        np.save(buf, arr)
+        put("safe", f"npy_{key}.npy", buf.getvalue())
+    buf = io.BytesIO()
+    np.savez(buf, **{k: v for k, v in arrays.items() if k in ("f4", "i8", "bool")})
+    put("safe", "arrays.npz", buf.getvalue())
+    buf = io.BytesIO()
+    np.savez_compressed(buf, zeros=np.zeros(100_000, dtype="f4"), ramp=np.arange(1000))
+    put("safe", "arrays_compressed.npz", buf.getvalue())
+    seeded = np.frombuffer(b"".join(m.ljust(16, b"\0") for m in MAGICS), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.save(buf, seeded)
+    put("safe", "npy_seeded.npy", buf.getvalue())
+    import joblib
+
+    for label, kwargs in {"": {}, "_zlib": {"compress": ("zlib", 3)}, "_gzip": {"compress": ("gzip", 3)}}.items():
+        path = OUT / "tmp.joblib"
+        OUT.mkdir(exist_ok=True)
+        joblib.dump(
+            {"w": np.arange(10, dtype="f4"), "seeded": seeded, "i": np.ones((2, 2), dtype="i8")}, path, **kwargs
+        )
+        put("safe", f"arrays{label}.joblib", path.read_bytes())
+        path.unlink()
+
+
+def safe_safetensors() -> None:
+    import safetensors.numpy
+    import safetensors.torch
+
+    tensors = {
+        str(d).split(".")[-1]: torch.ones(2, 2).to(d)
+        for d in [
+            torch.float64,
+            torch.float32,
+            torch.float16,
+            torch.bfloat16,
+            torch.int64,
+            torch.int32,
+            torch.int16,
+            torch.int8,
+            torch.uint8,
+            torch.bool,
+            torch.float8_e4m3fn,
+            torch.float8_e5m2,
+            torch.uint16,
+            torch.uint32,
+            torch.uint64,
+        ]
+    }
+    put("safe", "all_dtypes.safetensors", safetensors.torch.save(tensors, metadata={"format": "pt"}))
+    put("safe", "complex.safetensors", safetensors.numpy.save({"c": np.ones(2, dtype="c8")}))
+    gpt2 = architectures()["gpt2"].state_dict()
+    put(
+        "safe",
+        "gpt2.safetensors",
+        safetensors.torch.save({k: v.contiguous() for k, v in gpt2.items() if k != "lm_head.weight"}),
+    )
+    put("safe", "empty.safetensors", safetensors.torch.save({}))
+
+
+def safe_gguf() -> None:
+    import gguf
+
+    path = OUT / "tmp.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_block_count(1)
+    writer.add_chat_template("{% for m in messages %}{{ '<|' + m['role'] + '|>' + m['content'] | trim }}{% endfor %}")
+    writer.add_token_list([f"tok{i}" for i in range(300)])
+    writer.add_array("tokenizer.ggml.scores", [float(i) for i in range(300)])
+    data = np.random.rand(4, 64).astype(np.float32)
+    writer.add_tensor("f32", data)
+    writer.add_tensor("f16", data.astype(np.float16))
+    for qtype in (gguf.GGMLQuantizationType.Q8_0, gguf.GGMLQuantizationType.Q4_0, gguf.GGMLQuantizationType.Q5_1):
+        writer.add_tensor(qtype.name.lower(), gguf.quants.quantize(data, qtype), raw_dtype=qtype)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    put("safe", "tiny_quants.gguf", path.read_bytes())
+    path.unlink()
+
+
+def safe_onnx() -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(
+        np.frombuffer(b"".join(MAGICS[:8]).ljust(256, b"\0")[:256], dtype=np.float32).reshape(8, 8), "W"
+    )
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])],
+        [weight],
+    )
+    model = helper.make_model(graph)
+    directory = OUT / "safe" / "onnx_external"
+    directory.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(
+        model, str(directory / "model.onnx"), save_as_external_data=True, location="weights.bin", size_threshold=0
+    )
+    put("safe", "onnx_external/model.onnx")
+    put("safe", "onnx_external/weights.bin")
+
+
+# -- suspicious: loadable by weights_only=False only, not weights --------------------------------------
+
+
+def suspicious() -> None:
+    model = architectures()["convnet"]
+    put("suspicious", "whole_module.pt", tsave(model), "whole-object save")
+    put("suspicious", "whole_module_legacy.pt", tsave(model, _use_new_zipfile_serialization=False), "whole-object save")
+    put("suspicious", "whole_optimizer.pt", tsave(torch.optim.SGD(model.parameters(), lr=0.1)), "whole-object save")
+    from transformers import TrainingArguments
+
+    os.environ.setdefault("ACCELERATE_USE_CPU", "1")
+    args = TrainingArguments(output_dir=str(OUT / "tmp-trainer"), report_to=[], use_cpu=True)
+    put("suspicious", "training_args.bin", tsave(args), "training state, not weights")
+    shutil.rmtree(OUT / "tmp-trainer", ignore_errors=True)
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression().fit(np.random.rand(8, 3), [0, 1] * 4)
+    path = OUT / "tmp.joblib"
+    joblib.dump(clf, path)
+    put("suspicious", "sklearn_model.joblib", path.read_bytes(), "not on the allowlist")
+    path.unlink()
+
+
+# -- malicious ------------------------------------------------------------------------------------------
+
+
+class Reduce:
+    """An object whose pickle calls `target(*args)` on load."""
+
+    def __init__(self, target: Callable[..., object], *args: object) -> None:
+        self.target, self.args = target, args
+
+    def __reduce__(self) -> tuple[Callable[..., object], tuple[object, ...]]:
+        return self.target, self.args
+
+
+def malicious() -> None:
+    for proto in range(6):
+        put(
+            "malicious",
+            f"reduce_os_system_p{proto}.pkl",
+            pickle.dumps(Reduce(os.system, "echo pwn"), protocol=proto),
+            "system (",
+        )
+    put("malicious", "reduce_popen.pkl", pickle.dumps(Reduce(subprocess.Popen, ["echo", "pwn"])), "subprocess.Popen")
+    put("malicious", "reduce_eval.pkl", pickle.dumps(Reduce(eval, "print('pwn')")), "builtins.eval")
+    put(
+        "malicious",
+        "reduce_exec_in_state_dict.pt",
+        tsave({"w": torch.ones(2), "x": Reduce(exec, "print('pwn')")}),
+        "builtins.exec",
+    )
+    put(
+        "malicious",
+        "reduce_exec_legacy.pt",
+        tsave({"w": torch.ones(2), "x": Reduce(exec, "1")}, _use_new_zipfile_serialization=False),
+        "builtins.exec",
+    )
+    put("malicious", "reduce_torch_load.pkl", pickle.dumps(Reduce(torch.load, "other.pt")), "torch.serialization.load")
+    put("malicious", "np_object_payload.npy", _npy_object(Reduce(os.system, "echo pwn")), "system (")
+    import joblib
+
+    path = OUT / "tmp.joblib"
+    joblib.dump({"w": np.ones(3), "x": Reduce(os.system, "echo pwn")}, path)
+    put("malicious", "joblib_payload.joblib", path.read_bytes(), "system (")
+    joblib.dump({"w": np.ones(3), "x": Reduce(os.system, "echo pwn")}, path, compress=3)
+    put("malicious", "joblib_payload_zlib.joblib", path.read_bytes(), "system (")
+    path.unlink()
+    # A dotted name from a module that imported torch, which imported ctypes, ... (attribute traversal).
+    module, name = b"torch.nn.modules.module", b"torch.ctypes.util.subprocess.Popen"
+    dotted = (
+        b"\x80\x04\x8c"
+        + bytes([len(module)])
+        + module
+        + b"\x8c"
+        + bytes([len(name)])
+        + name
+        + b"\x93\x8c\x04echo\x85R."
+    )
+    put("malicious", "dotted_popen.pkl", dotted, "dotted name")
+    put("malicious", "dotted_popen_in_zip.pt", _replace_pickle(tsave({"w": torch.ones(2)}), dotted), "dotted name")
+    fickled()
+
+
+def _npy_object(obj: object) -> bytes:
+    arr = np.empty(1, dtype=object)
+    arr[0] = obj
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=True)
+    return buf.getvalue()
+
+
+def _replace_pickle(checkpoint: bytes, new: bytes) -> bytes:
+    """The same torch zip with data.pkl swapped (storages left as they were)."""
+    src = zipfile.ZipFile(io.BytesIO(checkpoint))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, new if info.filename.endswith("/data.pkl") else src.read(info))
+    return out.getvalue()
+
+
+def fickled() -> None:
+    from fickling.fickle import Pickled
+    from fickling.pytorch import PyTorchModelWrapper
+
+    base = pickle.dumps({"weights": [1.0, 2.0], "epoch": 3}, protocol=4)
+    for mode in ("exec", "eval"):
+        pickled = Pickled.load(base)
+        getattr(pickled, f"insert_python_{mode}")(
+            "__import__('os').system('echo pwn')" if mode == "eval" else "import os; os.system('echo pwn')",
+            run_first=True,
+        )
+        put("malicious", f"fickling_{mode}.pkl", pickled.dumps(), f"builtins.{mode}")
+    checkpoint = OUT / "tmp_fickle.pt"
+    torch.save(architectures()["bert"].state_dict(), checkpoint)
+    for injection in ("insertion", "combination"):
+        target = OUT / f"tmp_{injection}.pt"
+        try:
+            PyTorchModelWrapper(checkpoint).inject_payload("print('pwn')", target, injection=injection)
+        except Exception as exc:  # report which fickling mode this version lacks
+            print(f"fickling {injection}: {exc}")
+            continue
+        put("malicious", f"fickling_torch_{injection}.pt", target.read_bytes(), "builtins.")
+        target.unlink()
+    checkpoint.unlink()
+
+
+def allowlist_reference() -> None:
+    """torch's own weights_only allowlist, so a test can prove ours contains exactly it."""
+    from torch._weights_only_unpickler import _get_allowed_globals
+
+    (OUT / "torch_weights_only_globals.txt").write_text("\n".join(sorted(_get_allowed_globals())) + "\n")
+
+
+def main() -> None:
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir()
+    safe_torch()
+    safe_numpy()
+    safe_safetensors()
+    safe_gguf()
+    safe_onnx()
+    suspicious()
+    malicious()
+    allowlist_reference()
+    with open(OUT / "MANIFEST.json", "w") as f:
+        json.dump(dict(sorted(MANIFEST.items())), f, indent=1)
+        f.write("\n")
+    total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
+    counts = {k: sum(1 for v in MANIFEST.values() if v["expect"] == k) for k in ("safe", "suspicious", "malicious")}
+    print(f"{len(MANIFEST)} files, {total / 1024:.0f} KiB: {counts}")
+
+
+if __name__ == "__main__":
+    struct.calcsize("<Q")
+    main()
