@@ -9,10 +9,10 @@ from pathlib import Path
 
 import blake3
 
-from modellock.hashing import FileDigest
-from modellock.installed import FileStat, InstallState, write_state
-from modellock.lockfile import LockedFile, LockedModel, Lockfile, write_lock
-from modellock.manifest import load_manifest
+from modellock.project.lockfile import LockedFile, LockedModel, Lockfile, write_lock
+from modellock.project.manifest import load_manifest
+from modellock.store.hashing import FileDigest
+from modellock.store.installed import FileStat, InstallState, write_state
 
 BLOCK = 64 * 1024 * 1024
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modellock.errors import ModellockError
-from modellock.lockfile import LockedFile, LockedModel, LockedSignature, Lockfile, dumps, read_lock
-from modellock.manifest import load_manifest
 from modellock.ops.check import check_lock
 from modellock.ops.verify import status_installed
-from modellock.security.policy import Policy
+from modellock.project.lockfile import LockedFile, LockedModel, LockedSignature, Lockfile, dumps, read_lock
+from modellock.project.manifest import load_manifest
+from modellock.project.policy import Policy
 
 EXAMPLE = Path(__file__).parent.parent / "modellock.toml.example"
 

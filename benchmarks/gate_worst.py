@@ -35,7 +35,7 @@ def hwm():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
-from modellock.security.scan import scan_file
+from modellock.gate.scanner import scan_file
 base = hwm()
 start = time.perf_counter()
 result = scan_file(sys.argv[1], sys.argv[2])
@@ -120,7 +120,7 @@ def deep_safetensors(path: Path) -> None:
 
 def opcode_cap_pickle(path: Path) -> None:
     """Just under the opcode cap, then 94 MB of bytes: the slowest walk a 100 MB pickle can force."""
-    from modellock.security.pickle_walk import MAX_OPCODES
+    from modellock.gate.pickle_walk import MAX_OPCODES
 
     body = b"\x80\x02" + b"N0" * (MAX_OPCODES // 2 - 8)
     body += b"\x8e" + struct.pack("<Q", 100 * MIB - len(body) - 12) + b"\0" * (100 * MIB - len(body) - 12) + b"0N."
@@ -128,7 +128,7 @@ def opcode_cap_pickle(path: Path) -> None:
 
 
 def memo_pickle(path: Path) -> None:
-    from modellock.security.pickle_walk import MAX_MEMO
+    from modellock.gate.pickle_walk import MAX_MEMO
 
     path.write_bytes(b"\x80\x02N" + b"\x94" * (MAX_MEMO - 8) + b".")
 

@@ -81,7 +81,7 @@ def verify_large(cfg: Config) -> list[Row]:
             "b3sum": lambda: run_command(["b3sum", str(path)]),
         },
     )
-    from modellock.hashing import blake3_file
+    from modellock.store.hashing import blake3_file
 
     started = time.perf_counter()
     blake3_file(path)

@@ -1,3 +1,3 @@
-from modellock.cli import main
+from modellock.cli.app import main
 
 main()

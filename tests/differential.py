@@ -16,7 +16,7 @@ import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from modellock.security.pickle_walk import _IDENTIFIER, PickleInvalid, walk
+from modellock.gate.pickle_walk import _IDENTIFIER, PickleInvalid, walk
 
 MODULES = ["os", "builtins", "collections", "torch._utils", "numpy", "posix", "__builtin__", "copy_reg", "a.b"]
 NAMES = ["system", "eval", "OrderedDict", "_rebuild_tensor_v2", "dtype", "getattr", "x.y", "xrange", "reduce"]

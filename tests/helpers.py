@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from modellock.cli import app
+from modellock.cli.app import app
 
 
 @dataclass
@@ -35,7 +35,7 @@ def reseal(lock_path: Path) -> None:
     """Re-seal an edited lock (content digest and seal), as an attacker who knows how they are computed would."""
     from dataclasses import replace
 
-    from modellock.lockfile import Lockfile, content_digest, loads, write_lock
+    from modellock.project.lockfile import Lockfile, content_digest, loads, write_lock
 
     models = loads(lock_path.read_text()).models
     write_lock(lock_path, Lockfile(tuple(replace(m, digest=content_digest(m.files)) for m in models)))

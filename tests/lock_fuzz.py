@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modellock.errors import ModellockError
-from modellock.lockfile import loads
-from modellock.manifest import load_manifest
 from modellock.ops.check import check_lock
+from modellock.project.lockfile import loads
+from modellock.project.manifest import load_manifest
 from tests.hub import FakeHub
 from tests.samples import weights
 from tests.sigstore_fake import FakeSigstore, statement

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modellock.lockfile import read_lock
+from modellock.project.lockfile import read_lock
 from tests.helpers import cli, snapshot
 from tests.hub import FakeHub
 from tests.test_lock_e2e import make_tiny
@@ -179,7 +179,7 @@ class _Terminal(io.StringIO):
 
 
 def test_progress_shows_an_eta_and_no_progress_turns_it_off() -> None:
-    from modellock.console import Console
+    from modellock.report.console import Console
 
     err = _Terminal()
     bar = Console(err=err, color="never").progress()

@@ -306,7 +306,7 @@ def test_temporary_files_of_a_killed_run_are_removed_by_the_next(
 
 
 def test_a_kill_while_removing_a_dropped_model_is_finished_by_the_next_sync(project: Path, hub: FakeHub) -> None:
-    from modellock.installed import MARKER
+    from modellock.store.installed import MARKER
 
     make_tiny(hub, "acme/one")
     make_tiny(hub, "acme/two")

@@ -14,7 +14,7 @@ from tests.test_lock_e2e import make_tiny
 
 PROBE = """
 import sys
-from modellock.cli import main
+from modellock.cli.app import main
 sys.argv = ["modellock", *sys.argv[1:]]
 try:
     main()

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from modellock.security.allowlist import TORCH_WEIGHTS_ONLY
-from modellock.security.policy import Policy, decide
-from modellock.security.scan import scan_file
+from modellock.gate.allowlist import TORCH_WEIGHTS_ONLY
+from modellock.gate.enforce import decide
+from modellock.gate.scanner import scan_file
+from modellock.project.policy import Policy
 
 ROOT = Path(__file__).parent / "data" / "corpus"
 MANIFEST: dict[str, dict[str, str]] = json.loads((ROOT / "MANIFEST.json").read_text())

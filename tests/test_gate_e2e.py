@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modellock.lockfile import read_lock
+from modellock.project.lockfile import read_lock
 from tests import corpus
 from tests.helpers import cli, snapshot
 from tests.hub import FakeHub
@@ -96,8 +96,8 @@ def test_sync_enforces_the_lock_policy_again(project: Path, hub: FakeHub, tmp_pa
     # (re-sealed, as a hostile lock that knows how to seal would be).
     from dataclasses import replace
 
-    from modellock.lockfile import Lockfile, read_lock, write_lock
-    from modellock.security.policy import DEFAULT_POLICY
+    from modellock.project.lockfile import Lockfile, read_lock, write_lock
+    from modellock.project.policy import DEFAULT_POLICY
 
     locked = read_lock(lock)
     assert locked is not None

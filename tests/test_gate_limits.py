@@ -13,9 +13,10 @@ import time
 import zipfile
 import zlib
 
-from modellock.security.pickle_walk import MAX_MEMO, MAX_OPCODES
-from modellock.security.policy import Policy, decide
-from modellock.security.scan import scan_bytes
+from modellock.gate.enforce import decide
+from modellock.gate.pickle_walk import MAX_MEMO, MAX_OPCODES
+from modellock.gate.scanner import scan_bytes
+from modellock.project.policy import Policy
 from tests import corpus
 
 PAYLOAD = corpus.g("os", "system") + corpus.CMD + b"\x85R."

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from modellock.installed import MARKER
-from modellock.lockfile import read_lock
+from modellock.project.lockfile import read_lock
+from modellock.store.installed import MARKER
 from tests.helpers import cli
 from tests.hub import FakeHub
 from tests.test_lock_e2e import CONFIG, WEIGHTS, make_tiny

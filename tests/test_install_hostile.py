@@ -10,7 +10,7 @@ from pathlib import Path
 import blake3
 import pytest
 
-from modellock.store import Store
+from modellock.store.blobs import Store
 from tests.helpers import cli, reseal, snapshot
 from tests.hub import FakeHub
 from tests.test_hf_cache import add_hf_cache_model

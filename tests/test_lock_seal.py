@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from modellock.lockfile import read_lock
+from modellock.project.lockfile import read_lock
 from tests.helpers import cli, reseal, snapshot
 from tests.hub import FakeHub
 from tests.test_lock_e2e import make_tiny
@@ -94,7 +94,7 @@ def test_signer_pin_and_required_signature_win_over_the_lock(project: Path, hub:
         '[models.tiny.signature]\nidentity = "good@example.com"\nissuer = "https://good.example"\n'
     )
     # The fingerprint follows the manifest, as a lock written for it would.
-    from modellock.manifest import load_manifest
+    from modellock.project.manifest import load_manifest
 
     spec = load_manifest(project / "modellock.toml").models["tiny"]
     text = _edit(text, r'fingerprint = "[^"]+"', f'fingerprint = "{spec.fingerprint()}"')

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from modellock.errors import ConfigError
-from modellock.lockfile import LockedFile, LockedModel, Lockfile, content_digest, dumps, loads
+from modellock.project.lockfile import LockedFile, LockedModel, Lockfile, content_digest, dumps, loads
 
 H = "ab" * 32
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from modellock.errors import ConfigError
-from modellock.manifest import load_manifest
+from modellock.project.manifest import load_manifest
 from tests.helpers import cli, snapshot
 
 CASES = [

@@ -6,7 +6,7 @@ import pytest
 
 from modellock.errors import UnsafePath
 from modellock.ops.project import parse_repo_spec
-from modellock.paths import check_repo_paths, glob_match, select
+from modellock.project.paths import check_repo_paths, glob_match, select
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from modellock.security.pickle_walk import PickleInvalid, walk
-from modellock.security.policy import Policy, decide
-from modellock.security.scan import scan_bytes, scan_file
+from modellock.gate.enforce import decide
+from modellock.gate.pickle_walk import PickleInvalid, walk
+from modellock.gate.scanner import scan_bytes, scan_file
+from modellock.project.policy import Policy
 from tests import corpus
 from tests.helpers import cli
 

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from modellock.lockfile import read_lock
+from modellock.project.lockfile import read_lock
 from tests.helpers import cli, reseal, snapshot
 from tests.hub import FakeHub
 from tests.samples import weights
@@ -338,7 +338,7 @@ def test_configured_signature_missing_from_the_repo(signed: Path) -> None:
 
 
 def test_prune_keeps_locked_signatures(signed: Path, tmp_path: Path) -> None:
-    from modellock.store import Store
+    from modellock.store.blobs import Store
 
     assert cli("lock").exit_code == 0
     model = read_lock(signed / "modellock.lock").get("m")  # type: ignore[union-attr]

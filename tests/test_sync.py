@@ -9,7 +9,7 @@ from pathlib import Path
 import blake3
 import pytest
 
-from modellock.installed import MARKER
+from modellock.store.installed import MARKER
 from tests.helpers import cli, snapshot
 from tests.hub import FakeHub
 from tests.samples import weights

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from modellock.installed import MARKER
+from modellock.store.installed import MARKER
 from tests.helpers import cli, snapshot
 from tests.hub import FakeHub
 from tests.test_lock_e2e import make_tiny

@@ -10,7 +10,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from modellock.security.scan import scan_bytes
+from modellock.gate.scanner import scan_bytes
 from tests import corpus
 
 SAFE = Path(__file__).parent / "data" / "corpus" / "safe"

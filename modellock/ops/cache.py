@@ -6,8 +6,8 @@ import contextlib
 import time
 from dataclasses import dataclass
 
-from modellock.lockfile import read_lock
-from modellock.store import Store
+from modellock.project.lockfile import read_lock
+from modellock.store.blobs import Store
 
 # Partial downloads older than this belong to no running process.
 _STALE_PARTIAL_S = 24 * 3600

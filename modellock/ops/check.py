@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from modellock.lockfile import LockedModel, Lockfile, content_digest, loads_checked
-from modellock.manifest import Manifest, ModelSpec
-from modellock.paths import Claim, claims_problem
-from modellock.tomlread import bad_utf8
+from modellock.project.lockfile import LockedModel, Lockfile, content_digest, loads_checked
+from modellock.project.manifest import Manifest, ModelSpec
+from modellock.project.paths import Claim, claims_problem
+from modellock.project.tomlread import bad_utf8
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def _manifest_key(project_dir: Path, relative: str) -> str | None:
     import base64
 
     from modellock.errors import ModellockError
-    from modellock.security.attest import load_public_key
+    from modellock.signing.bundle import load_public_key
 
     try:
         key = load_public_key((project_dir / relative).read_bytes())

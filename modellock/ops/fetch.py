@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from modellock.errors import IntegrityError, Interrupted
-from modellock.hashing import FileDigest
-from modellock.lockfile import LockedFile
-from modellock.progress import NoProgress, Progress
+from modellock.ops.workers import CancelFlag, run_parallel
+from modellock.project.lockfile import LockedFile
+from modellock.report.progress import NoProgress, Progress
 from modellock.sources.interface import RemoteFile, RepoRef, Source
-from modellock.store import PartialBlob, Store
-from modellock.workers import CancelFlag, run_parallel
+from modellock.store.blobs import PartialBlob, Store
+from modellock.store.hashing import FileDigest
 
 # Parallel downloads: enough to hide per-request latency, few enough not to thrash two cores.
 DEFAULT_WORKERS = 8
@@ -134,7 +134,7 @@ def fetch_all(
     A Ctrl-C (or SIGTERM) stops every download within a chunk; what arrived is kept for the next
     run to resume, and the Interrupted error says how much.
     """
-    from modellock.diskspace import check_free
+    from modellock.store.diskspace import check_free
 
     progress = progress or NoProgress()
     if not jobs:
@@ -149,7 +149,7 @@ def fetch_all(
     try:
         return run_parallel(lambda job: fetch_one(source, store, job, progress, cancel), jobs, workers, cancel)
     except KeyboardInterrupt:
-        from modellock.console import count, human_size
+        from modellock.report.console import count, human_size
 
         kept = store.kept_partials()
         if not kept:

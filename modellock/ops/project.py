@@ -8,9 +8,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from modellock.errors import UsageError
-from modellock.lockfile import Lockfile, read_lock, write_lock
-from modellock.manifest import MANIFEST_NAME, load_manifest
-from modellock.paths import valid_model_name, valid_repo_id
+from modellock.project.lockfile import Lockfile, read_lock, write_lock
+from modellock.project.manifest import MANIFEST_NAME, load_manifest
+from modellock.project.paths import valid_model_name, valid_repo_id
 
 STARTER = """\
 # modellock.toml: the models this project needs. `modellock lock` pins them in modellock.lock.

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from modellock.errors import ModellockError
-from modellock.hashing import StreamHasher
-from modellock.lockfile import LockedFile, LockedModel, Lockfile
-from modellock.manifest import Manifest
 from modellock.ops.check import CheckResult, Problem
-from modellock.paths import select
+from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
+from modellock.project.manifest import Manifest
+from modellock.project.paths import select
 from modellock.sources import Refs, RemoteFile, RepoRef, Source, open_source
+from modellock.store.hashing import StreamHasher
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 

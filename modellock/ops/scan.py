@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modellock.errors import UsageError
-from modellock.security.policy import Decision, Policy, decide
-from modellock.security.scan import scan_file, scan_tree
+from modellock.gate.enforce import Decision, decide
+from modellock.gate.scanner import scan_file, scan_tree
+from modellock.project.policy import Policy
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from modellock import atomic
 from modellock.errors import CheckFailed, UnsafePath, UsageError
-from modellock.hfcache import is_snapshot, ref_file, ref_problem
-from modellock.installed import (
+from modellock.gate.enforce import gate_files
+from modellock.ops.check import model_claim
+from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
+from modellock.project.paths import claims_problem
+from modellock.report.progress import Progress
+from modellock.store import atomic
+from modellock.store.blobs import Store
+from modellock.store.hfcache import is_snapshot, ref_file, ref_problem
+from modellock.store.installed import (
     MARKER,
     FileStat,
     InstallState,
@@ -31,16 +37,10 @@ from modellock.installed import (
     user_files,
     write_state,
 )
-from modellock.linking import Linker, LinkMode
-from modellock.lockfile import LockedFile, LockedModel, Lockfile
-from modellock.ops.check import model_claim
-from modellock.ops.gate import gate_files
-from modellock.paths import claims_problem
-from modellock.progress import Progress
-from modellock.store import Store
+from modellock.store.linking import Linker, LinkMode
 
 if TYPE_CHECKING:  # imported where used: a warm sync needs neither downloads nor signatures
-    from modellock.ops.attest import TrustSource
+    from modellock.ops.signatures import TrustSource
     from modellock.sources import Source
 
 Action = Literal["install", "unchanged", "remove"]
@@ -320,7 +320,7 @@ def sync_lock(
             for model in pending:
                 gate_files(model.name, model.policy, [(f.path, store.blob_path(f.blake3)) for f in model.files])
                 if model.signature is not None:
-                    from modellock.ops.attest import TrustSource, attest_for_sync
+                    from modellock.ops.signatures import TrustSource, attest_for_sync
 
                     roots = (cert_roots or {}).get(model.name)
                     attest_for_sync(model, store, trust or TrustSource(None, online=False), project_dir, roots)

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modellock.errors import ModellockError, UsageError
-from modellock.hashing import blake3_file
-from modellock.hfcache import ref_problem
-from modellock.installed import installed_stat, read_state, target_of, user_files
-from modellock.lockfile import LockedModel, Lockfile
-from modellock.store import Store
+from modellock.project.lockfile import LockedModel, Lockfile
+from modellock.store.blobs import Store
+from modellock.store.hashing import blake3_file
+from modellock.store.hfcache import ref_problem
+from modellock.store.installed import installed_stat, read_state, target_of, user_files
 
 
 @dataclass(frozen=True)

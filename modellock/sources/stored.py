@@ -12,10 +12,10 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from modellock import atomic
 from modellock.errors import NetworkError
 from modellock.sources.interface import Refs, RemoteFile, RepoRef, Sink, Source
-from modellock.store import Store
+from modellock.store import atomic
+from modellock.store.blobs import Store
 
 _COMMIT_CHARS = frozenset("0123456789abcdef")
 

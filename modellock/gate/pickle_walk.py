@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-from modellock.security.buffer import Raw, Window
+from modellock.gate.buffer import Raw, Window
 
 MAX_OPCODES = 2_000_000
 MAX_MEMO = 1_000_000

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modellock import atomic
-from modellock.hashing import FileDigest, StreamHasher, blake3_file
+from modellock.store import atomic
+from modellock.store.hashing import FileDigest, StreamHasher, blake3_file
 
 STORE_ENV = "MODELLOCK_CACHE_DIR"
 # The mtime of blobs on filesystems without sub-second timestamps (see `seal`).
@@ -115,7 +115,7 @@ class PartialBlob:
         try:
             self._file.write(chunk)
         except OSError as exc:
-            from modellock.diskspace import write_failed
+            from modellock.store.diskspace import write_failed
 
             remaining = self._expected - self.hasher.size if self._expected is not None else len(chunk)
             raise write_failed(exc, self.path, remaining) from None
@@ -142,7 +142,7 @@ class PartialBlob:
             self._file.flush()
             os.fsync(self._file.fileno())
         except OSError as exc:
-            from modellock.diskspace import write_failed
+            from modellock.store.diskspace import write_failed
 
             raise write_failed(exc, self.path, 0) from None
         self._file.close()

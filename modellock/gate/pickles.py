@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from modellock.security import allowlist
-from modellock.security.buffer import Window
-from modellock.security.pickle_walk import BuildHook, Import, PickleInvalid, PickleWalk, walk
-from modellock.security.verdict import Finding, Verdict
+from modellock.gate import allowlist
+from modellock.gate.buffer import Window
+from modellock.gate.pickle_walk import BuildHook, Import, PickleInvalid, PickleWalk, walk
+from modellock.gate.verdict import Finding, Verdict
 
 _SHOWN = 6
 

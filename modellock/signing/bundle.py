@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from modellock.security.oms import SignatureInvalid
-from modellock.security.trust import TrustRoot
+from modellock.signing.oms import SignatureInvalid
+from modellock.signing.trust import TrustRoot
 
 Mode = Literal["sigstore", "key", "certificate"]
 _OIDC_ISSUER_V1 = "1.3.6.1.4.1.57264.1.1"

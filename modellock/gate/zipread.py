@@ -11,8 +11,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from modellock.security.budget import Budget, StreamError, expand
-from modellock.security.buffer import Window
+from modellock.gate.budget import Budget, StreamError, expand
+from modellock.gate.buffer import Window
 
 MAX_MEMBERS = 200_000
 _ALLOWED_FLAGS = 0x0008 | 0x0800  # data descriptor, UTF-8 names

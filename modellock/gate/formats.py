@@ -9,8 +9,8 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from modellock.security.buffer import Window
-from modellock.security.verdict import Finding
+from modellock.gate.buffer import Window
+from modellock.gate.verdict import Finding
 
 # safetensors dtypes and their sizes in bits (safetensors 0.8.0).
 SAFETENSORS_BITS = {

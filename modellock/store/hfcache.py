@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from modellock.lockfile import LockedModel
+    from modellock.project.lockfile import LockedModel
 
 RECORDS = ".modellock"
 _REPO_FOLDER = re.compile(r"^(?:model|dataset|space)s--.+")

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from modellock import atomic
-from modellock.hfcache import is_snapshot, record_path
-from modellock.lockfile import LockedFile, LockedModel
-from modellock.store import pid_alive
+from modellock.project.lockfile import LockedFile, LockedModel
+from modellock.store import atomic
+from modellock.store.blobs import pid_alive
+from modellock.store.hfcache import is_snapshot, record_path
 
 MARKER = ".modellock-install.json"
 STAGING = ".modellock-staging-"

@@ -10,11 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modellock import atomic
 from modellock.errors import ConfigError, LockTampered
-from modellock.hashing import blake3_bytes
-from modellock.lockfast import parse_canonical
-from modellock.paths import (
+from modellock.project.lockfast import parse_canonical
+from modellock.project.paths import (
     REPO_TYPES,
     install_path_problem,
     ref_problem,
@@ -22,9 +20,11 @@ from modellock.paths import (
     valid_model_name,
     valid_repo_id,
 )
-from modellock.security.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_MODES, Policy
-from modellock.tomlpos import find_line
-from modellock.tomlread import bad_utf8, parse
+from modellock.project.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_MODES, Policy
+from modellock.project.tomlpos import find_line
+from modellock.project.tomlread import bad_utf8, parse
+from modellock.store import atomic
+from modellock.store.hashing import blake3_bytes
 
 LOCK_NAME = "modellock.lock"
 VERSION = 2

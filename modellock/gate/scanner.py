@@ -12,10 +12,10 @@ import mmap
 import os
 from pathlib import Path
 
-from modellock.security.arrays import elements, has_objects, itemsize, joblib_build, npy_header
-from modellock.security.budget import MAX_DEPTH, Budget, CapExceeded, StreamError, expand
-from modellock.security.buffer import Window
-from modellock.security.formats import (
+from modellock.gate.arrays import elements, has_objects, itemsize, joblib_build, npy_header
+from modellock.gate.budget import MAX_DEPTH, Budget, CapExceeded, StreamError, expand
+from modellock.gate.buffer import Window
+from modellock.gate.formats import (
     check_gguf,
     check_keras_config,
     check_onnx,
@@ -23,11 +23,11 @@ from modellock.security.formats import (
     keras_configs_in,
     safetensors_header_length,
 )
-from modellock.security.pickle_walk import LEGACY_TORCH_MAGIC, Int, PickleInvalid, is_opcode, walk
-from modellock.security.pickles import failure_finding, import_findings, walk_graded
-from modellock.security.torchfile import scan_legacy, scan_torch_tar, scan_torch_zip
-from modellock.security.verdict import Finding, Kind, ScanResult, worst
-from modellock.security.zipread import ZipInvalid, check_crc, member_window, read_members
+from modellock.gate.pickle_walk import LEGACY_TORCH_MAGIC, Int, PickleInvalid, is_opcode, walk
+from modellock.gate.pickles import failure_finding, import_findings, walk_graded
+from modellock.gate.torchfile import scan_legacy, scan_torch_tar, scan_torch_zip
+from modellock.gate.verdict import Finding, Kind, ScanResult, worst
+from modellock.gate.zipread import ZipInvalid, check_crc, member_window, read_members
 
 CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyx", ".pyd", ".so", ".dll", ".dylib", ".sh", ".bash", ".bat", ".ps1", ".exe")
 _NATIVE_MAGIC = (b"\x7fELF", b"MZ", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe")

@@ -11,12 +11,12 @@ import re
 import struct
 import tarfile
 
-from modellock.security.budget import Budget
-from modellock.security.buffer import Window
-from modellock.security.pickle_walk import Global, Int, PickleWalk, Seq, Str
-from modellock.security.pickles import walk_graded
-from modellock.security.verdict import Finding, ScanResult
-from modellock.security.zipread import Member, ZipInvalid, check_crc, member_window
+from modellock.gate.budget import Budget
+from modellock.gate.buffer import Window
+from modellock.gate.pickle_walk import Global, Int, PickleWalk, Seq, Str
+from modellock.gate.pickles import walk_graded
+from modellock.gate.verdict import Finding, ScanResult
+from modellock.gate.zipread import Member, ZipInvalid, check_crc, member_window
 
 # Bytes per element of each storage class a pickle may name (UntypedStorage counts bytes).
 _ELEMENT = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from modellock import __version__
+from modellock.gate.verdict import SCANNER_VERSION
 from modellock.ops.scan import ScanReport
-from modellock.security.verdict import SCANNER_VERSION
 
 _RULES = {
     "malicious": ("ML001", "Known code-execution primitive in a model file", "error"),

@@ -35,7 +35,7 @@ def write_text(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         if isinstance(exc, OSError):
-            from modellock.diskspace import write_failed
+            from modellock.store.diskspace import write_failed
 
             raise write_failed(exc, path, len(text.encode())) from None
         raise
@@ -51,7 +51,7 @@ def clean_temps(directory: Path) -> int:
     for entry in entries:
         if not entry.name.startswith(TMP_PREFIX):
             continue
-        from modellock.store import pid_alive  # only when there is something to judge: keeps `lock --check` light
+        from modellock.store.blobs import pid_alive  # only when there is something to judge: keeps `lock --check` light
 
         pid = entry.name[len(TMP_PREFIX) :].split("-", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):

@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from modellock.security.buffer import Window
+from modellock.gate.buffer import Window
 
 MAX_EXPANDED = 256 * 1024 * 1024
 """Bytes all decompression in one file may produce, in total."""

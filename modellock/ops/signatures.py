@@ -11,12 +11,12 @@ from pathlib import Path
 import blake3
 
 from modellock.errors import CheckFailed, ConfigError
-from modellock.lockfile import LockedFile, LockedModel, LockedSignature
-from modellock.manifest import ModelSpec
-from modellock.security.attest import Attestation, Signer, load_public_key, verify_bundle
-from modellock.security.oms import Coverage, SignatureInvalid, compare, parse_statement
-from modellock.security.trust import TrustRoot, load_trust_root
-from modellock.store import Store
+from modellock.project.lockfile import LockedFile, LockedModel, LockedSignature
+from modellock.project.manifest import ModelSpec
+from modellock.signing.bundle import Attestation, Signer, load_public_key, verify_bundle
+from modellock.signing.oms import Coverage, SignatureInvalid, compare, parse_statement
+from modellock.signing.trust import TrustRoot, load_trust_root
+from modellock.store.blobs import Store
 
 DEFAULT_SIGNATURE = "model.sig"
 

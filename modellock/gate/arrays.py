@@ -12,8 +12,8 @@ import re
 import struct
 from typing import Any
 
-from modellock.security.buffer import Window
-from modellock.security.pickle_walk import Dict, Global, Int, Obj, PickleInvalid, Seq, Str, Walker
+from modellock.gate.buffer import Window
+from modellock.gate.pickle_walk import Dict, Global, Int, Obj, PickleInvalid, Seq, Str, Walker
 
 _SIMPLE = re.compile(r"^[<>|=]?([bBiufcmMSUVO?])(\d*)(?:\[[A-Za-z0-9]+\])?$")
 _WRAPPER = Global("joblib.numpy_pickle", "NumpyArrayWrapper")

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from modellock.errors import ConfigError
-from modellock.hashing import blake3_bytes
-from modellock.paths import (
+from modellock.project.paths import (
     REPO_TYPES,
     Claim,
     claims_problem,
@@ -22,9 +21,10 @@ from modellock.paths import (
     valid_model_name,
     valid_repo_id,
 )
-from modellock.security.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_MODES, Policy
-from modellock.tomlpos import find_line
-from modellock.tomlread import bad_utf8, parse
+from modellock.project.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_MODES, Policy
+from modellock.project.tomlpos import find_line
+from modellock.project.tomlread import bad_utf8, parse
+from modellock.store.hashing import blake3_bytes
 
 MANIFEST_NAME = "modellock.toml"
 

@@ -48,7 +48,7 @@ def _copy(src: Path, dst: Path) -> None:
     try:
         shutil.copyfile(src, dst)
     except OSError as exc:
-        from modellock.diskspace import describe
+        from modellock.store.diskspace import describe
 
         # shutil names the source; the filesystem that is full or read-only is the destination's.
         dst.unlink(missing_ok=True)

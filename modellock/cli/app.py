@@ -14,9 +14,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from modellock import __version__
-from modellock.cligroup import ModellockGroup
-from modellock.console import Console
+from modellock.cli.group import ModellockGroup
 from modellock.errors import USAGE, Interrupted, ModellockError
+from modellock.report.console import Console
 
 _CONTEXT = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
@@ -43,7 +43,7 @@ TrustedRootOption = Annotated[
 
 def _trust(manifest: Any, flag: Path | None, *, online: bool) -> Any:
     """The flag, else `[settings] trusted-root` (relative to the manifest), else the production root."""
-    from modellock.ops.attest import TrustSource
+    from modellock.ops.signatures import TrustSource
 
     setting = manifest.settings.trusted_root if manifest is not None else None
     explicit = flag or ((manifest.path.parent / Path(setting).expanduser()) if setting else None)
@@ -72,7 +72,7 @@ class _Options:
         if self.explicit_project is not None:
             return self.explicit_project
         if self.found is None:
-            from modellock.discover import find_project
+            from modellock.project.discover import find_project
 
             self.found = find_project(Path("."))
         return self.found
@@ -172,7 +172,7 @@ def _command(fn: F) -> F:
         except typer.Exit:
             raise
         except OSError as exc:
-            from modellock.diskspace import describe
+            from modellock.store.diskspace import describe
 
             mapped = describe(exc)
             if mapped is None:
@@ -189,7 +189,7 @@ def _command(fn: F) -> F:
 
 def _tidy_project() -> None:
     """Remove temporary files a killed run left beside modellock.toml and modellock.lock (one listdir)."""
-    from modellock import atomic
+    from modellock.store import atomic
 
     project = _options.project
     if (project / "modellock.lock").exists() or (project / "modellock.toml").exists():
@@ -210,8 +210,8 @@ def _internal(console: Console, exc: BaseException, as_json: bool) -> None:
 
 
 def _store() -> Any:
-    from modellock.manifest import load_manifest
-    from modellock.store import Store, default_store_root
+    from modellock.project.manifest import load_manifest
+    from modellock.store.blobs import Store, default_store_root
 
     manifest = load_manifest(_options.manifest_path)
     store = Store(default_store_root(manifest.settings.store, manifest.path.parent))
@@ -440,8 +440,8 @@ def _projects_of(files: list[Path]) -> list[Path]:
 def _check_one(output: Format, remote: bool) -> bool:
     import dataclasses
 
-    from modellock.manifest import load_manifest
     from modellock.ops.check import check_lock
+    from modellock.project.manifest import load_manifest
 
     console = _options.console()
     manifest = load_manifest(_options.manifest_path)
@@ -501,7 +501,7 @@ def _lock_one(
 
 def _read_lock_or_fail(path: Path) -> Any:
     from modellock.errors import ConfigError
-    from modellock.lockfile import read_sealed_lock
+    from modellock.project.lockfile import read_sealed_lock
 
     lock = read_sealed_lock(path)
     if lock is None:
@@ -535,9 +535,9 @@ def sync(
     import dataclasses
 
     from modellock.errors import CHECK_FAILED, CheckFailed, UsageError
-    from modellock.linking import LinkMode
     from modellock.ops.sync import sync_lock
-    from modellock.store import Store, default_store_root
+    from modellock.store.blobs import Store, default_store_root
+    from modellock.store.linking import LinkMode
 
     if locked and frozen:
         raise UsageError("--locked and --frozen cannot be combined")
@@ -614,7 +614,7 @@ def _manifest_settings_only(console: Console) -> Any:
     """The manifest, for its [settings] only (`sync --frozen`); a broken one is ignored with a warning."""
     if not _options.manifest_path.exists():
         return None
-    from modellock.manifest import load_manifest
+    from modellock.project.manifest import load_manifest
 
     try:
         return load_manifest(_options.manifest_path)
@@ -642,7 +642,7 @@ def verify(
 ) -> None:
     """Re-hash installed files; report missing, modified and extra ones."""
     from modellock.ops.verify import verify_installed
-    from modellock.store import Store, default_store_root
+    from modellock.store.blobs import Store, default_store_root
 
     lock = _read_lock_or_fail(_options.project / "modellock.lock")
     signed = any(m.signature is not None for m in lock.models)
@@ -652,7 +652,7 @@ def verify(
         manifest = _manifest_if_any()
         store = Store(default_store_root(*_store_setting(manifest)))
     if signed:
-        from modellock.ops.attest import attest_for_sync
+        from modellock.ops.signatures import attest_for_sync
 
         trust = _trust(manifest, trusted_root, online=False)
         roots = _certificate_roots(manifest) if manifest is not None else {}
@@ -705,14 +705,14 @@ def scan(
 
     from modellock.errors import CHECK_FAILED, UsageError
     from modellock.ops.scan import scan_paths
-    from modellock.security.policy import PICKLE_MODES, REMOTE_CODE_MODES, Policy
+    from modellock.project.policy import PICKLE_MODES, REMOTE_CODE_MODES, Policy
 
     if pickle not in PICKLE_MODES or remote_code not in REMOTE_CODE_MODES:
         raise UsageError("--pickle takes deny, scan or allow; --remote-code takes deny or allow")
     report = scan_paths(paths, Policy(pickle=pickle, remote_code=remote_code))
     console = _options.console()
     if output is ScanFormat.sarif:
-        from modellock.sarif import to_sarif
+        from modellock.report.sarif import to_sarif
 
         console.json(to_sarif(report))
     elif output is ScanFormat.json:
@@ -725,7 +725,7 @@ def scan(
 
 def _manifest_if_any() -> Any:
     """The project's manifest, or None where there is none (`cache` and `verify` work without one)."""
-    from modellock.manifest import load_manifest
+    from modellock.project.manifest import load_manifest
 
     return load_manifest(_options.manifest_path) if _options.manifest_path.exists() else None
 
@@ -746,7 +746,7 @@ app.add_typer(cache_app, name="cache")
 @_command
 def cache_dir() -> None:
     """Print the store's location."""
-    from modellock.store import default_store_root
+    from modellock.store.blobs import default_store_root
 
     print(default_store_root(*_store_setting()))
 
@@ -759,7 +759,7 @@ def cache_verify(output: FormatOption = Format.text) -> None:
 
     from modellock.errors import CHECK_FAILED
     from modellock.ops.cache import verify_store
-    from modellock.store import Store, default_store_root
+    from modellock.store.blobs import Store, default_store_root
 
     result = verify_store(Store(default_store_root(*_store_setting())))
     console = _options.console()
@@ -779,9 +779,9 @@ def cache_prune(output: FormatOption = Format.text) -> None:
     """Remove blobs that no registered lock references."""
     import dataclasses
 
-    from modellock.console import human_size
     from modellock.ops.cache import prune_store
-    from modellock.store import Store, default_store_root
+    from modellock.report.console import human_size
+    from modellock.store.blobs import Store, default_store_root
 
     result = prune_store(Store(default_store_root(*_store_setting())))
     if output is Format.json:

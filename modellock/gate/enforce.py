@@ -1,38 +1,15 @@
-"""The policy: which kinds of file a project accepts, and the decision for each scanned file."""
+"""The gate's decision for each scanned file under a project's policy, and the refusal that names them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from modellock.errors import CheckFailed
-from modellock.paths import glob_match
-from modellock.security.verdict import ScanResult
-
-PICKLE_MODES = ("deny", "scan", "allow")
-REMOTE_CODE_MODES = ("deny", "allow")
-
-
-@dataclass(frozen=True)
-class Policy:
-    """`[policy]`, or a model's override of it."""
-
-    pickle: str = "deny"
-    """deny: refuse pickle-based files; scan: accept those whose imports are all allowlisted; allow: accept."""
-    remote_code: str = "deny"
-    """deny: refuse code (`*.py`, scripts, binaries, TorchScript); allow: accept it."""
-    allow_files: tuple[str, ...] = ()
-    """Globs of reviewed files accepted whatever the scanner says."""
-
-    def is_default(self) -> bool:
-        return self == DEFAULT_POLICY
-
-    def as_dict(self) -> dict[str, object]:
-        return {"pickle": self.pickle, "remote-code": self.remote_code, "allow-files": list(self.allow_files)}
-
-
-DEFAULT_POLICY = Policy()
-
+from modellock.gate.verdict import ScanResult
+from modellock.project.paths import glob_match
+from modellock.project.policy import Policy
 
 MALICIOUS_CHANGE = "do not load it: pin a commit without it or exclude it, and report it to the repository owner"
 
@@ -97,3 +74,12 @@ def enforce(model: str, decisions: Sequence[Decision]) -> None:
         + "\n".join(lines),
         hint="nothing was written; `modellock scan PATH` shows the full findings",
     )
+
+
+def gate_files(model: str, policy: Policy, files: Sequence[tuple[str, Path]]) -> dict[str, ScanResult]:
+    """Scan each (repository path, bytes on disk); raise GateRefused naming every refused file."""
+    from modellock.gate.scanner import scan_file
+
+    results = {path: scan_file(blob, path) for path, blob in files}
+    enforce(model, [decide(path, result, policy, model) for path, result in results.items()])
+    return results

@@ -1,0 +1,1 @@
+"""What users see: console text, progress, JSON, SARIF; one module per output format."""

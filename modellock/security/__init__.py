@@ -1,1 +1,0 @@
-"""The safety gate: recognise formats by content, scan what may run code, apply the policy."""

@@ -1,0 +1,1 @@
+"""OpenSSF Model Signing: statements, bundle verification (keyless, key, certificate), trust roots."""

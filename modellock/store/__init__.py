@@ -1,0 +1,1 @@
+"""The content-addressed store, hashing, link modes, installed trees and their records, atomic writes."""
