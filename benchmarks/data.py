@@ -9,7 +9,8 @@ from pathlib import Path
 
 import blake3
 
-from modellock.project.lockfile import LockedFile, LockedModel, Lockfile, write_lock
+from modellock.ops.project import write_lock
+from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
 from modellock.project.manifest import load_manifest
 from modellock.store.hashing import FileDigest
 from modellock.store.installed import FileStat, InstallState, write_state

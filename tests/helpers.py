@@ -35,7 +35,8 @@ def reseal(lock_path: Path) -> None:
     """Re-seal an edited lock (content digest and seal), as an attacker who knows how they are computed would."""
     from dataclasses import replace
 
-    from modellock.project.lockfile import Lockfile, content_digest, loads, write_lock
+    from modellock.ops.project import write_lock
+    from modellock.project.lockfile import Lockfile, content_digest, loads
 
     models = loads(lock_path.read_text()).models
     write_lock(lock_path, Lockfile(tuple(replace(m, digest=content_digest(m.files)) for m in models)))

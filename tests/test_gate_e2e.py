@@ -96,7 +96,8 @@ def test_sync_enforces_the_lock_policy_again(project: Path, hub: FakeHub, tmp_pa
     # (re-sealed, as a hostile lock that knows how to seal would be).
     from dataclasses import replace
 
-    from modellock.project.lockfile import Lockfile, read_lock, write_lock
+    from modellock.ops.project import write_lock
+    from modellock.project.lockfile import Lockfile, read_lock
     from modellock.project.policy import DEFAULT_POLICY
 
     locked = read_lock(lock)

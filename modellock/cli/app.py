@@ -780,8 +780,8 @@ def cache_prune(output: FormatOption = Format.text) -> None:
     import dataclasses
 
     from modellock.ops.cache import prune_store
-    from modellock.report.console import human_size
     from modellock.store.blobs import Store, default_store_root
+    from modellock.text import human_size
 
     result = prune_store(Store(default_store_root(*_store_setting())))
     if output is Format.json:

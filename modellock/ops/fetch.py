@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from modellock.errors import IntegrityError, Interrupted
+from modellock.ops.progress import NoProgress, Progress
 from modellock.ops.workers import CancelFlag, run_parallel
 from modellock.project.lockfile import LockedFile
-from modellock.report.progress import NoProgress, Progress
 from modellock.sources.interface import RemoteFile, RepoRef, Source
 from modellock.store.blobs import PartialBlob, Store
 from modellock.store.hashing import FileDigest
@@ -149,7 +149,7 @@ def fetch_all(
     try:
         return run_parallel(lambda job: fetch_one(source, store, job, progress, cancel), jobs, workers, cancel)
     except KeyboardInterrupt:
-        from modellock.report.console import count, human_size
+        from modellock.text import count, human_size
 
         kept = store.kept_partials()
         if not kept:

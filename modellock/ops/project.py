@@ -8,9 +8,10 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from modellock.errors import UsageError
-from modellock.project.lockfile import Lockfile, read_lock, write_lock
+from modellock.project.lockfile import Lockfile, dumps, read_lock
 from modellock.project.manifest import MANIFEST_NAME, load_manifest
 from modellock.project.paths import valid_model_name, valid_repo_id
+from modellock.store import atomic
 
 STARTER = """\
 # modellock.toml: the models this project needs. `modellock lock` pins them in modellock.lock.
@@ -180,3 +181,15 @@ def remove_model(manifest_path: Path, name: str) -> bool:
     if lock is None or lock.get(name) is None:
         return False
     return write_lock(manifest.lock_path, Lockfile(tuple(m for m in lock.models if m.name != name)))
+
+
+def write_lock(path: Path, lock: Lockfile) -> bool:
+    """Write the lock atomically; returns False (and writes nothing) when the bytes would not change."""
+    text = dumps(Lockfile(models=lock.models))
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    atomic.write_text(path, text)
+    return True

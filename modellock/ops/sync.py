@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Literal
 from modellock.errors import CheckFailed, UnsafePath, UsageError
 from modellock.gate.enforce import gate_files
 from modellock.ops.check import model_claim
+from modellock.ops.progress import Progress
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
 from modellock.project.paths import claims_problem
-from modellock.report.progress import Progress
 from modellock.store import atomic
 from modellock.store.blobs import Store
 from modellock.store.hfcache import is_snapshot, ref_file, ref_problem

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import blake3
+
 from modellock.errors import ConfigError, LockTampered
 from modellock.project.lockfast import parse_canonical
 from modellock.project.paths import (
@@ -23,8 +25,6 @@ from modellock.project.paths import (
 from modellock.project.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_MODES, Policy
 from modellock.project.tomlpos import find_line
 from modellock.project.tomlread import bad_utf8, parse
-from modellock.store import atomic
-from modellock.store.hashing import blake3_bytes
 
 LOCK_NAME = "modellock.lock"
 VERSION = 2
@@ -144,7 +144,7 @@ class Lockfile:
 def content_digest(files: Iterable[LockedFile]) -> str:
     """One name for a model snapshot: BLAKE3 over its sorted `path NUL size NUL blake3 LF` records."""
     records = "".join(f"{f.path}\0{f.size}\0{f.blake3}\n" for f in sorted(files, key=lambda f: f.path))
-    return "blake3:" + blake3_bytes(records.encode())
+    return "blake3:" + blake3.blake3(records.encode()).hexdigest()
 
 
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
@@ -200,7 +200,7 @@ def _model_parts(m: LockedModel) -> tuple[str, str]:
 
 def _seal(head: str, body: str, version: int) -> str:
     # The lock's version is sealed too: a version 2 entry relabelled as version 1 is not whole.
-    return "blake3:" + blake3_bytes(f"modellock lock version {version}\n{head}{body}".encode())
+    return "blake3:" + blake3.blake3(f"modellock lock version {version}\n{head}{body}".encode()).hexdigest()
 
 
 def seal_of(model: LockedModel, version: int = VERSION) -> str:
@@ -462,15 +462,3 @@ def read_sealed_lock(path: Path) -> Lockfile | None:
             hint="review the change (`git diff`), then run `modellock lock` to re-resolve and re-seal it",
         )
     return read.lock
-
-
-def write_lock(path: Path, lock: Lockfile) -> bool:
-    """Write the lock atomically; returns False (and writes nothing) when the bytes would not change."""
-    text = dumps(Lockfile(models=lock.models))
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-    except (FileNotFoundError, UnicodeDecodeError):
-        pass
-    atomic.write_text(path, text)
-    return True

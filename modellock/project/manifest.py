@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import blake3
+
 from modellock.errors import ConfigError
 from modellock.project.paths import (
     REPO_TYPES,
@@ -24,7 +26,6 @@ from modellock.project.paths import (
 from modellock.project.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_MODES, Policy
 from modellock.project.tomlpos import find_line
 from modellock.project.tomlread import bad_utf8, parse
-from modellock.store.hashing import blake3_bytes
 
 MANIFEST_NAME = "modellock.toml"
 
@@ -108,7 +109,7 @@ class ModelSpec:
         if self.require_signature:
             inputs["require-signature"] = True
         canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return "blake3:" + blake3_bytes(canonical.encode())
+        return "blake3:" + blake3.blake3(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

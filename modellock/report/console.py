@@ -9,6 +9,7 @@ import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
 from modellock.errors import ModellockError
+from modellock.text import count, human_size, human_time, short
 
 if TYPE_CHECKING:
     from modellock.ops.check import CheckResult
@@ -17,27 +18,6 @@ if TYPE_CHECKING:
     from modellock.ops.scan import ScanReport
     from modellock.ops.sync import SyncResult
     from modellock.ops.verify import Report
-
-
-def human_size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    raise AssertionError("unreachable")
-
-
-def human_time(seconds: float) -> str:
-    return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.2f}s"
-
-
-def count(n: int, word: str) -> str:
-    """`1 file`, `3 files`."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def short(commit: str | None) -> str:
-    return commit[:7] if commit else "-"
 
 
 _DID = {"added": "Added", "updated": "Updated", "removed": "Removed"}

@@ -41,7 +41,7 @@ def free_bytes(path: Path) -> int:
 
 
 def _size(n: int) -> str:
-    from modellock.report.console import human_size
+    from modellock.text import human_size
 
     return human_size(n)
 
