@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-OK = 0
 CHECK_FAILED = 1
 USAGE = 2
 

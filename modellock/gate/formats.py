@@ -59,7 +59,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def check_safetensors(data: Window) -> list[Finding]:
-    """The safetensors rules, at least as strict as the reference parser (research/scanning.md §6)."""
+    """The safetensors rules, at least as strict as the reference parser."""
     n = safetensors_header_length(data)
     if n is None:
         return [Finding("invalid", "not a safetensors file: bad header length or no JSON header")]

@@ -57,10 +57,6 @@ class LockResult:
     signatures: tuple[SignatureReport, ...] = ()
     warnings: tuple[str, ...] = ()
 
-    @property
-    def changed(self) -> bool:
-        return any(c.kind != "unchanged" for c in self.changes)
-
 
 @dataclass(frozen=True)
 class _Plan:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-MANIFEST = "modellock.toml"
-LOCK = "modellock.lock"
+MANIFEST_NAME = "modellock.toml"
+LOCK_NAME = "modellock.lock"
 
 
 def find_project(start: Path) -> Path:
@@ -16,7 +16,7 @@ def find_project(start: Path) -> Path:
     say no manifest was found there.
     """
     here = start.absolute()
-    for name in (MANIFEST, LOCK):
+    for name in (MANIFEST_NAME, LOCK_NAME):
         for directory in (here, *here.parents):
             if (directory / name).is_file():
                 # Relative, as git prints it (`../modellock.toml`), so messages stay short.

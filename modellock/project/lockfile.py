@@ -13,6 +13,7 @@ from typing import Any
 import blake3
 
 from modellock.errors import ConfigError, LockTampered
+from modellock.project.discover import LOCK_NAME
 from modellock.project.lockfast import parse_canonical
 from modellock.project.paths import (
     REPO_TYPES,
@@ -26,7 +27,6 @@ from modellock.project.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_M
 from modellock.project.tomlpos import find_line
 from modellock.project.tomlread import bad_utf8, parse
 
-LOCK_NAME = "modellock.lock"
 VERSION = 2
 """2: every model carries a `seal`. Version 1 locks are read as unsealed and re-locked."""
 REVISION = 1

@@ -13,6 +13,7 @@ from typing import Any
 import blake3
 
 from modellock.errors import ConfigError
+from modellock.project.discover import LOCK_NAME
 from modellock.project.paths import (
     REPO_TYPES,
     Claim,
@@ -26,8 +27,6 @@ from modellock.project.paths import (
 from modellock.project.policy import DEFAULT_POLICY, PICKLE_MODES, REMOTE_CODE_MODES, Policy
 from modellock.project.tomlpos import find_line
 from modellock.project.tomlread import bad_utf8, parse
-
-MANIFEST_NAME = "modellock.toml"
 
 _TOP_KEYS = ("models", "settings", "policy")
 _POLICY_KEYS = ("pickle", "remote-code", "allow-files")
@@ -133,7 +132,7 @@ class Manifest:
 
     @property
     def lock_path(self) -> Path:
-        return self.path.with_name("modellock.lock")
+        return self.path.with_name(LOCK_NAME)
 
 
 class _Reader:

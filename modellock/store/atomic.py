@@ -7,6 +7,8 @@ import os
 import threading
 from pathlib import Path
 
+from modellock.store.leftovers import left_by_dead_writer
+
 # `.modellock-tmp-<pid>-<thread>-<name>`: the pid tells a later run whether the writer is gone.
 TMP_PREFIX = ".modellock-tmp-"
 
@@ -49,12 +51,7 @@ def clean_temps(directory: Path) -> int:
     except OSError:
         return 0
     for entry in entries:
-        if not entry.name.startswith(TMP_PREFIX):
-            continue
-        from modellock.store.blobs import pid_alive  # only when there is something to judge: keeps `lock --check` light
-
-        pid = entry.name[len(TMP_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+        if left_by_dead_writer(entry.name, TMP_PREFIX):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
                 removed += 1

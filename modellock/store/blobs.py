@@ -11,10 +11,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from modellock.store import atomic
 from modellock.store.hashing import FileDigest, StreamHasher, blake3_file
+from modellock.store.leftovers import pid_alive
+from modellock.store.libc import start_writeback
 
 STORE_ENV = "MODELLOCK_CACHE_DIR"
 # The mtime of blobs on filesystems without sub-second timestamps (see `seal`).
@@ -50,27 +51,6 @@ class IndexEntry:
 
 
 _WRITEBACK_STEP = 64 * 1024 * 1024
-
-
-def _start_writeback(fd: int, offset: int, length: int) -> None:
-    """Linux `sync_file_range(SYNC_FILE_RANGE_WRITE)`: queue the range for disk without waiting."""
-    global _sync_file_range
-    if _sync_file_range is None:
-        if not sys.platform.startswith("linux"):
-            _sync_file_range = False
-        else:
-            import ctypes
-            import ctypes.util
-
-            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-            _sync_file_range = getattr(libc, "sync_file_range", False)
-            if _sync_file_range:
-                _sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    if _sync_file_range:
-        _sync_file_range(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE; a failure only loses the head start
-
-
-_sync_file_range: Any = None
 
 
 class PartialBlob:
@@ -123,7 +103,7 @@ class PartialBlob:
         if self.hasher.size - self._flushed >= _WRITEBACK_STEP:
             # Start writing back what has arrived, so the fsync at the end waits for little.
             self._file.flush()
-            _start_writeback(self._file.fileno(), self._flushed, self.hasher.size - self._flushed)
+            start_writeback(self._file.fileno(), self._flushed, self.hasher.size - self._flushed)
             self._flushed = self.hasher.size
 
     def restart(self) -> None:
@@ -200,16 +180,6 @@ def seal(path: Path, blake3: str) -> None:
 
 def sealed(st: os.stat_result, blake3: str) -> bool:
     return st.st_mtime_ns == BLOB_MTIME_NS or st.st_mtime_ns % 1_000_000_000 == _seal_fraction(blake3)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _path_key(path: Path) -> str:

@@ -9,7 +9,7 @@ from typing import BinaryIO
 
 import blake3
 
-# Measured on 2-core machines (research/perf.md): read() wins below 128 KiB, a one-thread
+# Measured on 2-core machines (docs/performance.md): read() wins below 128 KiB, a one-thread
 # mmap up to 2 MiB, a multithreaded mmap above.
 _SMALL_FILE = 128 * 1024
 _MEDIUM_FILE = 2 * 1024 * 1024

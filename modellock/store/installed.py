@@ -7,15 +7,15 @@ import json
 import os
 import shutil
 import stat
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from modellock.project.lockfile import LockedFile, LockedModel
 from modellock.store import atomic
-from modellock.store.blobs import pid_alive
 from modellock.store.hfcache import is_snapshot, record_path
+from modellock.store.leftovers import pid_alive, writer_pid
+from modellock.store.libc import exchange
 
 MARKER = ".modellock-install.json"
 STAGING = ".modellock-staging-"
@@ -152,27 +152,12 @@ def staging_dir(target: Path) -> Path:
     return path
 
 
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-    import ctypes.util
-
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
-    if renameat2 is None:
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    return bool(renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0)
-
-
 def swap_in(staged: Path, target: Path) -> None:
     """Make `staged` the tree at `target`: readers see the old tree or the new one, never a mix."""
     if not target.exists():
         os.rename(staged, target)
         return
-    if _exchange(staged, target):
+    if exchange(staged, target):
         shutil.rmtree(staged, ignore_errors=True)
         return
     # No atomic exchange here: park the old tree under a name the next run recognises and restores.
@@ -201,8 +186,8 @@ def recover(target: Path) -> None:
     prefix = f"{STAGING}{target.name}-"
     for entry in parent.iterdir():
         if entry.name.startswith(prefix):
-            pid = entry.name[len(prefix) :].split("-")[0]
-            if pid.isdigit() and pid_alive(int(pid)) and int(pid) != os.getpid():
+            pid = writer_pid(entry.name, prefix)
+            if pid is not None and pid != os.getpid() and pid_alive(pid):
                 continue  # another sync is building it right now
             shutil.rmtree(entry, ignore_errors=True)
 
