@@ -62,8 +62,11 @@ class _CountingSink:
         self._cancel.sleep(seconds)
 
 
-def _check(job: FetchJob, digest: FileDigest, git_sha1: str | None) -> IntegrityError | None:
-    """Why the bytes are not the ones the job asks for, or None."""
+def check_bytes(job: FetchJob, digest: FileDigest, git_sha1: str | None) -> IntegrityError | None:
+    """Why downloaded bytes are not the ones the job asks for, or None: the one place a download is judged.
+
+    `digest.sha256` is the lock's own where the download did not compute it (installing).
+    """
     file, locked = job.file, job.locked
     where = f"{job.ref.repo}@{job.commit[:7]}: {file.path}"
     if digest.size != file.size:
@@ -72,6 +75,11 @@ def _check(job: FetchJob, digest: FileDigest, git_sha1: str | None) -> Integrity
         return IntegrityError(
             f"{where}: BLAKE3 mismatch: the lock says {locked.blake3}, the bytes hash to {digest.blake3}",
             hint="the bytes differ from the ones locked; nothing was stored",
+        )
+    if locked is not None and digest.sha256 != locked.sha256:
+        return IntegrityError(
+            f"{where}: SHA-256 mismatch: the lock says {locked.sha256}, the bytes hash to {digest.sha256}",
+            hint="the bytes differ from the ones locked",
         )
     if file.lfs_sha256 is not None and digest.sha256 != file.lfs_sha256:
         return IntegrityError(
@@ -105,12 +113,12 @@ def fetch_one(
         if blob.written < file.size:
             source.fetch(job.ref, job.commit, file, sink)
         digest = blob.hasher.digest(locked.sha256 if locked is not None else "")
-        problem = _check(job, digest, blob.hasher.git_sha1())
+        problem = check_bytes(job, digest, blob.hasher.git_sha1())
         if problem is not None and blob.resumed:
             sink.restart()  # the kept bytes were bad (or the file changed): one clean download
             source.fetch(job.ref, job.commit, file, sink)
             digest = blob.hasher.digest(locked.sha256 if locked is not None else "")
-            problem = _check(job, digest, blob.hasher.git_sha1())
+            problem = check_bytes(job, digest, blob.hasher.git_sha1())
         if problem is not None:
             raise problem
         git_sha1 = blob.hasher.git_sha1()

@@ -16,21 +16,14 @@ from dataclasses import dataclass
 
 from modellock.errors import ModellockError
 from modellock.ops.check import CheckResult, Problem
+from modellock.ops.fetch import FetchJob, check_bytes
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
 from modellock.project.manifest import Manifest
 from modellock.project.paths import select
-from modellock.sources import Refs, RemoteFile, RepoRef, Source, open_source
+from modellock.sources import Refs, RepoRef, Source, open_source
 from modellock.store.hashing import StreamHasher
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-
-
-@dataclass(frozen=True)
-class _Digests:
-    size: int
-    sha256: str
-    blake3: str
-    git_sha1: str | None
 
 
 class _HashingSink:
@@ -53,11 +46,13 @@ class _HashingSink:
         time.sleep(seconds)  # one file at a time on the main thread: Ctrl-C interrupts the sleep itself
 
 
-def _hash_remote(source: Source, ref: RepoRef, commit: str, file: RemoteFile) -> _Digests:
-    sink = _HashingSink(file.size)
-    source.fetch(ref, commit, file, sink)
+def _fetch_and_check(source: Source, job: FetchJob) -> tuple[int, str | None]:
+    """Bytes read, and why they are not the lock's and the Hub's (None if they are)."""
+    sink = _HashingSink(job.file.size)
+    source.fetch(job.ref, job.commit, job.file, sink)
     digest = sink.hasher.digest()
-    return _Digests(digest.size, digest.sha256, digest.blake3, sink.hasher.git_sha1())
+    problem = check_bytes(job, digest, sink.hasher.git_sha1())
+    return digest.size, problem.message if problem is not None else None
 
 
 def _ref_problems(source: Source, ref: RepoRef, model: LockedModel, refs: Refs) -> list[str]:
@@ -109,12 +104,10 @@ def _listing_problems(
                     f"{locked.path}: the Hub's LFS SHA-256 is {remote.lfs_sha256}, the lock says {locked.sha256}"
                 )
         else:
-            got = _hash_remote(source, ref, model.commit, remote)
-            read += got.size
-            if got.git_sha1 != remote.git_oid:
-                problems.append(f"{locked.path}: the bytes served do not match the Hub's own git blob id")
-            elif (got.sha256, got.blake3) != (locked.sha256, locked.blake3):
-                problems.append(f"{locked.path}: its bytes at {model.commit[:7]} do not hash to the lock's digests")
+            n, problem = _fetch_and_check(source, FetchJob(ref, model.commit, remote, locked=locked))
+            read += n
+            if problem is not None:
+                problems.append(problem)
     if selects is not None:
         selected = set(selects(sorted(listed)))
         locked_paths = {f.path for f in model.files}
