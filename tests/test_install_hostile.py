@@ -10,6 +10,7 @@ from pathlib import Path
 import blake3
 import pytest
 
+from modellock.project.lockfile import read_lock
 from modellock.store.blobs import Store
 from tests.helpers import cli, reseal, snapshot
 from tests.hub import FakeHub
@@ -132,7 +133,7 @@ def test_store_blob_replaced_by_symlink_is_evicted_not_linked(locked: Path, outs
 def test_sync_never_indexes_a_sha256_it_did_not_compute(
     locked: Path, hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A lock that pairs a victim file's SHA-256 with other bytes must not teach the store that pairing.
+    # A lock that pairs a victim file's SHA-256 with other bytes must neither install nor teach the store that pairing.
     victim = b"victim weights " * 100
     victim_sha = hashlib.sha256(victim).hexdigest()
     lock = locked / "modellock.lock"
@@ -140,10 +141,49 @@ def test_sync_never_indexes_a_sha256_it_did_not_compute(
     lock.write_text(lock.read_text().replace(real_sha, victim_sha))
     reseal(lock)
     monkeypatch.setenv("MODELLOCK_CACHE_DIR", str(tmp_path / "fresh"))
-    assert cli("sync", "--frozen").exit_code == 0
+    run = cli("sync", "--frozen")
+    assert run.exit_code == 1 and "SHA-256 mismatch: the lock says" in run.stderr
+    assert not (locked / "models").exists()
     store = Store(tmp_path / "fresh")
     assert store.lookup("sha256", victim_sha, len(WEIGHTS)) is None
-    assert not (tmp_path / "fresh" / "index" / "sha256").exists()
+
+
+EVIL = WEIGHTS[:-1] + bytes([WEIGHTS[-1] ^ 1])  # same size, one bit flipped
+
+
+def test_a_lock_pairing_other_bytes_with_the_hubs_sha256_is_refused(locked: Path, hub: FakeHub) -> None:
+    # The shared store already holds the attacker's bytes (another project synced a repo with them).
+    hub.repo("mallory/bait").commit({"model.safetensors": EVIL})
+    (locked / "bait").mkdir()
+    (locked / "bait" / "modellock.toml").write_text('[models.bait]\nrepo = "mallory/bait"\n')
+    assert cli("-p", "bait", "sync").exit_code == 0
+    # The pull request swaps only the BLAKE3: the SHA-256 stays the Hub's, so --remote has nothing to see.
+    lock = locked / "modellock.lock"
+    lock.write_text(lock.read_text().replace(blake3.blake3(WEIGHTS).hexdigest(), blake3.blake3(EVIL).hexdigest()))
+    reseal(lock)
+    before = snapshot(locked / "models") if (locked / "models").exists() else {}
+    for args in (("sync", "--locked"), ("sync", "--frozen")):
+        run = cli(*args)
+        assert run.exit_code == 1, run.stdout
+        assert "the lock pairs BLAKE3" in run.stderr and "model.safetensors" in run.stderr
+    assert (snapshot(locked / "models") if (locked / "models").exists() else {}) == before
+
+
+def test_a_planted_index_entry_is_not_believed(locked: Path, hub: FakeHub, tmp_path: Path) -> None:
+    # Someone who can write the store plants the attacker's blob under the real file's SHA-256 index entry.
+    store = Store(tmp_path / "store")
+    real_sha = hashlib.sha256(WEIGHTS).hexdigest()
+    evil_b3 = blake3.blake3(EVIL).hexdigest()
+    blob = store.blob_path(evil_b3)
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    blob.write_bytes(EVIL)
+    entry = tmp_path / "store" / "index" / "sha256" / real_sha[:2] / real_sha
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    entry.write_text(f"{evil_b3} {real_sha} {len(EVIL)}\n")
+    (locked / "modellock.lock").unlink()
+    assert cli("lock").exit_code == 0
+    files = {f.path: f for f in read_lock(locked / "modellock.lock").get("tiny").files}  # type: ignore[union-attr]
+    assert files["model.safetensors"].blake3 == blake3.blake3(WEIGHTS).hexdigest()
 
 
 def test_prune_waits_for_a_running_lock_or_sync(tmp_path: Path) -> None:
@@ -161,3 +201,46 @@ def test_prune_waits_for_a_running_lock_or_sync(tmp_path: Path) -> None:
         assert fresh.exists()
     worker.join(10)
     assert done.is_set() and not fresh.exists()
+
+
+def test_a_symlink_committed_above_the_install_path_is_refused(locked: Path, outside: Path) -> None:
+    (locked / "models").symlink_to(outside, target_is_directory=True)
+    run = cli("sync")
+    assert run.exit_code == 1 and "models is a symlink; modellock never writes through one" in run.stderr
+    assert snapshot(outside) == {"secret.txt": b"do not copy me"}
+
+
+def test_the_hf_cache_record_directory_as_a_symlink_is_refused(project: Path, hub: FakeHub, outside: Path) -> None:
+    add_hf_cache_model(project, hub)
+    records = project / "hf" / "models--acme--tiny" / ".modellock"
+    os.rename(records, outside / "records")
+    records.symlink_to(outside / "records", target_is_directory=True)
+    before = snapshot(outside)
+    hub.repos[("model", "acme/tiny")].commit({"config.json": b'{"v": 4}\n'}, keep=True)
+    assert cli("lock", "--upgrade").exit_code == 0
+    run = cli("sync")
+    assert run.exit_code == 1 and ".modellock is a symlink" in run.stderr
+    assert snapshot(outside) == before
+
+
+def test_a_store_inside_the_project_is_believed_only_after_hashing(
+    locked: Path, hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pull request ships `[settings] store = ".cache"` with the attacker's blob and forged records in it.
+    monkeypatch.delenv("MODELLOCK_CACHE_DIR")
+    manifest = locked / "modellock.toml"
+    manifest.write_text('[settings]\nstore = ".cache"\n' + manifest.read_text())
+    evil_b3, real_sha = blake3.blake3(EVIL).hexdigest(), hashlib.sha256(WEIGHTS).hexdigest()
+    store = Store(locked / ".cache")
+    blob = store.blob_path(evil_b3)
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(EVIL)
+    record = locked / ".cache" / "index" / "blake3" / evil_b3[:2] / evil_b3
+    record.parent.mkdir(parents=True)
+    record.write_text(f"{evil_b3} {real_sha} {len(EVIL)}\n")  # claims the real SHA-256
+    lock = locked / "modellock.lock"
+    lock.write_text(lock.read_text().replace(blake3.blake3(WEIGHTS).hexdigest(), evil_b3))
+    reseal(lock)
+    run = cli("sync", "--locked")
+    assert run.exit_code == 1 and "the lock pairs BLAKE3" in run.stderr
+    assert not (locked / "models").exists()

@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import blake3
+import pytest
 
 from modellock.project.lockfile import read_lock
 from tests.helpers import cli, reseal, snapshot
@@ -122,3 +123,30 @@ def test_a_commit_the_repository_does_not_have_is_refused(project: Path, hub: Fa
 def test_remote_needs_check(project: Path) -> None:
     run = cli("lock", "--remote")
     assert run.exit_code == 2 and "--remote goes with --check" in run.stderr
+
+
+def test_the_proof_never_asks_the_endpoint_a_pull_request_names(
+    project: Path, hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub.constants
+
+    make_tiny(hub)
+    lock = _lock(project, hub)
+    attacker = FakeHub()
+    try:
+        # The attacker's Hub serves the repository with their weights; the PR points the manifest at it.
+        files = {"config.json": b"{}", "model.safetensors": EVIL, "sub/dir/extra.json": b"{}"}
+        attacker.repo("acme/tiny").commit(files)
+        manifest = project / "modellock.toml"
+        manifest.write_text(f'[settings]\nendpoint = "{attacker.endpoint}"\n' + manifest.read_text())
+        monkeypatch.delenv("HF_ENDPOINT")
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub.endpoint)  # the CI's own Hub
+        assert cli("lock", "--upgrade").exit_code == 0  # re-resolved at the attacker's Hub
+        assert cli("lock", "--check").exit_code == 0
+        attacker.requests.clear()
+        run = cli("lock", "--check", "--remote")
+        assert run.exit_code == 1, run.stdout
+        assert attacker.requests == []
+    finally:
+        attacker.close()
+    assert lock.exists()

@@ -192,4 +192,37 @@ def test_a_sealed_lock_relabelled_as_version_1_is_refused(project: Path, hub: Fa
     lock = _locked(project, hub)
     lock.write_text(lock.read_text().replace("version = 2", "version = 1"))
     run = cli("lock", "--check")
-    assert run.exit_code == 1 and "do not match its seal" in run.stderr
+    assert run.exit_code == 1 and "has no seal" in run.stderr
+
+
+def test_a_deleted_signature_record_is_refused_when_the_manifest_configures_one(project: Path, hub: FakeHub) -> None:
+    lock = _locked(project, hub)
+    (project / "modellock.toml").write_text('[models.tiny]\nrepo = "acme/tiny"\nsignature = { public-key = "k.pem" }\n')
+    from modellock.project.manifest import load_manifest
+
+    spec = load_manifest(project / "modellock.toml").models["tiny"]
+    lock.write_text(_edit(lock.read_text(), r'fingerprint = "[^"]+"', f'fingerprint = "{spec.fingerprint()}"'))
+    reseal(lock)  # as if the record had been deleted from a signed model's entry
+    run = cli("lock", "--check")
+    assert run.exit_code == 1 and "the manifest configures a signature and the lock records none" in run.stderr
+
+
+def test_overlong_paths_in_a_lock_are_refused_on_read(project: Path, hub: FakeHub) -> None:
+    from dataclasses import replace
+
+    from modellock.ops.project import write_lock
+    from modellock.project.lockfile import Lockfile
+
+    lock = _locked(project, hub)
+    model = read_lock(lock).get("tiny")  # type: ignore[union-attr]
+    assert model is not None
+    long = replace(model.files[0], path="a/" * 2100 + "b")
+    forged = replace(model, files=(long, *model.files[1:]), digest="")  # sealed, as a hostile writer would
+    write_lock(lock, Lockfile((forged,)))
+    for args in (("lock", "--check"), ("sync", "--frozen")):
+        run = cli(*args)
+        assert run.exit_code == 2 and "the path is 4201 bytes long" in run.stderr, args
+        assert len(run.stderr) < 1000  # the path is shortened in the message
+    write_lock(lock, Lockfile((replace(model, path="x" * 300),)))
+    run = cli("lock", "--check")
+    assert run.exit_code == 2 and "a path component is 300 bytes long" in run.stderr

@@ -211,10 +211,10 @@ def _internal(console: Console, exc: BaseException, as_json: bool) -> None:
 
 def _store() -> Any:
     from modellock.project.manifest import load_manifest
-    from modellock.store.blobs import Store, default_store_root
+    from modellock.store.blobs import open_store
 
     manifest = load_manifest(_options.manifest_path)
-    store = Store(default_store_root(manifest.settings.store, manifest.path.parent))
+    store = open_store(manifest.settings.store, manifest.path.parent)
     store.tidy()
     _options.console().debug(f"project {manifest.path.parent}, store {store.root}")
     return manifest, store
@@ -456,7 +456,7 @@ def _check_one(output: Format, remote: bool) -> bool:
     if output is Format.json:
         data = {k: v for k, v in dataclasses.asdict(result).items() if k != "lock"}
         if proof is not None:
-            data["remote_bytes_read"] = proof.bytes_read
+            data.update(remote_bytes_read=proof.bytes_read, remote_asked=list(proof.asked))
         console.json({"ok": result.ok, "lock": str(manifest.lock_path), **data})
     elif proof is not None:
         console.proof_result(proof, name)
@@ -536,7 +536,7 @@ def sync(
 
     from modellock.errors import CHECK_FAILED, CheckFailed, UsageError
     from modellock.ops.sync import sync_lock
-    from modellock.store.blobs import Store, default_store_root
+    from modellock.store.blobs import open_store
     from modellock.store.linking import LinkMode
 
     if locked and frozen:
@@ -550,9 +550,9 @@ def sync(
     if frozen:
         # The lock is the plan; the manifest's [settings] (store, endpoint, link mode) still say where.
         settings_from = _manifest_settings_only(console)
-        store = Store(default_store_root())
+        store = open_store()
         if settings_from is not None:
-            store = Store(default_store_root(settings_from.settings.store, settings_from.path.parent))
+            store = open_store(settings_from.settings.store, settings_from.path.parent)
             endpoint, setting_mode = settings_from.settings.endpoint, settings_from.settings.link_mode
             manifest = settings_from
     else:
@@ -642,7 +642,7 @@ def verify(
 ) -> None:
     """Re-hash installed files; report missing, modified and extra ones."""
     from modellock.ops.verify import verify_installed
-    from modellock.store.blobs import Store, default_store_root
+    from modellock.store.blobs import open_store
 
     lock = _read_lock_or_fail(_options.project / "modellock.lock")
     signed = any(m.signature is not None for m in lock.models)
@@ -650,7 +650,7 @@ def verify(
     manifest = store = check_signature = None
     if signed or store_too:
         manifest = _manifest_if_any()
-        store = Store(default_store_root(*_store_setting(manifest)))
+        store = open_store(*_store_setting(manifest))
     if signed:
         from modellock.ops.signatures import attest_for_sync
 
@@ -759,9 +759,9 @@ def cache_verify(output: FormatOption = Format.text) -> None:
 
     from modellock.errors import CHECK_FAILED
     from modellock.ops.cache import verify_store
-    from modellock.store.blobs import Store, default_store_root
+    from modellock.store.blobs import open_store
 
-    result = verify_store(Store(default_store_root(*_store_setting())))
+    result = verify_store(open_store(*_store_setting()))
     console = _options.console()
     if output is Format.json:
         console.json({"ok": not result.corrupt, **dataclasses.asdict(result)})
@@ -780,10 +780,10 @@ def cache_prune(output: FormatOption = Format.text) -> None:
     import dataclasses
 
     from modellock.ops.cache import prune_store
-    from modellock.store.blobs import Store, default_store_root
+    from modellock.store.blobs import open_store
     from modellock.text import human_size
 
-    result = prune_store(Store(default_store_root(*_store_setting())))
+    result = prune_store(open_store(*_store_setting()))
     if output is Format.json:
         _options.console().json({"ok": True, **dataclasses.asdict(result)})
         return

@@ -53,8 +53,9 @@ def manifest_differences(model: LockedModel, spec: ModelSpec, project_dir: Path)
     found = [f"`{key}` is {locked!r} in the lock but {wanted!r} in the manifest" for key, locked, wanted in pairs
              if locked != wanted]  # fmt: skip
     signature = model.signature
-    if spec.require_signature and signature is None:
-        found.append("the manifest requires a signature and the lock records none")
+    if signature is None and (spec.require_signature or spec.signature is not None):
+        why = "requires a signature" if spec.require_signature else "configures a signature"
+        found.append(f"the manifest {why} and the lock records none")
     config = spec.signature
     if signature is not None and config is not None:
         if config.mode != signature.mode:
@@ -129,9 +130,10 @@ def check_lock(manifest: Manifest) -> CheckResult:
         problems.append(Problem(None, f"{path.name} is not in canonical form (edited by hand or by a merge?)"))
     for name in read.unsealed:
         model = lock.get(name)
-        why = "it has no seal (written by modellock before version 2)" if model and not model.seal else (
-            "its fields do not match its seal: commit, requested, a file entry or the signature record was edited"
-        )  # fmt: skip
+        if lock.version < 2 or not (model and model.seal):
+            why = "it has no seal (written by modellock before version 2)"
+        else:
+            why = "its fields do not match its seal: commit, requested, a file entry or the signature record was edited"
         problems.append(Problem(name, why))
     problems += lock_problems(lock, manifest, manifest.path.parent)
     return CheckResult(tuple(problems), len(lock.models), sum(len(m.files) for m in lock.models), lock)

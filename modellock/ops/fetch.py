@@ -63,10 +63,7 @@ class _CountingSink:
 
 
 def check_bytes(job: FetchJob, digest: FileDigest, git_sha1: str | None) -> IntegrityError | None:
-    """Why downloaded bytes are not the ones the job asks for, or None: the one place a download is judged.
-
-    `digest.sha256` is the lock's own where the download did not compute it (installing).
-    """
+    """Why downloaded bytes are not the ones the job asks for, or None: the one place a download is judged."""
     file, locked = job.file, job.locked
     where = f"{job.ref.repo}@{job.commit[:7]}: {file.path}"
     if digest.size != file.size:
@@ -104,25 +101,26 @@ def fetch_one(
     """
     file, locked = job.file, job.locked
     cancel = cancel or CancelFlag()
-    # Installing, the lock's BLAKE3 pins the bytes and the lock supplies the SHA-256 (the slowest
-    # hash); locking, the bytes are checked against what the Hub lists: LFS SHA-256 or git blob id.
+    # Installing, the bytes must have the lock's BLAKE3 and SHA-256 (the SHA-256 is what the Hub and
+    # signatures vouch for, so it is computed, never taken from the lock); locking, what the Hub
+    # lists: LFS SHA-256 or git blob id.
     git_size = None if locked is not None or file.lfs_sha256 else file.size
-    with store.partial(git_blob_size=git_size, sha256=locked is None, key=job.key, size=file.size) as blob:
+    with store.partial(git_blob_size=git_size, key=job.key, size=file.size) as blob:
         progress.advance(blob.written)
         sink = _CountingSink(blob, progress, cancel)
         if blob.written < file.size:
             source.fetch(job.ref, job.commit, file, sink)
-        digest = blob.hasher.digest(locked.sha256 if locked is not None else "")
+        digest = blob.hasher.digest()
         problem = check_bytes(job, digest, blob.hasher.git_sha1())
         if problem is not None and blob.resumed:
             sink.restart()  # the kept bytes were bad (or the file changed): one clean download
             source.fetch(job.ref, job.commit, file, sink)
-            digest = blob.hasher.digest(locked.sha256 if locked is not None else "")
+            digest = blob.hasher.digest()
             problem = check_bytes(job, digest, blob.hasher.git_sha1())
         if problem is not None:
             raise problem
         git_sha1 = blob.hasher.git_sha1()
-        committed = blob.commit(digest.sha256)
+        committed = blob.commit()
     if git_sha1 is not None:
         store.remember("git-sha1", file.git_oid, committed)
     progress.file_done()

@@ -115,18 +115,35 @@ def _plan(
     return _Plan(spec, commit, tuple(f for f in listed if f.path in chosen), auto_excluded, paths, signature)
 
 
+def _vouched(store: Store, file: RemoteFile, blake3: str, sha256: str) -> bool:
+    """The store's blob `blake3` really is the listed file: its SHA-256 as modellock computed it is
+    `sha256`, and that is the Hub's LFS SHA-256, or its git blob id is the Hub's."""
+    if store.sha256_of(blake3, file.size) != sha256:
+        return False
+    if file.lfs_sha256:
+        return sha256 == file.lfs_sha256
+    return store.git_sha1_of(blake3, file.size) == file.git_oid
+
+
 def _known_digest(file: RemoteFile, old: LockedModel | None, commit: str, store: Store) -> LockedFile | None:
-    """Digests we already trust for a file whose bytes are in the store (the gate scans them there)."""
+    """Digests of a file whose bytes are already in the store (the gate scans them there), checked
+    against the listing: neither an old entry nor the store's index is believed on its word."""
     if old is not None and old.commit == commit:
         for locked in old.files:
-            if locked.path == file.path and locked.size == file.size and store.has(locked.blake3, locked.size):
+            if (
+                locked.path == file.path
+                and locked.size == file.size
+                and _vouched(store, file, locked.blake3, locked.sha256)
+            ):
                 return locked
     hit = (
         store.lookup("sha256", file.lfs_sha256, file.size)
         if file.lfs_sha256
         else store.lookup("git-sha1", file.git_oid, file.size)
     )
-    return LockedFile(file.path, hit.size, hit.blake3, hit.sha256) if hit else None
+    if hit is None or not _vouched(store, file, hit.blake3, hit.sha256):
+        return None
+    return LockedFile(file.path, hit.size, hit.blake3, hit.sha256)
 
 
 def _labelled(file: LockedFile, scan: ScanResult) -> LockedFile:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from modellock.errors import ModellockError
 from modellock.ops.check import CheckResult, Problem
 from modellock.ops.fetch import FetchJob, check_bytes
+from modellock.ops.signatures import DEFAULT_SIGNATURE
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
 from modellock.project.manifest import Manifest
 from modellock.project.paths import select
@@ -83,7 +84,11 @@ def _ref_problems(source: Source, ref: RepoRef, model: LockedModel, refs: Refs) 
 
 
 def _listing_problems(
-    source: Source, ref: RepoRef, model: LockedModel, selects: Callable[[list[str]], list[str]] | None
+    source: Source,
+    ref: RepoRef,
+    model: LockedModel,
+    selects: Callable[[list[str]], list[str]] | None,
+    signature: str | None,
 ) -> tuple[list[str], int]:
     """Differences between the source's listing at the commit and the lock; and bytes read to find them."""
     listed = {f.path: f for f in source.list_files(ref, model.commit)}
@@ -108,6 +113,8 @@ def _listing_problems(
             read += n
             if problem is not None:
                 problems.append(problem)
+    if model.signature is None and signature is not None and signature in listed:
+        problems.append(f"the repository has {signature} at {model.commit[:7]}, but the lock records no signature")
     if selects is not None:
         selected = set(selects(sorted(listed)))
         locked_paths = {f.path for f in model.files}
@@ -125,15 +132,21 @@ class ProofResult:
     check: CheckResult
     bytes_read: int
     """Bytes of small regular files downloaded to compare (weights are compared by LFS SHA-256)."""
+    asked: tuple[str, ...]
+    """Where the proof came from (the Hub endpoints asked)."""
 
 
 def prove_lock(
     lock: Lockfile, manifest: Manifest | None, *, source_factory: Callable[[str], Source] | None = None
 ) -> ProofResult:
-    """Ask each model's source whether the lock is true; every difference is a problem (exit 1)."""
+    """Ask each model's source whether the lock is true; every difference is a problem (exit 1).
+
+    The manifest's `[settings] endpoint` is not used: a pull request can change it, and a proof
+    asked of a server the pull request names proves nothing (and would send it the CI's token).
+    The endpoint is `HF_ENDPOINT` or the Hub's default, set by whoever runs the check.
+    """
     sources: dict[str, Source] = {}
-    endpoint = manifest.settings.endpoint if manifest is not None else None
-    factory = source_factory or (lambda name: open_source(name, endpoint=endpoint))
+    factory = source_factory or (lambda name: open_source(name))
     problems: list[Problem] = []
     read = 0
     for model in lock.models:
@@ -144,11 +157,13 @@ def prove_lock(
         try:
             source.resolve(ref, model.commit)
             found = _ref_problems(source, ref, model, source.refs(ref))
-            listing, n = _listing_problems(source, ref, model, selects)
+            configured = spec.signature.path if spec is not None and spec.signature is not None else None
+            listing, n = _listing_problems(source, ref, model, selects, configured or DEFAULT_SIGNATURE)
         except ModellockError as exc:
             problems.append(Problem(model.name, exc.message))
             continue
         read += n
         problems.extend(Problem(model.name, why) for why in (*found, *listing))
     files = sum(len(m.files) for m in lock.models)
-    return ProofResult(CheckResult(tuple(problems), len(lock.models), files, lock), read)
+    asked = tuple(sorted({s.location for s in sources.values()}))
+    return ProofResult(CheckResult(tuple(problems), len(lock.models), files, lock), read, asked)

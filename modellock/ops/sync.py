@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from modellock.errors import CheckFailed, UnsafePath, UsageError
+from modellock.errors import CheckFailed, IntegrityError, UnsafePath, UsageError
 from modellock.gate.enforce import gate_files
 from modellock.ops.check import model_claim
 from modellock.ops.progress import Progress
@@ -19,7 +19,7 @@ from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
 from modellock.project.paths import claims_problem
 from modellock.store import atomic
 from modellock.store.blobs import Store
-from modellock.store.hfcache import is_snapshot, ref_file, ref_problem
+from modellock.store.hfcache import RECORDS, is_snapshot, ref_file, ref_problem
 from modellock.store.installed import (
     MARKER,
     FileStat,
@@ -109,25 +109,33 @@ def _drift(model: LockedModel, target: Path, inexact: bool) -> str | None:
     return ref_problem(model, target)
 
 
-def _check_ownership(model: LockedModel, target: Path, force: bool) -> None:
-    if model.layout == "hf-cache":
-        # Everything modellock writes in a cache lives under these; a symlink among them would
-        # send blobs, refs or the snapshot somewhere else.
-        repo = target.parent.parent
-        ref = ("refs/" + model.requested,) if model.requested != model.commit else ()
-        linked = symlinked_part(repo.parent, repo.name) or next(
-            (p for p in (symlinked_part(repo, part) for part in ("blobs", "snapshots", *ref)) if p is not None),
-            None,
-        )
-        if linked is not None:
-            raise CheckFailed(
-                f"{model.name}: {linked} is a symlink; modellock never writes through one",
-                hint="replace it with a real directory (or file), then run `modellock sync` again",
-            )
-    if target.is_symlink():
+def _linked_part(model: LockedModel, target: Path, project_dir: Path) -> Path | None:
+    """The first path sync would write through that is a symlink, or None.
+
+    Inside the project, every component of a relative install path (a pull request can commit a
+    symlink); in an hf-cache, everything modellock writes under the repository folder.
+    """
+    path = Path(os.path.expanduser(model.path))
+    if not path.is_absolute() and ".." not in path.parts:
+        found = symlinked_part(project_dir, *path.parts)
+        if found is not None:
+            return found
+    if model.layout != "hf-cache":
+        return target if target.is_symlink() else None
+    repo = target.parent.parent
+    ref = ("refs/" + model.requested,) if model.requested != model.commit else ()
+    parts = ("blobs", f"snapshots/{target.name}", RECORDS, *ref)
+    return symlinked_part(repo.parent, repo.name) or next(
+        (p for p in (symlinked_part(repo, part) for part in parts) if p is not None), None
+    )
+
+
+def _check_ownership(model: LockedModel, target: Path, force: bool, project_dir: Path) -> None:
+    linked = _linked_part(model, target, project_dir)
+    if linked is not None:
         raise CheckFailed(
-            f"{model.name}: {target} is a symlink; modellock never installs through one",
-            hint="remove the symlink, or point the model's `path` at the real directory",
+            f"{model.name}: {linked} is a symlink; modellock never writes through one",
+            hint="replace it with a real directory, or point the model's `path` at the real location",
         )
     if target.exists() and not target.is_dir():
         raise CheckFailed(f"{model.name}: {target} exists and is not a directory")
@@ -148,17 +156,29 @@ def _ensure_blobs(store: Store, models: list[LockedModel], deep: bool = False) -
     for model in models:
         extra = [LockedFile(s.path, s.size, s.blake3, s.sha256)] if (s := model.signature) else []
         for f in (*model.files, *extra):
-            if f.blake3 in seen:
-                continue
-            seen.add(f.blake3)
-            if not deep and store.intact(f.blake3, f.size):
-                continue
-            if store.has(f.blake3, f.size) and store.verify_blob(f.blake3):
-                store.reseal(f.blake3)
-                continue
-            store.evict(f.blake3)
-            missing.append((model, f))
+            if f.blake3 not in seen:
+                seen.add(f.blake3)
+                if deep or not store.intact(f.blake3, f.size):
+                    if store.has(f.blake3, f.size) and store.verify_blob(f.blake3):
+                        store.reseal(f.blake3)
+                    else:
+                        store.evict(f.blake3)
+                        missing.append((model, f))
+                        continue  # the download checks both digests
+            _check_pairing(store, model, f)
     return missing
+
+
+def _check_pairing(store: Store, model: LockedModel, f: LockedFile) -> None:
+    """The blob named by the lock's BLAKE3 has the lock's SHA-256 (what the Hub and signatures vouch for)."""
+    sha256 = store.sha256_of(f.blake3, f.size)
+    if sha256 is not None and sha256 != f.sha256:
+        raise IntegrityError(
+            f"{model.name}: {f.path}: the lock pairs BLAKE3 {f.blake3[:12]}… with SHA-256 {f.sha256[:12]}…, "
+            f"but the bytes with that BLAKE3 have SHA-256 {sha256[:12]}…",
+            hint="the lock was edited or forged; nothing was installed (`modellock lock --check --remote` "
+            "shows what the Hub holds)",
+        )
 
 
 def _place_hf_blob(store: Store, f: LockedFile, blobs: Path, linker: Linker) -> Path:
@@ -284,7 +304,7 @@ def sync_lock(
             target = target_of(model, project_dir)
             if changes:
                 recover(target)
-            _check_ownership(model, target, force)
+            _check_ownership(model, target, force, project_dir)
             reason = _drift(model, target, inexact)
             plans.append((model, target, "reinstall requested" if reinstall and reason is None else reason))
         pending = [m for m, _, reason in plans if reason is not None]

@@ -17,6 +17,7 @@ from modellock.project.discover import LOCK_NAME
 from modellock.project.lockfast import parse_canonical
 from modellock.project.paths import (
     REPO_TYPES,
+    file_path_problem,
     install_path_problem,
     ref_problem,
     unsafe_reason,
@@ -222,7 +223,7 @@ def _render(lock: Lockfile, *, as_read: bool) -> tuple[str, tuple[str, ...]]:
     for m in lock.models:
         head, body = _model_parts(m)
         computed = _seal(head, body, lock.version)
-        if m.seal != computed:
+        if m.seal != computed or lock.version < 2:  # version 1 has no seals, whatever its text says
             unsealed.append(m.name)
         seal = m.seal if as_read else computed
         out.extend((head, f'seal = "{seal}"\n' if seal else "", body))
@@ -232,6 +233,12 @@ def _render(lock: Lockfile, *, as_read: bool) -> tuple[str, tuple[str, ...]]:
 def dumps(lock: Lockfile) -> str:
     """The canonical text of a lock: same data, same bytes, on any machine; every model sealed."""
     return _render(lock, as_read=False)[0]
+
+
+def _short(value: object) -> str:
+    """A value for a message: hostile input can be kilobytes long."""
+    text = repr(value)
+    return text if len(text) <= 100 else text[:60] + "…" + text[-20:]
 
 
 class _Reader:
@@ -265,8 +272,10 @@ class _Reader:
 
     def file_entry(self, entry: Any, name: str, index: int) -> LockedFile:
         if self.shapes_checked:  # the canonical reader's regex already fixed every type and digest shape
-            if unsafe_reason(entry["path"]):
-                raise self.fail(f"model `{name}`: unsafe file path {entry['path']!r}", index, _string(entry["path"]))
+            reason = file_path_problem(entry["path"])
+            if reason:
+                where = _string(entry["path"])
+                raise self.fail(f"model `{name}`: unsafe file path {_short(entry['path'])}: {reason}", index, where)
             return LockedFile(
                 entry["path"], entry["size"], entry["blake3"], entry["sha256"],
                 entry.get("format", ""), entry.get("scan", ""), entry.get("scanner", ""),
@@ -282,8 +291,9 @@ class _Reader:
             raise self.fail(f"model `{name}`: format, scan and scanner must be strings", index, "{")
         path, size, b3, sha = entry["path"], entry["size"], entry["blake3"], entry["sha256"]
         needle = _string(path) if isinstance(path, str) else "{"
-        if not isinstance(path, str) or unsafe_reason(path):
-            raise self.fail(f"model `{name}`: unsafe file path {path!r}", index, needle)
+        reason = file_path_problem(path) if isinstance(path, str) else "not a string"
+        if reason:
+            raise self.fail(f"model `{name}`: unsafe file path {_short(path)}: {reason}", index, needle)
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise self.fail(f"model `{name}`: file {path!r} has an invalid size", index, needle)
         if not (isinstance(b3, str) and _HEX64.match(b3) and isinstance(sha, str) and _HEX64.match(sha)):
@@ -331,7 +341,7 @@ class _Reader:
         value: str = self.field(data, key, index)
         reason = problem(value)
         if reason:
-            raise self.fail(f"model #{index + 1}: `{key}` {value!r} is refused: {reason}", index, f"{key} =")
+            raise self.fail(f"model #{index + 1}: `{key}` {_short(value)} is refused: {reason}", index, f"{key} =")
         return value
 
     def model(self, data: Any, index: int) -> LockedModel:

@@ -53,7 +53,15 @@ def install_path_problem(path: str) -> str | None:
         return "the path is empty"
     if any(ord(ch) < 0x20 or ch == "\x7f" for ch in path):
         return "the path contains a control character"
-    return None
+    return length_reason(path)
+
+
+def file_path_problem(path: str) -> str | None:
+    """Why a locked file's path may not be written: unsafe, or longer than filesystems allow."""
+    reason = unsafe_reason(path)
+    if reason is None and len(path) > NAME_MAX // 4:  # shorter paths fit in any filesystem's limits
+        reason = length_reason(path)
+    return reason
 
 
 # The common case in one regex: relative, no empty/`.`/`..` parts, no backslash or control characters.

@@ -146,7 +146,8 @@ class Console:
         if check.ok:
             self.line(
                 f"{lock_name} is up to date and matches the Hub ({count(check.models, 'model')}, "
-                f"{count(check.files, 'file')}; {human_size(result.bytes_read)} of regular files compared)"
+                f"{count(check.files, 'file')}; {human_size(result.bytes_read)} of regular files compared; "
+                f"asked {', '.join(result.asked) or 'no source'})"
             )
             return
         print(f"{self._label('error')} {lock_name} does not match what the Hub holds:", file=self.err)

@@ -122,6 +122,10 @@ class HuggingFaceSource(Source):
                 files.append(_remote_file(ref, commit, entry))
         return files
 
+    @property
+    def location(self) -> str:
+        return self.endpoint
+
     def refs(self, ref: RepoRef) -> Refs:
         with _mapped_errors(ref, "refs"):
             found = self._api.list_repo_refs(ref.repo, repo_type=ref.repo_type, include_pull_requests=True)

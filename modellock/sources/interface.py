@@ -61,6 +61,11 @@ class Source(ABC):
 
     name: str
 
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where it fetches from (an endpoint URL, the store), for messages."""
+
     @abstractmethod
     def resolve(self, ref: RepoRef, revision: str) -> str:
         """The 40-hex commit a branch, tag or commit names right now."""

@@ -42,6 +42,10 @@ class RecordingSource(Source):
         atomic.write_text(_listing_path(self._store, self.name, ref, commit), json.dumps(data))
         return files
 
+    @property
+    def location(self) -> str:
+        return self._inner.location
+
     def refs(self, ref: RepoRef) -> Refs:
         return self._inner.refs(ref)
 
@@ -78,6 +82,10 @@ class OfflineSource(Source):
                 + ("" if isinstance(exc, FileNotFoundError) else " that can be read"),
                 hint="run `modellock lock` once with network access",
             ) from None
+
+    @property
+    def location(self) -> str:
+        return f"the store at {self._store.root}"
 
     def refs(self, ref: RepoRef) -> Refs:
         raise NetworkError(f"--offline: cannot list the refs of {ref.repo} without the network")

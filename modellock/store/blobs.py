@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modellock.store import atomic
-from modellock.store.hashing import FileDigest, StreamHasher, blake3_file
+from modellock.store.hashing import FileDigest, StreamHasher, blake3_file, file_digests
 from modellock.store.leftovers import pid_alive
 from modellock.store.libc import start_writeback
 
@@ -41,6 +41,19 @@ def default_store_root(setting: str | None = None, project_dir: Path | None = No
     return base / "modellock"
 
 
+def open_store(setting: str | None = None, project_dir: Path | None = None) -> Store:
+    """The store `default_store_root` names. One that the manifest puts inside the project could
+    arrive in a pull request, blobs and records included, so nothing in it is believed unhashed."""
+    root = default_store_root(setting, project_dir)
+    inside = (
+        setting is not None
+        and project_dir is not None
+        and not os.environ.get(STORE_ENV)
+        and Path(os.path.realpath(root)).is_relative_to(os.path.realpath(project_dir))
+    )
+    return Store(root, verify_all=inside)
+
+
 @dataclass(frozen=True)
 class IndexEntry:
     """A blob the index points at, with the digests the lock needs."""
@@ -65,14 +78,13 @@ class PartialBlob:
         self,
         store: Store,
         git_blob_size: int | None,
-        sha256: bool = True,
         key: str | None = None,
         size: int | None = None,
     ) -> None:
         self._store = store
         self.key = key
         self._expected = size
-        self.hasher = StreamHasher(git_blob_size=git_blob_size, sha256=sha256)
+        self.hasher = StreamHasher(git_blob_size=git_blob_size)
         # The pid in the name lets a later run tell a dead process's leftovers from a live download.
         self.path = store.tmp_dir / f"partial-{os.getpid()}-{key or '_'}-{os.urandom(4).hex()}"
         _ACTIVE.add(self.path)
@@ -113,11 +125,8 @@ class PartialBlob:
         self.hasher.reset()
         self.resumed = self._flushed = 0
 
-    def commit(self, sha256: str = "") -> FileDigest:
-        """Move the bytes into the store under their BLAKE3; a racing writer of the same bytes is harmless.
-
-        `sha256` is the known SHA-256 when the hasher did not compute one.
-        """
+    def commit(self) -> FileDigest:
+        """Move the bytes into the store under their BLAKE3; a racing writer of the same bytes is harmless."""
         try:
             self._file.flush()
             os.fsync(self._file.fileno())
@@ -126,14 +135,15 @@ class PartialBlob:
 
             raise write_failed(exc, self.path, 0) from None
         self._file.close()
-        digest = self.hasher.digest(sha256)
+        digest = self.hasher.digest()
         target = self._store.blob_path(digest.blake3)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(self.path, 0o444)
         seal(self.path, digest.blake3)
         os.replace(self.path, target)
-        if self.hasher.computes_sha256:  # a digest enters the index only if we computed it from the bytes
-            self._store.remember("sha256", digest.sha256, digest)
+        # Both digests were computed here from the bytes: the only way a pairing enters the index.
+        self._store.remember("sha256", digest.sha256, digest)
+        self._store.remember("blake3", digest.blake3, digest)
         return digest
 
     def keep(self) -> int:
@@ -190,8 +200,10 @@ def _path_key(path: Path) -> str:
 class Store:
     """Blobs at `blobs/<b3[:2]>/<b3>`, an index from SHA-256 to BLAKE3, and a scratch directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, verify_all: bool = False) -> None:
         self.root = root
+        self.verify_all = verify_all
+        """Re-hash every blob before use and ignore recorded digests (a store that may be hostile)."""
         self.tmp_dir = root / "tmp"
 
     @contextlib.contextmanager
@@ -226,7 +238,7 @@ class Store:
     def intact(self, blake3: str, size: int) -> bool:
         """The blob exists and its size and mtime are as written; a deep check is `verify_blob`."""
         st = self._lstat(blake3)
-        return st is not None and st.st_size == size and sealed(st, blake3)
+        return not self.verify_all and st is not None and st.st_size == size and sealed(st, blake3)
 
     def verify_blob(self, blake3: str) -> bool:
         """Re-hash a blob; False if it is missing, not a regular file, or its bytes no longer match its name."""
@@ -319,6 +331,34 @@ class Store:
             return None
         return IndexEntry(b3, sha256, size)
 
+    def sha256_of(self, blake3: str, size: int) -> str | None:
+        """The SHA-256 of a blob's bytes as modellock computed them: recorded when the blob was written,
+        else hashed now (and recorded); None if there is no such blob.
+
+        This binds a blob's BLAKE3 name to its SHA-256, so a lock that pairs one file's BLAKE3 with
+        another file's SHA-256 (the one the Hub and signatures vouch for) cannot install it.
+        """
+        found = None if self.verify_all else self.lookup("blake3", blake3, size)
+        if found is not None and found.blake3 == blake3:
+            return found.sha256
+        if not self.has(blake3, size):
+            return None
+        try:
+            sha256, _ = file_digests(self.blob_path(blake3))
+        except OSError:
+            return None
+        self.remember("blake3", blake3, FileDigest(size, blake3, sha256))
+        return sha256
+
+    def git_sha1_of(self, blake3: str, size: int) -> str | None:
+        """The git blob id of a blob's bytes, hashed now (regular files are small); None if absent."""
+        if not self.has(blake3, size):
+            return None
+        try:
+            return file_digests(self.blob_path(blake3), git=True)[1]
+        except OSError:
+            return None
+
     def remember(self, kind: str, key: str, digest: FileDigest) -> None:
         """Record that verified bytes with this `kind` digest live in blob `digest.blake3`."""
         atomic.write_text(self._index_path(kind, key), f"{digest.blake3} {digest.sha256} {digest.size}\n")
@@ -378,13 +418,13 @@ class Store:
 
     @contextlib.contextmanager
     def partial(
-        self, *, git_blob_size: int | None = None, sha256: bool = True, key: str | None = None, size: int | None = None
+        self, *, git_blob_size: int | None = None, key: str | None = None, size: int | None = None
     ) -> Iterator[PartialBlob]:
         """A partial blob, removed again unless committed; with a `key`, kept for resuming unless its bytes were bad."""
         from modellock.errors import IntegrityError
 
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        blob = PartialBlob(self, git_blob_size, sha256, key, size)
+        blob = PartialBlob(self, git_blob_size, key, size)
         try:
             yield blob
         except IntegrityError:

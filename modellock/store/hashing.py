@@ -31,15 +31,14 @@ class StreamHasher:
     of any other length fails its size check before the SHA-1 matters.
     """
 
-    def __init__(self, *, git_blob_size: int | None = None, sha256: bool = True) -> None:
+    def __init__(self, *, git_blob_size: int | None = None) -> None:
         self._git_blob_size = git_blob_size
-        self._want_sha256 = sha256
         self.reset()
 
     def reset(self) -> None:
         """Forget everything seen so far (a download restarted from byte 0)."""
         self._b3 = blake3.blake3()
-        self._sha256 = hashlib.sha256() if self._want_sha256 else None
+        self._sha256 = hashlib.sha256()
         self._sha1 = None
         if self._git_blob_size is not None:
             self._sha1 = hashlib.sha1(b"blob %d\0" % self._git_blob_size, usedforsecurity=False)
@@ -47,20 +46,13 @@ class StreamHasher:
 
     def update(self, chunk: bytes | memoryview) -> None:
         self._b3.update(chunk)
-        if self._sha256 is not None:
-            self._sha256.update(chunk)
+        self._sha256.update(chunk)
         if self._sha1 is not None:
             self._sha1.update(chunk)
         self.size += len(chunk)
 
-    def digest(self, sha256: str = "") -> FileDigest:
-        """The digests; `sha256` stands in when it was not computed (bytes already pinned by BLAKE3)."""
-        computed = self._sha256.hexdigest() if self._sha256 is not None else sha256
-        return FileDigest(self.size, str(self._b3.hexdigest()), computed)
-
-    @property
-    def computes_sha256(self) -> bool:
-        return self._sha256 is not None
+    def digest(self) -> FileDigest:
+        return FileDigest(self.size, str(self._b3.hexdigest()), self._sha256.hexdigest())
 
     def git_sha1(self) -> str | None:
         return None if self._sha1 is None else self._sha1.hexdigest()
@@ -95,3 +87,17 @@ def _blake3_fd(f: BinaryIO, size: int) -> str:
 
 def blake3_bytes(data: bytes) -> str:
     return str(blake3.blake3(data).hexdigest())
+
+
+def file_digests(path: str | os.PathLike[str], *, git: bool = False) -> tuple[str, str | None]:
+    """SHA-256 (and, with `git`, the git blob SHA-1) of a file, never through a symlink."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with open(fd, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        sha = hashlib.sha256()
+        sha1 = hashlib.sha1(b"blob %d\0" % size, usedforsecurity=False) if git else None
+        while chunk := f.read(8 * 1024 * 1024):
+            sha.update(chunk)
+            if sha1 is not None:
+                sha1.update(chunk)
+    return sha.hexdigest(), sha1.hexdigest() if sha1 is not None else None
