@@ -226,3 +226,12 @@ def test_overlong_paths_in_a_lock_are_refused_on_read(project: Path, hub: FakeHu
     write_lock(lock, Lockfile((replace(model, path="x" * 300),)))
     run = cli("lock", "--check")
     assert run.exit_code == 2 and "a path component is 300 bytes long" in run.stderr
+
+
+@pytest.mark.parametrize("path", ["modellock.toml/x", "/proc/self/x"])
+def test_an_install_path_through_a_file_is_a_clean_refusal(project: Path, hub: FakeHub, path: str) -> None:
+    lock = _locked(project, hub)
+    lock.write_text(_edit(lock.read_text(), r'path = "models/tiny"', f'path = "{path}"'))
+    reseal(lock)
+    run = cli("sync", "--frozen")
+    assert run.exit_code == 1 and "tiny: cannot install into" in run.stderr, run.stderr

@@ -209,32 +209,55 @@ def _carry_over(model: LockedModel, target: Path, staged: Path) -> None:
             shutil.copy2(src, dst, follow_symlinks=False)
 
 
-def _build(model: LockedModel, store: Store, target: Path, linker: Linker, inexact: bool) -> None:
-    """Build the model's tree beside `target` and swap it in."""
-    staged = staging_dir(target)
+def _build(model: LockedModel, store: Store, target: Path, staged: Path, linker: Linker, inexact: bool) -> None:
+    """Build the model's tree in `staged`, beside `target`, and swap it in."""
     blobs = target.parent.parent / "blobs" if model.layout == "hf-cache" else None
-    try:
-        stats: dict[str, FileStat] = {}
-        for f in model.files:
-            dst = staged / f.path
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if blobs is not None:
-                blobs.mkdir(parents=True, exist_ok=True)
-                blob = _place_hf_blob(store, f, blobs, linker)
-                os.symlink(os.path.relpath(blob, dst.parent), dst)
-            else:
-                linker.link(store.blob_path(f.blake3), dst)
-            stats[f.path] = FileStat.of(dst)
-        if inexact:
-            _carry_over(model, target, staged)
-        write_state(staged, InstallState(model.name, model.commit, model.digest, stats), target)
-        swap_in(staged, target)
-        ref = ref_file(model, target)
-        if ref is not None:
-            atomic.write_text(ref, model.commit)  # no newline, as huggingface_hub writes it
-    except BaseException:
-        remove_tree(staged)
-        raise
+    stats: dict[str, FileStat] = {}
+    for f in model.files:
+        dst = staged / f.path
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if blobs is not None:
+            blobs.mkdir(parents=True, exist_ok=True)
+            blob = _place_hf_blob(store, f, blobs, linker)
+            os.symlink(os.path.relpath(blob, dst.parent), dst)
+        else:
+            linker.link(store.blob_path(f.blake3), dst)
+        stats[f.path] = FileStat.of(dst)
+    if inexact:
+        _carry_over(model, target, staged)
+    write_state(staged, InstallState(model.name, model.commit, model.digest, stats), target)
+    swap_in(staged, target)
+    ref = ref_file(model, target)
+    if ref is not None:
+        atomic.write_text(ref, model.commit)  # no newline, as huggingface_hub writes it
+
+
+def _synced(model: LockedModel, target: Path, reason: str | None) -> ModelSync:
+    action: Action = "unchanged" if reason is None else "install"
+    return ModelSync(model.name, model.commit, str(target), action, reason or "", len(model.files), model.size)
+
+
+def _stage(plans: list[tuple[LockedModel, Path, str | None]]) -> dict[str, Path]:
+    """A staging directory beside every target to build, all made before the first swap, so a target
+    that cannot be built (its path runs through a file, a read-only place) stops the run unchanged."""
+    staged: dict[str, Path] = {}
+    for model, target, reason in plans:
+        if reason is None:
+            continue
+        try:
+            staged[model.name] = staging_dir(target)
+        except OSError as exc:
+            for path in staged.values():
+                remove_tree(path)
+            raise _cannot_install(model, target, exc) from None
+    return staged
+
+
+def _cannot_install(model: LockedModel, target: Path, exc: OSError) -> CheckFailed:
+    return CheckFailed(
+        f"{model.name}: cannot install into {target}: {exc.strerror or exc}",
+        hint="check the model's `path` in the manifest (or the lock, with --frozen); nothing was changed",
+    )
 
 
 def _remove_dropped(lock: Lockfile, lock_path: Path, store: Store, project_dir: Path, *, act: bool) -> list[ModelSync]:
@@ -302,10 +325,13 @@ def sync_lock(
         plans: list[tuple[LockedModel, Path, str | None]] = []
         for model in chosen:
             target = target_of(model, project_dir)
-            if changes:
-                recover(target)
-            _check_ownership(model, target, force, project_dir)
-            reason = _drift(model, target, inexact)
+            try:
+                if changes:
+                    recover(target)
+                _check_ownership(model, target, force, project_dir)
+                reason = _drift(model, target, inexact)
+            except OSError as exc:  # a path through a file, /proc, a name too long: the model's path is wrong
+                raise _cannot_install(model, target, exc) from None
             plans.append((model, target, "reinstall requested" if reinstall and reason is None else reason))
         pending = [m for m, _, reason in plans if reason is not None]
 
@@ -333,8 +359,8 @@ def sync_lock(
                 fetched = fetch_all(factory(name), store, group, workers=workers or DEFAULT_WORKERS, progress=progress)
                 downloaded += sum(d.size for d in fetched)
 
-        # The safety gate again, on the exact bytes about to be installed. A tightened manifest policy
-        # makes the lock stale (the fingerprint covers it), so the lock's policy is the one in force.
+        # The safety gate again, on the exact bytes about to be installed. With a manifest, `check_lock`
+        # proved the lock's policy is the manifest's; under --frozen the lock is the policy.
         verified = 0
         if changes:
             for model in pending:
@@ -349,24 +375,19 @@ def sync_lock(
         # Commit: one model at a time, each swapped in atomically, under a lock per target.
         linker = Linker(link_mode)
         results = []
-        for model, target, reason in plans:
-            if reason is not None and changes:
-                with FileLock(str(store.target_lock(target))):
-                    if not reinstall:
-                        reason = _drift(model, target, inexact)  # another sync may have finished it meanwhile
-                    if reason is not None:
-                        _build(model, store, target, linker, inexact)
-            results.append(
-                ModelSync(
-                    model.name,
-                    model.commit,
-                    str(target),
-                    "unchanged" if reason is None else "install",
-                    reason or "",
-                    len(model.files),
-                    model.size,
-                )
-            )
+        staged = _stage(plans) if changes else {}
+        try:
+            for model, target, reason in plans:
+                if reason is not None and changes:
+                    with FileLock(str(store.target_lock(target))):
+                        if not reinstall:
+                            reason = _drift(model, target, inexact)  # another sync may have finished it meanwhile
+                        if reason is not None:
+                            _build(model, store, target, staged[model.name], linker, inexact)
+                results.append(_synced(model, target, reason))
+        finally:
+            for path in staged.values():
+                remove_tree(path)  # a swapped-in tree is no longer there; anything else was never used
         if lock_path is not None and not models:
             results += _remove_dropped(lock, lock_path, store, project_dir, act=changes)
         return SyncResult(
