@@ -95,6 +95,8 @@ class _Other:
 
 
 MARK, OTHER, _MISSING = _Mark(), _Other(), _Other()
+_LONGEST_NAME = 4096
+"""Strings longer than this are not kept as values (no module or class name is this long)."""
 
 
 # Tuples, not dataclasses: a walk creates one per opcode, and tuple construction is the cheapest.
@@ -415,6 +417,14 @@ def _counted(width: int, kind: str, signed: bool = False) -> Callable[[Walker, i
         n = w.sint4() if signed else int.from_bytes(w.take(width), "little")
         if n < 0:
             raise w.fail("negative length")
+        if kind == "bytes" or n > _LONGEST_NAME:
+            # Never copied: only short strings can be names. Skipping a long string's UTF-8 check
+            # can only make the walk read on where CPython stops, never the reverse.
+            if w.pos + n > (w.frame_end if w.frame_end is not None else w.end):
+                w.take(n)  # raises the right error
+            w.pos += n
+            w.stack.append(OTHER)
+            return False
         raw = w.take(n)
         if kind == "bytes":
             w.stack.append(OTHER)
