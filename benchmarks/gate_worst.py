@@ -183,6 +183,15 @@ def joblib_100mb(path: Path) -> None:
     joblib.dump({f"a{i}": np.random.rand(1024 * 128) for i in range(100)}, path)
 
 
+def many_members(path: Path) -> None:
+    """A zip at the member cap, every member a tiny file that is scanned on its own."""
+    from modellock.security.zipread import MAX_MEMBERS
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(MAX_MEMBERS):
+            archive.writestr(f"f{i}.txt", b"hello")
+
+
 def bz2_pickle(path: Path) -> None:
     path.write_bytes(bz2.compress(pickle.dumps(b"\0" * (200 * MIB))))
 
@@ -198,6 +207,7 @@ CASES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "100 MB pickle at the opcode cap": ("opcodes.pkl", opcode_cap_pickle),
     "pickle at the memo cap": ("memo.pkl", memo_pickle),
     "bzip2 pickle expanding to 200 MiB": ("big.pkl.bz2", bz2_pickle),
+    "zip at the member cap (50,000 tiny files)": ("members.zip", many_members),
     "100 MB safetensors, 60,000 tensors": ("model.safetensors", safetensors_100mb),
     "100 MB torch zip state_dict": ("pytorch_model.bin", state_dict_100mb),
     "100 MB torch zip, 20,000 storages": ("many.bin", torch_many_storages),

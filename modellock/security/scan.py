@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import struct
 from pathlib import Path
 
 from modellock.security.arrays import elements, has_objects, itemsize, joblib_build, npy_header
@@ -62,6 +63,11 @@ def scan_window(data: Window, name: str, budget: Budget | None = None, depth: in
         result = _scan(data, name, budget or Budget(), depth)
     except CapExceeded as exc:
         return ScanResult("over-cap", "data", (Finding("invalid", f"refused by a scanning cap: {exc}"),))
+    except (ValueError, IndexError, KeyError, TypeError, struct.error, OSError, RecursionError, MemoryError) as exc:
+        # A parser met a structure it did not expect: that is a refusal with a reason, never an
+        # internal error (which would not name the file) and never "data".
+        message = f"the scanner could not parse it ({type(exc).__name__}: {str(exc)[:200]})"
+        return ScanResult("unparsed", "data", (Finding("invalid", message),))
     return _check_name(result, name) if depth == 0 else result
 
 

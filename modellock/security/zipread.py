@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from modellock.security.budget import Budget, StreamError, expand
 from modellock.security.buffer import Window
 
-MAX_MEMBERS = 200_000
+MAX_MEMBERS = 50_000
+"""Members one archive may have: each costs tens of microseconds to cross-check and scan."""
 _ALLOWED_FLAGS = 0x0008 | 0x0800  # data descriptor, UTF-8 names
 _EOCD = b"PK\x05\x06"
 _CENTRAL = struct.Struct("<HHHHIIIHHH")  # flags, method, time, date, crc, sizes, name/extra/comment lengths
@@ -66,6 +67,8 @@ def read_members(data: Window) -> list[Member]:
         return _read(data)
     except struct.error:
         raise ZipInvalid("truncated zip structure") from None
+    except UnicodeDecodeError:
+        raise ZipInvalid("a member name that is not valid UTF-8 despite its flag") from None
 
 
 def _read(data: Window) -> list[Member]:
