@@ -99,15 +99,8 @@ _LONGEST_NAME = 4096
 """Strings longer than this are not kept as values (no module or class name is this long)."""
 
 
-# Tuples, not dataclasses: a walk creates one per opcode, and tuple construction is the cheapest.
-class Str(NamedTuple):
-    value: str
-
-
-class Int(NamedTuple):
-    value: int
-
-
+# Strings and integers the stream spells are kept as plain `str` and `int` (no wrapper: they are
+# the commonest values, and a walk creates one per opcode); everything else untracked is OTHER.
 class Global(NamedTuple):
     module: str
     name: str
@@ -339,7 +332,7 @@ def _op_int(w: Walker, at: int) -> bool:
         # CPython reads INT with strtol(..., 0) then int(..., 0): `0x1`, `010`, ` 1` are numbers to it.
         readable = bool(_STRTOL0.match(text)) or _lenient(_base0, text)
         raise w.fail(f"non-decimal INT {text[:40]!r} (parsers disagree)", "differential" if readable else "parse")
-    w.push(Int(int(text)) if len(text) < 40 else OTHER)
+    w.push(int(text) if len(text) < 40 else OTHER)
     return False
 
 
@@ -350,7 +343,7 @@ def _op_long(w: Walker, at: int) -> bool:
     if not _DECIMAL.match(text):
         readable = _lenient(_base0, text) or _lenient(int, text)  # C reads LONG with base 0 too
         raise w.fail(f"non-decimal LONG {text[:40]!r}", "differential" if readable else "parse")
-    w.push(Int(int(text)) if len(text) < 40 else OTHER)
+    w.push(int(text) if len(text) < 40 else OTHER)
     return False
 
 
@@ -368,7 +361,7 @@ def _fixed(size: int, signed: bool = False) -> Callable[[Walker, int], bool]:
         if pos + size > (w.frame_end if w.frame_end is not None else w.end):
             w.take(size)  # raises the right error
         w.pos = pos + size
-        w.stack.append(Int(int.from_bytes(w.buf[pos : pos + size], "little", signed=signed)))
+        w.stack.append(int.from_bytes(w.buf[pos : pos + size], "little", signed=signed))
         return False
 
     return handler
@@ -386,7 +379,7 @@ def _long_n(size: int) -> Callable[[Walker, int], bool]:
         if n < 0:
             raise w.fail("negative LONG4 length")
         raw = w.take(n)
-        w.push(Int(int.from_bytes(raw, "little", signed=True)) if n <= 16 else OTHER)
+        w.push(int.from_bytes(raw, "little", signed=True) if n <= 16 else OTHER)
         return False
 
     return handler
@@ -407,14 +400,19 @@ def _op_string(w: Walker, at: int) -> bool:
 
 def _text(raw: bytes) -> object:
     try:
-        return Str(raw.decode("utf-8"))
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         return OTHER
 
 
 def _counted(width: int, kind: str, signed: bool = False) -> Callable[[Walker, int], bool]:
     def handler(w: Walker, at: int) -> bool:
-        n = w.sint4() if signed else int.from_bytes(w.take(width), "little")
+        pos, limit = w.pos, (w.frame_end if w.frame_end is not None else w.end)
+        if width == 1 and pos + 1 <= limit:
+            n = w.buf[pos]  # SHORT_BINUNICODE / SHORT_BINBYTES, the commonest: no take() call
+            w.pos = pos + 1
+        else:
+            n = w.sint4() if signed else int.from_bytes(w.take(width), "little")
         if n < 0:
             raise w.fail("negative length")
         if kind == "bytes" or n > _LONGEST_NAME:
@@ -432,7 +430,7 @@ def _counted(width: int, kind: str, signed: bool = False) -> Callable[[Walker, i
             w.stack.append(_text(raw))
         else:
             try:
-                w.stack.append(Str(raw.decode("utf-8", "surrogatepass")))
+                w.stack.append(raw.decode("utf-8", "surrogatepass"))
             except UnicodeDecodeError:
                 raise w.fail("invalid UTF-8 in a unicode string") from None
         return False
@@ -442,7 +440,7 @@ def _counted(width: int, kind: str, signed: bool = False) -> Callable[[Walker, i
 
 def _op_unicode(w: Walker, at: int) -> bool:
     try:
-        w.push(Str(w.line().decode("raw-unicode-escape")))
+        w.push(w.line().decode("raw-unicode-escape"))
     except UnicodeDecodeError:
         raise w.fail("invalid UNICODE argument") from None
     return False
@@ -504,7 +502,7 @@ def _op_dup(w: Walker, at: int) -> bool:
 def _op_persid(w: Walker, at: int) -> bool:
     text = w.line()
     try:
-        w.result.persistent_ids.append(Str(text.decode("ascii")))
+        w.result.persistent_ids.append(text.decode("ascii"))
     except UnicodeDecodeError:
         raise w.fail("PERSID argument is not ASCII") from None
     w.push(OTHER)
@@ -517,7 +515,7 @@ def _op_binpersid(w: Walker, at: int) -> bool:
     # torch's legacy format saves a module class as ('module', cls, file, source), and its
     # persistent_load returns cls: keep it callable so the NEWOBJ that follows stays resolvable.
     module = pid.items if isinstance(pid, Seq) and len(pid.items) == 4 else []
-    w.push(module[1] if module and module[0] == Str("module") and isinstance(module[1], Global) else OTHER)
+    w.push(module[1] if module and module[0] == "module" and isinstance(module[1], Global) else OTHER)
     return False
 
 
@@ -545,9 +543,9 @@ def _op_global(w: Walker, at: int) -> bool:
 
 def _op_stack_global(w: Walker, at: int) -> bool:
     name, module = w.pop(), w.pop()
-    if not isinstance(name, Str) or not isinstance(module, Str):
+    if not isinstance(name, str) or not isinstance(module, str):
         raise w.fail("STACK_GLOBAL operands are not literal strings", "differential")
-    w.push(w.import_(module.value, name.value, "STACK_GLOBAL", at))
+    w.push(w.import_(module, name, "STACK_GLOBAL", at))
     return False
 
 
@@ -687,7 +685,10 @@ def _put(width: int | None) -> Callable[[Walker, int], bool]:
 
 
 def _op_memoize(w: Walker, at: int) -> bool:
-    w.memo[len(w.memo)] = w.top()
+    stack, memo = w.stack, w.memo
+    if len(stack) <= (w.marks[-1] if w.marks else 0):
+        raise w.fail("stack underflow")
+    memo[len(memo)] = stack[-1]
     return False
 
 

@@ -24,7 +24,7 @@ from modellock.security.formats import (
     keras_configs_in,
     safetensors_header_length,
 )
-from modellock.security.pickle_walk import LEGACY_TORCH_MAGIC, Int, PickleInvalid, is_opcode, walk
+from modellock.security.pickle_walk import LEGACY_TORCH_MAGIC, PickleInvalid, is_opcode, walk
 from modellock.security.pickles import failure_finding, import_findings, walk_graded
 from modellock.security.torchfile import scan_legacy, scan_torch_tar, scan_torch_zip
 from modellock.security.verdict import Finding, Kind, ScanResult, worst
@@ -157,7 +157,7 @@ def _scan_pickle(data: Window, lower: str) -> ScanResult | None:
         ):
             return None  # text that happens to spell GLOBAL names; no loader reads it as a pickle
         return ScanResult("pickle", "pickle", (*graded, failure_finding(exc)))
-    if isinstance(first.value, Int) and first.value.value == LEGACY_TORCH_MAGIC:
+    if type(first.value) is int and first.value == LEGACY_TORCH_MAGIC:
         result = scan_legacy(data, first)
         return ScanResult(result.format, result.kind, (*import_findings(first.imports), *result.findings))
     joblib = any(i.module == "joblib.numpy_pickle" for i in first.imports)
