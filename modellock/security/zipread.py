@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import struct
 import zlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from modellock.security.budget import Budget, StreamError, expand
 from modellock.security.buffer import Window
@@ -25,9 +25,8 @@ class ZipInvalid(Exception):
     """The archive is malformed or ambiguous."""
 
 
-@dataclass(frozen=True)
-class Member:
-    """One central-directory entry, checked against its local header."""
+class Member(NamedTuple):
+    """One central-directory entry, checked against its local header (a tuple: archives have many)."""
 
     name: str
     method: int
@@ -112,7 +111,8 @@ def _read(data: Window) -> list[Member]:
         if name in seen:
             raise ZipInvalid(f"member {name!r} appears twice (loaders disagree on which one counts)")
         seen.add(name)
-        header = data.read(local, 30 + name_len)
+        lo = data.start + local  # sliced directly: this runs once per member
+        header = data.buf[lo : min(data.end, lo + 30 + name_len)]
         if header[:4] != b"PK\x03\x04" or len(header) < 30:
             raise ZipInvalid(f"member {name!r} has no local header")
         local_name_len, local_extra_len = struct.unpack_from("<HH", header, 26)
