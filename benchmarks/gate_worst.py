@@ -207,7 +207,7 @@ CASES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "100 MB pickle at the opcode cap": ("opcodes.pkl", opcode_cap_pickle),
     "pickle at the memo cap": ("memo.pkl", memo_pickle),
     "bzip2 pickle expanding to 200 MiB": ("big.pkl.bz2", bz2_pickle),
-    "zip at the member cap (50,000 tiny files)": ("members.zip", many_members),
+    "zip at the member cap (40,000 tiny files)": ("members.zip", many_members),
     "100 MB safetensors, 60,000 tensors": ("model.safetensors", safetensors_100mb),
     "100 MB torch zip state_dict": ("pytorch_model.bin", state_dict_100mb),
     "100 MB torch zip, 20,000 storages": ("many.bin", torch_many_storages),

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from modellock.security.budget import Budget, StreamError, expand
 from modellock.security.buffer import Window
 
-MAX_MEMBERS = 50_000
+MAX_MEMBERS = 40_000
 """Members one archive may have: each costs tens of microseconds to cross-check and scan."""
 _ALLOWED_FLAGS = 0x0008 | 0x0800  # data descriptor, UTF-8 names
 _EOCD = b"PK\x05\x06"
