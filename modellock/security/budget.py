@@ -11,6 +11,7 @@ import lzma
 import mmap
 import tempfile
 import zlib
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,9 +34,19 @@ class CapExceeded(Exception):
     """A scanning cap refused the file; the message names the cap."""
 
 
+MAX_FILE_OPCODES = 3_000_000
+"""Opcodes all the pickles of one file may have together (legacy and tar files hold many)."""
+MAX_PICKLES = 100_000
+"""Pickles one file may hold (a tar checkpoint has one per storage and tensor)."""
+
+
 @dataclass
 class Budget:
+    """What one file's scan has spent so far, across every archive, stream and pickle in it."""
+
     expanded: int = 0
+    opcodes: int = 0
+    pickles: int = 0
 
     def charge(self, added: int, produced: int, consumed: int, what: str) -> None:
         """Count `added` new bytes of a stream that has produced `produced` from `consumed` so far."""
@@ -44,6 +55,10 @@ class Budget:
             raise CapExceeded(f"{what} expands past {MAX_EXPANDED >> 20} MiB in total (cap MAX_EXPANDED)")
         if produced > RATIO_FLOOR and produced > MAX_RATIO * max(consumed, 1):
             raise CapExceeded(f"{what} expands more than {MAX_RATIO}:1 (cap MAX_RATIO)")
+
+
+ACTIVE: ContextVar[Budget | None] = ContextVar("modellock_scan_budget", default=None)
+"""The budget of the scan in progress: every pickle walk inside it charges this one."""
 
 
 def _decompressor(method: str) -> Any:

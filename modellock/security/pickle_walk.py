@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
+from modellock.security.budget import ACTIVE, MAX_FILE_OPCODES, MAX_PICKLES
 from modellock.security.buffer import Raw, Window
 
 MAX_OPCODES = 2_000_000
@@ -49,10 +50,6 @@ class PickleInvalid(Exception):
         """Imports seen before the failure: CPython would already have performed them."""
         self.calls = 0
         """Calls (REDUCE, INST, OBJ, NEWOBJ, BUILD) before the failure: code that would already have run."""
-
-    @property
-    def differential(self) -> bool:
-        return self.kind in ("differential", "limit")
 
 
 @dataclass(frozen=True)
@@ -270,35 +267,51 @@ class Walker:
     # -- the loop ----------------------------------------------------------------------------------
 
     def run(self) -> PickleWalk:
+        """Walk to STOP. Inside a scan, every opcode is charged to the file's budget, also on failure."""
+        budget, limit = ACTIVE.get(), MAX_OPCODES
+        if budget is not None:
+            budget.pickles += 1
+            if budget.pickles > MAX_PICKLES:
+                raise self.fail(f"more than {MAX_PICKLES} pickles in one file (cap MAX_PICKLES)", "limit")
+            limit = max(1, min(limit, MAX_FILE_OPCODES - budget.opcodes))
         buf, handlers, stack, memo, end = self.buf, _HANDLERS, self.stack, self.memo, self.end
-        for count in range(MAX_OPCODES):
-            offset = self.pos
-            if self.frame_end is not None and offset >= self.frame_end:
-                self.frame_end = None
-            if offset >= end:
-                raise self.fail("truncated stream (no STOP)")
-            handler = handlers.get(buf[offset])
-            if handler is None:
-                raise self.fail(f"unknown opcode {buf[offset : offset + 1]!r}")
-            self.pos = offset + 1
-            if handler(self, offset):
-                if len(stack) != 1 or self.marks:
-                    raise PickleInvalid(
-                        "STOP leaves extra items or open MARKs on the stack", offset - self.base, "differential"
-                    )
-                if self.frame_end is not None and self.pos != self.frame_end:
-                    raise PickleInvalid("STOP before the end of its FRAME", offset - self.base, "differential")
-                self.result.value = stack[0]
-                self.result.end = self.pos - self.base
-                self.result.protocol = self.protocol
-                return self.result
-            if count & 1023:
-                continue  # the size caps are checked every 1024 opcodes: they grow by at most one each
-            if len(memo) > MAX_MEMO:
-                raise self.fail(f"more than {MAX_MEMO} memo entries (cap MAX_MEMO)", "limit")
-            if len(stack) > MAX_STACK:
-                raise self.fail(f"more than {MAX_STACK} items on the stack (cap MAX_STACK)", "limit")
-        raise self.fail(f"more than {MAX_OPCODES} opcodes (cap MAX_OPCODES)", "limit")
+        count = 0
+        try:
+            for count in range(limit):
+                offset = self.pos
+                if self.frame_end is not None and offset >= self.frame_end:
+                    self.frame_end = None
+                if offset >= end:
+                    raise self.fail("truncated stream (no STOP)")
+                handler = handlers.get(buf[offset])
+                if handler is None:
+                    raise self.fail(f"unknown opcode {buf[offset : offset + 1]!r}")
+                self.pos = offset + 1
+                if handler(self, offset):
+                    if len(stack) != 1 or self.marks:
+                        raise PickleInvalid(
+                            "STOP leaves extra items or open MARKs on the stack", offset - self.base, "differential"
+                        )
+                    if self.frame_end is not None and self.pos != self.frame_end:
+                        raise PickleInvalid("STOP before the end of its FRAME", offset - self.base, "differential")
+                    self.result.value = stack[0]
+                    self.result.end = self.pos - self.base
+                    self.result.protocol = self.protocol
+                    return self.result
+                if count & 1023:
+                    continue  # the size caps are checked every 1024 opcodes: they grow by at most one each
+                if len(memo) > MAX_MEMO:
+                    raise self.fail(f"more than {MAX_MEMO} memo entries (cap MAX_MEMO)", "limit")
+                if len(stack) > MAX_STACK:
+                    raise self.fail(f"more than {MAX_STACK} items on the stack (cap MAX_STACK)", "limit")
+            if limit < MAX_OPCODES:
+                raise self.fail(
+                    f"more than {MAX_FILE_OPCODES} opcodes in the file's pickles (cap MAX_FILE_OPCODES)", "limit"
+                )
+            raise self.fail(f"more than {MAX_OPCODES} opcodes (cap MAX_OPCODES)", "limit")
+        finally:
+            if budget is not None:
+                budget.opcodes += count + 1
 
 
 # -- opcode handlers: each returns True only for STOP -------------------------------------------------

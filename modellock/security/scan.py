@@ -14,7 +14,7 @@ import struct
 from pathlib import Path
 
 from modellock.security.arrays import elements, has_objects, itemsize, joblib_build, npy_header
-from modellock.security.budget import MAX_DEPTH, Budget, CapExceeded, StreamError, expand
+from modellock.security.budget import ACTIVE, MAX_DEPTH, Budget, CapExceeded, StreamError, expand
 from modellock.security.buffer import Window
 from modellock.security.formats import (
     check_gguf,
@@ -59,8 +59,10 @@ def scan_bytes(data: bytes, name: str) -> ScanResult:
 
 
 def scan_window(data: Window, name: str, budget: Budget | None = None, depth: int = 0) -> ScanResult:
+    budget = budget or Budget()
+    token = ACTIVE.set(budget)
     try:
-        result = _scan(data, name, budget or Budget(), depth)
+        result = _scan(data, name, budget, depth)
     except CapExceeded as exc:
         return ScanResult("over-cap", "data", (Finding("invalid", f"refused by a scanning cap: {exc}"),))
     except (ValueError, IndexError, KeyError, TypeError, struct.error, OSError, RecursionError, MemoryError) as exc:
@@ -68,6 +70,8 @@ def scan_window(data: Window, name: str, budget: Budget | None = None, depth: in
         # internal error (which would not name the file) and never "data".
         message = f"the scanner could not parse it ({type(exc).__name__}: {str(exc)[:200]})"
         return ScanResult("unparsed", "data", (Finding("invalid", message),))
+    finally:
+        ACTIVE.reset(token)
     return _check_name(result, name) if depth == 0 else result
 
 

@@ -50,9 +50,9 @@ def element_size(storage_type: object) -> int | None:
     return None
 
 
-def storage_refs(walk: PickleWalk, *, legacy: bool) -> tuple[dict[str, int], list[str]]:
-    """Storage key -> byte size from the persistent ids, and the problems with them."""
-    sizes: dict[str, int] = {}
+def storage_refs(walk: PickleWalk, *, legacy: bool) -> tuple[dict[str, tuple[int, int]], list[str]]:
+    """Storage key -> (element count, byte size) from the persistent ids, and the problems with them."""
+    sizes: dict[str, tuple[int, int]] = {}
     problems: list[str] = []
     for pid in walk.persistent_ids:
         items = pid.items if isinstance(pid, Seq) else []
@@ -65,7 +65,7 @@ def storage_refs(walk: PickleWalk, *, legacy: bool) -> tuple[dict[str, int], lis
         if size is None or not isinstance(key, str) or not _is_int(numel) or numel < 0:
             problems.append("a storage reference with an unknown type, key or size")
             continue
-        if sizes.setdefault(key, numel * size) != numel * size:
+        if sizes.setdefault(key, (numel, numel * size)) != (numel, numel * size):
             problems.append(f"storage {key!r} is declared with two sizes")
     return sizes, problems
 
@@ -91,7 +91,8 @@ def scan_torch_zip(data: Window, members: list[Member], budget: Budget) -> ScanR
     findings += found
     if walk is not None and walk.end != len(pickle_window):
         findings.append(Finding("invalid", f"{label}: data after the pickle"))
-    sizes, problems = storage_refs(walk, legacy=False) if walk is not None else ({}, [])
+    refs, problems = storage_refs(walk, legacy=False) if walk is not None else ({}, [])
+    sizes = {key: nbytes for key, (_, nbytes) in refs.items()}
     findings += [Finding("invalid", f"{label}: {p}") for p in problems]
     for name, member in by_name.items():
         try:
@@ -142,25 +143,24 @@ def scan_legacy(data: Window, first: PickleWalk) -> ScanResult:
             return ScanResult("torch-legacy", "pickle", tuple(findings))
         walks.append(walk)
         pos = walk.end
-    sizes, problems = storage_refs(walks[2], legacy=True)
+    refs, problems = storage_refs(walks[2], legacy=True)
     findings += [Finding("invalid", f"legacy torch: {p}") for p in problems]
     keys = walks[3].value
     if not isinstance(keys, Seq) or not all(isinstance(k, str) for k in keys.items):
         findings.append(Finding("invalid", "legacy torch: the storage keys are not a list of strings"))
         return ScanResult("torch-legacy", "pickle", tuple(findings))
     names = [k for k in keys.items if isinstance(k, str)]
-    if sorted(set(names)) != sorted(sizes) or len(names) != len(set(names)):
+    if sorted(set(names)) != sorted(refs) or len(names) != len(set(names)):
         findings.append(Finding("invalid", "legacy torch: storage keys differ from the storages the object uses"))
         return ScanResult("torch-legacy", "pickle", tuple(findings))
     for key in names:
         header = data.read(pos, 8)
         numel = int.from_bytes(header, "little") if len(header) == 8 else -1
-        ref = next(p.items for p in walks[2].persistent_ids if isinstance(p, Seq) and p.items[2] == key)
-        expected = ref[4] if _is_int(ref[4]) else -1
-        if numel != expected or pos + 8 + sizes[key] > len(data):
+        expected, nbytes = refs[key]
+        if numel != expected or pos + 8 + nbytes > len(data):
             findings.append(Finding("invalid", f"legacy torch: storage {key!r} is not the size the object declares"))
             return ScanResult("torch-legacy", "pickle", tuple(findings))
-        pos += 8 + sizes[key]
+        pos += 8 + nbytes
     if pos != len(data):
         findings.append(Finding("invalid", f"legacy torch: {len(data) - pos} bytes after the last storage"))
     return ScanResult("torch-legacy", "pickle", tuple(findings))
