@@ -37,11 +37,11 @@ def hwm():
             return int(line.split()[1]) / 1024
 from modellock.gate.scanner import scan_file
 base = hwm()
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 result = scan_file(sys.argv[1], sys.argv[2])
-elapsed = time.perf_counter() - start
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
 first = result.findings[0].message if result.findings else ""
-print(json.dumps({"s": elapsed, "rss": hwm(), "base": base, "verdict": result.verdict,
+print(json.dumps({"s": elapsed, "cpu": cpu, "rss": hwm(), "base": base, "verdict": result.verdict,
                   "format": result.format, "why": first}))
 """
 
@@ -183,6 +183,15 @@ def joblib_100mb(path: Path) -> None:
     joblib.dump({f"a{i}": np.random.rand(1024 * 128) for i in range(100)}, path)
 
 
+def many_members(path: Path) -> None:
+    """A zip at the member cap, every member a tiny file that is scanned on its own."""
+    from modellock.gate.zipread import MAX_MEMBERS
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(MAX_MEMBERS):
+            archive.writestr(f"f{i}.txt", b"hello")
+
+
 def bz2_pickle(path: Path) -> None:
     path.write_bytes(bz2.compress(pickle.dumps(b"\0" * (200 * MIB))))
 
@@ -198,6 +207,7 @@ CASES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "100 MB pickle at the opcode cap": ("opcodes.pkl", opcode_cap_pickle),
     "pickle at the memo cap": ("memo.pkl", memo_pickle),
     "bzip2 pickle expanding to 200 MiB": ("big.pkl.bz2", bz2_pickle),
+    "zip at the member cap (40,000 tiny files)": ("members.zip", many_members),
     "100 MB safetensors, 60,000 tensors": ("model.safetensors", safetensors_100mb),
     "100 MB torch zip state_dict": ("pytorch_model.bin", state_dict_100mb),
     "100 MB torch zip, 20,000 storages": ("many.bin", torch_many_storages),
@@ -215,7 +225,10 @@ def main() -> None:
     args = parser.parse_args()
     root = args.dir or Path(tempfile.mkdtemp(prefix="gate-worst-"))
     root.mkdir(parents=True, exist_ok=True)
-    lines = ["| case | file size | verdict (cap or reason) | time | peak RSS (baseline) |", "|---|---|---|---|---|"]
+    lines = [
+        "| case | file size | verdict (cap or reason) | wall | CPU | peak RSS (baseline) |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
     for label, (name, make) in CASES.items():
         if args.only and args.only not in label:
             continue
@@ -224,19 +237,19 @@ def main() -> None:
             try:
                 make(path)
             except (ImportError, SystemExit) as exc:
-                lines.append(f"| {label} | - | skipped: {exc} | - | - |")
+                lines.append(f"| {label} | - | skipped: {exc} | - | - | - |")
                 continue
         command = [args.scan_python, "-c", CHILD, str(path), name]
         run = subprocess.run(command, capture_output=True, text=True, check=False)
         if run.returncode:
-            lines.append(f"| {label} | - | crashed: {run.stderr.strip().splitlines()[-1][:80]} | - | - |")
+            lines.append(f"| {label} | - | crashed: {run.stderr.strip().splitlines()[-1][:80]} | - | - | - |")
             continue
         out = json.loads(run.stdout)
         why = out["why"].replace("|", "/")[:90]
         size = os.path.getsize(path) / MIB
         lines.append(
             f"| {label} | {size:,.1f} MiB | {out['verdict']} ({out['format']}{': ' + why if why else ''}) "
-            f"| {out['s']:.2f} s | {out['rss']:.0f} MiB ({out['base']:.0f}) |"
+            f"| {out['s']:.2f} s | {out['cpu']:.2f} s | {out['rss']:.0f} MiB ({out['base']:.0f}) |"
         )
         sys.stdout.write(lines[-1] + "\n")
         sys.stdout.flush()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from modellock.gate.allowlist import TORCH_WEIGHTS_ONLY
+from modellock.gate.allowlist import TORCH_WEIGHTS_ONLY, classify
 from modellock.gate.enforce import decide
 from modellock.gate.scanner import scan_file
 from modellock.project.policy import Policy
@@ -54,10 +54,16 @@ def test_malicious_files_are_refused_under_every_pickle_policy(name: str) -> Non
     assert "allow-files" not in decision.change and 'pickle = "allow"' not in decision.change
 
 
-def test_training_args_names_accelerate_state() -> None:
+def test_training_args_and_accelerate_state_are_named_training_state() -> None:
     result = scan_file(ROOT / "suspicious/training_args.bin", "training_args.bin")
     text = " ".join(f.message for f in result.findings)
     assert "transformers.training_args.TrainingArguments" in text and "training state, not weights" in text
+    # The real file refers to accelerate's PartialState (the import issue #10 saw refused unnamed).
+    assert b"PartialState" in (ROOT / "suspicious/training_args.bin").read_bytes()
+    assert classify("accelerate.state", "PartialState") == (
+        "suspicious",
+        "training state, not weights (Trainer/Lightning/accelerate objects)",
+    )
 
 
 def test_allowlist_contains_torchs_weights_only_globals_exactly() -> None:

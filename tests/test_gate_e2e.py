@@ -106,3 +106,34 @@ def test_sync_enforces_the_lock_policy_again(project: Path, hub: FakeHub, tmp_pa
     run = cli("sync", "--frozen")
     assert run.exit_code == 1 and "pickle is denied" in run.stderr
     assert not (project / "models").exists()
+
+
+CORPUS = Path(__file__).parent / "data" / "corpus"
+
+
+def test_real_checkpoints_with_seeded_storages_lock_and_sync_under_scan(project: Path, hub: FakeHub) -> None:
+    # Storages starting with pickle opcodes and archive magics used to make 9 in 10 real files "invalid".
+    files = {
+        "pytorch_model.bin": (CORPUS / "safe" / "llama_bf16.bin").read_bytes(),
+        "optimizer.pt": (CORPUS / "safe" / "optimizer_adamw.pt").read_bytes(),
+        "rng_state.pth": (CORPUS / "safe" / "rng_state.pth").read_bytes(),
+        "seeded.pt": (CORPUS / "safe" / "seeded_storages.pt").read_bytes(),
+    }
+    hub.repo("acme/real").commit(files)
+    manifest(project, '[models.real]\nrepo = "acme/real"\npickle = "scan"\n')
+    run = cli("lock")
+    assert run.exit_code == 0, run.stderr
+    assert cli("sync").exit_code == 0
+
+
+def test_a_payload_past_the_old_read_window_is_refused_at_lock(project: Path, hub: FakeHub) -> None:
+    long_text = b"X" + (1_100_000).to_bytes(4, "little") + b"a" * 1_100_000 + b"0"
+    payload = corpus.P2 + long_text + corpus.g("os", "system") + corpus.CMD + b"\x85R."
+    hub.repo("acme/long").commit({"model.bin": payload, "inner.bin": corpus.torch_zip(payload)})
+    manifest(project, '[models.long]\nrepo = "acme/long"\npickle = "scan"\n')
+    before = snapshot(project)
+    run = cli("lock")
+    assert run.exit_code == 1
+    assert "model.bin (pickle): malicious" in run.stderr and "inner.bin (torch-zip): malicious" in run.stderr
+    assert "allow-files" not in run.stderr
+    assert snapshot(project) == before

@@ -101,7 +101,7 @@ def test_overlapping_zip_members_are_refused() -> None:
 def test_deeply_nested_safetensors_header_is_a_named_refusal() -> None:
     header = b'{"__metadata__": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     data = struct.pack("<Q", len(header)) + header
-    refused_by(data, "model.safetensors", "MAX_JSON_DEPTH")
+    refused_by(data, "model.safetensors", "nested too deeply")
 
 
 def test_huge_gguf_arrays_are_skipped_not_materialised() -> None:
@@ -130,3 +130,10 @@ def test_failures_before_any_import_are_no_pickle_but_after_one_are_refusals() -
     # A payload followed by a broken stream (nullifAI) is refused, and so is a broken pickle after an import.
     refused_by(corpus.P2 + PAYLOAD[:-1] + b"\xff", "model.bin", "os.system")
     refused_by(corpus.P2 + corpus.g("collections", "OrderedDict") + b"\xff", "model.bin", "a broken pickle")
+
+
+def test_the_pickles_of_one_file_share_one_opcode_budget() -> None:
+    # A legacy stream is five pickles: each under the per-pickle cap, together over the file's.
+    big = corpus.P2 + b"N0" * 600_000 + b"N."
+    data = corpus.LEGACY_MAGIC + big + big + big + big + corpus.P2 + b"]."
+    refused_by(data, "model.bin", "MAX_FILE_OPCODES")

@@ -13,7 +13,7 @@ import struct
 from typing import Any
 
 from modellock.gate.buffer import Window
-from modellock.gate.pickle_walk import Dict, Global, Int, Obj, PickleInvalid, Seq, Str, Walker
+from modellock.gate.pickle_walk import Dict, Global, Obj, PickleInvalid, Seq, Walker
 
 _SIMPLE = re.compile(r"^[<>|=]?([bBiufcmMSUVO?])(\d*)(?:\[[A-Za-z0-9]+\])?$")
 _WRAPPER = Global("joblib.numpy_pickle", "NumpyArrayWrapper")
@@ -96,12 +96,12 @@ def joblib_build(w: Walker, obj: Obj, at: int) -> None:
     if obj.cls != _WRAPPER:
         return
     state = dict(obj.state.pairs) if isinstance(obj.state, Dict) else {}
-    shape, dtype = state.get(Str("shape")), state.get(Str("dtype"))
-    dims = [d.value for d in shape.items if isinstance(d, Int)] if isinstance(shape, Seq) else None
+    shape, dtype = state.get("shape"), state.get("dtype")
+    dims = [d for d in shape.items if isinstance(d, int)] if isinstance(shape, Seq) else None
     if dims is None or len(dims) != len(shape.items if isinstance(shape, Seq) else ()) or not isinstance(dtype, Obj):
         raise w.fail("a joblib array whose shape or dtype is not literal", "differential")
     args = dtype.args.items if isinstance(dtype.args, Seq) else []
-    code = args[0].value if args and isinstance(args[0], Str) else ""
+    code = args[0] if args and isinstance(args[0], str) else ""
     if (dtype.cls,) != _DTYPE or not code:
         raise w.fail("a joblib array whose dtype is not a numpy dtype", "differential")
     if code.startswith("O"):
@@ -113,10 +113,10 @@ def joblib_build(w: Walker, obj: Obj, at: int) -> None:
             w.result.calls += nested.result.calls
         w.pos = w.base + part.end
         return
-    if Str("numpy_array_alignment_bytes") not in state:
+    if "numpy_array_alignment_bytes" not in state:
         raise w.fail("a joblib < 1.2 array (no alignment byte): pickle.load would read its bytes as opcodes")
     dstate = dtype.state.items if isinstance(dtype.state, Seq) else []
-    elsize = dstate[5].value if len(dstate) > 5 and isinstance(dstate[5], Int) and dstate[5].value > 0 else None
+    elsize = dstate[5] if len(dstate) > 5 and isinstance(dstate[5], int) and dstate[5] > 0 else None
     size = elsize or itemsize(code)
     if not size:
         raise w.fail(f"a joblib array of unknown dtype {code!r}", "differential")

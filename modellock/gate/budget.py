@@ -11,6 +11,7 @@ import lzma
 import mmap
 import tempfile
 import zlib
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,15 +26,27 @@ RATIO_FLOOR = 16 * 1024 * 1024
 MAX_DEPTH = 3
 """Archives or compressed streams nested inside one another."""
 CHUNK = 1024 * 1024
+IN_MEMORY = 4 * 1024 * 1024
+"""Decompressed output kept in memory up to this size; larger output is spilled to a temporary file."""
 
 
 class CapExceeded(Exception):
     """A scanning cap refused the file; the message names the cap."""
 
 
+MAX_FILE_OPCODES = 3_000_000
+"""Opcodes all the pickles of one file may have together (legacy and tar files hold many)."""
+MAX_PICKLES = 100_000
+"""Pickles one file may hold (a tar checkpoint has one per storage and tensor)."""
+
+
 @dataclass
 class Budget:
+    """What one file's scan has spent so far, across every archive, stream and pickle in it."""
+
     expanded: int = 0
+    opcodes: int = 0
+    pickles: int = 0
 
     def charge(self, added: int, produced: int, consumed: int, what: str) -> None:
         """Count `added` new bytes of a stream that has produced `produced` from `consumed` so far."""
@@ -42,6 +55,10 @@ class Budget:
             raise CapExceeded(f"{what} expands past {MAX_EXPANDED >> 20} MiB in total (cap MAX_EXPANDED)")
         if produced > RATIO_FLOOR and produced > MAX_RATIO * max(consumed, 1):
             raise CapExceeded(f"{what} expands more than {MAX_RATIO}:1 (cap MAX_RATIO)")
+
+
+ACTIVE: ContextVar[Budget | None] = ContextVar("modellock_scan_budget", default=None)
+"""The budget of the scan in progress: every pickle walk inside it charges this one."""
 
 
 def _decompressor(method: str) -> Any:
@@ -61,11 +78,13 @@ class StreamError(Exception):
 def expand(source: Window, method: str, budget: Budget, what: str, *, keep: bool) -> tuple[int, Window | None]:
     """Decompress `source` in chunks, charging the budget; returns the size and, if `keep`, the bytes.
 
-    Kept output goes to an anonymous temporary file mapped read-only, so memory stays bounded.
+    Kept output stays in memory up to IN_MEMORY bytes, then goes to an anonymous temporary file
+    mapped read-only, so memory stays bounded and small members cost no file.
     """
     stream = _decompressor(method)
     zlib_like = method in ("deflate", "zlib", "gzip")
-    sink = tempfile.TemporaryFile() if keep else None  # noqa: SIM115 (closed in the finally below)
+    small = bytearray() if keep else None
+    sink = None
     pending = source.read(0, CHUNK)
     produced, consumed = 0, len(pending)
     try:
@@ -80,19 +99,27 @@ def expand(source: Window, method: str, budget: Budget, what: str, *, keep: bool
                 budget.charge(len(out), produced, consumed, what)
                 if sink is not None:
                     sink.write(out)
+                elif small is not None:
+                    small += out
+                    if len(small) > IN_MEMORY:
+                        sink = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
+                        sink.write(small)
+                        small = None
             if stream.eof:
                 if stream.unused_data or consumed < len(source):
                     raise StreamError(f"data after the end of the {method} stream")
                 break
             if (not pending) if zlib_like else stream.needs_input:
                 if consumed >= len(source):
+                    if out:
+                        continue  # output was cut at CHUNK: the decompressor may hold more
                     raise StreamError(f"{method} stream is truncated")
                 pending = source.read(consumed, CHUNK)
                 consumed += len(pending)
-        if sink is None:
+        if not keep:
             return produced, None
-        if produced == 0:
-            return 0, Window(b"")
+        if sink is None:
+            return produced, Window(bytes(small or b""))
         sink.flush()
         return produced, Window(mmap.mmap(sink.fileno(), 0, access=mmap.ACCESS_READ))
     finally:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
+from modellock.gate.budget import ACTIVE, MAX_FILE_OPCODES, MAX_PICKLES
 from modellock.gate.buffer import Raw, Window
 
 MAX_OPCODES = 2_000_000
@@ -49,10 +50,6 @@ class PickleInvalid(Exception):
         """Imports seen before the failure: CPython would already have performed them."""
         self.calls = 0
         """Calls (REDUCE, INST, OBJ, NEWOBJ, BUILD) before the failure: code that would already have run."""
-
-    @property
-    def differential(self) -> bool:
-        return self.kind in ("differential", "limit")
 
 
 @dataclass(frozen=True)
@@ -95,17 +92,12 @@ class _Other:
 
 
 MARK, OTHER, _MISSING = _Mark(), _Other(), _Other()
+_LONGEST_NAME = 4096
+"""Strings longer than this are not kept as values (no module or class name is this long)."""
 
 
-# Tuples, not dataclasses: a walk creates one per opcode, and tuple construction is the cheapest.
-class Str(NamedTuple):
-    value: str
-
-
-class Int(NamedTuple):
-    value: int
-
-
+# Strings and integers the stream spells are kept as plain `str` and `int` (no wrapper: they are
+# the commonest values, and a walk creates one per opcode); everything else untracked is OTHER.
 class Global(NamedTuple):
     module: str
     name: str
@@ -275,35 +267,51 @@ class Walker:
     # -- the loop ----------------------------------------------------------------------------------
 
     def run(self) -> PickleWalk:
+        """Walk to STOP. Inside a scan, every opcode is charged to the file's budget, also on failure."""
+        budget, limit = ACTIVE.get(), MAX_OPCODES
+        if budget is not None:
+            budget.pickles += 1
+            if budget.pickles > MAX_PICKLES:
+                raise self.fail(f"more than {MAX_PICKLES} pickles in one file (cap MAX_PICKLES)", "limit")
+            limit = max(1, min(limit, MAX_FILE_OPCODES - budget.opcodes))
         buf, handlers, stack, memo, end = self.buf, _HANDLERS, self.stack, self.memo, self.end
-        for count in range(MAX_OPCODES):
-            offset = self.pos
-            if self.frame_end is not None and offset >= self.frame_end:
-                self.frame_end = None
-            if offset >= end:
-                raise self.fail("truncated stream (no STOP)")
-            handler = handlers.get(buf[offset])
-            if handler is None:
-                raise self.fail(f"unknown opcode {buf[offset : offset + 1]!r}")
-            self.pos = offset + 1
-            if handler(self, offset):
-                if len(stack) != 1 or self.marks:
-                    raise PickleInvalid(
-                        "STOP leaves extra items or open MARKs on the stack", offset - self.base, "differential"
-                    )
-                if self.frame_end is not None and self.pos != self.frame_end:
-                    raise PickleInvalid("STOP before the end of its FRAME", offset - self.base, "differential")
-                self.result.value = stack[0]
-                self.result.end = self.pos - self.base
-                self.result.protocol = self.protocol
-                return self.result
-            if count & 1023:
-                continue  # the size caps are checked every 1024 opcodes: they grow by at most one each
-            if len(memo) > MAX_MEMO:
-                raise self.fail(f"more than {MAX_MEMO} memo entries (cap MAX_MEMO)", "limit")
-            if len(stack) > MAX_STACK:
-                raise self.fail(f"more than {MAX_STACK} items on the stack (cap MAX_STACK)", "limit")
-        raise self.fail(f"more than {MAX_OPCODES} opcodes (cap MAX_OPCODES)", "limit")
+        count = 0
+        try:
+            for count in range(limit):
+                offset = self.pos
+                if self.frame_end is not None and offset >= self.frame_end:
+                    self.frame_end = None
+                if offset >= end:
+                    raise self.fail("truncated stream (no STOP)")
+                handler = handlers.get(buf[offset])
+                if handler is None:
+                    raise self.fail(f"unknown opcode {buf[offset : offset + 1]!r}")
+                self.pos = offset + 1
+                if handler(self, offset):
+                    if len(stack) != 1 or self.marks:
+                        raise PickleInvalid(
+                            "STOP leaves extra items or open MARKs on the stack", offset - self.base, "differential"
+                        )
+                    if self.frame_end is not None and self.pos != self.frame_end:
+                        raise PickleInvalid("STOP before the end of its FRAME", offset - self.base, "differential")
+                    self.result.value = stack[0]
+                    self.result.end = self.pos - self.base
+                    self.result.protocol = self.protocol
+                    return self.result
+                if count & 1023:
+                    continue  # the size caps are checked every 1024 opcodes: they grow by at most one each
+                if len(memo) > MAX_MEMO:
+                    raise self.fail(f"more than {MAX_MEMO} memo entries (cap MAX_MEMO)", "limit")
+                if len(stack) > MAX_STACK:
+                    raise self.fail(f"more than {MAX_STACK} items on the stack (cap MAX_STACK)", "limit")
+            if limit < MAX_OPCODES:
+                raise self.fail(
+                    f"more than {MAX_FILE_OPCODES} opcodes in the file's pickles (cap MAX_FILE_OPCODES)", "limit"
+                )
+            raise self.fail(f"more than {MAX_OPCODES} opcodes (cap MAX_OPCODES)", "limit")
+        finally:
+            if budget is not None:
+                budget.opcodes += count + 1
 
 
 # -- opcode handlers: each returns True only for STOP -------------------------------------------------
@@ -337,7 +345,7 @@ def _op_int(w: Walker, at: int) -> bool:
         # CPython reads INT with strtol(..., 0) then int(..., 0): `0x1`, `010`, ` 1` are numbers to it.
         readable = bool(_STRTOL0.match(text)) or _lenient(_base0, text)
         raise w.fail(f"non-decimal INT {text[:40]!r} (parsers disagree)", "differential" if readable else "parse")
-    w.push(Int(int(text)) if len(text) < 40 else OTHER)
+    w.push(int(text) if len(text) < 40 else OTHER)
     return False
 
 
@@ -348,7 +356,7 @@ def _op_long(w: Walker, at: int) -> bool:
     if not _DECIMAL.match(text):
         readable = _lenient(_base0, text) or _lenient(int, text)  # C reads LONG with base 0 too
         raise w.fail(f"non-decimal LONG {text[:40]!r}", "differential" if readable else "parse")
-    w.push(Int(int(text)) if len(text) < 40 else OTHER)
+    w.push(int(text) if len(text) < 40 else OTHER)
     return False
 
 
@@ -366,7 +374,7 @@ def _fixed(size: int, signed: bool = False) -> Callable[[Walker, int], bool]:
         if pos + size > (w.frame_end if w.frame_end is not None else w.end):
             w.take(size)  # raises the right error
         w.pos = pos + size
-        w.stack.append(Int(int.from_bytes(w.buf[pos : pos + size], "little", signed=signed)))
+        w.stack.append(int.from_bytes(w.buf[pos : pos + size], "little", signed=signed))
         return False
 
     return handler
@@ -384,7 +392,7 @@ def _long_n(size: int) -> Callable[[Walker, int], bool]:
         if n < 0:
             raise w.fail("negative LONG4 length")
         raw = w.take(n)
-        w.push(Int(int.from_bytes(raw, "little", signed=True)) if n <= 16 else OTHER)
+        w.push(int.from_bytes(raw, "little", signed=True) if n <= 16 else OTHER)
         return False
 
     return handler
@@ -405,16 +413,29 @@ def _op_string(w: Walker, at: int) -> bool:
 
 def _text(raw: bytes) -> object:
     try:
-        return Str(raw.decode("utf-8"))
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         return OTHER
 
 
 def _counted(width: int, kind: str, signed: bool = False) -> Callable[[Walker, int], bool]:
     def handler(w: Walker, at: int) -> bool:
-        n = w.sint4() if signed else int.from_bytes(w.take(width), "little")
+        pos, limit = w.pos, (w.frame_end if w.frame_end is not None else w.end)
+        if width == 1 and pos + 1 <= limit:
+            n = w.buf[pos]  # SHORT_BINUNICODE / SHORT_BINBYTES, the commonest: no take() call
+            w.pos = pos + 1
+        else:
+            n = w.sint4() if signed else int.from_bytes(w.take(width), "little")
         if n < 0:
             raise w.fail("negative length")
+        if kind == "bytes" or n > _LONGEST_NAME:
+            # Never copied: only short strings can be names. Skipping a long string's UTF-8 check
+            # can only make the walk read on where CPython stops, never the reverse.
+            if w.pos + n > (w.frame_end if w.frame_end is not None else w.end):
+                w.take(n)  # raises the right error
+            w.pos += n
+            w.stack.append(OTHER)
+            return False
         raw = w.take(n)
         if kind == "bytes":
             w.stack.append(OTHER)
@@ -422,7 +443,7 @@ def _counted(width: int, kind: str, signed: bool = False) -> Callable[[Walker, i
             w.stack.append(_text(raw))
         else:
             try:
-                w.stack.append(Str(raw.decode("utf-8", "surrogatepass")))
+                w.stack.append(raw.decode("utf-8", "surrogatepass"))
             except UnicodeDecodeError:
                 raise w.fail("invalid UTF-8 in a unicode string") from None
         return False
@@ -432,7 +453,7 @@ def _counted(width: int, kind: str, signed: bool = False) -> Callable[[Walker, i
 
 def _op_unicode(w: Walker, at: int) -> bool:
     try:
-        w.push(Str(w.line().decode("raw-unicode-escape")))
+        w.push(w.line().decode("raw-unicode-escape"))
     except UnicodeDecodeError:
         raise w.fail("invalid UNICODE argument") from None
     return False
@@ -494,7 +515,7 @@ def _op_dup(w: Walker, at: int) -> bool:
 def _op_persid(w: Walker, at: int) -> bool:
     text = w.line()
     try:
-        w.result.persistent_ids.append(Str(text.decode("ascii")))
+        w.result.persistent_ids.append(text.decode("ascii"))
     except UnicodeDecodeError:
         raise w.fail("PERSID argument is not ASCII") from None
     w.push(OTHER)
@@ -507,7 +528,7 @@ def _op_binpersid(w: Walker, at: int) -> bool:
     # torch's legacy format saves a module class as ('module', cls, file, source), and its
     # persistent_load returns cls: keep it callable so the NEWOBJ that follows stays resolvable.
     module = pid.items if isinstance(pid, Seq) and len(pid.items) == 4 else []
-    w.push(module[1] if module and module[0] == Str("module") and isinstance(module[1], Global) else OTHER)
+    w.push(module[1] if module and module[0] == "module" and isinstance(module[1], Global) else OTHER)
     return False
 
 
@@ -535,9 +556,9 @@ def _op_global(w: Walker, at: int) -> bool:
 
 def _op_stack_global(w: Walker, at: int) -> bool:
     name, module = w.pop(), w.pop()
-    if not isinstance(name, Str) or not isinstance(module, Str):
+    if not isinstance(name, str) or not isinstance(module, str):
         raise w.fail("STACK_GLOBAL operands are not literal strings", "differential")
-    w.push(w.import_(module.value, name.value, "STACK_GLOBAL", at))
+    w.push(w.import_(module, name, "STACK_GLOBAL", at))
     return False
 
 
@@ -677,7 +698,10 @@ def _put(width: int | None) -> Callable[[Walker, int], bool]:
 
 
 def _op_memoize(w: Walker, at: int) -> bool:
-    w.memo[len(w.memo)] = w.top()
+    stack, memo = w.stack, w.memo
+    if len(stack) <= (w.marks[-1] if w.marks else 0):
+        raise w.fail("stack underflow")
+    memo[len(memo)] = stack[-1]
     return False
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import mmap
 import os
+import struct
 from pathlib import Path
 
 from modellock.gate.arrays import elements, has_objects, itemsize, joblib_build, npy_header
-from modellock.gate.budget import MAX_DEPTH, Budget, CapExceeded, StreamError, expand
+from modellock.gate.budget import ACTIVE, MAX_DEPTH, Budget, CapExceeded, StreamError, expand
 from modellock.gate.buffer import Window
 from modellock.gate.formats import (
     check_gguf,
@@ -23,7 +24,7 @@ from modellock.gate.formats import (
     keras_configs_in,
     safetensors_header_length,
 )
-from modellock.gate.pickle_walk import LEGACY_TORCH_MAGIC, Int, PickleInvalid, is_opcode, walk
+from modellock.gate.pickle_walk import LEGACY_TORCH_MAGIC, PickleInvalid, is_opcode, walk
 from modellock.gate.pickles import failure_finding, import_findings, walk_graded
 from modellock.gate.torchfile import scan_legacy, scan_torch_tar, scan_torch_zip
 from modellock.gate.verdict import Finding, Kind, ScanResult, worst
@@ -58,10 +59,19 @@ def scan_bytes(data: bytes, name: str) -> ScanResult:
 
 
 def scan_window(data: Window, name: str, budget: Budget | None = None, depth: int = 0) -> ScanResult:
+    budget = budget or Budget()
+    token = ACTIVE.set(budget)
     try:
-        result = _scan(data, name, budget or Budget(), depth)
+        result = _scan(data, name, budget, depth)
     except CapExceeded as exc:
         return ScanResult("over-cap", "data", (Finding("invalid", f"refused by a scanning cap: {exc}"),))
+    except (ValueError, IndexError, KeyError, TypeError, struct.error, OSError, RecursionError, MemoryError) as exc:
+        # A parser met a structure it did not expect: that is a refusal with a reason, never an
+        # internal error (which would not name the file) and never "data".
+        message = f"the scanner could not parse it ({type(exc).__name__}: {str(exc)[:200]})"
+        return ScanResult("unparsed", "data", (Finding("invalid", message),))
+    finally:
+        ACTIVE.reset(token)
     return _check_name(result, name) if depth == 0 else result
 
 
@@ -151,7 +161,7 @@ def _scan_pickle(data: Window, lower: str) -> ScanResult | None:
         ):
             return None  # text that happens to spell GLOBAL names; no loader reads it as a pickle
         return ScanResult("pickle", "pickle", (*graded, failure_finding(exc)))
-    if isinstance(first.value, Int) and first.value.value == LEGACY_TORCH_MAGIC:
+    if type(first.value) is int and first.value == LEGACY_TORCH_MAGIC:
         result = scan_legacy(data, first)
         return ScanResult(result.format, result.kind, (*import_findings(first.imports), *result.findings))
     joblib = any(i.module == "joblib.numpy_pickle" for i in first.imports)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 import struct
 import tarfile
+from typing import TypeGuard
 
 from modellock.gate.budget import Budget
 from modellock.gate.buffer import Window
-from modellock.gate.pickle_walk import Global, Int, PickleWalk, Seq, Str
+from modellock.gate.pickle_walk import Global, PickleWalk, Seq
 from modellock.gate.pickles import walk_graded
 from modellock.gate.verdict import Finding, ScanResult
 from modellock.gate.zipread import Member, ZipInvalid, check_crc, member_window
@@ -35,6 +36,10 @@ _SMALL_RECORDS = {
 _TORCHSCRIPT = re.compile(r"^(?:constants\.pkl|bytecode\.pkl|code/.+|extra/.+|\.data/.+\.pkl|\.data/ts_code/.+)$")
 
 
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def element_size(storage_type: object) -> int | None:
     if not isinstance(storage_type, Global):
         return None
@@ -45,23 +50,23 @@ def element_size(storage_type: object) -> int | None:
     return None
 
 
-def storage_refs(walk: PickleWalk, *, legacy: bool) -> tuple[dict[str, int], list[str]]:
-    """Storage key -> byte size from the persistent ids, and the problems with them."""
-    sizes: dict[str, int] = {}
+def storage_refs(walk: PickleWalk, *, legacy: bool) -> tuple[dict[str, tuple[int, int]], list[str]]:
+    """Storage key -> (element count, byte size) from the persistent ids, and the problems with them."""
+    sizes: dict[str, tuple[int, int]] = {}
     problems: list[str] = []
     for pid in walk.persistent_ids:
         items = pid.items if isinstance(pid, Seq) else []
-        if legacy and len(items) == 4 and items[0] == Str("module"):
+        if legacy and len(items) == 4 and items[0] == "module":
             continue  # a whole-module save's class reference: graded as the import it is
-        if not (len(items) == (6 if legacy else 5) and items[0] == Str("storage")):
+        if not (len(items) == (6 if legacy else 5) and items[0] == "storage"):
             problems.append("a persistent id that is not a storage reference")
             continue
         size, key, numel = element_size(items[1]), items[2], items[4]
-        if size is None or not isinstance(key, Str) or not isinstance(numel, Int) or numel.value < 0:
+        if size is None or not isinstance(key, str) or not _is_int(numel) or numel < 0:
             problems.append("a storage reference with an unknown type, key or size")
             continue
-        if sizes.setdefault(key.value, numel.value * size) != numel.value * size:
-            problems.append(f"storage {key.value!r} is declared with two sizes")
+        if sizes.setdefault(key, (numel, numel * size)) != (numel, numel * size):
+            problems.append(f"storage {key!r} is declared with two sizes")
     return sizes, problems
 
 
@@ -86,7 +91,8 @@ def scan_torch_zip(data: Window, members: list[Member], budget: Budget) -> ScanR
     findings += found
     if walk is not None and walk.end != len(pickle_window):
         findings.append(Finding("invalid", f"{label}: data after the pickle"))
-    sizes, problems = storage_refs(walk, legacy=False) if walk is not None else ({}, [])
+    refs, problems = storage_refs(walk, legacy=False) if walk is not None else ({}, [])
+    sizes = {key: nbytes for key, (_, nbytes) in refs.items()}
     findings += [Finding("invalid", f"{label}: {p}") for p in problems]
     for name, member in by_name.items():
         try:
@@ -137,25 +143,24 @@ def scan_legacy(data: Window, first: PickleWalk) -> ScanResult:
             return ScanResult("torch-legacy", "pickle", tuple(findings))
         walks.append(walk)
         pos = walk.end
-    sizes, problems = storage_refs(walks[2], legacy=True)
+    refs, problems = storage_refs(walks[2], legacy=True)
     findings += [Finding("invalid", f"legacy torch: {p}") for p in problems]
     keys = walks[3].value
-    if not isinstance(keys, Seq) or not all(isinstance(k, Str) for k in keys.items):
+    if not isinstance(keys, Seq) or not all(isinstance(k, str) for k in keys.items):
         findings.append(Finding("invalid", "legacy torch: the storage keys are not a list of strings"))
         return ScanResult("torch-legacy", "pickle", tuple(findings))
-    names = [k.value for k in keys.items if isinstance(k, Str)]
-    if sorted(set(names)) != sorted(sizes) or len(names) != len(set(names)):
+    names = [k for k in keys.items if isinstance(k, str)]
+    if sorted(set(names)) != sorted(refs) or len(names) != len(set(names)):
         findings.append(Finding("invalid", "legacy torch: storage keys differ from the storages the object uses"))
         return ScanResult("torch-legacy", "pickle", tuple(findings))
     for key in names:
         header = data.read(pos, 8)
         numel = int.from_bytes(header, "little") if len(header) == 8 else -1
-        ref = next(p.items for p in walks[2].persistent_ids if isinstance(p, Seq) and p.items[2] == Str(key))
-        expected = ref[4].value if isinstance(ref[4], Int) else -1
-        if numel != expected or pos + 8 + sizes[key] > len(data):
+        expected, nbytes = refs[key]
+        if numel != expected or pos + 8 + nbytes > len(data):
             findings.append(Finding("invalid", f"legacy torch: storage {key!r} is not the size the object declares"))
             return ScanResult("torch-legacy", "pickle", tuple(findings))
-        pos += 8 + sizes[key]
+        pos += 8 + nbytes
     if pos != len(data):
         findings.append(Finding("invalid", f"legacy torch: {len(data) - pos} bytes after the last storage"))
     return ScanResult("torch-legacy", "pickle", tuple(findings))
@@ -186,7 +191,7 @@ def _tar_member(name: str, body: Window) -> list[Finding]:
         if walk.end != len(body):
             findings.append(Finding("invalid", f"{name}: data after the pickle"))
         return findings
-    count = walk.value.value if isinstance(walk.value, Int) else -1
+    count = walk.value if _is_int(walk.value) else -1
     if not 0 <= count <= len(body):
         return [*findings, Finding("invalid", f"{name}: the record count is not a number")]
     pos = walk.end

@@ -312,6 +312,14 @@ def safe_safetensors() -> None:
         ]
     }
     put("safe", "all_dtypes.safetensors", safetensors.torch.save(tensors, metadata={"format": "pt"}))
+    # The newer dtypes (F8_E8M0, FNUZ, F4 packed two per byte) from raw bytes: torch cannot cast to them.
+    raw = torch.arange(8, dtype=torch.uint8)
+    newer = [torch.float8_e8m0fnu, torch.float8_e4m3fnuz, torch.float8_e5m2fnuz, torch.float4_e2m1fn_x2]
+    put(
+        "safe",
+        "newer_dtypes.safetensors",
+        safetensors.torch.save({str(d).split(".")[-1]: raw.clone().view(d) for d in newer}),
+    )
     put("safe", "complex.safetensors", safetensors.numpy.save({"c": np.ones(2, dtype="c8")}))
     gpt2 = architectures()["gpt2"].state_dict()
     put(
