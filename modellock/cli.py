@@ -129,14 +129,9 @@ def _root(
     _options.progress = not no_progress
     _options.color = color
     if verbose:
-        import logging
-
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
-        for name in ("modellock", "huggingface_hub"):
-            logger = logging.getLogger(name)
-            logger.addHandler(handler)
-            logger.setLevel(logging.DEBUG)
+        # huggingface_hub configures its own logger when first imported (later, and only if needed):
+        # this makes it log each request (method, URL, whether authenticated; never the token).
+        os.environ["HF_HUB_VERBOSITY"] = "debug"
 
 
 def _wants_json(kwargs: dict[str, Any]) -> bool:
