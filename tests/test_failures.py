@@ -345,3 +345,25 @@ def test_a_full_disk_while_installing_hardlinks(
         (disk / "filler").unlink()
         assert cli("sync", "--link-mode", "hardlink").exit_code == 0
         assert tree(disk / "tiny") == EXPECTED
+
+
+@pytest.mark.parametrize(
+    ("transform", "detail"),
+    [
+        (lambda info: {k: v for k, v in info.items() if k != "id"}, "answer about acme/tiny@main is malformed"),
+        (lambda info: {**info, "sha": 12345}, "the Hub returned no valid commit for acme/tiny@main"),
+        (lambda info: {**info, "sha": "main"}, "the Hub returned no valid commit for acme/tiny@main"),
+        (lambda info: [info], "the Hub's answer about acme/tiny@main is malformed"),
+    ],
+    ids=["no-id", "sha-int", "sha-not-hex", "a-list"],
+)
+def test_malformed_repository_info(
+    project: Path, hub: FakeHub, transform: Callable[[dict[str, Any]], Any], detail: str
+) -> None:
+    make_tiny(hub)
+    hub.faults.info_json = transform
+    run = cli("add", "acme/tiny")
+    assert run.exit_code == 2, run.stderr
+    assert detail in run.stderr
+    _no_internal_error(run)
+    assert snapshot(project) == {}
