@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 import os
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -778,6 +779,16 @@ def _terminated(signum: int, frame: Any) -> None:
 
 def main() -> None:
     import signal
+    import threading
 
     signal.signal(signal.SIGTERM, _terminated)
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code in (130, 143) and threading.active_count() > 1:
+            # A download thread abandoned in a read: leave now rather than tear the interpreter down
+            # around it (a third of a second). Everything kept is already on disk.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exc.code)
+        raise
