@@ -82,9 +82,17 @@ def test_color_flag_and_no_color(project: Path, monkeypatch: pytest.MonkeyPatch)
     assert "\x1b[" not in cli("sync").stderr
 
 
-def test_verbose_says_where_it_works(locked: Path) -> None:
-    run = cli("lock", "-v")
-    assert run.exit_code == 0 and "debug: project" in run.stderr and "store" in run.stderr
+def test_verbose_says_where_it_works_and_logs_requests(project: Path, hub: FakeHub, tmp_path: Path) -> None:
+    from tests.test_sync_processes import spawn
+
+    make_tiny(hub)
+    (project / "modellock.toml").write_text('[models.tiny]\nrepo = "acme/tiny"\n')
+    proc = spawn(project, hub, tmp_path / "store", "lock", "-v")
+    _, err = proc.communicate(timeout=60)
+    text = err.decode()
+    assert proc.returncode == 0, text
+    assert "debug: project ., store" in text
+    assert "GET http://127.0.0.1" in text and "/api/models/acme/tiny/revision/main" in text
 
 
 def test_no_updated_line_when_only_the_layout_changed(locked: Path) -> None:

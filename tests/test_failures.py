@@ -323,3 +323,47 @@ def test_a_kill_while_removing_a_dropped_model_is_finished_by_the_next_sync(proj
     run = cli("sync")
     assert run.exit_code == 0, run.stderr
     assert sorted(p.name for p in models.iterdir()) == ["one"]
+
+
+def test_a_full_disk_while_installing_hardlinks(
+    project: Path, hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_sync import EXPECTED, tree
+
+    make_tiny(hub)
+    with tmpfs(tmp_path / "disk", size="2m") as disk:
+        monkeypatch.setenv("MODELLOCK_CACHE_DIR", str(disk / "store"))
+        (project / "modellock.toml").write_text(f'[models.tiny]\nrepo = "acme/tiny"\npath = "{disk}/tiny"\n')
+        assert cli("lock").exit_code == 0  # the blobs are in the store, on the same filesystem
+        fill(disk)
+        run = cli("sync", "--link-mode", "hardlink")
+        assert run.exit_code == 2
+        assert f"no space left on tmpfs at {disk} while writing" in run.stderr
+        _no_internal_error(run)
+        assert not (disk / "tiny").exists()
+        assert [p.name for p in disk.iterdir() if p.name.startswith(".modellock")] == []
+        (disk / "filler").unlink()
+        assert cli("sync", "--link-mode", "hardlink").exit_code == 0
+        assert tree(disk / "tiny") == EXPECTED
+
+
+@pytest.mark.parametrize(
+    ("transform", "detail"),
+    [
+        (lambda info: {k: v for k, v in info.items() if k != "id"}, "answer about acme/tiny@main is malformed"),
+        (lambda info: {**info, "sha": 12345}, "the Hub returned no valid commit for acme/tiny@main"),
+        (lambda info: {**info, "sha": "main"}, "the Hub returned no valid commit for acme/tiny@main"),
+        (lambda info: [info], "the Hub's answer about acme/tiny@main is malformed"),
+    ],
+    ids=["no-id", "sha-int", "sha-not-hex", "a-list"],
+)
+def test_malformed_repository_info(
+    project: Path, hub: FakeHub, transform: Callable[[dict[str, Any]], Any], detail: str
+) -> None:
+    make_tiny(hub)
+    hub.faults.info_json = transform
+    run = cli("add", "acme/tiny")
+    assert run.exit_code == 2, run.stderr
+    assert detail in run.stderr
+    _no_internal_error(run)
+    assert snapshot(project) == {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 import os
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,14 +130,9 @@ def _root(
     _options.progress = not no_progress
     _options.color = color
     if verbose:
-        import logging
-
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
-        for name in ("modellock", "huggingface_hub"):
-            logger = logging.getLogger(name)
-            logger.addHandler(handler)
-            logger.setLevel(logging.DEBUG)
+        # huggingface_hub configures its own logger when first imported (later, and only if needed):
+        # this makes it log each request (method, URL, whether authenticated; never the token).
+        os.environ["HF_HUB_VERBOSITY"] = "debug"
 
 
 def _wants_json(kwargs: dict[str, Any]) -> bool:
@@ -801,6 +797,16 @@ def _terminated(signum: int, frame: Any) -> None:
 
 def main() -> None:
     import signal
+    import threading
 
     signal.signal(signal.SIGTERM, _terminated)
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code in (130, 143) and threading.active_count() > 1:
+            # A download thread abandoned in a read: leave now rather than tear the interpreter down
+            # around it (a third of a second). Everything kept is already on disk.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exc.code)
+        raise

@@ -147,8 +147,10 @@ def fetch_all(
         return []
     store.clean_partials()
     store.tmp_dir.mkdir(parents=True, exist_ok=True)
-    needed = sum(j.file.size for j in {j.key: j for j in jobs}.values())
-    resumable = sum(store.resumable_bytes(j.key) for j in {j.key: j for j in jobs}.values())
+    distinct = {j.key: j.file.size for j in jobs}
+    partials = store.resumable()
+    needed = sum(distinct.values())
+    resumable = sum(min(partials.get(key, 0), size) for key, size in distinct.items())
     check_free(store.tmp_dir, needed - resumable, f"{len(jobs)} download{'s' if len(jobs) > 1 else ''} into the store")
     progress.begin("Downloading", sum(j.file.size for j in jobs), len(jobs))
     cancel = CancelFlag()

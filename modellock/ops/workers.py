@@ -15,7 +15,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 # How long a stopping run waits for workers to notice the flag and keep what they have.
-STOP_GRACE_S = 0.5
+STOP_GRACE_S = 0.3
 
 
 class Cancelled(Exception):

@@ -100,8 +100,11 @@ class HuggingFaceSource(Source):
                     hint="the endpoint (or a proxy in front of it) does not speak the Hub's API; check HF_ENDPOINT",
                 ) from None
         commit = info.sha
-        if not commit or not _COMMIT.match(commit):
-            raise SourceError(f"the Hub returned no valid commit for {ref.repo}@{revision}")
+        if not isinstance(commit, str) or not _COMMIT.match(commit):
+            raise SourceError(
+                f"the Hub returned no valid commit for {ref.repo}@{revision}",
+                hint="the endpoint (or a proxy in front of it) does not speak the Hub's API; check HF_ENDPOINT",
+            )
         if _COMMIT.match(revision) and commit != revision:
             raise SourceError(f"the Hub answered commit {commit} when asked for commit {revision} of {ref.repo}")
         return commit

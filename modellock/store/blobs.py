@@ -408,13 +408,14 @@ class Store:
                     found.append((entry, entry.stat().st_size))
         return found
 
-    def resumable_bytes(self, key: str) -> int:
-        """Bytes of a dead process's partial download of `key` (0 if none)."""
-        for entry, pid, found in self._partials():
-            if found == key and _idle(pid, entry):
+    def resumable(self) -> dict[str, int]:
+        """Bytes of each resumable partial download, by key (one directory listing for all jobs)."""
+        found: dict[str, int] = {}
+        for entry, pid, key in self._partials():
+            if key != "_" and _idle(pid, entry):
                 with contextlib.suppress(FileNotFoundError):
-                    return entry.stat().st_size
-        return 0
+                    found[key] = max(found.get(key, 0), entry.stat().st_size)
+        return found
 
     @contextlib.contextmanager
     def partial(

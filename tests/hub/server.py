@@ -35,6 +35,8 @@ class Faults:
     """Answer downloads with a redirect to the same URL, forever."""
     tree_json: Callable[[list[dict[str, Any]]], Any] | None = None
     """Rewrite each tree page before it is sent (malformed listings)."""
+    info_json: Callable[[dict[str, Any]], Any] | None = None
+    """Rewrite each model_info answer before it is sent."""
     link_base: str | None = None
     """Origin that pagination `Link: rel=next` URLs point at (default: the Hub's own)."""
     ignore_range: bool = False
@@ -237,24 +239,27 @@ class _Base(BaseHTTPRequestHandler):
                         "pointerSize": len(blob.pointer),
                     }
             siblings.append(sibling)
+        info = self.hub.faults.info_json or (lambda data: data)
         self._json(
-            {
-                "_id": "0" * 24,
-                "id": repo.repo_id,
-                "modelId": repo.repo_id,
-                "author": repo.repo_id.split("/")[0],
-                "sha": commit,
-                "lastModified": "2026-01-01T00:00:00.000Z",
-                "createdAt": "2025-01-01T00:00:00.000Z",
-                "private": repo.private,
-                "gated": "manual" if repo.gated else False,
-                "disabled": False,
-                "downloads": 0,
-                "likes": 0,
-                "tags": [],
-                "siblings": siblings,
-                "spaces": [],
-            }
+            info(
+                {
+                    "_id": "0" * 24,
+                    "id": repo.repo_id,
+                    "modelId": repo.repo_id,
+                    "author": repo.repo_id.split("/")[0],
+                    "sha": commit,
+                    "lastModified": "2026-01-01T00:00:00.000Z",
+                    "createdAt": "2025-01-01T00:00:00.000Z",
+                    "private": repo.private,
+                    "gated": "manual" if repo.gated else False,
+                    "disabled": False,
+                    "downloads": 0,
+                    "likes": 0,
+                    "tags": [],
+                    "siblings": siblings,
+                    "spaces": [],
+                }
+            )
         )
 
     def _tree(self, repo: Repo, commit: str, prefix: str, query: dict[str, list[str]]) -> None:
