@@ -68,11 +68,19 @@ def project_for(root: Path, models: dict[str, list[tuple[str, FileDigest]]], *, 
         spec = specs[name]
         locked.append(
             LockedModel(
-                name, "huggingface", spec.repo, "model", spec.path, "main", "a" * 40, spec.fingerprint(), entries
+                name,
+                "huggingface",
+                spec.repo,
+                "model",
+                spec.install_path,
+                "main",
+                "a" * 40,
+                spec.fingerprint(),
+                entries,
             )
         )
         if installed:
-            target = root / spec.path
+            target = root / spec.install_path
             stats = {p: FileStat.of(target / p) for p, _ in files}
             model = locked[-1]
             write_state(target, InstallState(name, model.commit, model.digest, stats))

@@ -223,7 +223,7 @@ def test_overlong_paths_in_a_lock_are_refused_on_read(project: Path, hub: FakeHu
         run = cli(*args)
         assert run.exit_code == 2 and "the path is 4201 bytes long" in run.stderr, args
         assert len(run.stderr) < 1000  # the path is shortened in the message
-    write_lock(lock, Lockfile((replace(model, path="x" * 300),)))
+    write_lock(lock, Lockfile((replace(model, install_path="x" * 300),)))
     run = cli("lock", "--check")
     assert run.exit_code == 2 and "a path component is 300 bytes long" in run.stderr
 

@@ -18,7 +18,7 @@ def model(name: str, *paths: str) -> LockedModel:
         source="huggingface",
         repo=f"acme/{name}",
         repo_type="model",
-        path=f"models/{name}",
+        install_path=f"models/{name}",
         requested="main",
         commit="c" * 40,
         fingerprint="blake3:" + "f" * 64,

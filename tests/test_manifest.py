@@ -78,7 +78,7 @@ def test_defaults_and_fingerprint_inputs(tmp_path: Path) -> None:
     path = tmp_path / "modellock.toml"
     path.write_text('[models.tiny]\nrepo = "acme/tiny"\ninclude = ["b", "a"]\n')
     spec = load_manifest(path).models["tiny"]
-    assert (spec.revision, spec.repo_type, spec.path) == ("main", "model", "models/tiny")
+    assert (spec.revision, spec.repo_type, spec.install_path) == ("main", "model", "models/tiny")
     path.write_text('# comment\n[models.tiny]\nrepo = "acme/tiny"\ninclude = ["a", "b"]\nrevision = "main"\n')
     assert load_manifest(path).models["tiny"].fingerprint() == spec.fingerprint()
     path.write_text('[models.tiny]\nrepo = "acme/tiny"\ninclude = ["a"]\n')

@@ -36,7 +36,7 @@ class CheckResult:
 
 def model_claim(model: LockedModel) -> Claim:
     shared = (model.repo_type, model.repo, model.commit) if model.layout == "hf-cache" else None
-    return Claim(model.name, model.path, shared)
+    return Claim(model.name, model.install_path, shared)
 
 
 def manifest_differences(model: LockedModel, spec: ModelSpec, project_dir: Path) -> list[str]:
@@ -45,7 +45,7 @@ def manifest_differences(model: LockedModel, spec: ModelSpec, project_dir: Path)
         ("source", model.source, spec.source),
         ("repo", model.repo, spec.repo),
         ("repo-type", model.repo_type, spec.repo_type),
-        ("path", model.path, spec.path),
+        ("path", model.install_path, spec.install_path),
         ("layout", model.layout, spec.layout),
         ("requested", model.requested, spec.revision),
         ("policy", model.policy.as_dict(), spec.policy.as_dict()),

@@ -258,7 +258,7 @@ def lock_project(
                     source=p.spec.source,
                     repo=p.spec.repo,
                     repo_type=p.spec.repo_type,
-                    path=p.spec.path,
+                    install_path=p.spec.install_path,
                     layout=p.spec.layout,
                     policy=p.spec.policy,
                     requested=p.spec.revision,
@@ -276,7 +276,7 @@ def lock_project(
                 same = (
                     old.commit == p.commit
                     and not files_changed
-                    and (old.path, old.layout) == (p.spec.path, p.spec.layout)
+                    and (old.install_path, old.layout) == (p.spec.install_path, p.spec.layout)
                 )
                 kind = "unchanged" if same and p.spec.name not in repaired else "updated"
             changes.append(

@@ -115,7 +115,7 @@ def _linked_part(model: LockedModel, target: Path, project_dir: Path) -> Path | 
     Inside the project, every component of a relative install path (a pull request can commit a
     symlink); in an hf-cache, everything modellock writes under the repository folder.
     """
-    path = Path(os.path.expanduser(model.path))
+    path = Path(os.path.expanduser(model.install_path))
     if not path.is_absolute() and ".." not in path.parts:
         found = symlinked_part(project_dir, *path.parts)
         if found is not None:

@@ -102,7 +102,8 @@ class LockedModel:
     source: str
     repo: str
     repo_type: str
-    path: str
+    install_path: str
+    """Where `sync` installs it (the lock's `path` key); not to be confused with a file's repository path."""
     requested: str
     commit: str
     fingerprint: str
@@ -166,7 +167,7 @@ def _model_parts(m: LockedModel) -> tuple[str, str]:
         ("source", m.source),
         ("repo", m.repo),
         ("repo-type", m.repo_type),
-        ("path", m.path),
+        ("path", m.install_path),
         ("layout", m.layout),
         ("requested", m.requested),
         ("commit", m.commit),
@@ -365,7 +366,7 @@ class _Reader:
             repo_type=self.checked(
                 data, "repo-type", index, lambda v: None if v in REPO_TYPES else f"not one of {', '.join(REPO_TYPES)}"
             ),
-            path=self.checked(data, "path", index, install_path_problem),
+            install_path=self.checked(data, "path", index, install_path_problem),
             layout=self.layout(data, name, index),
             policy=self.policy(data, name, index),
             signature=self.signature(data, name, index),

@@ -76,7 +76,8 @@ class ModelSpec:
     repo_type: str = "model"
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    path: str = ""
+    install_path: str = ""
+    """`path`: where `sync` installs the model."""
     layout: str = "dir"
     policy: Policy = DEFAULT_POLICY
     signature: SignatureSpec | None = None
@@ -85,7 +86,7 @@ class ModelSpec:
 
     def claim(self) -> Claim:
         shared = (self.repo_type, self.repo, self.revision) if self.layout == "hf-cache" else None
-        return Claim(self.name, self.path, shared)
+        return Claim(self.name, self.install_path, shared)
 
     def fingerprint(self) -> str:
         """Digest of every input that decides what the lock holds for this model."""
@@ -96,7 +97,7 @@ class ModelSpec:
             "revision": self.revision,
             "include": sorted(set(self.include)),
             "exclude": sorted(set(self.exclude)),
-            "path": self.path,
+            "path": self.install_path,
         }
         # Absent when default, so fingerprints of entries that do not use them stay valid.
         if self.layout != "dir":
@@ -257,7 +258,7 @@ class _Reader:
             repo_type=repo_type,
             include=self.globs(table, data, "include"),
             exclude=self.globs(table, data, "exclude"),
-            path=path,
+            install_path=path,
             layout=layout,
             policy=self.policy(table, data, base),
             signature=self.signature(table, data),

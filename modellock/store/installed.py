@@ -53,7 +53,7 @@ class InstallState:
 
 def target_of(model: LockedModel, project_dir: Path) -> Path:
     """The directory holding exactly the model's files: its own tree, or its snapshot in an HF cache."""
-    path = Path(os.path.expanduser(model.path))
+    path = Path(os.path.expanduser(model.install_path))
     root = path if path.is_absolute() else project_dir / path
     if model.layout == "hf-cache":
         return root / hf_repo_folder(model) / "snapshots" / model.commit
