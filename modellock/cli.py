@@ -403,21 +403,13 @@ def lock(
         raise UsageError("--check cannot be combined with --upgrade, --upgrade-model or --dry-run")
     projects = _projects_of(files) if files else [None]
     failed = False
-    reports: list[dict[str, Any]] = []
     for project in projects:
         if project is not None:
             _options.explicit_project = project
-            _options.found = None
         if check:
-            ok, report = _check_one(output)
-            failed |= not ok
+            failed |= not _check_one(output)
         else:
-            report = _lock_one(
-                upgrade, upgrade_model, dry_run, offline, output, trusted_root, accept_new_signer, allow_unsigned
-            )
-        reports.append(report)
-    if output is Format.json:  # one object on stdout; a list of them for several projects
-        _options.console().json(reports[0] if len(reports) == 1 else reports)
+            _lock_one(upgrade, upgrade_model, dry_run, offline, output, trusted_root, accept_new_signer, allow_unsigned)
     if failed:
         raise typer.Exit(CHECK_FAILED)
 
@@ -435,7 +427,7 @@ def _projects_of(files: list[Path]) -> list[Path]:
     return projects
 
 
-def _check_one(output: Format) -> tuple[bool, dict[str, Any]]:
+def _check_one(output: Format) -> bool:
     import dataclasses
 
     from modellock.manifest import load_manifest
@@ -444,9 +436,11 @@ def _check_one(output: Format) -> tuple[bool, dict[str, Any]]:
     console = _options.console()
     manifest = load_manifest(_options.manifest_path)
     result = check_lock(manifest)
-    if output is Format.text:
+    if output is Format.json:
+        console.json({"ok": result.ok, "lock": str(manifest.lock_path), **dataclasses.asdict(result)})
+    else:
         console.check_result(result, str(manifest.lock_path) if _options.explicit_project else "modellock.lock")
-    return result.ok, {"ok": result.ok, "lock": str(manifest.lock_path), **dataclasses.asdict(result)}
+    return result.ok
 
 
 def _lock_one(
@@ -458,7 +452,7 @@ def _lock_one(
     trusted_root: Path | None,
     accept_new_signer: bool,
     allow_unsigned: bool,
-) -> dict[str, Any]:
+) -> None:
     import dataclasses
 
     from modellock.ops.lock import lock_project
@@ -477,9 +471,10 @@ def _lock_one(
         allow_unsigned=allow_unsigned,
         source_factory=_sources(manifest, store, offline=offline),
     )
-    if output is Format.text:
+    if output is Format.json:
+        console.json({"ok": True, "lock": str(manifest.lock_path), **dataclasses.asdict(outcome)})
+    else:
         console.lock_result(outcome)
-    return {"ok": True, "lock": str(manifest.lock_path), **dataclasses.asdict(outcome)}
 
 
 def _read_lock_or_fail(path: Path) -> Any:

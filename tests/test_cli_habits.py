@@ -200,20 +200,3 @@ def test_progress_shows_an_eta_and_no_progress_turns_it_off() -> None:
     assert "eta" in err.getvalue() and "files" in err.getvalue()
     assert Console(err=_Terminal(), progress=False).progress() is None
     assert Console(err=io.StringIO()).progress() is None  # not a terminal
-
-
-def test_lock_takes_the_files_of_several_projects(project: Path, hub: FakeHub) -> None:
-    make_tiny(hub)
-    for sub in ("a", "b"):
-        (project / sub).mkdir()
-        (project / sub / "modellock.toml").write_text('[models.tiny]\nrepo = "acme/tiny"\n')
-    run = cli("lock", "a/modellock.toml", "b/modellock.toml", "--format", "json")
-    assert run.exit_code == 0, run.stderr
-    assert [r["lock"] for r in json.loads(run.stdout)] == ["a/modellock.lock", "b/modellock.lock"]
-    check = cli("lock", "--check", "a/modellock.lock", "b/modellock.toml", "--format", "json")
-    assert check.exit_code == 0 and all(r["ok"] for r in json.loads(check.stdout))
-    (project / "b" / "modellock.lock").unlink()
-    check = cli("lock", "--check", "a/modellock.lock", "b/modellock.toml")
-    assert check.exit_code == 1 and "a/modellock.lock is up to date" in check.stdout
-    run = cli("lock", "a/config.json")
-    assert run.exit_code == 2 and "not a modellock.toml or modellock.lock" in run.stderr
