@@ -32,7 +32,8 @@ EXAMPLE = Path(__file__).parent.parent / "modellock.toml.example"
 _TOKENS = [
     '"', "'", "[", "]", "{", "}", "=", ",", "\n", "#", "\\", "\\u0000", "\\ud800", "1e999", "-1", "0x10", "nan",
     "99999999999999999999999", "true", "inf", "[[model]]\n", "[models.x]\n", '"""', "'''", "..", "/", "\x00",
-    "\x7f", "1979-05-27T07:32:00Z", "[" * 200, "{a=" * 200, "a.b.c = 1\n", "models = 1\n", "\u202e", "\r\n",
+    "\x7f", "1979-05-27T07:32:00Z", "[" * 200, "[" * 1200, "{a=" * 200, "{a=" * 1200, "a.b.c = 1\n", "models = 1\n",
+    "\u202e", "\r\n",
     ".modellock-install.json", "../../etc/passwd", "~root/x", "a" * 300,
 ]  # fmt: skip
 _VALUES = [
@@ -136,17 +137,24 @@ class Tally:
         return self.accepted + sum(self.refused.values()) + len(self.internal)
 
 
-def _classify(tally: Tally, mutant: bytes, action: Callable[[], object]) -> None:
-    try:
-        action()
-    except ModellockError as exc:
-        tally.refused[type(exc).__name__] += 1
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException:
-        tally.internal.append((mutant, traceback.format_exc()))
-    else:
+def _classify(tally: Tally, mutant: bytes, *actions: Callable[[], object]) -> None:
+    """Run each reader on its own (one command may read a file another never reaches); worst outcome counts."""
+    outcome = "accepted"
+    for action in actions:
+        try:
+            action()
+        except ModellockError as exc:
+            outcome = outcome if outcome == "internal" else type(exc).__name__
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:
+            if outcome != "internal":
+                tally.internal.append((mutant, traceback.format_exc()))
+            outcome = "internal"
+    if outcome == "accepted":
         tally.accepted += 1
+    elif outcome != "internal":
+        tally.refused[outcome] += 1
 
 
 def fuzz_manifests(count: int, seed: int, workdir: Path) -> Tally:
@@ -185,16 +193,15 @@ def fuzz_locks(count: int, seed: int, workdir: Path) -> Tally:
     path = project / "modellock.lock"
     tally = Tally()
 
-    def read() -> None:
+    def status() -> None:  # `status`, `verify`, `sync --frozen`: the lock alone
         lock = read_lock(path)
-        check_lock(manifest)
         if lock is not None:
             status_installed(lock, project)
 
     for _ in range(count):
         mutant = mutate(base, rng)
         path.write_bytes(mutant)
-        _classify(tally, mutant, read)
+        _classify(tally, mutant, lambda: check_lock(manifest), status)  # `lock --check` reads it its own way
     return tally
 
 

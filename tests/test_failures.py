@@ -367,3 +367,16 @@ def test_malformed_repository_info(
     assert detail in run.stderr
     _no_internal_error(run)
     assert snapshot(project) == {}
+
+
+def test_deep_nesting_inside_an_inline_table_of_a_canonical_lock(project: Path, hub: FakeHub) -> None:
+    make_tiny(hub)
+    assert cli("add", "acme/tiny", "--pickle", "scan").exit_code == 0
+    lock = project / "modellock.lock"
+    text = lock.read_text()
+    assert "\npolicy = {" in text  # the line the fast reader hands to tomllib
+    lock.write_text(text.replace('policy = { pickle = "scan"', 'policy = { pickle = ' + "[" * 1200 + "]" * 1200, 1))
+    run = cli("lock", "--check")
+    assert run.exit_code == 2
+    assert "nested more than 64 deep" in run.stderr
+    _no_internal_error(run)

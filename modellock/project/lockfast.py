@@ -81,7 +81,7 @@ def parse_canonical(text: str, header: str) -> dict[str, Any] | None:
             model["files"] = files
             models.append(model)
             i += 1
-    except (IndexError, ValueError, tomllib.TOMLDecodeError):
+    except (IndexError, ValueError, RecursionError, tomllib.TOMLDecodeError):
         return None
     data["model"] = models
     return data
