@@ -148,3 +148,40 @@ def status_installed(lock: Lockfile, project_dir: Path, *, models: Collection[st
             )
         )
     return Report(tuple(reports), files, 0, hashed=False)
+
+
+def verify_project(
+    lock: Lockfile,
+    project_dir: Path,
+    manifest_path: Path,
+    *,
+    models: Collection[str] = (),
+    store_too: bool = False,
+    trusted_root: Path | None = None,
+) -> Report:
+    """`modellock verify`: re-hash installed files, store blobs with `store_too`, and re-verify signatures.
+
+    The manifest and the signature machinery are loaded only when needed: a plain verify stays fast.
+    """
+    signed = any(m.signature is not None for m in lock.models)
+    store = check_signature = None
+    if signed or store_too:
+        from modellock.ops.context import manifest_if_any, store_for
+
+        manifest = manifest_if_any(manifest_path)
+        store = store_for(manifest)
+    if signed:
+        from modellock.ops.context import certificate_roots, trust_source
+        from modellock.ops.signatures import attest_for_sync
+
+        trust = trust_source(manifest, trusted_root, online=False)
+        roots = certificate_roots(manifest)
+        blobs = store
+
+        def check_signature(locked: LockedModel) -> None:
+            assert blobs is not None
+            attest_for_sync(locked, blobs, trust, project_dir, roots.get(locked.name))
+
+    return verify_installed(
+        lock, project_dir, models=models, store=store if store_too else None, check_signature=check_signature
+    )

@@ -1,0 +1,74 @@
+"""`cache dir | verify | prune`: the store itself."""
+
+from __future__ import annotations
+
+import typer
+
+from modellock.cli.base import (
+    CONTEXT,
+    Format,
+    FormatOption,
+    app,
+    command,
+    options,
+)
+from modellock.store.blobs import Store
+
+
+def _store() -> Store:
+    from modellock.ops.context import manifest_if_any, store_for
+
+    return store_for(manifest_if_any(options.manifest_path))
+
+
+cache_app = typer.Typer(
+    help="Inspect and maintain the content-addressed store.", no_args_is_help=True, context_settings=CONTEXT
+)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("dir")
+@command
+def cache_dir() -> None:
+    """Print the store's location."""
+    print(_store().root)
+
+
+@cache_app.command("verify")
+@command
+def cache_verify(output: FormatOption = Format.text) -> None:
+    """Re-hash every blob; evict any that no longer match their name."""
+    import dataclasses
+
+    from modellock.errors import CHECK_FAILED
+    from modellock.ops.cache import verify_store
+
+    result = verify_store(_store())
+    console = options.console()
+    if output is Format.json:
+        console.json({"ok": not result.corrupt, **dataclasses.asdict(result)})
+    else:
+        for name in result.corrupt:
+            console.line(f"corrupt, evicted: {name}")
+        console.line(f"Checked {result.checked} blobs, {len(result.corrupt)} corrupt")
+    if result.corrupt:
+        raise typer.Exit(CHECK_FAILED)
+
+
+@cache_app.command("prune")
+@command
+def cache_prune(output: FormatOption = Format.text) -> None:
+    """Remove blobs that no registered lock references."""
+    import dataclasses
+
+    from modellock.ops.cache import prune_store
+    from modellock.text import human_size
+
+    result = prune_store(_store())
+    if output is Format.json:
+        options.console().json({"ok": True, **dataclasses.asdict(result)})
+        return
+    options.console().line(
+        f"Removed {result.removed} blobs ({human_size(result.freed_bytes)}); "
+        f"kept {result.kept} referenced by {len(result.locks)} lock(s)"
+    )

@@ -1,0 +1,123 @@
+"""`sync`, `verify` and `status`: install the lock, and compare what is installed with it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from modellock.cli.base import (
+    Format,
+    FormatOption,
+    ModelOption,
+    TrustedRootOption,
+    app,
+    command,
+    options,
+)
+
+
+@app.command()
+@command
+def sync(
+    locked: Annotated[bool, typer.Option("--locked", help="Fail if the lock is stale against the manifest.")] = False,
+    frozen: Annotated[bool, typer.Option("--frozen", help="Use the lock as it is; do not re-lock.")] = False,
+    offline: Annotated[bool, typer.Option("--offline", help="Use only the store; fail on anything missing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if anything is out of sync; change nothing.")] = False,
+    reinstall: Annotated[
+        bool, typer.Option("--reinstall", help="Rebuild every selected model's tree, re-hashing its store blobs.")
+    ] = False,
+    model: ModelOption = None,
+    inexact: Annotated[bool, typer.Option("--inexact", help="Keep files the lock does not list.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Take over target directories holding files modellock did not put there.")
+    ] = False,
+    link_mode: Annotated[
+        str | None, typer.Option("--link-mode", help="reflink, hardlink or copy (default: first that works).")
+    ] = None,
+    output: FormatOption = Format.text,
+    trusted_root: TrustedRootOption = None,
+) -> None:
+    """Install exactly what the lock says into each model's directory."""
+    import dataclasses
+
+    from modellock.errors import CHECK_FAILED
+    from modellock.ops.install import SyncOptions, sync_project
+
+    console = options.console()
+    flags = SyncOptions(
+        locked=locked,
+        frozen=frozen,
+        offline=offline,
+        dry_run=dry_run,
+        check=check,
+        reinstall=reinstall,
+        models=tuple(model or ()),
+        inexact=inexact,
+        force=force,
+        link_mode=link_mode,
+        trusted_root=trusted_root,
+    )
+    outcome = sync_project(options.project, flags, console.progress() if output is Format.text else None)
+    for warning in outcome.warnings:
+        console.warn(warning)
+    result = outcome.result
+    drifted = check and bool(result.installed or result.removed)
+    if output is Format.json:  # one object on stdout, the re-lock included
+        relocked = dataclasses.asdict(outcome.relocked) if outcome.relocked is not None else None
+        console.json({"ok": not drifted, **dataclasses.asdict(result), "relocked": relocked})
+    else:
+        if outcome.relocked is not None:
+            console.lock_result(outcome.relocked)
+        console.sync_result(result)
+    if drifted:
+        raise typer.Exit(CHECK_FAILED)
+
+
+@app.command()
+@command
+def verify(
+    model: ModelOption = None,
+    store_too: Annotated[bool, typer.Option("--store", help="Also re-hash every store blob the lock uses.")] = False,
+    output: FormatOption = Format.text,
+    trusted_root: TrustedRootOption = None,
+) -> None:
+    """Re-hash installed files; report missing, modified and extra ones."""
+    from modellock.ops.context import read_lock_to_use
+    from modellock.ops.verify import verify_project
+    from modellock.project.discover import LOCK_NAME
+
+    lock = read_lock_to_use(options.project / LOCK_NAME)
+    report = verify_project(
+        lock, options.project, options.manifest_path, models=model or (), store_too=store_too, trusted_root=trusted_root
+    )
+    _render_report(report, output, "verify")
+
+
+@app.command()
+@command
+def status(model: ModelOption = None, output: FormatOption = Format.text) -> None:
+    """Compare installed files' size, mtime and inode with the install."""
+
+    from modellock.ops.context import read_lock_to_use
+    from modellock.ops.verify import status_installed
+    from modellock.project.discover import LOCK_NAME
+
+    lock = read_lock_to_use(options.project / LOCK_NAME)
+    _render_report(status_installed(lock, options.project, models=model or ()), output, "status")
+
+
+def _render_report(report: Any, output: Format, command: str) -> None:
+    """Print a verify/status report; exit 1 when anything differs from the lock."""
+    import dataclasses
+
+    from modellock.errors import CHECK_FAILED
+
+    console = options.console()
+    if output is Format.json:
+        console.json({**dataclasses.asdict(report), "ok": report.ok})
+    else:
+        console.report(report, command)
+    if not report.ok:
+        raise typer.Exit(CHECK_FAILED)

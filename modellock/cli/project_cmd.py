@@ -1,0 +1,92 @@
+"""`init`, `add` and `remove`: the commands that edit the manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modellock.cli.base import (
+    Format,
+    FormatOption,
+    Layout,
+    Pickle,
+    RepoType,
+    TrustedRootOption,
+    app,
+    command,
+    options,
+)
+
+
+@app.command()
+@command
+def init() -> None:
+    """Create a starter modellock.toml in the project directory."""
+    from modellock.ops.project import init_manifest
+
+    # Not the project found upwards: `init` in a subdirectory starts a new project there, like `uv init`.
+    path = init_manifest(options.explicit_project or Path("."))
+    options.console().line(f"Created {path}")
+
+
+@app.command()
+@command
+def add(
+    repo: Annotated[str, typer.Argument(help="org/name[@REV], hf://org/name[@REV] or a Hub URL.")],
+    name: Annotated[str | None, typer.Option(help="Name in the manifest (default: the repo's name).")] = None,
+    revision: Annotated[str | None, typer.Option(help="Branch, tag or 40-hex commit (default: main).")] = None,
+    include: Annotated[list[str] | None, typer.Option(help="Glob of files to lock; repeatable.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Glob of files to leave out; repeatable.")] = None,
+    layout: Annotated[
+        Layout | None, typer.Option("--layout", help="dir (a plain tree) or hf-cache (a Hugging Face cache).")
+    ] = None,
+    path: Annotated[str | None, typer.Option("--path", help="Where sync installs it (default: models/NAME).")] = None,
+    repo_type: Annotated[
+        RepoType | None, typer.Option("--repo-type", help="model or dataset (default: model, or as the URL says).")
+    ] = None,
+    pickle: Annotated[
+        Pickle | None, typer.Option("--pickle", help="Pickle-based files: deny (default), scan or allow.")
+    ] = None,
+    output: FormatOption = Format.text,
+    trusted_root: TrustedRootOption = None,
+) -> None:
+    """Add a model to the manifest and lock it."""
+    import dataclasses
+
+    from modellock.ops.add import AddRequest, add_and_lock
+    from modellock.ops.project import parse_repo_spec
+
+    request = AddRequest(
+        parse_repo_spec(repo),
+        name=name,
+        revision=revision,
+        include=tuple(include or ()),
+        exclude=tuple(exclude or ()),
+        layout=layout.value if layout and layout is not Layout.dir else None,
+        path=path,
+        pickle=pickle.value if pickle else None,
+        repo_type=repo_type.value if repo_type else None,
+    )
+    console = options.console()
+    progress = console.progress() if output is Format.text else None
+    outcome = add_and_lock(options.project, request, trusted_root=trusted_root, progress=progress)
+    if output is Format.json:
+        console.json({"ok": True, "added": outcome.name, **dataclasses.asdict(outcome.lock)})
+        return
+    if outcome.excluded:
+        files = outcome.excluded
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        console.line(f"Excluding pickle-format weights ({shown}): safetensors weights are present")
+    console.lock_result(outcome.lock)
+
+
+@app.command()
+@command
+def remove(name: Annotated[str, typer.Argument(help="The model's name in the manifest.")]) -> None:
+    """Remove a model from the manifest and the lock."""
+    from modellock.ops.project import remove_model
+
+    remove_model(options.manifest_path, name)
+    options.console().line(f"Removed {name}")

@@ -1,0 +1,46 @@
+"""`scan`: the safety gate on any file, without a lock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modellock.cli.base import (
+    ScanFormat,
+    app,
+    command,
+    options,
+)
+
+
+@app.command()
+@command
+def scan(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories to scan.", show_default=False)],
+    pickle: Annotated[str, typer.Option("--pickle", help="deny, scan (accept clean pickles) or allow.")] = "scan",
+    remote_code: Annotated[str, typer.Option("--remote-code", help="deny or allow.")] = "deny",
+    output: Annotated[ScanFormat, typer.Option("--format", help="Output format.")] = ScanFormat.text,
+) -> None:
+    """Scan model files without loading them (exit 1 if any is refused)."""
+    import dataclasses
+
+    from modellock.errors import CHECK_FAILED, UsageError
+    from modellock.ops.scan import scan_paths
+    from modellock.project.policy import PICKLE_MODES, REMOTE_CODE_MODES, Policy
+
+    if pickle not in PICKLE_MODES or remote_code not in REMOTE_CODE_MODES:
+        raise UsageError("--pickle takes deny, scan or allow; --remote-code takes deny or allow")
+    report = scan_paths(paths, Policy(pickle=pickle, remote_code=remote_code))
+    console = options.console()
+    if output is ScanFormat.sarif:
+        from modellock.report.sarif import to_sarif
+
+        console.json(to_sarif(report))
+    elif output is ScanFormat.json:
+        console.json({"files": [dataclasses.asdict(d) for d in report.decisions], "refused": len(report.refused)})
+    else:
+        console.scan_report(report)
+    if report.refused:
+        raise typer.Exit(CHECK_FAILED)

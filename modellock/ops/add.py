@@ -1,0 +1,96 @@
+"""`modellock add`: a manifest entry and its lock, together or not at all (like `uv add`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from modellock.ops.context import open_project, source_factory, trust_source
+from modellock.ops.lock import LockResult, lock_project
+from modellock.ops.progress import Progress
+from modellock.ops.project import RepoSpec, add_model, init_manifest
+from modellock.project.discover import LOCK_NAME, MANIFEST_NAME
+
+
+@dataclass(frozen=True)
+class AddRequest:
+    """What to add: the repository and the manifest keys the user chose."""
+
+    spec: RepoSpec
+    name: str | None = None
+    revision: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    layout: str | None = None
+    path: str | None = None
+    pickle: str | None = None
+    repo_type: str | None = None
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """The model added, its lock run, and pickle copies excluded because safetensors weights exist."""
+
+    name: str
+    lock: LockResult
+    excluded: tuple[str, ...] = ()
+
+
+def add_and_lock(
+    project_dir: Path, request: AddRequest, *, trusted_root: Path | None = None, progress: Progress | None = None
+) -> AddResult:
+    """Add the model to the manifest and lock it; on any failure both files are put back as they were."""
+    manifest_path, lock_path = project_dir / MANIFEST_NAME, project_dir / LOCK_NAME
+    before = manifest_path.read_bytes() if manifest_path.exists() else None
+    lock_before = lock_path.read_bytes() if lock_path.exists() else None
+    spec = replace(request.spec, repo_type=request.repo_type) if request.repo_type else request.spec
+    try:
+        if before is None:
+            init_manifest(project_dir)
+        added = _write_entry(manifest_path, spec, request, request.name, request.exclude)
+        project = open_project(manifest_path)
+        result = lock_project(
+            project.manifest,
+            project.store,
+            progress=progress,
+            exclude_pickle_copies=added,
+            trust=trust_source(project.manifest, trusted_root, online=True),
+            source_factory=source_factory(project.manifest, project.store),
+        )
+        patterns, files = result.auto_excluded.get(added, ([], []))
+        if patterns:
+            _write_entry(manifest_path, spec, request, added, (*request.exclude, *patterns), replace=True)
+    except BaseException:
+        if before is None:
+            manifest_path.unlink(missing_ok=True)
+        else:
+            manifest_path.write_bytes(before)
+        if lock_before is None:
+            lock_path.unlink(missing_ok=True)
+        elif lock_path.read_bytes() != lock_before:
+            lock_path.write_bytes(lock_before)
+        raise
+    return AddResult(added, result, tuple(files))
+
+
+def _write_entry(
+    manifest_path: Path,
+    spec: RepoSpec,
+    request: AddRequest,
+    name: str | None,
+    exclude: tuple[str, ...],
+    *,
+    replace: bool = False,
+) -> str:
+    return add_model(
+        manifest_path,
+        spec,
+        name=name,
+        revision=request.revision,
+        include=list(request.include),
+        exclude=list(exclude),
+        replace=replace,
+        layout=request.layout,
+        path=request.path,
+        pickle=request.pickle,
+    )

@@ -1,0 +1,91 @@
+"""What a command acts on: the project's manifest and store, and how it reaches sources and trust roots."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from modellock.errors import ConfigError, ModellockError
+from modellock.project.lockfile import Lockfile, read_sealed_lock
+from modellock.project.manifest import Manifest, load_manifest
+from modellock.store.blobs import Store, open_store
+
+if TYPE_CHECKING:  # imported where used: `status` and a plain `verify` need neither
+    from modellock.ops.signatures import TrustSource
+    from modellock.sources import Source
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project's manifest and the store its settings name."""
+
+    manifest: Manifest
+    store: Store
+
+
+def open_project(manifest_path: Path) -> Project:
+    """Read the manifest and open its store, removing what killed runs left in the store."""
+    manifest = load_manifest(manifest_path)
+    store = open_store(manifest.settings.store, manifest.path.parent)
+    store.tidy()
+    return Project(manifest, store)
+
+
+def manifest_if_any(manifest_path: Path) -> Manifest | None:
+    """The manifest, or None where there is none (`cache` and `verify` work without one)."""
+    return load_manifest(manifest_path) if manifest_path.exists() else None
+
+
+def settings_manifest(manifest_path: Path) -> tuple[Manifest | None, str | None]:
+    """The manifest for its [settings] only (`sync --frozen`), and a warning if it cannot be read."""
+    try:
+        return manifest_if_any(manifest_path), None
+    except ModellockError as exc:
+        return None, f"--frozen: ignoring [settings] of a manifest that cannot be read: {exc.message}"
+
+
+def store_for(manifest: Manifest | None) -> Store:
+    """The store the manifest's settings name (or the environment's, or the user cache)."""
+    return open_store(manifest.settings.store, manifest.path.parent) if manifest is not None else open_store()
+
+
+def read_lock_to_use(lock_path: Path) -> Lockfile:
+    """The lock for installing or verifying: it must exist, be canonical and be sealed."""
+    lock = read_sealed_lock(lock_path)
+    if lock is None:
+        raise ConfigError("no lock found", file=str(lock_path), hint="run `modellock lock` first")
+    return lock
+
+
+def trust_source(manifest: Manifest | None, flag: Path | None, *, online: bool) -> TrustSource:
+    """The flag, else `[settings] trusted-root` (relative to the manifest), else the production root."""
+    from modellock.ops.signatures import TrustSource
+
+    setting = manifest.settings.trusted_root if manifest is not None else None
+    explicit = flag or ((manifest.path.parent / Path(setting).expanduser()) if manifest and setting else None)
+    return TrustSource(explicit, online=online)
+
+
+def source_factory(manifest: Manifest, store: Store, *, offline: bool = False) -> Callable[[str], Source]:
+    """How `lock` reaches each source: recording the file listings it reads, or only from those (`--offline`)."""
+    from modellock.sources import open_source
+    from modellock.sources.stored import OfflineSource, RecordingSource
+
+    if offline:
+        return lambda name: OfflineSource(name, store)
+    return lambda name: RecordingSource(open_source(name, endpoint=manifest.settings.endpoint), store)
+
+
+def certificate_roots(manifest: Manifest | None) -> dict[str, bytes]:
+    """Root certificates of certificate-mode signatures, read from the paths the manifest names."""
+    roots: dict[str, bytes] = {}
+    for name, spec in (manifest.models.items() if manifest is not None else ()):
+        if spec.signature is not None and spec.signature.certificate_chain:
+            path = manifest.path.parent / spec.signature.certificate_chain  # type: ignore[union-attr]
+            try:
+                roots[name] = path.read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"cannot read the certificate chain: {exc.strerror}", file=str(path)) from None
+    return roots
