@@ -23,7 +23,8 @@ from pathlib import Path
 from modellock.errors import ModellockError
 from modellock.ops.check import check_lock
 from modellock.ops.verify import status_installed
-from modellock.project.lockfile import LockedFile, LockedModel, LockedSignature, Lockfile, dumps, read_lock
+from modellock.project.lockfile import LockedFile, LockedModel, LockedSignature, Lockfile, dumps
+from modellock.project.lockread import read_lock
 from modellock.project.manifest import load_manifest
 from modellock.project.policy import Policy
 

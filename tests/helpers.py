@@ -36,7 +36,8 @@ def reseal(lock_path: Path) -> None:
     from dataclasses import replace
 
     from modellock.ops.project import write_lock
-    from modellock.project.lockfile import Lockfile, content_digest, loads
+    from modellock.project.lockfile import Lockfile, content_digest
+    from modellock.project.lockread import loads
 
     models = loads(lock_path.read_text()).models
     write_lock(lock_path, Lockfile(tuple(replace(m, digest=content_digest(m.files)) for m in models)))

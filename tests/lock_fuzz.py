@@ -16,7 +16,7 @@ from pathlib import Path
 
 from modellock.errors import ModellockError
 from modellock.ops.check import check_lock
-from modellock.project.lockfile import loads
+from modellock.project.lockread import loads
 from modellock.project.manifest import load_manifest
 from tests.hub import FakeHub
 from tests.samples import weights

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modellock.project.lockfile import read_lock
+from modellock.project.lockread import read_lock
 from tests.helpers import cli, snapshot
 from tests.hub import FakeHub
 from tests.test_lock_e2e import make_tiny

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modellock.project.lockfile import read_lock
+from modellock.project.lockread import read_lock
 from tests import corpus
 from tests.helpers import cli, snapshot
 from tests.hub import FakeHub
@@ -97,7 +97,8 @@ def test_sync_enforces_the_lock_policy_again(project: Path, hub: FakeHub, tmp_pa
     from dataclasses import replace
 
     from modellock.ops.project import write_lock
-    from modellock.project.lockfile import Lockfile, read_lock
+    from modellock.project.lockfile import Lockfile
+    from modellock.project.lockread import read_lock
     from modellock.project.policy import DEFAULT_POLICY
 
     locked = read_lock(lock)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from modellock.project.lockfile import read_lock
+from modellock.project.lockread import read_lock
 from modellock.store.installed import MARKER
 from tests.helpers import cli
 from tests.hub import FakeHub

@@ -10,7 +10,7 @@ from pathlib import Path
 import blake3
 import pytest
 
-from modellock.project.lockfile import read_lock
+from modellock.project.lockread import read_lock
 from modellock.store.blobs import Store
 from tests.helpers import cli, reseal, snapshot
 from tests.hub import FakeHub

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import blake3
 
-from modellock.project.lockfile import read_lock
+from modellock.project.lockread import read_lock
 from tests.helpers import cli, snapshot
 from tests.hub import FakeHub
 from tests.samples import weights

@@ -8,7 +8,7 @@ from pathlib import Path
 import blake3
 import pytest
 
-from modellock.project.lockfile import read_lock
+from modellock.project.lockread import read_lock
 from tests.helpers import cli, reseal, snapshot
 from tests.hub import FakeHub
 from tests.samples import weights

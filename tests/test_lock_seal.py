@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from modellock.project.lockfile import read_lock
+from modellock.project.lockread import read_lock
 from tests.helpers import cli, reseal, snapshot
 from tests.hub import FakeHub
 from tests.test_lock_e2e import make_tiny

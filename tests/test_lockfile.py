@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from modellock.errors import ConfigError
-from modellock.project.lockfile import LockedFile, LockedModel, Lockfile, content_digest, dumps, loads
+from modellock.project.lockfile import LockedFile, LockedModel, Lockfile, content_digest, dumps
+from modellock.project.lockread import loads
 
 H = "ab" * 32
 

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from modellock.project.lockfile import read_lock
+from modellock.project.lockread import read_lock
 from tests.helpers import cli, reseal, snapshot
 from tests.hub import FakeHub
 from tests.samples import weights

@@ -6,7 +6,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 
-from modellock.project.lockfile import read_lock
+from modellock.project.lockread import read_lock
 from modellock.store.blobs import Store
 
 # Partial downloads older than this belong to no running process.

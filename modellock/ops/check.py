@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from modellock.project.lockfile import LockedModel, Lockfile, content_digest, loads_checked
+from modellock.project.lockfile import LockedModel, Lockfile, content_digest
+from modellock.project.lockread import loads_checked
 from modellock.project.manifest import Manifest, ModelSpec
 from modellock.project.paths import Claim, claims_problem
 from modellock.project.tomlread import bad_utf8

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modellock.errors import ConfigError, ModellockError
-from modellock.project.lockfile import Lockfile, read_sealed_lock
+from modellock.project.lockfile import Lockfile
+from modellock.project.lockread import read_sealed_lock
 from modellock.project.manifest import Manifest, load_manifest
 from modellock.store.blobs import Store, open_store
 

@@ -10,8 +10,9 @@ from modellock.ops.progress import NoProgress, Progress
 from modellock.ops.workers import CancelFlag, run_parallel
 from modellock.project.lockfile import LockedFile
 from modellock.sources.interface import RemoteFile, RepoRef, Source
-from modellock.store.blobs import PartialBlob, Store
+from modellock.store.blobs import Store
 from modellock.store.hashing import FileDigest
+from modellock.store.partial import PartialBlob
 
 # Parallel downloads: enough to hide per-request latency, few enough not to thrash two cores.
 DEFAULT_WORKERS = 8

@@ -16,7 +16,8 @@ from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
 from modellock.ops.progress import Progress
 from modellock.ops.project import pickle_duplicates, write_lock
 from modellock.ops.signatures import SignatureReport, TrustSource, attest_for_lock, signature_path
-from modellock.project.lockfile import LockedFile, LockedModel, Lockfile, content_digest, read_lock, seal_of
+from modellock.project.lockfile import LockedFile, LockedModel, Lockfile, content_digest, seal_of
+from modellock.project.lockread import read_lock
 from modellock.project.manifest import Manifest, ModelSpec
 from modellock.project.paths import check_repo_paths, select
 from modellock.sources import RemoteFile, RepoRef, Source, open_source

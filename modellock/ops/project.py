@@ -9,7 +9,8 @@ from urllib.parse import unquote, urlsplit
 
 from modellock.errors import UsageError
 from modellock.project.discover import MANIFEST_NAME
-from modellock.project.lockfile import Lockfile, dumps, read_lock
+from modellock.project.lockfile import Lockfile, dumps
+from modellock.project.lockread import read_lock
 from modellock.project.manifest import load_manifest
 from modellock.project.paths import valid_model_name, valid_repo_id
 from modellock.store import atomic
