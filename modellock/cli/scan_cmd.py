@@ -24,8 +24,6 @@ def scan(
     output: Annotated[ScanFormat, typer.Option("--format", help="Output format.")] = ScanFormat.text,
 ) -> None:
     """Scan model files without loading them (exit 1 if any is refused)."""
-    import dataclasses
-
     from modellock.errors import CHECK_FAILED, UsageError
     from modellock.ops.scan import scan_paths
     from modellock.project.policy import PICKLE_MODES, REMOTE_CODE_MODES, Policy
@@ -34,13 +32,13 @@ def scan(
         raise UsageError("--pickle takes deny, scan or allow; --remote-code takes deny or allow")
     report = scan_paths(paths, Policy(pickle=pickle, remote_code=remote_code))
     console = options.console()
-    if output is ScanFormat.sarif:
-        from modellock.report.sarif import to_sarif
-
-        console.json(to_sarif(report))
-    elif output is ScanFormat.json:
-        console.json({"files": [dataclasses.asdict(d) for d in report.decisions], "refused": len(report.refused)})
-    else:
+    if output is ScanFormat.text:
         console.scan_report(report)
+    else:
+        from modellock.report.sarif import Sarif
+        from modellock.report.scan_json import ScanJson
+
+        document = {f.name: f for f in (Sarif(), ScanJson())}[output.value]
+        console.json(document.build(report))
     if report.refused:
         raise typer.Exit(CHECK_FAILED)

@@ -7,6 +7,7 @@ from typing import Any
 from modellock import __version__
 from modellock.gate.verdict import SCANNER_VERSION
 from modellock.ops.scan import ScanReport
+from modellock.report.interface import Document
 
 _RULES = {
     "malicious": ("ML001", "Known code-execution primitive in a model file", "error"),
@@ -15,6 +16,15 @@ _RULES = {
     "pickle": ("ML004", "Pickle-based file refused by policy", "error"),
     "code": ("ML005", "Executable code refused by policy", "error"),
 }
+
+
+class Sarif(Document[ScanReport]):
+    """SARIF 2.1.0: one result per refused file, one rule per kind of refusal."""
+
+    name = "sarif"
+
+    def build(self, result: ScanReport) -> dict[str, Any]:
+        return to_sarif(result)
 
 
 def to_sarif(report: ScanReport) -> dict[str, Any]:
