@@ -124,7 +124,7 @@ _SSTI = re.compile(
 
 MAX_GGUF_STRINGS = 1_000_000
 """String-array items read one by one (the largest real vocabularies hold about 260,000)."""
-MAX_GGUF_TENSORS = 200_000
+MAX_GGUF_TENSORS = 100_000
 MAX_GGUF_KEYS = 100_000
 """Read one by one at a few microseconds each; real files hold thousands of tensors, dozens of keys."""
 MAX_ONNX_FIELDS = 1_000_000
@@ -163,6 +163,17 @@ class _Reader:
         return self.take(n).decode("utf-8", "replace")
 
 
+def _skip_strings(r: _Reader, count: int) -> None:
+    buf, pos, end = r.data.buf, r.data.start + r.pos, r.data.end
+    for _ in range(count):
+        if pos + 8 > end:
+            raise ValueError("truncated string array")
+        pos += 8 + int.from_bytes(buf[pos : pos + 8], "little")
+        if pos > end:
+            raise ValueError("a string in an array runs past the end of the file")
+    r.pos = pos - r.data.start
+
+
 def _gguf_value(r: _Reader, kind: int, keep: bool, depth: int = 0) -> Any:
     """A metadata value; strings are kept only when `keep` (templates), arrays of scalars are skipped whole."""
     if kind in _GGUF_SCALAR:
@@ -179,6 +190,9 @@ def _gguf_value(r: _Reader, kind: int, keep: bool, depth: int = 0) -> Any:
             raise ValueError(f"array of {count} items exceeds the file")
         if count > MAX_GGUF_STRINGS:
             raise ValueError(f"array of {count} items (cap MAX_GGUF_STRINGS, {MAX_GGUF_STRINGS})")
+        if item_kind == 8 and not keep:
+            _skip_strings(r, count)  # vocabularies: hundreds of thousands of strings nobody reads
+            return None
         values = [_gguf_value(r, item_kind, keep, depth + 1) for _ in range(count)]
         return values if keep else None
     raise ValueError(f"unknown GGUF value type {kind}")
