@@ -113,6 +113,31 @@ def gguf_array(path: Path) -> None:
         f.truncate(f.tell() + count)
 
 
+def gguf_many_tensors(path: Path) -> None:
+    """Just under the tensor cap: every tensor's name, dimensions, type and offset are read."""
+    from modellock.gate.formats import MAX_GGUF_TENSORS
+
+    count = MAX_GGUF_TENSORS - 1
+    info = struct.pack("<Q", 1) + b"t" + struct.pack("<IQ", 1, 0) + struct.pack("<IQ", 0, 0)
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, count, 0) + info * count + b"\0" * 64)
+
+
+def gguf_string_array(path: Path) -> None:
+    """Just under the string-array cap: every string's length is read to find the next one."""
+    from modellock.gate.formats import MAX_GGUF_STRINGS
+
+    count = MAX_GGUF_STRINGS - 1
+    kv = struct.pack("<Q", 3) + b"arr" + struct.pack("<IIQ", 9, 8, count) + struct.pack("<Q", 0) * count
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + kv)
+
+
+def onnx_many_fields(path: Path) -> None:
+    """Just under the field cap: a model message of one million tiny varint fields."""
+    from modellock.gate.formats import MAX_ONNX_FIELDS
+
+    path.write_bytes(b"\x08\x00" * (MAX_ONNX_FIELDS - 1))
+
+
 def deep_safetensors(path: Path) -> None:
     header = b'{"__metadata__": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     path.write_bytes(struct.pack("<Q", len(header)) + header)
@@ -204,6 +229,9 @@ CASES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "2 GiB tar, one 2 GiB member": ("big.tar", tar_2gib),
     "GGUF, 60M-element array": ("big.gguf", gguf_array),
     "safetensors header nested 100,000 deep": ("deep.safetensors", deep_safetensors),
+    "GGUF just under the tensor cap (99,999 tensors)": ("tensors.gguf", gguf_many_tensors),
+    "GGUF string array just under the cap (999,999 strings)": ("strings.gguf", gguf_string_array),
+    "ONNX just under the field cap": ("fields.onnx", onnx_many_fields),
     "100 MB pickle at the opcode cap": ("opcodes.pkl", opcode_cap_pickle),
     "pickle at the memo cap": ("memo.pkl", memo_pickle),
     "bzip2 pickle expanding to 200 MiB": ("big.pkl.bz2", bz2_pickle),

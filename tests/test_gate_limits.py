@@ -137,3 +137,8 @@ def test_the_pickles_of_one_file_share_one_opcode_budget() -> None:
     big = corpus.P2 + b"N0" * 600_000 + b"N."
     data = corpus.LEGACY_MAGIC + big + big + big + big + corpus.P2 + b"]."
     refused_by(data, "model.bin", "MAX_FILE_OPCODES")
+
+
+def test_gguf_tensor_and_key_counts_are_capped_before_any_loop() -> None:
+    data = b"GGUF" + struct.pack("<IQQ", 3, 300_000, 0) + b"\0" * (24 * 300_000)
+    refused_by(data, "m.gguf", "MAX_GGUF_TENSORS")

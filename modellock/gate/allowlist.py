@@ -58,8 +58,8 @@ TORCH_WEIGHTS_ONLY: frozenset[tuple[str, str]] = frozenset(
     | _pairs("torch.storage", "TypedStorage UntypedStorage")
 )
 
-# What numpy arrays, numpy/python RNG states (HF Trainer's `rng_state.pth`), plain Python values
-# and joblib's array wrapper pickle to. None of them runs code from its arguments.
+# What numpy arrays, numpy/python RNG states (HF Trainer's `rng_state.pth`), plain Python values,
+# joblib's array wrapper and Lightning's hyper-parameters pickle to. None runs code from its arguments.
 DATA: frozenset[tuple[str, str]] = frozenset(
     _pairs("builtins", "int float bool str bytes tuple list dict frozenset slice range object")
     | _pairs("collections", "defaultdict")
@@ -88,6 +88,18 @@ DATA: frozenset[tuple[str, str]] = frozenset(
     | _pairs("numpy.random.bit_generator", "SeedSequence __pyx_unpickle_SeedSequence")
     | _pairs("joblib.numpy_pickle", "NumpyArrayWrapper")
     | _pairs("torch.torch_version", "TorchVersion")
+    | _pairs("typing", "Any")
+    | _pairs("pathlib", "PosixPath WindowsPath PurePosixPath PureWindowsPath")
+    | _pairs("uuid", "UUID")
+    # Lightning's hyper-parameter containers (dict subclasses) and OmegaConf's config nodes, which
+    # Lightning `.ckpt` files carry: data holders whose unpickling sets fields and calls nothing.
+    | _pairs("pytorch_lightning.utilities.parsing", "AttributeDict")
+    | _pairs("lightning_fabric.utilities.data", "AttributeDict")
+    | _pairs("lightning.fabric.utilities.data", "AttributeDict")
+    | _pairs("omegaconf.dictconfig", "DictConfig")
+    | _pairs("omegaconf.listconfig", "ListConfig")
+    | _pairs("omegaconf.base", "ContainerMetadata Metadata")
+    | _pairs("omegaconf.nodes", "AnyNode StringNode IntegerNode FloatNode BooleanNode")
 )
 
 ALLOWED: frozenset[tuple[str, str]] = TORCH_WEIGHTS_ONLY | DATA

@@ -122,8 +122,13 @@ _SSTI = re.compile(
 )
 
 
-MAX_GGUF_STRINGS = 4_000_000
+MAX_GGUF_STRINGS = 1_000_000
 """String-array items read one by one (the largest real vocabularies hold about 260,000)."""
+MAX_GGUF_TENSORS = 100_000
+MAX_GGUF_KEYS = 100_000
+"""Read one by one at a few microseconds each; real files hold thousands of tensors, dozens of keys."""
+MAX_ONNX_FIELDS = 1_000_000
+"""Protobuf fields visited looking for external-data locations (big tensors are one field each)."""
 
 
 class _Reader:
@@ -158,6 +163,17 @@ class _Reader:
         return self.take(n).decode("utf-8", "replace")
 
 
+def _skip_strings(r: _Reader, count: int) -> None:
+    buf, pos, end = r.data.buf, r.data.start + r.pos, r.data.end
+    for _ in range(count):
+        if pos + 8 > end:
+            raise ValueError("truncated string array")
+        pos += 8 + int.from_bytes(buf[pos : pos + 8], "little")
+        if pos > end:
+            raise ValueError("a string in an array runs past the end of the file")
+    r.pos = pos - r.data.start
+
+
 def _gguf_value(r: _Reader, kind: int, keep: bool, depth: int = 0) -> Any:
     """A metadata value; strings are kept only when `keep` (templates), arrays of scalars are skipped whole."""
     if kind in _GGUF_SCALAR:
@@ -174,6 +190,9 @@ def _gguf_value(r: _Reader, kind: int, keep: bool, depth: int = 0) -> Any:
             raise ValueError(f"array of {count} items exceeds the file")
         if count > MAX_GGUF_STRINGS:
             raise ValueError(f"array of {count} items (cap MAX_GGUF_STRINGS, {MAX_GGUF_STRINGS})")
+        if item_kind == 8 and not keep:
+            _skip_strings(r, count)  # vocabularies: hundreds of thousands of strings nobody reads
+            return None
         values = [_gguf_value(r, item_kind, keep, depth + 1) for _ in range(count)]
         return values if keep else None
     raise ValueError(f"unknown GGUF value type {kind}")
@@ -190,6 +209,9 @@ def check_gguf(data: Window) -> list[Finding]:
         tensors, kvs = r.u64(), r.u64()
         if tensors > len(data) // 24 or kvs > len(data) // 12:
             return [Finding("invalid", f"GGUF claims {tensors} tensors and {kvs} keys, more than the file can hold")]
+        if tensors > MAX_GGUF_TENSORS or kvs > MAX_GGUF_KEYS:
+            message = f"GGUF with {tensors} tensors and {kvs} keys (caps MAX_GGUF_TENSORS, MAX_GGUF_KEYS)"
+            return [Finding("invalid", message)]
         alignment = 32
         for _ in range(kvs):
             key, kind = r.string() or "", r.u32()
@@ -312,7 +334,9 @@ def _varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _onnx_locations(message: bytes | memoryview, kind: str, depth: int = 0) -> Iterator[str]:
+def _onnx_locations(
+    message: bytes | memoryview, kind: str, depth: int = 0, seen: list[int] | None = None
+) -> Iterator[str]:
     if depth > 32:
         raise ValueError("ONNX graphs nested too deeply")
     children = {
@@ -322,13 +346,17 @@ def _onnx_locations(message: bytes | memoryview, kind: str, depth: int = 0) -> I
         "attribute": {5: "tensor", 6: "graph", 10: "tensor", 11: "graph"},
         "sparse": {1: "tensor", 2: "tensor"},
     }.get(kind, {})
+    seen = [0] if seen is None else seen
     for number, wire, value in _fields(message):
+        seen[0] += 1
+        if seen[0] > MAX_ONNX_FIELDS:
+            raise ValueError(f"more than {MAX_ONNX_FIELDS} protobuf fields (cap MAX_ONNX_FIELDS)")
         if kind == "tensor" and number == 13 and wire == 2:
             entry = {n: v for n, _, v in _fields(value)}
             if entry.get(1) == b"location":
                 yield bytes(entry.get(2, b"")).decode("utf-8", "replace")
         elif number in children and wire == 2:
-            yield from _onnx_locations(value, children[number], depth + 1)
+            yield from _onnx_locations(value, children[number], depth + 1, seen)
 
 
 def check_onnx(data: Window) -> list[Finding]:

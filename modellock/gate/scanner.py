@@ -8,6 +8,7 @@ file is named in its finding.
 
 from __future__ import annotations
 
+import itertools
 import mmap
 import os
 import struct
@@ -17,6 +18,7 @@ from modellock.gate.arrays import elements, has_objects, itemsize, joblib_build,
 from modellock.gate.budget import ACTIVE, MAX_DEPTH, Budget, CapExceeded, StreamError, expand
 from modellock.gate.buffer import Window
 from modellock.gate.formats import (
+    MAX_KERAS_CONFIG,
     check_gguf,
     check_keras_config,
     check_onnx,
@@ -28,7 +30,7 @@ from modellock.gate.pickle_walk import LEGACY_TORCH_MAGIC, PickleInvalid, is_opc
 from modellock.gate.pickles import failure_finding, import_findings, walk_graded
 from modellock.gate.torchfile import scan_legacy, scan_torch_tar, scan_torch_zip
 from modellock.gate.verdict import Finding, Kind, ScanResult, worst
-from modellock.gate.zipread import ZipInvalid, check_crc, member_window, read_members
+from modellock.gate.zipread import MAX_MEMBERS, ZipInvalid, check_crc, member_window, read_members
 
 CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyx", ".pyd", ".so", ".dll", ".dylib", ".sh", ".bash", ".bat", ".ps1", ".exe")
 _NATIVE_MAGIC = (b"\x7fELF", b"MZ", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe")
@@ -226,6 +228,8 @@ def _scan_zip(data: Window, name: str, budget: Budget, depth: int) -> ScanResult
 def _keras_json(content: Window) -> list[Finding]:
     import json
 
+    if len(content) > MAX_KERAS_CONFIG:
+        return [Finding("invalid", f"Keras config.json of {len(content)} bytes (cap MAX_KERAS_CONFIG, 4 MiB)")]
     try:
         return check_keras_config(json.loads(content.read(0, len(content))))
     except (ValueError, RecursionError) as exc:
@@ -284,9 +288,11 @@ def _scan_tar(data: Window, name: str, budget: Budget, depth: int) -> ScanResult
 
     try:
         with tarfile.open(fileobj=data.reader(), mode="r:") as archive:  # type: ignore[call-overload]
-            members = archive.getmembers()
+            members = list(itertools.islice(archive, MAX_MEMBERS + 1))
     except (tarfile.TarError, EOFError, OSError) as exc:
         return ScanResult("tar", "data", (Finding("invalid", f"tar archive: {exc}"),))
+    if len(members) > MAX_MEMBERS:
+        return ScanResult("tar", "data", (Finding("invalid", f"more than {MAX_MEMBERS} members (cap MAX_MEMBERS)"),))
     if any(m.name == "pickle" for m in members):
         return scan_torch_tar(data)
     findings: list[Finding] = []

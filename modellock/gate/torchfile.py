@@ -171,8 +171,10 @@ def scan_torch_tar(data: Window) -> ScanResult:
     findings: list[Finding] = []
     try:
         with tarfile.open(fileobj=data.reader(), mode="r:") as archive:  # type: ignore[call-overload]
-            members = archive.getmembers()
-            for member in members:
+            for count, member in enumerate(archive):
+                if count >= 8:
+                    findings.append(Finding("invalid", "more members than a torch tar checkpoint has"))
+                    break
                 if member.name not in ("sys_info", "pickle", "storages", "tensors") or not member.isfile():
                     findings.append(Finding("invalid", f"{member.name}: not part of a torch tar checkpoint"))
                     continue

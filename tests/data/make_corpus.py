@@ -5,7 +5,7 @@ Run by hand, never in CI (CI has none of these libraries), in a separate environ
 
     python3 -m venv /work/corpus-venv
     /work/corpus-venv/bin/pip install torch==2.13.0 transformers numpy safetensors gguf onnx joblib \\
-        scikit-learn fickling accelerate
+        scikit-learn fickling accelerate omegaconf
     /work/corpus-venv/bin/python tests/data/make_corpus.py
 
 It rewrites tests/data/corpus/{safe,suspicious,malicious}/ and MANIFEST.json (expected verdict and
@@ -213,6 +213,7 @@ def safe_torch() -> None:
     )
     safe_optimizers()
     safe_rng()
+    safe_lightning_style()
 
 
 def safe_optimizers() -> None:
@@ -240,6 +241,15 @@ def safe_optimizers() -> None:
         opt.step()
         sched.step()
         put("safe", f"scheduler_{label}.pt", tsave(sched.state_dict()))
+
+
+def safe_lightning_style() -> None:
+    """A Lightning-style `.ckpt`: weights plus OmegaConf hyper-parameters (Lightning itself is not needed)."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"lr": 0.1, "layers": [1, 2], "name": "x", "nested": {"a": True}})
+    state = {"state_dict": {"w": torch.ones(2)}, "hyper_parameters": cfg, "epoch": 1, "global_step": 10}
+    put("safe", "lightning_omegaconf.ckpt", tsave(state))
 
 
 def safe_rng() -> None:
