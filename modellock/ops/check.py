@@ -88,14 +88,13 @@ def _manifest_key(project_dir: Path, relative: str) -> str | None:
     return base64.b64encode(der).decode()
 
 
-def lock_problems(lock: Lockfile, manifest: Manifest | None, project_dir: Path) -> list[Problem]:
-    """Everything that makes a parsed lock untrustworthy; without a manifest, only what the lock says itself."""
+def _lock_problems(lock: Lockfile, manifest: Manifest) -> list[Problem]:
+    """Everything that makes a parsed lock disagree with itself or with the manifest."""
+    project_dir = manifest.path.parent
     problems: list[Problem] = []
     for model in lock.models:
         if content_digest(model.files) != model.digest:
             problems.append(Problem(model.name, "its file entries do not match its content digest (edited by hand?)"))
-        if manifest is None:
-            continue
         spec = manifest.models.get(model.name)
         if spec is None:
             problems.append(Problem(model.name, "is locked but no longer in the manifest"))
@@ -104,11 +103,8 @@ def lock_problems(lock: Lockfile, manifest: Manifest | None, project_dir: Path) 
             problems.append(Problem(model.name, "changed in the manifest since it was locked"))
             continue  # every other difference follows from that one
         problems.extend(Problem(model.name, why) for why in manifest_differences(model, spec, project_dir))
-    if manifest is not None:
-        locked = set(lock.names())
-        problems.extend(
-            Problem(n, "is in the manifest but not in the lock") for n in manifest.models if n not in locked
-        )
+    locked = set(lock.names())
+    problems.extend(Problem(n, "is in the manifest but not in the lock") for n in manifest.models if n not in locked)
     clash = claims_problem((model_claim(m) for m in lock.models), project_dir)
     if clash is not None:
         problems.append(Problem(clash[0], f"cannot be installed: {clash[1]}"))
@@ -136,5 +132,5 @@ def check_lock(manifest: Manifest) -> CheckResult:
         else:
             why = "its fields do not match its seal: commit, requested, a file entry or the signature record was edited"
         problems.append(Problem(name, why))
-    problems += lock_problems(lock, manifest, manifest.path.parent)
+    problems += _lock_problems(lock, manifest)
     return CheckResult(tuple(problems), len(lock.models), sum(len(m.files) for m in lock.models), lock)
