@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from modellock.cli.base import (
@@ -12,7 +14,9 @@ from modellock.cli.base import (
     command,
     options,
 )
-from modellock.store.blobs import Store
+
+if TYPE_CHECKING:  # `--help` and the other commands never import the store
+    from modellock.store.blobs import Store
 
 
 def _store() -> Store:
