@@ -265,6 +265,12 @@ class Pickle(str, enum.Enum):
 
 
 FormatOption = Annotated[Format, typer.Option("--format", help="Output format: text or json.")]
+WithBasesOption = Annotated[
+    bool, typer.Option("--with-bases", help="Add the base models this one declares (and theirs) to the manifest.")
+]
+WithDependentsOption = Annotated[
+    bool, typer.Option("--with-dependents", help="Re-validate lineage edges whose base moved (stale edges).")
+]
 ModelOption = Annotated[list[str] | None, typer.Option("--model", help="Only this model; repeatable.")]
 
 
@@ -288,6 +294,7 @@ def add(
     ] = None,
     output: FormatOption = Format.text,
     trusted_root: TrustedRootOption = None,
+    with_bases: WithBasesOption = False,
 ) -> None:
     """Add a model to the manifest and lock it."""
     import dataclasses
@@ -315,13 +322,18 @@ def add(
     try:
         added = add_model(manifest_path, spec, name=name, revision=revision, include=include, exclude=exclude, **extra)
         manifest, store = _store()
-        result = lock_project(
+        result = lock_bases_too(
             manifest,
-            store,
-            progress=console.progress() if output is Format.text else None,
-            exclude_pickle_copies=added,
-            trust=_trust(manifest, trusted_root, online=True),
-            source_factory=_sources(manifest, store),
+            with_bases,
+            lambda m: lock_project(
+                m,
+                store,
+                progress=console.progress() if output is Format.text else None,
+                exclude_pickle_copies=added,
+                trust=_trust(m, trusted_root, online=True),
+                source_factory=_sources(m, store),
+                with_bases=with_bases,
+            ),
         )
         excluded = result.auto_excluded.get(added)
         if excluded:
@@ -399,6 +411,8 @@ def lock(
     allow_unsigned: Annotated[
         bool, typer.Option("--allow-unsigned", help="Accept an unsigned commit where the locked one was signed.")
     ] = False,
+    with_bases: WithBasesOption = False,
+    with_dependents: WithDependentsOption = False,
 ) -> None:
     """Resolve the manifest to commits and write modellock.lock."""
     from modellock.errors import CHECK_FAILED, UsageError
@@ -415,7 +429,8 @@ def lock(
         if check:
             failed |= not _check_one(output, remote)
         else:
-            _lock_one(upgrade, upgrade_model, dry_run, offline, output, trusted_root, accept_new_signer, allow_unsigned)
+            _lock_one(upgrade, upgrade_model, dry_run, offline, output, trusted_root, accept_new_signer, allow_unsigned,
+                      lineage=(with_bases, with_dependents))  # fmt: skip
     if failed:
         raise typer.Exit(CHECK_FAILED)
 
@@ -470,6 +485,7 @@ def _lock_one(
     trusted_root: Path | None,
     accept_new_signer: bool,
     allow_unsigned: bool,
+    lineage: tuple[bool, bool] = (False, False),
 ) -> None:
     import dataclasses
 
@@ -477,17 +493,23 @@ def _lock_one(
 
     console = _options.console()
     manifest, store = _store()
-    outcome = lock_project(
+    outcome = lock_bases_too(
         manifest,
-        store,
-        upgrade_all=upgrade,
-        upgrade=upgrade_model or (),
-        dry_run=dry_run,
-        progress=console.progress() if output is Format.text else None,
-        trust=_trust(manifest, trusted_root, online=not offline),
-        accept_new_signer=accept_new_signer,
-        allow_unsigned=allow_unsigned,
-        source_factory=_sources(manifest, store, offline=offline),
+        lineage[0],
+        lambda m: lock_project(
+            m,
+            store,
+            upgrade_all=upgrade,
+            upgrade=upgrade_model or (),
+            dry_run=dry_run,
+            progress=console.progress() if output is Format.text else None,
+            trust=_trust(m, trusted_root, online=not offline),
+            accept_new_signer=accept_new_signer,
+            allow_unsigned=allow_unsigned,
+            source_factory=_sources(m, store, offline=offline),
+            with_bases=lineage[0],
+            with_dependents=lineage[1],
+        ),
     )
     if output is Format.json:
         console.json({"ok": True, "lock": str(manifest.lock_path), **dataclasses.asdict(outcome)})
@@ -793,6 +815,25 @@ def _terminated(signum: int, frame: Any) -> None:
     """SIGTERM stops a run the way Ctrl-C does: downloads keep what arrived, nothing half-installed."""
     _options.signal = signum
     raise KeyboardInterrupt
+
+
+def lock_bases_too(manifest: Any, with_bases: bool, run: Callable[[Any], Any]) -> Any:
+    """`run(manifest)` (one lock), or with `--with-bases` the rounds that add unlocked parents first."""
+    if not with_bases:
+        return run(manifest)
+    from modellock.ops.withbases import lock_with_bases
+
+    done = lock_with_bases(manifest.path, run)
+    console = _options.console()
+    for name, repo in done.added:  # on stderr, as uv says what it did: --format json stays one object on stdout
+        if not console.quiet:
+            print(f"Added base {name} ({repo}) to {manifest.path.name}", file=console.err)
+    return done.result
+
+
+from modellock.cli import lineage as _lineage  # noqa: E402  (registers `tree` and `why` on `app`)
+
+_ = _lineage
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from modellock.gate.enforce import gate_files
 from modellock.gate.verdict import SCANNER_VERSION, ScanResult
 from modellock.ops.check import manifest_differences
 from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
+from modellock.ops.lineage import declarations_of, link
 from modellock.ops.progress import Progress
 from modellock.ops.project import pickle_duplicates, write_lock
 from modellock.ops.signatures import SignatureReport, TrustSource, attest_for_lock, signature_path
@@ -167,8 +168,14 @@ def lock_project(
     trust: TrustSource | None = None,
     accept_new_signer: bool = False,
     allow_unsigned: bool = False,
+    with_bases: bool = False,
+    with_dependents: bool = False,
 ) -> LockResult:
-    """Bring the lock in line with the manifest; sticky unless asked to upgrade."""
+    """Bring the lock in line with the manifest; sticky unless asked to upgrade.
+
+    `with_bases`: every declared parent not in the lock stops it (`UnlockedBase`, which the caller
+    answers by adding them); `with_dependents`: stale lineage edges of kept models are re-made.
+    """
     with store.held():  # `cache prune` waits until the blobs fetched here are in a registered lock
         started = time.monotonic()
         unknown = sorted(set(upgrade) - set(manifest.models))
@@ -298,6 +305,26 @@ def lock_project(
                     ModelChange(old.name, "removed", old.requested, old.commit, None, len(old.files), old.size)
                 )
 
+        lineage_warnings: tuple[str, ...] = ()
+        if not dry_run:
+            fresh_names = {p.spec.name for p in plans}
+            fresh = {
+                m.name: declarations_of(m, manifest.models[m.name], source_for(m.source), store)
+                for m in new_models
+                if m.name in fresh_names
+            }
+            linked = link(
+                new_models,
+                manifest.models,
+                fresh,
+                revalidate=with_dependents or upgrade_all,
+                with_bases=with_bases,
+                resolve=lambda parent, rev: source_for(parent.source).resolve(
+                    RepoRef(parent.repo, parent.repo_type), rev
+                ),
+            )
+            new_models, lineage_warnings = list(linked.models), linked.warnings
+
         written = False
         if not dry_run:
             written = write_lock(manifest.lock_path, Lockfile(models=tuple(new_models)))
@@ -311,5 +338,5 @@ def lock_project(
             elapsed=time.monotonic() - started,
             auto_excluded={p.spec.name: p.auto_excluded for p in plans if p.auto_excluded},
             signatures=tuple(reports),
-            warnings=tuple(trust.warnings) if trust else (),
+            warnings=(*(trust.warnings if trust else ()), *lineage_warnings),
         )

@@ -14,6 +14,7 @@ import blake3
 
 from modellock.errors import ConfigError, LockTampered
 from modellock.project.discover import LOCK_NAME
+from modellock.project.edges import LockedEdge, edge_of, edge_problem, render_edges
 from modellock.project.lockfast import parse_canonical
 from modellock.project.paths import (
     REPO_TYPES,
@@ -30,7 +31,8 @@ from modellock.project.tomlread import bad_utf8, parse
 
 VERSION = 2
 """2: every model carries a `seal`. Version 1 locks are read as unsealed and re-locked."""
-REVISION = 1
+REVISION = 2
+"""2: models may carry `bases` (lineage edges). A revision 1 reader ignores them, but the seal covers them."""
 SOURCES = ("huggingface",)
 
 HEADER = (
@@ -112,11 +114,14 @@ class LockedModel:
     layout: str = "dir"
     policy: Policy = DEFAULT_POLICY
     signature: LockedSignature | None = None
+    bases: tuple[LockedEdge, ...] = ()
+    """Lineage edges to parents in the same lock, sorted by parent name."""
     seal: str = dataclasses.field(default="", compare=False)
     """As read from the lock; `seal_of` recomputes it. Written locks always carry the computed one."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "files", tuple(sorted(self.files, key=lambda f: f.path)))
+        object.__setattr__(self, "bases", tuple(sorted(self.bases, key=lambda e: e.model)))
         if not self.digest:
             object.__setattr__(self, "digest", content_digest(self.files))
 
@@ -187,6 +192,7 @@ def _model_parts(m: LockedModel) -> tuple[str, str]:
             f"{k} = {v}" if isinstance(v, int) else f"{k} = {_string(str(v))}" for k, v in m.signature.fields()
         )
         out.append(f"signature = {{ {items} }}\n")
+    out.append(render_edges(m.bases))
     out.append("files = [\n")
     for f in m.files:
         extra = f", format = {_string(f.format)}" if f.format else ""
@@ -338,6 +344,21 @@ class _Reader:
             raise self.fail(f"{where}: blake3 and sha256 must be 64 hex digits", index, "signature =")
         return LockedSignature(**{key.replace("-", "_"): value for key, value in raw.items()})
 
+    def bases(self, data: dict[str, Any], name: str, index: int) -> tuple[LockedEdge, ...]:
+        raw = data.get("bases")
+        if raw is None:
+            return ()
+        if not isinstance(raw, list) or not raw:
+            raise self.fail(f"model `{name}`: `bases` must be a non-empty list of edges", index, "bases =")
+        for item in raw:
+            reason = edge_problem(item)
+            if reason:
+                raise self.fail(f"model `{name}`: `bases`: {reason}", index, "bases =")
+        edges = tuple(edge_of(item) for item in raw)
+        if len({e.model for e in edges}) != len(edges) or any(e.model == name for e in edges):
+            raise self.fail(f"model `{name}`: `bases` names a parent twice, or the model itself", index, "bases =")
+        return edges
+
     def checked(self, data: dict[str, Any], key: str, index: int, problem: Callable[[str], str | None]) -> str:
         value: str = self.field(data, key, index)
         reason = problem(value)
@@ -370,6 +391,7 @@ class _Reader:
             layout=self.layout(data, name, index),
             policy=self.policy(data, name, index),
             signature=self.signature(data, name, index),
+            bases=self.bases(data, name, index),
             requested=self.checked(data, "requested", index, ref_problem),
             commit=commit,
             fingerprint=data["fingerprint"],

@@ -1,0 +1,88 @@
+"""Lineage edges checked against the lock they are in: stale, dangling, cyclic; and install order.
+
+Pure functions of the lock, no network and no model bytes: `lock --check`, `sync` and `tree` use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from modellock.project.edges import LockedEdge
+from modellock.project.lockfile import LockedModel
+
+
+def is_stale(edge: LockedEdge, parent: LockedModel | None) -> bool:
+    return parent is None or (parent.commit, parent.digest) != (edge.commit, edge.files)
+
+
+def stale_message(child: str, edge: LockedEdge, parent: LockedModel | None) -> str:
+    """`lock --check` and `sync` say this when an edge no longer matches its parent's entry."""
+    if parent is None:
+        return f"stale edge: `{child}` has base `{edge.model}` ({edge.repo}), which is no longer in the lock"
+    what = "commit" if parent.commit != edge.commit else "file set"
+    return (
+        f"stale edge: `{child}` was validated against `{edge.model}`@{edge.commit[:7]} "
+        f"(files {edge.files[7:19]}…), but `{edge.model}` is now locked at {parent.commit[:7]} "
+        f"(files {parent.digest[7:19]}…; its {what} changed); re-validate with "
+        f"`modellock lock --with-dependents` (or `modellock lock --upgrade-model {child}`)"
+    )
+
+
+def edge_problems(models: Collection[LockedModel]) -> list[tuple[str, str]]:
+    """(model, message) for every edge that does not hold in this lock: stale, dangling, or a cycle."""
+    by_name = {m.name: m for m in models}
+    found = []
+    for model in sorted(by_name.values(), key=lambda m: m.name):
+        for edge in model.bases:
+            parent = by_name.get(edge.model)
+            if is_stale(edge, parent) or (parent is not None and parent.repo != edge.repo):
+                found.append((model.name, stale_message(model.name, edge, parent)))
+    cycle = find_cycle(list(by_name.values()))
+    if cycle:
+        found.append((cycle[0], f"lineage cycle: {' -> '.join(cycle)}"))
+    return found
+
+
+def find_cycle(models: Collection[LockedModel]) -> list[str]:
+    """A cycle of edges (child -> parent -> … -> child) as names, or [] when the graph is a forest of DAGs."""
+    graph = {m.name: [e.model for e in m.bases] for m in models}
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    path: list[str] = []
+
+    def visit(name: str) -> list[str]:
+        state[name] = 1
+        path.append(name)
+        for parent in graph.get(name, []):
+            if state.get(parent) == 1:
+                return [*path[path.index(parent) :], parent]
+            if parent in graph and parent not in state:
+                found = visit(parent)
+                if found:
+                    return found
+        path.pop()
+        state[name] = 2
+        return []
+
+    for name in sorted(graph):
+        if name not in state:
+            found = visit(name)
+            if found:
+                return found
+    return []
+
+
+def parents_first(models: Collection[LockedModel]) -> list[LockedModel]:
+    """Models ordered so every parent comes before its dependants (then by name); `sync` installs in this order."""
+    by_name = {m.name: m for m in models}
+    done: dict[str, None] = {}
+
+    def place(name: str, depth: int) -> None:
+        if name in done or name not in by_name or depth > len(by_name):  # a cycle cannot recurse forever
+            return
+        for edge in by_name[name].bases:
+            place(edge.model, depth + 1)
+        done[name] = None
+
+    for name in sorted(by_name):
+        place(name, 0)
+    return [by_name[n] for n in done]
