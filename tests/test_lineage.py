@@ -205,3 +205,60 @@ def test_ignore_reads_no_parents(project: Path, hub: FakeHub) -> None:
     path.write_text(bad)
     run = cli("lock")
     assert run.exit_code == 2 and "`bases` must be one of require, warn, ignore" in run.stderr
+
+
+def test_offline_loaders_get_exactly_the_locked_base_from_the_hf_cache(project: Path, hub: FakeHub) -> None:
+    import pytest
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    repo = hub.repo("acme/base")
+    locked = repo.commit({"config.json": CONFIG, "model.safetensors": weights(b"b" * 256)})
+    newer = repo.commit({"config.json": b'{"model_type": "newer"}\n'}, keep=True)  # main moved on upstream
+    hub.repo("acme/lora").commit({"adapter_config.json": adapter_config("acme/base"), "adapter_model.safetensors": b""})
+    (project / "modellock.toml").write_text(
+        f'[models.base]\nrepo = "acme/base"\nrevision = "{locked}"\nlayout = "hf-cache"\n\n'
+        '[models.lora]\nrepo = "acme/lora"\nlayout = "hf-cache"\n'
+    )
+    run = cli("sync")
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.index("+ base@") < run.stdout.index("+ lora@")  # parents install first
+    cache = project / "models" / "hf-cache"
+    # Locked by commit, yet a base: refs/main points at the locked commit, so `revision=None` finds it.
+    assert (cache / "models--acme--base" / "refs" / "main").read_text() == locked
+    hub.requests.clear()
+    found = hf_hub_download("acme/base", "config.json", revision=None, local_files_only=True, cache_dir=cache)
+    assert Path(found) == cache / "models--acme--base" / "snapshots" / locked / "config.json"
+    assert Path(found).read_bytes() == CONFIG
+    config = hf_hub_download("acme/lora", "adapter_config.json", local_files_only=True, cache_dir=cache)
+    assert json.loads(Path(config).read_text())["revision"] is None  # what PEFT passes on: revision=None
+    assert hub.requests == []
+    with pytest.raises(LocalEntryNotFoundError):  # a ref the lock does not hold fails closed
+        hf_hub_download("acme/base", "config.json", revision="v2", local_files_only=True, cache_dir=cache)
+    with pytest.raises(LocalEntryNotFoundError):  # and so does the newer commit
+        hf_hub_download("acme/base", "config.json", revision=newer, local_files_only=True, cache_dir=cache)
+    # An online client moving refs/main is drift, and sync puts it back.
+    (cache / "models--acme--base" / "refs" / "main").write_text(newer)
+    assert cli("sync", "--check").exit_code == 1
+    assert cli("sync").exit_code == 0
+    assert (cache / "models--acme--base" / "refs" / "main").read_text() == locked
+
+
+def test_unmodified_peft_loads_the_locked_base_offline(project: Path, hub: FakeHub, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    pytest.importorskip("peft")
+    pytest.importorskip("transformers")
+    from peft import PeftConfig
+
+    repo = hub.repo("acme/base")
+    locked = repo.commit({"config.json": CONFIG})
+    hub.repo("acme/lora").commit({"adapter_config.json": adapter_config("acme/base")})
+    (project / "modellock.toml").write_text(
+        f'[models.base]\nrepo = "acme/base"\nrevision = "{locked}"\nlayout = "hf-cache"\n\n'
+        '[models.lora]\nrepo = "acme/lora"\nlayout = "hf-cache"\n'
+    )
+    assert cli("sync").exit_code == 0
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    config = PeftConfig.from_pretrained("acme/lora", cache_dir=str(project / "models" / "hf-cache"))
+    assert config.base_model_name_or_path == "acme/base" and config.revision is None
