@@ -262,3 +262,25 @@ def test_unmodified_peft_loads_the_locked_base_offline(project: Path, hub: FakeH
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     config = PeftConfig.from_pretrained("acme/lora", cache_dir=str(project / "models" / "hf-cache"))
     assert config.base_model_name_or_path == "acme/base" and config.revision is None
+
+
+def test_an_upgraded_base_leaves_no_old_snapshot_behind(project: Path, hub: FakeHub) -> None:
+    from huggingface_hub import hf_hub_download
+
+    repo = hub.repo("acme/base")
+    old = repo.commit({"config.json": CONFIG})
+    (project / "modellock.toml").write_text('[models.base]\nrepo = "acme/base"\nlayout = "hf-cache"\n')
+    assert cli("sync").exit_code == 0
+    new = repo.commit({"config.json": b"{}"})
+    assert cli("lock", "--upgrade").exit_code == 0
+    run = cli("sync")
+    assert run.exit_code == 0, run.stderr
+    assert "Removed 1 older snapshot of locked models" in run.stdout
+    snapshots = project / "models" / "hf-cache" / "models--acme--base" / "snapshots"
+    assert [p.name for p in snapshots.iterdir()] == [new]
+    assert not (snapshots.parent / ".modellock" / f"{old}.json").exists()
+    cache = project / "models" / "hf-cache"
+    assert (
+        Path(hf_hub_download("acme/base", "config.json", local_files_only=True, cache_dir=cache)).read_bytes() == b"{}"
+    )
+    assert cli("sync", "--check").exit_code == 0 and cli("verify").exit_code == 0

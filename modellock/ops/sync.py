@@ -286,12 +286,16 @@ def _remove_dropped(lock: Lockfile, lock_path: Path, store: Store, project_dir: 
         if act:
             recover(target)
         state = read_state(target)
-        if name in current or state is None or state.name != name:
+        # An hf-cache snapshot the model has moved on from goes too: with it there, an explicit old
+        # `revision=` would still load bytes the lock no longer vouches for (a base the adapter was not locked with).
+        superseded = name in current and where not in current.values() and is_snapshot(target)
+        if (name in current and not superseded) or state is None or state.name != name:
             continue  # still locked, already gone, or no longer ours: never delete what we do not own
         if act:
             with FileLock(str(store.target_lock(target))):
                 remove_installed(target)
-        removed.append(ModelSync(name, state.commit, where, "remove", "no longer in the lock", len(state.files), 0))
+        why = "an older snapshot of a locked model" if superseded else "no longer in the lock"
+        removed.append(ModelSync(name, state.commit, where, "remove", why, len(state.files), 0))
     if act:
         store.write_installs(lock_path, current)
     return removed

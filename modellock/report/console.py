@@ -174,8 +174,11 @@ class Console:
         if not todo and not gone:
             self.line(f"Audited {count(len(result.models), 'model')} in {human_time(result.elapsed)}")
             return
-        if gone:
-            self.line(f"Removed {count(len(gone), 'model')} no longer in the lock")
+        dropped = [m for m in gone if m.reason == "no longer in the lock"]
+        if dropped:
+            self.line(f"Removed {count(len(dropped), 'model')} no longer in the lock")
+        if len(gone) > len(dropped):
+            self.line(f"Removed {count(len(gone) - len(dropped), 'older snapshot')} of locked models")
         if todo:
             files, size = sum(m.files for m in todo), sum(m.size for m in todo)
             self.line(
