@@ -240,6 +240,9 @@ def test_offline_loaders_get_exactly_the_locked_base_from_the_hf_cache(project: 
     # An online client moving refs/main is drift, and sync puts it back.
     (cache / "models--acme--base" / "refs" / "main").write_text(newer)
     assert cli("sync", "--check").exit_code == 1
+    for command in ("status", "verify"):
+        seen = cli(command)
+        assert seen.exit_code == 1 and f"refs/main points at {newer[:7]}, locked {locked[:7]}" in seen.stdout
     assert cli("sync").exit_code == 0
     assert (cache / "models--acme--base" / "refs" / "main").read_text() == locked
 
@@ -284,3 +287,15 @@ def test_an_upgraded_base_leaves_no_old_snapshot_behind(project: Path, hub: Fake
         Path(hf_hub_download("acme/base", "config.json", local_files_only=True, cache_dir=cache)).read_bytes() == b"{}"
     )
     assert cli("sync", "--check").exit_code == 0 and cli("verify").exit_code == 0
+
+
+def test_sync_of_one_adapter_brings_its_bases(project: Path, hub: FakeHub) -> None:
+    publish_chain(hub)
+    assert cli("add", "acme/lora", "--with-bases").exit_code == 0
+    run = cli("sync", "--model", "lora")
+    assert run.exit_code == 0, run.stderr
+    assert [line.split("@")[0] for line in run.stdout.splitlines() if line.startswith(" + ")] == [
+        " + base",
+        " + chat",
+        " + lora",
+    ]

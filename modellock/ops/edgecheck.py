@@ -86,3 +86,28 @@ def parents_first(models: Collection[LockedModel]) -> list[LockedModel]:
     for name in sorted(by_name):
         place(name, 0)
     return [by_name[n] for n in done]
+
+
+def with_ancestors(models: Collection[LockedModel], names: Collection[str]) -> set[str]:
+    """`names` and every model they build on, transitively (an adapter is installed with its base)."""
+    by_name = {m.name: m for m in models}
+    found: set[str] = set()
+    todo = [n for n in names if n in by_name]
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo += [e.model for e in by_name[name].bases if e.model in by_name]
+    return found
+
+
+def hf_cache_bases(models: Collection[LockedModel]) -> set[str]:
+    """hf-cache models that are some model's base and the only entry of their repository in their cache:
+    they also get `refs/main` (two entries of one repository in one cache would fight over it)."""
+    parents = {e.model for m in models for e in m.bases}
+    found = set()
+    for m in models:
+        shared = [o for o in models if (o.repo, o.install_path, o.layout) == (m.repo, m.install_path, m.layout)]
+        if m.name in parents and m.layout == "hf-cache" and len(shared) == 1:
+            found.add(m.name)
+    return found

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from modellock.errors import CheckFailed, IntegrityError, UnsafePath, UsageError
 from modellock.gate.enforce import gate_files
 from modellock.ops.check import model_claim
-from modellock.ops.edgecheck import edge_problems, parents_first
+from modellock.ops.edgecheck import edge_problems, hf_cache_bases, parents_first, with_ancestors
 from modellock.ops.progress import Progress
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
 from modellock.project.paths import claims_problem
@@ -108,18 +108,6 @@ def _drift(model: LockedModel, target: Path, inexact: bool, is_base: bool = Fals
     if is_snapshot(target) and (target / MARKER).exists():
         return "its install record is inside the snapshot (written by an older modellock)"
     return ref_problem(model, target, is_base)
-
-
-def _bases_of(lock: Lockfile) -> set[str]:
-    """hf-cache models that are some model's base and the only entry of their repository in their cache:
-    they also get `refs/main` (two entries of one repository in one cache would fight over it)."""
-    parents = {e.model for m in lock.models for e in m.bases}
-    found = set()
-    for m in lock.models:
-        shared = [o for o in lock.models if (o.repo, o.install_path, o.layout) == (m.repo, m.install_path, m.layout)]
-        if m.name in parents and m.layout == "hf-cache" and len(shared) == 1:
-            found.add(m.name)
-    return found
 
 
 def _linked_part(model: LockedModel, target: Path, project_dir: Path, base: bool = False) -> Path | None:
@@ -335,7 +323,8 @@ def sync_lock(
         if unknown:
             raise UsageError(f"--model names a model not in the lock: {', '.join(unknown)}")
         # Parents before dependants: a base is in place before anything that loads it.
-        chosen = [m for m in parents_first(lock.models) if not models or m.name in models]
+        wanted = with_ancestors(lock.models, models)  # `--model lora` brings its bases along
+        chosen = [m for m in parents_first(lock.models) if not models or m.name in wanted]
         changes = not (dry_run or check)
         clash = claims_problem((model_claim(m) for m in lock.models), project_dir)
         if clash is not None:
@@ -346,7 +335,7 @@ def sync_lock(
                 "refusing the lock: " + "; ".join(message for _, message in stale),
                 hint="an adapter is only as good as the base it was locked with; nothing was installed",
             )
-        bases = _bases_of(lock)
+        bases = hf_cache_bases(lock.models)
 
         plans: list[tuple[LockedModel, Path, str | None]] = []
         for model in chosen:
