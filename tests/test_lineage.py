@@ -299,3 +299,18 @@ def test_sync_of_one_adapter_brings_its_bases(project: Path, hub: FakeHub) -> No
         " + chat",
         " + lora",
     ]
+
+
+def test_a_gguf_quant_declares_its_base_in_its_header(project: Path, hub: FakeHub) -> None:
+    from tests.corpus import gguf
+
+    hub.repo("acme/base").commit({"config.json": CONFIG})
+    header = gguf([("general.type", "model"), ("general.base_model.0.repo_url", "https://huggingface.co/acme/base")])
+    hub.repo("acme/base-gguf").commit({"base.Q4_K_M.gguf": header})
+    manifest(project, "acme/base-gguf")
+    run = cli("lock")  # a quantization: the default policy warns
+    assert run.exit_code == 0, run.stderr
+    assert "base-gguf: its quantized base acme/base is not locked" in run.stderr
+    assert cli("lock", "--with-bases").exit_code == 0
+    [edge] = read_lock(project / "modellock.lock").get("base-gguf").bases  # type: ignore[union-attr]
+    assert (edge.model, edge.relation, edge.evidence) == ("base", "quantized", ("gguf",))

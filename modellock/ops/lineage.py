@@ -10,15 +10,27 @@ parent. Upgrading a base never silently carries its dependants along.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 
 from modellock.errors import CheckFailed
+from modellock.gate.buffer import Window
+from modellock.gate.formats import gguf_metadata
 from modellock.ops.edgecheck import find_cycle, is_stale, stale_message
 from modellock.project.edges import LockedEdge
 from modellock.project.lockfile import LockedModel
 from modellock.project.manifest import ModelSpec
-from modellock.project.parents import ADAPTER_CONFIG, Declarations, Declared, combine, from_adapter_config, from_card
+from modellock.project.parents import (
+    ADAPTER_CONFIG,
+    Declarations,
+    Declared,
+    combine,
+    from_adapter_config,
+    from_card,
+    from_gguf,
+    gguf_wanted,
+)
 from modellock.sources import RepoRef, Source
 from modellock.store.blobs import Store
 
@@ -83,6 +95,12 @@ def declarations_of(model: LockedModel, spec: ModelSpec, source: Source, store: 
     parents, ignored = from_card(card.card, card.base_models)
     found += parents
     notes += ignored
+    for f in model.files:
+        if f.format == "gguf" and f.size:  # recognised by content; only its header pages are read
+            with open(store.blob_path(f.blake3), "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                parents, ignored = from_gguf(gguf_metadata(Window(m), gguf_wanted), f.path)
+            found += parents
+            notes += ignored
     own = model.repo.lower()
     return Declarations(combine(d for d in found if d.repo.lower() != own), tuple(f"{model.name}: {n}" for n in notes))
 
@@ -116,12 +134,17 @@ def link(
     specs: Mapping[str, ModelSpec],
     fresh: Mapping[str, Declarations],
     *,
+    resolved: Collection[str],
     revalidate: bool,
     with_bases: bool,
     resolve: Callable[[LockedModel, str], str],
 ) -> Linked:
-    """Give every model its edges. `fresh`: declarations of models resolved in this run (the rest keep
-    theirs); `revalidate`: re-make stale kept edges against the current parents (`--with-dependents`)."""
+    """Give every model its edges.
+
+    `fresh`: declarations read in this run (of every model `resolved` in it; with `--with-bases`, of
+    kept ones too); a model without them declares what its edges say. A kept model's existing edges
+    stay as they are (sticky) unless `revalidate` (`--with-dependents`) re-makes the stale ones.
+    """
     by_name = {m.name: m for m in models}
     missing: list[MissingBase] = []
     warnings: list[str] = []
@@ -134,7 +157,7 @@ def link(
             declared = declarations.parents
         else:  # kept: its edges are what it declared when it was locked
             declared = tuple(Declared(e.repo, e.relation, e.evidence, e.pin) for e in model.bases)
-        kept = {e.repo.lower(): e for e in model.bases}
+        kept = {e.repo.lower(): e for e in model.bases} if model.name not in resolved else {}
         edges = []
         for d in declared:
             parent = _parent_for(d, by_name, model.name)
@@ -147,7 +170,7 @@ def link(
                 elif mode == "warn":
                     warnings.append(f'{model.name}: its {d.relation} base {d.repo} is not locked (bases = "warn")')
                 continue
-            if declarations is None and old is not None:
+            if old is not None:
                 stale = is_stale(old, by_name.get(old.model))
                 if not stale or not revalidate:  # sticky: a kept edge is not re-made (no network) unless asked
                     if stale:

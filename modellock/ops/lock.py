@@ -307,16 +307,19 @@ def lock_project(
 
         lineage_warnings: tuple[str, ...] = ()
         if not dry_run:
-            fresh_names = {p.spec.name for p in plans}
+            resolved = {p.spec.name for p in plans}
+            # Kept entries declare what their edges say, with no network; `--with-bases` asks for the
+            # parents they declare and the lock lacks (one under `warn` left no edge), so it reads them again.
             fresh = {
                 m.name: declarations_of(m, manifest.models[m.name], source_for(m.source), store)
                 for m in new_models
-                if m.name in fresh_names
+                if m.name in resolved or (with_bases and all(store.has(f.blake3, f.size) for f in m.files))
             }
             linked = link(
                 new_models,
                 manifest.models,
                 fresh,
+                resolved=resolved,
                 revalidate=with_dependents or upgrade_all,
                 with_bases=with_bases,
                 resolve=lambda parent, rev: source_for(parent.source).resolve(

@@ -1,7 +1,8 @@
 """What a model declares about its parents, read from its own metadata. Claims, never facts.
 
 Sources, strongest first: PEFT's `adapter_config.json` (`base_model_name_or_path`, `revision`), the
-model card's `base_model` / `base_model_relation` and the Hub's `expand=baseModels`. A parent that
+model card's `base_model` / `base_model_relation` and the Hub's `expand=baseModels`, and GGUF's
+`general.base_model.N.repo_url`. A parent that
 is not a Hub repository id (a local path such as `/home/me/llama`, which PEFT writes when the base
 was loaded from disk) is reported, never followed.
 """
@@ -105,6 +106,26 @@ def from_card(card: Mapping[str, Any] | None, base_models: Any) -> tuple[list[De
     if relation is None:
         relation = "merge" if len(names) > 1 else "finetune"
     return [Declared(name, relation, ("card",)) for name in names], notes
+
+
+def gguf_wanted(key: str) -> bool:
+    """The GGUF metadata keys that declare a parent."""
+    return key == "general.type" or (key.startswith("general.base_model.") and key.endswith(".repo_url"))
+
+
+def from_gguf(meta: Mapping[str, Any], file: str) -> tuple[list[Declared], list[str]]:
+    """Parents a GGUF file's `general.base_model.N.repo_url` names: an adapter's base (`general.type =
+    adapter`), else what was quantized. The converter fills it from the card; it never carries a commit."""
+    relation = "adapter" if meta.get("general.type") == "adapter" else "quantized"
+    found: list[Declared] = []
+    notes: list[str] = []
+    for key in sorted(k for k in meta if k != "general.type"):
+        repo = _hub_id(meta[key])
+        if repo is None:
+            notes.append(f"{file}: {key} {str(meta[key])[:200]!r} is not a Hub repository")
+        else:
+            found.append(Declared(repo, relation, ("gguf",)))
+    return found, notes
 
 
 def combine(found: Iterable[Declared]) -> tuple[Declared, ...]:
