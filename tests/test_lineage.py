@@ -118,6 +118,7 @@ def test_a_base_upgraded_alone_makes_the_edge_stale(project: Path, hub: FakeHub)
     assert check.exit_code == 1
     assert f"stale edge: `lora` was validated against `chat`@{commits['chat'][:7]}" in check.stderr
     assert f"now locked at {moved[:7]}" in check.stderr and "modellock lock --with-dependents" in check.stderr
+    assert "hint: run `modellock lock --with-dependents` to re-validate" in check.stderr
     assert "[stale edge]" in cli("tree").stdout
     before = snapshot(project)
     refused = cli("sync")

@@ -5,10 +5,13 @@ Pure functions of the lock, no network and no model bytes: `lock --check`, `sync
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from modellock.project.edges import LockedEdge
 from modellock.project.lockfile import LockedModel
+
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
 
 def is_stale(edge: LockedEdge, parent: LockedModel | None) -> bool:
@@ -37,6 +40,9 @@ def edge_problems(models: Collection[LockedModel]) -> list[tuple[str, str]]:
             parent = by_name.get(edge.model)
             if is_stale(edge, parent) or (parent is not None and parent.repo != edge.repo):
                 found.append((model.name, stale_message(model.name, edge, parent)))
+            elif _HEX40.match(edge.pin) and edge.pin != edge.commit:
+                pinned = f"its edge to `{edge.model}` pins {edge.pin[:7]} but records {edge.commit[:7]}"
+                found.append((model.name, pinned))
     cycle = find_cycle(list(by_name.values()))
     if cycle:
         found.append((cycle[0], f"lineage cycle: {' -> '.join(cycle)}"))

@@ -11,6 +11,7 @@ parent. Upgrading a base never silently carries its dependants along.
 from __future__ import annotations
 
 import mmap
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 
@@ -34,6 +35,7 @@ from modellock.project.parents import (
 from modellock.sources import RepoRef, Source
 from modellock.store.blobs import Store
 
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
 MAX_DEPTH = 8
 """How many generations `--with-bases` follows (adapter → fine-tune → base is three)."""
 
@@ -118,7 +120,7 @@ def _edge(
 ) -> LockedEdge:
     if d.pin:
         # A commit pin must be the locked commit; a branch or tag is resolved once, here, and must lead there too.
-        wanted = d.pin if len(d.pin) == 40 and d.pin == d.pin.lower() and d.pin.isalnum() else resolve(parent, d.pin)
+        wanted = d.pin if _HEX40.match(d.pin) else resolve(parent, d.pin)
         if wanted != parent.commit:
             raise BasePinMismatch(
                 f"`{child.name}` pins its base {d.repo} at {d.pin} ({wanted[:7]}), "

@@ -139,7 +139,11 @@ class Console:
         print(f"{self._label('error')} {lock_name} does not match the manifest or has been edited:", file=self.err)
         for p in result.problems:
             print(f"  - {p.model + ': ' if p.model else ''}{p.message}", file=self.err)
-        self.hint("run `modellock lock` to update it")
+        if all(p.message.startswith(("stale edge:", "lineage cycle:")) for p in result.problems):
+            # Sticky: plain `lock` keeps a stale edge as it is, so it would not fix this.
+            self.hint("run `modellock lock --with-dependents` to re-validate the edges against their bases")
+        else:
+            self.hint("run `modellock lock` to update it")
 
     def proof_result(self, result: ProofResult, lock_name: str) -> None:
         check = result.check
