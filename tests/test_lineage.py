@@ -56,6 +56,8 @@ def test_add_with_bases_locks_the_chain_with_edges(project: Path, hub: FakeHub) 
     run = cli("add", "acme/lora", "--with-bases")
     assert run.exit_code == 0, run.stderr
     assert "Added base chat (acme/chat)" in run.stderr and "Added base base (acme/base)" in run.stderr
+    assert f"Linked lora -> chat@{commits['chat'][:7]} (adapter)" in run.stdout
+    assert f"Linked chat -> base@{commits['base'][:7]} (finetune)" in run.stdout
     lock = read_lock(project / "modellock.lock")
     assert lock is not None and lock.names() == ["base", "chat", "lora"]
     [to_chat] = lock.get("lora").bases  # type: ignore[union-attr]
@@ -95,6 +97,13 @@ def test_add_with_bases_locks_the_chain_with_edges(project: Path, hub: FakeHub) 
     assert why_json["model"] == "chat" and why_json["roots"][0]["children"][0]["name"] == "lora"
     bad = cli("why", "nope")
     assert bad.exit_code == 2 and "not in the lock: nope" in bad.stderr
+
+
+def test_add_of_an_adapter_without_its_base_changes_nothing(project: Path, hub: FakeHub) -> None:
+    publish_chain(hub)
+    run = cli("add", "acme/lora")
+    assert run.exit_code == 1 and "unlocked base: `lora` declares adapter base acme/chat" in run.stderr
+    assert not (project / "modellock.toml").exists() and not (project / "modellock.lock").exists()
 
 
 def test_with_bases_failure_puts_the_manifest_back(project: Path, hub: FakeHub) -> None:

@@ -57,6 +57,8 @@ class LockResult:
     """Per model: exclude globs added for pickle copies of safetensors weights, and the files they drop."""
     signatures: tuple[SignatureReport, ...] = ()
     warnings: tuple[str, ...] = ()
+    linked: tuple[tuple[str, str, str, str], ...] = ()
+    """New lineage edges, as (model, base, relation, base commit): made in this run, not kept from the old lock."""
 
 
 @dataclass(frozen=True)
@@ -306,6 +308,7 @@ def lock_project(
                 )
 
         lineage_warnings: tuple[str, ...] = ()
+        made: list[tuple[str, str, str, str]] = []
         if not dry_run:
             resolved = {p.spec.name for p in plans}
             # Kept entries declare what their edges say, with no network; `--with-bases` asks for the
@@ -327,6 +330,11 @@ def lock_project(
                 ),
             )
             new_models, lineage_warnings = list(linked.models), linked.warnings
+            for m in new_models:
+                before = existing.get(m.name)
+                for e in m.bases:
+                    if before is None or e not in before.bases:
+                        made.append((m.name, e.model, e.relation, e.commit))
 
         written = False
         if not dry_run:
@@ -342,4 +350,5 @@ def lock_project(
             auto_excluded={p.spec.name: p.auto_excluded for p in plans if p.auto_excluded},
             signatures=tuple(reports),
             warnings=(*(trust.warnings if trust else ()), *lineage_warnings),
+            linked=tuple(made),
         )

@@ -118,6 +118,8 @@ class Console:
             else:
                 detail = f"{c.requested} {short(c.old_commit)}"
             self.line(f"{word} {c.name} {detail}")
+        for model, base, relation, commit in result.linked:
+            self.line(f"Linked {model} -> {base}@{short(commit)} ({relation})")
         for warning in result.warnings:
             self.warn(warning)
         for s in result.signatures:
