@@ -29,7 +29,8 @@ ISS = "https://token.actions.githubusercontent.com"
 
 
 def publish(hub: FakeHub, sigstore: FakeSigstore) -> None:
-    """Repositories covering every lock feature: layouts, tags, pickles with scan verdicts, a signature."""
+    """Repositories covering every lock feature: layouts, tags, pickles with scan verdicts, a signature,
+    and a lineage edge (an adapter of `plain`)."""
     plain = hub.repo("acme/plain")
     plain.commit({"config.json": b"{}\n", "model.safetensors": weights(b"w" * 512), "sub/dir/é x.json": b"[]"})
     tagged = hub.repo("acme/tagged")
@@ -37,6 +38,11 @@ def publish(hub: FakeHub, sigstore: FakeSigstore) -> None:
     hub.repo("acme/old").commit({"pytorch_model.bin": TORCH_ZIP, "config.json": b"{}"})
     bundle = sigstore.sign_dsse(statement(SIGNED), ID, ISS)
     hub.repo("acme/signed").commit({**SIGNED, "model.sig": json.dumps(bundle).encode()})
+    adapter = json.dumps({"base_model_name_or_path": "acme/plain", "revision": None}).encode()
+    hub.repo("acme/lora").commit(
+        {"adapter_config.json": adapter, "adapter_model.safetensors": weights(b"a" * 64)},
+        card={"base_model": "acme/plain"},
+    )
 
 
 MANIFEST = f"""[settings]
@@ -59,6 +65,9 @@ allow-files = ["config.json"]
 [models.signed]
 repo = "acme/signed"
 signature = {{ identity = "{ID}", issuer = "{ISS}" }}
+
+[models.lora]
+repo = "acme/lora"
 """
 
 

@@ -336,7 +336,7 @@ def test_large_tree_is_listed_without_per_file_calls(project: Path, hub: FakeHub
     run = cli("add", "acme/many")
     assert run.exit_code == 0, run.stderr
     api_calls = [p for _, p in hub.requests if p.startswith("/api/")]
-    assert len(api_calls) == 4  # one revision lookup and three pages of tree
+    assert len(api_calls) == 5  # one revision lookup, three pages of tree, one card lookup (lineage)
     assert len(read_lock(project / "modellock.lock").get("many").files) == 250  # type: ignore[union-attr]
 
 

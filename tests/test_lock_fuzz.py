@@ -15,6 +15,7 @@ def test_accepted_mutants_mean_the_same_lock(project: Path, hub: FakeHub, sigsto
     manifest = lock_fuzz.write_project(project, sigstore)
     run = cli("lock")
     assert run.exit_code == 0, run.stderr
+    assert "bases = [{" in manifest.with_name("modellock.lock").read_text()  # edges are fuzzed too
     tally = lock_fuzz.run(manifest, seed=7, count=400)
     assert tally.different == 0 and tally.internal == 0, tally.examples
     assert tally.refused > 300  # the mutations are real edits, not no-ops

@@ -6,7 +6,14 @@ import os
 import sys
 from typing import Any
 
-from modellock.cli import cache_cmd, install_cmd, lock_cmd, project_cmd, scan_cmd  # noqa: F401 - they register commands
+from modellock.cli import (  # noqa: F401 - they register their commands
+    cache_cmd,
+    install_cmd,
+    lineage_cmd,
+    lock_cmd,
+    project_cmd,
+    scan_cmd,
+)
 from modellock.cli.base import app, options
 
 __all__ = ["app", "main"]

@@ -224,4 +224,10 @@ class Pickle(str, enum.Enum):
 
 
 FormatOption = Annotated[Format, typer.Option("--format", help="Output format: text or json.")]
+WithBasesOption = Annotated[
+    bool, typer.Option("--with-bases", help="Add the base models this one declares (and theirs) to the manifest.")
+]
+WithDependentsOption = Annotated[
+    bool, typer.Option("--with-dependents", help="Re-validate lineage edges whose base moved (stale edges).")
+]
 ModelOption = Annotated[list[str] | None, typer.Option("--model", help="Only this model; repeatable.")]

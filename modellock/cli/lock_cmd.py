@@ -11,6 +11,8 @@ from modellock.cli.base import (
     Format,
     FormatOption,
     TrustedRootOption,
+    WithBasesOption,
+    WithDependentsOption,
     app,
     command,
     options,
@@ -50,6 +52,8 @@ def lock(
     allow_unsigned: Annotated[
         bool, typer.Option("--allow-unsigned", help="Accept an unsigned commit where the locked one was signed.")
     ] = False,
+    with_bases: WithBasesOption = False,
+    with_dependents: WithDependentsOption = False,
 ) -> None:
     """Resolve the manifest to commits and write modellock.lock."""
     from modellock.errors import CHECK_FAILED, UsageError
@@ -66,7 +70,8 @@ def lock(
         if check:
             failed |= not _check_one(output, remote)
         else:
-            _lock_one(upgrade, upgrade_model, dry_run, offline, output, trusted_root, accept_new_signer, allow_unsigned)
+            _lock_one(upgrade, upgrade_model, dry_run, offline, output, trusted_root, accept_new_signer, allow_unsigned,
+                      lineage=(with_bases, with_dependents))  # fmt: skip
     if failed:
         raise typer.Exit(CHECK_FAILED)
 
@@ -121,28 +126,38 @@ def _lock_one(
     trusted_root: Path | None,
     accept_new_signer: bool,
     allow_unsigned: bool,
+    lineage: tuple[bool, bool] = (False, False),
 ) -> None:
     import dataclasses
 
     from modellock.ops.context import open_project, source_factory, trust_source
     from modellock.ops.lock import lock_project
+    from modellock.ops.withbases import lock_and_maybe_bases
 
     console = options.console()
     project = open_project(options.manifest_path)
     manifest, store = project.manifest, project.store
     console.debug(f"project {manifest.path.parent}, store {store.root}")
-    outcome = lock_project(
+    done = lock_and_maybe_bases(
         manifest,
-        store,
-        upgrade_all=upgrade,
-        upgrade=upgrade_model or (),
-        dry_run=dry_run,
-        progress=console.progress() if output is Format.text else None,
-        trust=trust_source(manifest, trusted_root, online=not offline),
-        accept_new_signer=accept_new_signer,
-        allow_unsigned=allow_unsigned,
-        source_factory=source_factory(manifest, store, offline=offline),
+        lineage[0],
+        lambda m: lock_project(
+            m,
+            store,
+            upgrade_all=upgrade,
+            upgrade=upgrade_model or (),
+            dry_run=dry_run,
+            progress=console.progress() if output is Format.text else None,
+            trust=trust_source(m, trusted_root, online=not offline),
+            accept_new_signer=accept_new_signer,
+            allow_unsigned=allow_unsigned,
+            source_factory=source_factory(m, store, offline=offline),
+            with_bases=lineage[0],
+            with_dependents=lineage[1],
+        ),
     )
+    console.bases_added(done.added)
+    outcome = done.result
     if output is Format.json:
         console.json({"ok": True, "lock": str(manifest.lock_path), **dataclasses.asdict(outcome)})
     else:

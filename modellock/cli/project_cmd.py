@@ -14,6 +14,7 @@ from modellock.cli.base import (
     Pickle,
     RepoType,
     TrustedRootOption,
+    WithBasesOption,
     app,
     command,
     options,
@@ -51,6 +52,7 @@ def add(
     ] = None,
     output: FormatOption = Format.text,
     trusted_root: TrustedRootOption = None,
+    with_bases: WithBasesOption = False,
 ) -> None:
     """Add a model to the manifest and lock it."""
     import dataclasses
@@ -68,10 +70,12 @@ def add(
         path=path,
         pickle=pickle.value if pickle else None,
         repo_type=repo_type.value if repo_type else None,
+        with_bases=with_bases,
     )
     console = options.console()
     progress = console.progress() if output is Format.text else None
     outcome = add_and_lock(options.project, request, trusted_root=trusted_root, progress=progress)
+    console.bases_added(outcome.bases_added)
     if output is Format.json:
         console.json({"ok": True, "added": outcome.name, **dataclasses.asdict(outcome.lock)})
         return

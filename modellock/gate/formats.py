@@ -6,7 +6,7 @@ import contextlib
 import json
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from modellock.gate.buffer import Window
@@ -196,6 +196,32 @@ def _gguf_value(r: _Reader, kind: int, keep: bool, depth: int = 0) -> Any:
         values = [_gguf_value(r, item_kind, keep, depth + 1) for _ in range(count)]
         return values if keep else None
     raise ValueError(f"unknown GGUF value type {kind}")
+
+
+def gguf_metadata(data: Window, wanted: Callable[[str], bool]) -> dict[str, Any]:
+    """Metadata values of a GGUF header whose key `wanted` accepts (e.g. `general.base_model.0.repo_url`).
+
+    Only the key/value section is read (a few pages of a multi-gigabyte file); a header that cannot be
+    read gives {} (the gate's own check reports it).
+    """
+    found: dict[str, Any] = {}
+    r = _Reader(data, 4)
+    try:
+        if data.head(4) != b"GGUF" or r.u32() not in (2, 3):
+            return {}
+        r.u64()  # tensor count
+        kvs = r.u64()
+        if kvs > len(data) // 12:
+            return {}
+        for _ in range(kvs):
+            key, kind = r.string() or "", r.u32()
+            keep = wanted(key)
+            value = _gguf_value(r, kind, keep=keep)
+            if keep:
+                found[key] = value
+    except ValueError:
+        return {}
+    return found
 
 
 def check_gguf(data: Window) -> list[Finding]:

@@ -9,6 +9,7 @@ from modellock.ops.context import open_project, source_factory, trust_source
 from modellock.ops.lock import LockResult, lock_project
 from modellock.ops.progress import Progress
 from modellock.ops.project import RepoSpec, add_model, init_manifest
+from modellock.ops.withbases import lock_and_maybe_bases
 from modellock.project.discover import LOCK_NAME, MANIFEST_NAME
 
 
@@ -25,6 +26,8 @@ class AddRequest:
     path: str | None = None
     pickle: str | None = None
     repo_type: str | None = None
+    with_bases: bool = False
+    """Also add (and lock) the base models it declares, following chains."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class AddResult:
     name: str
     lock: LockResult
     excluded: tuple[str, ...] = ()
+    bases_added: tuple[tuple[str, str], ...] = ()
+    """(manifest name, repository) of each base `--with-bases` added."""
 
 
 def add_and_lock(
@@ -49,14 +54,21 @@ def add_and_lock(
             init_manifest(project_dir)
         added = _write_entry(manifest_path, spec, request, request.name, request.exclude)
         project = open_project(manifest_path)
-        result = lock_project(
+        store = project.store
+        done = lock_and_maybe_bases(
             project.manifest,
-            project.store,
-            progress=progress,
-            exclude_pickle_copies=added,
-            trust=trust_source(project.manifest, trusted_root, online=True),
-            source_factory=source_factory(project.manifest, project.store),
+            request.with_bases,
+            lambda manifest: lock_project(
+                manifest,
+                store,
+                progress=progress,
+                exclude_pickle_copies=added,
+                trust=trust_source(manifest, trusted_root, online=True),
+                source_factory=source_factory(manifest, store),
+                with_bases=request.with_bases,
+            ),
         )
+        result = done.result
         patterns, files = result.auto_excluded.get(added, ([], []))
         if patterns:
             _write_entry(manifest_path, spec, request, added, (*request.exclude, *patterns), replace=True)
@@ -70,7 +82,7 @@ def add_and_lock(
         elif lock_path.read_bytes() != lock_before:
             lock_path.write_bytes(lock_before)
         raise
-    return AddResult(added, result, tuple(files))
+    return AddResult(added, result, tuple(files), done.added)
 
 
 def _write_entry(

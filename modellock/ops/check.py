@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from modellock.ops.edgecheck import edge_problems
 from modellock.project.lockfile import LockedModel, Lockfile, content_digest
 from modellock.project.lockread import loads_checked
 from modellock.project.manifest import Manifest, ModelSpec
@@ -108,6 +109,8 @@ def _lock_problems(lock: Lockfile, manifest: Manifest) -> list[Problem]:
     clash = claims_problem((model_claim(m) for m in lock.models), project_dir)
     if clash is not None:
         problems.append(Problem(clash[0], f"cannot be installed: {clash[1]}"))
+    # Offline, from the lock alone: every edge still names its parent's locked commit and file set.
+    problems.extend(Problem(name, message) for name, message in edge_problems(lock.models))
     return problems
 
 

@@ -13,6 +13,7 @@ from modellock.gate.enforce import gate_files
 from modellock.gate.verdict import SCANNER_VERSION, ScanResult
 from modellock.ops.check import manifest_differences
 from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
+from modellock.ops.lineage import declarations_of, link
 from modellock.ops.progress import Progress
 from modellock.ops.project import pickle_duplicates, write_lock
 from modellock.ops.signatures import SignatureReport, TrustSource, attest_for_lock, signature_path
@@ -57,6 +58,8 @@ class LockResult:
     """Per model: exclude globs added for pickle copies of safetensors weights, and the files they drop."""
     signatures: tuple[SignatureReport, ...] = ()
     warnings: tuple[str, ...] = ()
+    linked: tuple[tuple[str, str, str, str], ...] = ()
+    """New lineage edges, as (model, base, relation, base commit): made in this run, not kept from the old lock."""
 
 
 @dataclass(frozen=True)
@@ -168,8 +171,14 @@ def lock_project(
     trust: TrustSource | None = None,
     accept_new_signer: bool = False,
     allow_unsigned: bool = False,
+    with_bases: bool = False,
+    with_dependents: bool = False,
 ) -> LockResult:
-    """Bring the lock in line with the manifest; sticky unless asked to upgrade."""
+    """Bring the lock in line with the manifest; sticky unless asked to upgrade.
+
+    `with_bases`: every declared parent not in the lock stops it (`UnlockedBase`, which the caller
+    answers by adding them); `with_dependents`: stale lineage edges of kept models are re-made.
+    """
     with store.held():  # `cache prune` waits until the blobs fetched here are in a registered lock
         started = time.monotonic()
         unknown = sorted(set(upgrade) - set(manifest.models))
@@ -299,6 +308,35 @@ def lock_project(
                     ModelChange(old.name, "removed", old.requested, old.commit, None, len(old.files), old.size)
                 )
 
+        lineage_warnings: tuple[str, ...] = ()
+        made: list[tuple[str, str, str, str]] = []
+        if not dry_run:
+            resolved = {p.spec.name for p in plans}
+            # Kept entries declare what their edges say, with no network; `--with-bases` asks for the
+            # parents they declare and the lock lacks (one under `warn` left no edge), so it reads them again.
+            fresh = {
+                m.name: declarations_of(m, manifest.models[m.name], source_for(m.source), store)
+                for m in new_models
+                if m.name in resolved or (with_bases and all(store.has(f.blake3, f.size) for f in m.files))
+            }
+            linked = link(
+                new_models,
+                manifest.models,
+                fresh,
+                resolved=resolved,
+                revalidate=with_dependents or upgrade_all,
+                with_bases=with_bases,
+                resolve=lambda parent, rev: source_for(parent.source).resolve(
+                    RepoRef(parent.repo, parent.repo_type), rev
+                ),
+            )
+            new_models, lineage_warnings = list(linked.models), linked.warnings
+            for m in new_models:
+                before = existing.get(m.name)
+                for e in m.bases:
+                    if before is None or e not in before.bases:
+                        made.append((m.name, e.model, e.relation, e.commit))
+
         written = False
         if not dry_run:
             written = write_lock(manifest.lock_path, Lockfile(models=tuple(new_models)))
@@ -312,5 +350,6 @@ def lock_project(
             elapsed=time.monotonic() - started,
             auto_excluded={p.spec.name: p.auto_excluded for p in plans if p.auto_excluded},
             signatures=tuple(reports),
-            warnings=tuple(trust.warnings) if trust else (),
+            warnings=(*(trust.warnings if trust else ()), *lineage_warnings),
+            linked=tuple(made),
         )

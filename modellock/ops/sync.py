@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Literal
 from modellock.errors import CheckFailed, IntegrityError, UnsafePath, UsageError
 from modellock.gate.enforce import gate_files
 from modellock.ops.check import model_claim
+from modellock.ops.edgecheck import edge_problems, hf_cache_bases, parents_first, with_ancestors
 from modellock.ops.progress import Progress
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
 from modellock.project.paths import claims_problem
 from modellock.store import atomic
 from modellock.store.blobs import Store
-from modellock.store.hfcache import RECORDS, is_snapshot, ref_file, ref_problem
+from modellock.store.hfcache import RECORDS, is_snapshot, ref_names, ref_problem
 from modellock.store.installed import (
     MARKER,
     FileStat,
@@ -85,7 +86,7 @@ class SyncResult:
         return [m for m in self.models if m.action == "remove"]
 
 
-def _drift(model: LockedModel, target: Path, inexact: bool) -> str | None:
+def _drift(model: LockedModel, target: Path, inexact: bool, is_base: bool = False) -> str | None:
     """Why `target` does not hold exactly `model` (by stat only), or None if it does."""
     state = read_state(target)
     if state is None:
@@ -106,10 +107,10 @@ def _drift(model: LockedModel, target: Path, inexact: bool) -> str | None:
             return f"{len(extra)} file{'s' if len(extra) > 1 else ''} not in the lock"
     if is_snapshot(target) and (target / MARKER).exists():
         return "its install record is inside the snapshot (written by an older modellock)"
-    return ref_problem(model, target)
+    return ref_problem(model, target, is_base)
 
 
-def _linked_part(model: LockedModel, target: Path, project_dir: Path) -> Path | None:
+def _linked_part(model: LockedModel, target: Path, project_dir: Path, base: bool = False) -> Path | None:
     """The first path sync would write through that is a symlink, or None.
 
     Inside the project, every component of a relative install path (a pull request can commit a
@@ -123,15 +124,15 @@ def _linked_part(model: LockedModel, target: Path, project_dir: Path) -> Path | 
     if model.layout != "hf-cache":
         return target if target.is_symlink() else None
     repo = target.parent.parent
-    ref = ("refs/" + model.requested,) if model.requested != model.commit else ()
+    ref = tuple("refs/" + name for name in ref_names(model, base))
     parts = ("blobs", f"snapshots/{target.name}", RECORDS, *ref)
     return symlinked_part(repo.parent, repo.name) or next(
         (p for p in (symlinked_part(repo, part) for part in parts) if p is not None), None
     )
 
 
-def _check_ownership(model: LockedModel, target: Path, force: bool, project_dir: Path) -> None:
-    linked = _linked_part(model, target, project_dir)
+def _check_ownership(model: LockedModel, target: Path, force: bool, project_dir: Path, base: bool = False) -> None:
+    linked = _linked_part(model, target, project_dir, base)
     if linked is not None:
         raise CheckFailed(
             f"{model.name}: {linked} is a symlink; modellock never writes through one",
@@ -209,7 +210,9 @@ def _carry_over(model: LockedModel, target: Path, staged: Path) -> None:
             shutil.copy2(src, dst, follow_symlinks=False)
 
 
-def _build(model: LockedModel, store: Store, target: Path, staged: Path, linker: Linker, inexact: bool) -> None:
+def _build(
+    model: LockedModel, store: Store, target: Path, staged: Path, linker: Linker, inexact: bool, base: bool = False
+) -> None:
     """Build the model's tree in `staged`, beside `target`, and swap it in."""
     blobs = target.parent.parent / "blobs" if model.layout == "hf-cache" else None
     stats: dict[str, FileStat] = {}
@@ -227,9 +230,8 @@ def _build(model: LockedModel, store: Store, target: Path, staged: Path, linker:
         _carry_over(model, target, staged)
     write_state(staged, InstallState(model.name, model.commit, model.digest, stats), target)
     swap_in(staged, target)
-    ref = ref_file(model, target)
-    if ref is not None:
-        atomic.write_text(ref, model.commit)  # no newline, as huggingface_hub writes it
+    for name in ref_names(model, base):
+        atomic.write_text(target.parent.parent / "refs" / name, model.commit)  # no newline, as huggingface_hub does
 
 
 def _synced(model: LockedModel, target: Path, reason: str | None) -> ModelSync:
@@ -272,12 +274,16 @@ def _remove_dropped(lock: Lockfile, lock_path: Path, store: Store, project_dir: 
         if act:
             recover(target)
         state = read_state(target)
-        if name in current or state is None or state.name != name:
+        # An hf-cache snapshot the model has moved on from goes too: with it there, an explicit old
+        # `revision=` would still load bytes the lock no longer vouches for (a base the adapter was not locked with).
+        superseded = name in current and where not in current.values() and is_snapshot(target)
+        if (name in current and not superseded) or state is None or state.name != name:
             continue  # still locked, already gone, or no longer ours: never delete what we do not own
         if act:
             with FileLock(str(store.target_lock(target))):
                 remove_installed(target)
-        removed.append(ModelSync(name, state.commit, where, "remove", "no longer in the lock", len(state.files), 0))
+        why = "an older snapshot of a locked model" if superseded else "no longer in the lock"
+        removed.append(ModelSync(name, state.commit, where, "remove", why, len(state.files), 0))
     if act:
         store.write_installs(lock_path, current)
     return removed
@@ -316,11 +322,20 @@ def sync_lock(
         unknown = sorted(set(models) - set(lock.names()))
         if unknown:
             raise UsageError(f"--model names a model not in the lock: {', '.join(unknown)}")
-        chosen = [m for m in lock.models if not models or m.name in models]
+        # Parents before dependants: a base is in place before anything that loads it.
+        wanted = with_ancestors(lock.models, models)  # `--model lora` brings its bases along
+        chosen = [m for m in parents_first(lock.models) if not models or m.name in wanted]
         changes = not (dry_run or check)
         clash = claims_problem((model_claim(m) for m in lock.models), project_dir)
         if clash is not None:
             raise UnsafePath(f"refusing the lock: model `{clash[0]}` cannot be installed: {clash[1]}")
+        stale = edge_problems(lock.models)
+        if stale:
+            raise CheckFailed(
+                "refusing the lock: " + "; ".join(message for _, message in stale),
+                hint="an adapter is only as good as the base it was locked with; nothing was installed",
+            )
+        bases = hf_cache_bases(lock.models)
 
         plans: list[tuple[LockedModel, Path, str | None]] = []
         for model in chosen:
@@ -328,8 +343,8 @@ def sync_lock(
             try:
                 if changes:
                     recover(target)
-                _check_ownership(model, target, force, project_dir)
-                reason = _drift(model, target, inexact)
+                _check_ownership(model, target, force, project_dir, model.name in bases)
+                reason = _drift(model, target, inexact, model.name in bases)
             except OSError as exc:  # a path through a file, /proc, a name too long: the model's path is wrong
                 raise _cannot_install(model, target, exc) from None
             plans.append((model, target, "reinstall requested" if reinstall and reason is None else reason))
@@ -381,9 +396,10 @@ def sync_lock(
                 if reason is not None and changes:
                     with FileLock(str(store.target_lock(target))):
                         if not reinstall:
-                            reason = _drift(model, target, inexact)  # another sync may have finished it meanwhile
+                            # another sync may have finished it meanwhile
+                            reason = _drift(model, target, inexact, model.name in bases)
                         if reason is not None:
-                            _build(model, store, target, staged[model.name], linker, inexact)
+                            _build(model, store, target, staged[model.name], linker, inexact, model.name in bases)
                 results.append(_synced(model, target, reason))
         finally:
             for path in staged.values():

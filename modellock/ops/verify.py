@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modellock.errors import ModellockError, UsageError
+from modellock.ops.edgecheck import hf_cache_bases
 from modellock.project.lockfile import LockedModel, Lockfile
 from modellock.store.blobs import Store
 from modellock.store.hashing import blake3_file
@@ -53,8 +54,8 @@ class Report:
         return all(m.ok for m in self.models)
 
 
-def _refs(model: LockedModel, target: Path) -> tuple[str, ...]:
-    problem = ref_problem(model, target)
+def _refs(model: LockedModel, target: Path, bases: Collection[str] = ()) -> tuple[str, ...]:
+    problem = ref_problem(model, target, model.name in bases)
     return (problem,) if problem else ()
 
 
@@ -79,6 +80,7 @@ def verify_installed(
     """
     reports = []
     files = size = 0
+    bases = hf_cache_bases(lock.models)
     for model in _select(lock, models):
         target = target_of(model, project_dir)
         store_bad = tuple(f.path for f in model.files if store is not None and not store.verify_blob(f.blake3))
@@ -116,7 +118,7 @@ def verify_installed(
                 tuple(extra),
                 store_bad,
                 signature,
-                _refs(model, target),
+                _refs(model, target, bases),
             )
         )
     return Report(tuple(reports), files, size, hashed=True)
@@ -126,6 +128,7 @@ def status_installed(lock: Lockfile, project_dir: Path, *, models: Collection[st
     """Compare size, mtime and inode recorded at install time; reads no file contents."""
     reports = []
     files = 0
+    bases = hf_cache_bases(lock.models)
     for model in _select(lock, models):
         target = target_of(model, project_dir)
         state = read_state(target)
@@ -144,7 +147,13 @@ def status_installed(lock: Lockfile, project_dir: Path, *, models: Collection[st
         extra = sorted(set(user_files(target)) - {f.path for f in model.files})
         reports.append(
             ModelReport(
-                model.name, str(target), True, tuple(missing), tuple(modified), tuple(extra), refs=_refs(model, target)
+                model.name,
+                str(target),
+                True,
+                tuple(missing),
+                tuple(modified),
+                tuple(extra),
+                refs=_refs(model, target, bases),
             )
         )
     return Report(tuple(reports), files, 0, hashed=False)

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 import blake3
 
+from modellock.project.edges import LockedEdge, render_edges
 from modellock.project.policy import DEFAULT_POLICY, Policy
 
 VERSION = 2
 """2: every model carries a `seal`. Version 1 locks are read as unsealed and re-locked."""
-REVISION = 1
+REVISION = 2
+"""2: models may carry `bases` (lineage edges). A revision 1 reader ignores them, but the seal covers them."""
 SOURCES = ("huggingface",)
 
 HEADER = (
@@ -89,11 +91,14 @@ class LockedModel:
     layout: str = "dir"
     policy: Policy = DEFAULT_POLICY
     signature: LockedSignature | None = None
+    bases: tuple[LockedEdge, ...] = ()
+    """Lineage edges to parents in the same lock, sorted by parent name."""
     seal: str = dataclasses.field(default="", compare=False)
     """As read from the lock; `seal_of` recomputes it. Written locks always carry the computed one."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "files", tuple(sorted(self.files, key=lambda f: f.path)))
+        object.__setattr__(self, "bases", tuple(sorted(self.bases, key=lambda e: e.model)))
         if not self.digest:
             object.__setattr__(self, "digest", content_digest(self.files))
 
@@ -164,6 +169,7 @@ def _model_parts(m: LockedModel) -> tuple[str, str]:
             f"{k} = {v}" if isinstance(v, int) else f"{k} = {toml_string(str(v))}" for k, v in m.signature.fields()
         )
         out.append(f"signature = {{ {items} }}\n")
+    out.append(render_edges(m.bases))
     out.append("files = [\n")
     for f in m.files:
         extra = f", format = {toml_string(f.format)}" if f.format else ""

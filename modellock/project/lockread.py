@@ -10,6 +10,7 @@ from typing import Any
 
 from modellock.errors import ConfigError, LockTampered
 from modellock.project.discover import LOCK_NAME
+from modellock.project.edges import LockedEdge, edge_of, edge_problem
 from modellock.project.lockfast import parse_canonical
 from modellock.project.lockfile import (
     HEADER,
@@ -148,6 +149,21 @@ class _Reader:
             raise self.fail(f"{where}: blake3 and sha256 must be 64 hex digits", index, "signature =")
         return LockedSignature(**{key.replace("-", "_"): value for key, value in raw.items()})
 
+    def bases(self, data: dict[str, Any], name: str, index: int) -> tuple[LockedEdge, ...]:
+        raw = data.get("bases")
+        if raw is None:
+            return ()
+        if not isinstance(raw, list) or not raw:
+            raise self.fail(f"model `{name}`: `bases` must be a non-empty list of edges", index, "bases =")
+        for item in raw:
+            reason = edge_problem(item)
+            if reason:
+                raise self.fail(f"model `{name}`: `bases`: {reason}", index, "bases =")
+        edges = tuple(edge_of(item) for item in raw)
+        if len({e.model for e in edges}) != len(edges) or any(e.model == name for e in edges):
+            raise self.fail(f"model `{name}`: `bases` names a parent twice, or the model itself", index, "bases =")
+        return edges
+
     def checked(self, data: dict[str, Any], key: str, index: int, problem: Callable[[str], str | None]) -> str:
         value: str = self.field(data, key, index)
         reason = problem(value)
@@ -180,6 +196,7 @@ class _Reader:
             layout=self.layout(data, name, index),
             policy=self.policy(data, name, index),
             signature=self.signature(data, name, index),
+            bases=self.bases(data, name, index),
             requested=self.checked(data, "requested", index, ref_problem),
             commit=commit,
             fingerprint=data["fingerprint"],

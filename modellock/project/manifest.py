@@ -14,6 +14,7 @@ import blake3
 
 from modellock.errors import ConfigError
 from modellock.project.discover import LOCK_NAME
+from modellock.project.edges import BASES_MODES
 from modellock.project.paths import (
     REPO_TYPES,
     Claim,
@@ -33,7 +34,9 @@ _POLICY_KEYS = ("pickle", "remote-code", "allow-files")
 _SIGNATURE_KEYS = ("path", "identity", "issuer", "public-key", "certificate-chain")
 _SETTINGS_KEYS = ("store", "endpoint", "link-mode", "trusted-root")
 LINK_MODES = ("reflink", "hardlink", "copy")
-_MODEL_KEYS = ("repo", "revision", "repo-type", "include", "exclude", "path", "layout", "signature", *_POLICY_KEYS)
+_MODEL_KEYS = (
+    "repo", "revision", "repo-type", "include", "exclude", "path", "layout", "signature", "bases", *_POLICY_KEYS,
+)  # fmt: skip
 LAYOUTS = ("dir", "hf-cache")
 HF_CACHE_DEFAULT_PATH = "models/hf-cache"
 
@@ -83,6 +86,12 @@ class ModelSpec:
     signature: SignatureSpec | None = None
     require_signature: bool = False
     source: str = "huggingface"
+    bases: str | None = None
+    """`bases`: require, warn or ignore declared parents; None is the default (require for adapters, else warn)."""
+
+    def bases_mode(self, relation: str) -> str:
+        """What an unlocked parent of this relation does: stop `lock` (require), warn, or nothing."""
+        return self.bases or ("require" if relation == "adapter" else "warn")
 
     def claim(self) -> Claim:
         shared = (self.repo_type, self.repo, self.revision) if self.layout == "hf-cache" else None
@@ -108,6 +117,8 @@ class ModelSpec:
             inputs["signature"] = self.signature.as_dict()
         if self.require_signature:
             inputs["require-signature"] = True
+        if self.bases is not None:
+            inputs["bases"] = self.bases
         canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return "blake3:" + blake3.blake3(canonical.encode()).hexdigest()
 
@@ -212,6 +223,14 @@ class _Reader:
             path, values["identity"], values["issuer"], values["public-key"], values["certificate-chain"]
         )
 
+    def bases(self, table: tuple[str, ...], data: Mapping[str, Any], base: str | None) -> str | None:
+        value = self.string(table, data, "bases")
+        if value is None:
+            return base
+        if value not in BASES_MODES:
+            raise self.fail(table, "bases", f"`bases` must be one of {', '.join(BASES_MODES)}, got {value!r}")
+        return value
+
     def required(self, data: Mapping[str, Any]) -> frozenset[str] | bool:
         value = data.get("require-signatures", False)
         if isinstance(value, bool):
@@ -222,7 +241,7 @@ class _Reader:
             ("policy",), "require-signatures", "`require-signatures` must be true, false or a list of models"
         )
 
-    def model(self, name: str, data: Any, base: Policy = DEFAULT_POLICY) -> ModelSpec:
+    def model(self, name: str, data: Any, base: Policy = DEFAULT_POLICY, bases: str | None = None) -> ModelSpec:
         table = ("models", name)
         if not valid_model_name(name):
             raise self.fail(table, None, f"model name {name!r} may only use letters, digits, `.`, `_` and `-`")
@@ -262,6 +281,7 @@ class _Reader:
             layout=layout,
             policy=self.policy(table, data, base),
             signature=self.signature(table, data),
+            bases=self.bases(table, data, bases),
         )
 
     def check_paths(self, models: Mapping[str, ModelSpec], project_dir: Path) -> None:
@@ -299,10 +319,11 @@ class _Reader:
         policy_data = data.get("policy", {})
         if not isinstance(policy_data, dict):
             raise self.fail((), "policy", f"`policy` must be a table, got {_describe(policy_data)}")
-        self.check_keys(("policy",), policy_data, (*_POLICY_KEYS, "require-signatures"))
+        self.check_keys(("policy",), policy_data, (*_POLICY_KEYS, "require-signatures", "bases"))
         base = self.policy(("policy",), policy_data, DEFAULT_POLICY)
+        bases = self.bases(("policy",), policy_data, None)
         required = self.required(policy_data)
-        models = {name: self.model(name, entry, base) for name, entry in sorted(models_data.items())}
+        models = {name: self.model(name, entry, base, bases) for name, entry in sorted(models_data.items())}
         if isinstance(required, frozenset) and required - set(models):
             unknown = ", ".join(sorted(required - set(models)))
             raise self.fail(("policy",), "require-signatures", f"`require-signatures` names unknown models: {unknown}")

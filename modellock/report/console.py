@@ -118,6 +118,8 @@ class Console:
             else:
                 detail = f"{c.requested} {short(c.old_commit)}"
             self.line(f"{word} {c.name} {detail}")
+        for model, base, relation, commit in result.linked:
+            self.line(f"Linked {model} -> {base}@{short(commit)} ({relation})")
         for warning in result.warnings:
             self.warn(warning)
         for s in result.signatures:
@@ -139,7 +141,17 @@ class Console:
         print(f"{self._label('error')} {lock_name} does not match the manifest or has been edited:", file=self.err)
         for p in result.problems:
             print(f"  - {p.model + ': ' if p.model else ''}{p.message}", file=self.err)
-        self.hint("run `modellock lock` to update it")
+        if all(p.message.startswith(("stale edge:", "lineage cycle:")) for p in result.problems):
+            # Sticky: plain `lock` keeps a stale edge as it is, so it would not fix this.
+            self.hint("run `modellock lock --with-dependents` to re-validate the edges against their bases")
+        else:
+            self.hint("run `modellock lock` to update it")
+
+    def bases_added(self, added: tuple[tuple[str, str], ...]) -> None:
+        """On stderr, as uv says what it did: `--format json` stays one object on stdout."""
+        for name, repo in added:
+            if not self.quiet:
+                print(f"Added base {name} ({repo}) to modellock.toml", file=self.err)
 
     def proof_result(self, result: ProofResult, lock_name: str) -> None:
         check = result.check
@@ -174,8 +186,11 @@ class Console:
         if not todo and not gone:
             self.line(f"Audited {count(len(result.models), 'model')} in {human_time(result.elapsed)}")
             return
-        if gone:
-            self.line(f"Removed {count(len(gone), 'model')} no longer in the lock")
+        dropped = [m for m in gone if m.reason == "no longer in the lock"]
+        if dropped:
+            self.line(f"Removed {count(len(dropped), 'model')} no longer in the lock")
+        if len(gone) > len(dropped):
+            self.line(f"Removed {count(len(gone) - len(dropped), 'older snapshot')} of locked models")
         if todo:
             files, size = sum(m.files for m in todo), sum(m.size for m in todo)
             self.line(

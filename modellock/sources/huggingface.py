@@ -32,7 +32,7 @@ from modellock.errors import (
     RevisionNotFound,
     SourceError,
 )
-from modellock.sources.interface import Refs, RemoteFile, RepoRef, Sink, Source
+from modellock.sources.interface import CardLineage, Refs, RemoteFile, RepoRef, Sink, Source
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _HEX = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
@@ -128,6 +128,21 @@ class HuggingFaceSource(Source):
     @property
     def location(self) -> str:
         return self.endpoint
+
+    def lineage(self, ref: RepoRef, commit: str) -> CardLineage:
+        if ref.repo_type != "model":
+            return CardLineage()
+        with _mapped_errors(ref, commit):
+            try:
+                # `expand` cannot be combined with files_metadata: a call of its own, by commit.
+                info = self._api.model_info(ref.repo, revision=commit, expand=["cardData", "baseModels"], timeout=60)
+                card = info.card_data.to_dict() if info.card_data is not None else {}  # type: ignore[no-untyped-call]
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise SourceError(
+                    f"the Hub's card data for {ref.repo}@{commit[:7]} is malformed ({type(exc).__name__}: {exc})",
+                    hint="the endpoint (or a proxy in front of it) does not speak the Hub's API; check HF_ENDPOINT",
+                ) from None
+        return CardLineage(card if isinstance(card, dict) else {}, info.base_models)
 
     def refs(self, ref: RepoRef) -> Refs:
         with _mapped_errors(ref, "refs"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,16 @@ class Refs:
     tags: Mapping[str, str]
     pull_requests: Mapping[str, str]
     """By full ref name, `refs/pr/N`: anyone can open one on any repository."""
+
+
+@dataclass(frozen=True)
+class CardLineage:
+    """What the source's metadata says about a repository's parents at one commit (claims to check)."""
+
+    card: Mapping[str, Any] = field(default_factory=dict)
+    """The model card's YAML metadata (`base_model`, `base_model_relation`, …)."""
+    base_models: Any = None
+    """The Hub's `expand=baseModels` answer, raw: `{"relation": ..., "models": [{"id": ...}]}`."""
 
 
 class Sink(Protocol):
@@ -85,3 +95,7 @@ class Source(ABC):
     @abstractmethod
     def fetch(self, ref: RepoRef, commit: str, file: RemoteFile, sink: Sink) -> None:
         """Stream one file's bytes at `commit` into `sink`, resuming after dropped connections."""
+
+    def lineage(self, ref: RepoRef, commit: str) -> CardLineage:
+        """The card metadata about parents at `commit`; sources without cards have none."""
+        return CardLineage()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from modellock.errors import NetworkError
-from modellock.sources.interface import Refs, RemoteFile, RepoRef, Sink, Source
+from modellock.sources.interface import CardLineage, Refs, RemoteFile, RepoRef, Sink, Source
 from modellock.store import atomic
 from modellock.store.blobs import Store
 
@@ -23,6 +23,17 @@ _COMMIT_CHARS = frozenset("0123456789abcdef")
 def _listing_path(store: Store, source: str, ref: RepoRef, commit: str) -> Path:
     repo = hashlib.sha256(f"{source}\0{ref.repo_type}\0{ref.repo}".encode()).hexdigest()[:32]
     return store.root / "listings" / repo / f"{commit}.json"
+
+
+def _read_lineage(store: Store, source: str, ref: RepoRef, commit: str) -> CardLineage | None:
+    """The card lineage recorded for a commit (a commit's card never changes), or None."""
+    path = _listing_path(store, source, ref, commit).with_suffix(".lineage.json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        card = data["card"]
+        return CardLineage(card if isinstance(card, dict) else {}, data["base_models"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 class RecordingSource(Source):
@@ -55,6 +66,15 @@ class RecordingSource(Source):
     def fetch(self, ref: RepoRef, commit: str, file: RemoteFile, sink: Sink) -> None:
         self._inner.fetch(ref, commit, file, sink)
 
+    def lineage(self, ref: RepoRef, commit: str) -> CardLineage:
+        found = _read_lineage(self._store, self.name, ref, commit)
+        if found is not None:
+            return found
+        found = self._inner.lineage(ref, commit)
+        path = _listing_path(self._store, self.name, ref, commit).with_suffix(".lineage.json")
+        atomic.write_text(path, json.dumps({"card": dict(found.card), "base_models": found.base_models}, default=str))
+        return found
+
 
 class OfflineSource(Source):
     """The store's recorded listings, and nothing from the network."""
@@ -86,6 +106,10 @@ class OfflineSource(Source):
     @property
     def location(self) -> str:
         return f"the store at {self._store.root}"
+
+    def lineage(self, ref: RepoRef, commit: str) -> CardLineage:
+        # Without a recorded answer the card is unknown offline: only adapter_config.json declares parents.
+        return _read_lineage(self._store, self.name, ref, commit) or CardLineage()
 
     def refs(self, ref: RepoRef) -> Refs:
         raise NetworkError(f"--offline: cannot list the refs of {ref.repo} without the network")

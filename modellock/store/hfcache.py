@@ -33,22 +33,31 @@ def record_path(snapshot: Path) -> Path:
     return snapshot.parent.parent / RECORDS / f"{snapshot.name}.json"
 
 
+def ref_names(model: LockedModel, base: bool = False) -> list[str]:
+    """The refs a model's snapshot is found by: its requested branch or tag, and `main` for a base.
+
+    A base is loaded by its dependants with `revision=None` (PEFT's `revision: null`), which is `main`:
+    so `refs/main` of a base points at the locked commit even when it was locked by tag or commit.
+    """
+    if model.layout != "hf-cache":
+        return []
+    names = [model.requested] if model.requested != model.commit else []
+    return [*names, "main"] if base and "main" not in names else names
+
+
 def ref_file(model: LockedModel, snapshot: Path) -> Path | None:
     """`refs/<revision>`: how `from_pretrained(repo, revision=...)` finds the commit offline."""
-    if model.layout != "hf-cache" or model.requested == model.commit:
-        return None
-    return snapshot.parent.parent / "refs" / model.requested
+    names = ref_names(model)
+    return snapshot.parent.parent / "refs" / names[0] if names else None
 
 
-def ref_problem(model: LockedModel, snapshot: Path) -> str | None:
-    """Why the model's ref does not lead to the locked commit (an online client may have moved it), or None."""
-    ref = ref_file(model, snapshot)
-    if ref is None:
-        return None
-    try:
-        found = ref.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return f"refs/{model.requested} is missing"
-    if found != model.commit:
-        return f"refs/{model.requested} points at {found[:7] or 'nothing'}, locked {model.commit[:7]}"
+def ref_problem(model: LockedModel, snapshot: Path, base: bool = False) -> str | None:
+    """Why the model's refs do not lead to the locked commit (an online client may have moved one), or None."""
+    for name in ref_names(model, base):
+        try:
+            found = (snapshot.parent.parent / "refs" / name).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return f"refs/{name} is missing"
+        if found != model.commit:
+            return f"refs/{name} points at {found[:7] or 'nothing'}, locked {model.commit[:7]}"
     return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth", ".ckpt", ".onnx", ".h5", ".msgpack")
 
@@ -54,6 +55,8 @@ class Repo:
     gated: bool = False
     tokens: set[str] = field(default_factory=set)
     """Tokens with read access (private repos) or approved access (gated repos)."""
+    cards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Model card YAML metadata per commit (what the Hub serves as `cardData`)."""
 
     def commit(
         self,
@@ -62,6 +65,7 @@ class Repo:
         branch: str | None = "main",
         keep: bool = False,
         parent: str | None = None,
+        card: dict[str, Any] | None = None,
     ) -> str:
         """Make a commit on `branch` with `files` (added to the parent's when `keep`) and move the branch.
 
@@ -76,6 +80,10 @@ class Repo:
         commit_id = hashlib.sha1(seed.encode()).hexdigest()
         self.commits[commit_id] = tree
         self.parents[commit_id] = parent
+        if card is not None:
+            self.cards[commit_id] = card
+        elif keep and parent in self.cards:
+            self.cards[commit_id] = self.cards[parent]
         if branch:
             self.branches[branch] = commit_id
         return commit_id

@@ -203,7 +203,10 @@ class _Base(BaseHTTPRequestHandler):
         if not rest or rest[0] == "revision":
             commit = self._commit(repo, rest[1] if len(rest) > 1 else "main")
             if commit is not None:
-                self._info(repo, commit, query.get("blobs") == ["true"])
+                if "expand" in query:
+                    self._expanded(repo, commit, query["expand"])
+                else:
+                    self._info(repo, commit, query.get("blobs") == ["true"])
                 if self.hub.faults.after_revision is not None:
                     self.hub.faults.after_revision(repo, commit)
         elif rest[0] == "tree" and len(rest) >= 2:
@@ -258,9 +261,27 @@ class _Base(BaseHTTPRequestHandler):
                     "tags": [],
                     "siblings": siblings,
                     "spaces": [],
+                    **({"cardData": repo.cards[commit]} if commit in repo.cards else {}),
                 }
             )
         )
+
+    def _expanded(self, repo: Repo, commit: str, fields: list[str]) -> None:
+        """`?expand=…`: the Hub answers only `_id`, `id` and the fields asked for."""
+        card = repo.cards.get(commit)
+        data: dict[str, Any] = {"_id": "0" * 24, "id": repo.repo_id}
+        if "cardData" in fields and card is not None:
+            data["cardData"] = card
+        if "sha" in fields:
+            data["sha"] = commit
+        if "baseModels" in fields and card is not None and card.get("base_model"):
+            names = card["base_model"] if isinstance(card["base_model"], list) else [card["base_model"]]
+            # The Hub infers the relation when the card does not say (and is sometimes wrong).
+            inferred = "adapter" if "adapter_config.json" in repo.commits[commit] else "finetune"
+            relation = card.get("base_model_relation") or ("merge" if len(names) > 1 else inferred)
+            data["baseModels"] = {"relation": relation, "models": [{"_id": "1" * 24, "id": n} for n in names]}
+        info = self.hub.faults.info_json or (lambda d: d)
+        self._json(info(data))
 
     def _tree(self, repo: Repo, commit: str, prefix: str, query: dict[str, list[str]]) -> None:
         tree = repo.commits[commit]
