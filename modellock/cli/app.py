@@ -810,3 +810,7 @@ def main() -> None:
             sys.stderr.flush()
             os._exit(exc.code)
         raise
+
+
+# Last, once `app` and its helpers exist: the lock-reading commands live in their own module.
+from modellock.cli import inspect as _inspect  # noqa: E402, F401
