@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from modellock.cli.app import _command, _options, app
+from modellock.cli.app import Format, FormatOption, _command, _options, app
 
 
 class ExportFormat(str, enum.Enum):
@@ -44,3 +44,109 @@ def export(
 
     write_text(output_file, text)
     _options.console().line(f"Wrote {output_file} ({len(source.lock.models)} models, {fmt.value})")
+
+
+def _echo(lines: list[str]) -> None:
+    typer.echo("\n".join(lines))
+
+
+def _lock_path() -> Path:
+    return _options.project / "modellock.lock"
+
+
+@app.command("list")
+@_command
+def list_models(output: FormatOption = Format.text) -> None:
+    """List the locked models: commits, sizes, layout, signed or not, policy."""
+    from modellock.ops.inspect import read_view
+    from modellock.report import inspect as show
+
+    view = read_view(_lock_path())
+    if output is Format.json:
+        _options.console().json(show.list_json(view))
+    else:
+        _echo(show.list_text(view))
+
+
+@app.command()
+@_command
+def show(
+    name: Annotated[str, typer.Argument(help="The model's name in the lock.", show_default=False)],
+    output: FormatOption = Format.text,
+) -> None:
+    """Everything the lock knows about one model, files included."""
+    from modellock.errors import UsageError
+    from modellock.ops.inspect import read_view
+    from modellock.report import inspect as render
+
+    view = read_view(_lock_path())
+    model = view.lock.get(name)
+    if model is None:
+        known = ", ".join(view.lock.names()) or "none"
+        raise UsageError(f"no model `{name}` in the lock", hint=f"locked models: {known}")
+    if output is Format.json:
+        _options.console().json(render.show_json(view, model))
+    else:
+        _echo(render.show_text(view, model))
+
+
+@app.command()
+@_command
+def diff(
+    old: Annotated[
+        str | None, typer.Argument(help="A lock file or a git revision (default: HEAD).", show_default=False)
+    ] = None,
+    new: Annotated[
+        str | None, typer.Argument(help="A lock file or a git revision (default: modellock.lock).", show_default=False)
+    ] = None,
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when the locks differ.")] = False,
+    output: FormatOption = Format.text,
+) -> None:
+    """What changed between two locks: models, commits, files, signers and gate verdicts."""
+    from modellock.ops.inspect import diff_locks, read_either, read_view
+    from modellock.report import inspect as render
+
+    project = _options.project
+    before = read_either(project, old or "HEAD")
+    after = read_either(project, new) if new is not None else read_view(_lock_path())
+    result = diff_locks(before, after)
+    if output is Format.json:
+        _options.console().json(render.diff_json(result))
+    else:
+        _echo(render.diff_text(result))
+    if exit_code and result.changed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@_command
+def outdated(
+    model: Annotated[list[str] | None, typer.Option("--model", help="Only this model; repeatable.")] = None,
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when anything is outdated.")] = False,
+    output: FormatOption = Format.text,
+) -> None:
+    """Newer commits on each locked branch, and newer tags (asks the Hub; downloads nothing)."""
+    from modellock.errors import UsageError
+    from modellock.ops.outdated import find_outdated
+    from modellock.project.lockfile import read_sealed_lock
+    from modellock.project.manifest import load_manifest
+    from modellock.report import inspect as render
+    from modellock.sources import open_source
+
+    lock = read_sealed_lock(_lock_path())
+    if lock is None:
+        from modellock.errors import ConfigError
+
+        raise ConfigError("no lock found", file=str(_lock_path()), hint="run `modellock lock` first")
+    unknown = sorted(set(model or ()) - set(lock.names()))
+    if unknown:
+        raise UsageError(f"no model {', '.join(f'`{n}`' for n in unknown)} in the lock")
+    manifest_path = _options.manifest_path
+    endpoint = load_manifest(manifest_path).settings.endpoint if manifest_path.exists() else None
+    report = find_outdated(lock, lambda name: open_source(name, endpoint=endpoint), models=tuple(model or ()))
+    if output is Format.json:
+        _options.console().json(render.outdated_json(report))
+    else:
+        _echo(render.outdated_text(report))
+    if exit_code and report.outdated:
+        raise typer.Exit(1)
