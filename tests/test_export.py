@@ -168,3 +168,18 @@ def test_an_invalid_bom_is_never_written(locked: Path, monkeypatch: pytest.Monke
     assert run.exit_code == 2
     assert "the export is not valid, nothing was written" in run.stderr
     assert snapshot(locked) == before
+
+
+def test_dataset_and_empty_lock(project: Path, hub: FakeHub) -> None:
+    hub.repo("acme/data", "dataset").commit({"train.json": b"[]"})
+    assert cli("add", "acme/data", "--repo-type", "dataset").exit_code == 0
+    run = cli("export", "--format", "cyclonedx1.7")
+    assert run.exit_code == 0, run.stderr
+    _validate(run.stdout, "1.7")
+    (component,) = json.loads(run.stdout)["components"]
+    assert component["type"] == "data" and "purl" not in component
+    assert component["externalReferences"][0]["url"] == "https://huggingface.co/datasets/acme/data"
+    assert cli("remove", "data").exit_code == 0
+    run = cli("export")
+    assert run.exit_code == 0, run.stderr
+    assert json.loads(run.stdout)["components"] == []
