@@ -63,3 +63,16 @@ def test_unknown_model_and_no_lock(project: Path, hub: FakeHub) -> None:
     assert cli("add", "acme/tiny").exit_code == 0
     run = cli("outdated", "--model", "nope")
     assert run.exit_code == 2 and "no model `nope` in the lock" in run.stderr
+
+
+def test_pull_request_ref(project: Path, hub: FakeHub) -> None:
+    locked = make_tiny(hub)
+    repo = hub.repos[("model", "acme/tiny")]
+    repo.prs[1] = locked
+    assert cli("add", "acme/tiny", "--revision", "refs/pr/1").exit_code == 0
+    assert cli("outdated", "--exit-code").exit_code == 0
+    newer = repo.commit({"pr.json": b"{}"}, branch=None, parent=locked, keep=True)
+    repo.prs[1] = newer
+    run = cli("outdated", "--format", "json")
+    (entry,) = json.loads(run.stdout)["models"]
+    assert entry["kind"] == "pull-request" and entry["head"] == newer and entry["behind"] == 1

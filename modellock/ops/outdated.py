@@ -33,7 +33,7 @@ class ModelUpdates:
     requested: str
     commit: str
     kind: str
-    """What `requested` is upstream now: `branch`, `tag`, `commit`, or `missing` (deleted)."""
+    """What `requested` is upstream now: `branch`, `tag`, `pull-request`, `commit`, or `missing` (deleted)."""
     head: str
     """The commit `requested` names now (empty for a pinned commit or a missing ref)."""
     behind: int | None
@@ -43,7 +43,7 @@ class ModelUpdates:
 
     @property
     def outdated(self) -> bool:
-        moved = self.kind in ("branch", "tag") and self.head != self.commit
+        moved = bool(self.head) and self.head != self.commit
         return moved or bool(self.newer_tags) or self.kind == "missing"
 
 
@@ -73,6 +73,8 @@ def _check(source: Source, m: LockedModel) -> ModelUpdates:
         kind, head = "branch", refs.branches[m.requested]
     elif m.requested in refs.tags:
         kind, head = "tag", refs.tags[m.requested]
+    elif m.requested in refs.pull_requests:
+        kind, head = "pull-request", refs.pull_requests[m.requested]
     elif _COMMIT.match(m.requested):
         kind, head = "commit", ""
     else:
