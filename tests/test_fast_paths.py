@@ -32,6 +32,9 @@ print("HEAVY:" + ",".join(heavy), file=sys.stderr)
         (("status",), ""),
         (("sync", "--check"), ""),
         (("--help",), ""),
+        (("list",), ""),
+        (("show", "tiny"), ""),
+        (("diff", "modellock.lock", "modellock.lock"), ""),
     ],
 )
 def test_no_heavy_imports(project: Path, hub: FakeHub, args: tuple[str, ...], allowed: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from modellock.cli import (  # noqa: F401 - they register their commands
     cache_cmd,
+    inspect_cmd,
     install_cmd,
     lineage_cmd,
     lock_cmd,
@@ -40,3 +41,4 @@ def main() -> None:
             sys.stderr.flush()
             os._exit(exc.code)
         raise
+

@@ -1,0 +1,69 @@
+"""What every BOM format says the same way: identifiers, URLs and the serial number of a locked model.
+
+URLs name the source's public home (huggingface.co), never the endpoint or mirror a lock was made
+through: a BOM states identity, and moving to a mirror must not change it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import quote
+
+from modellock.errors import ModellockError
+from modellock.ops.export import ExportSource
+from modellock.project.lockfile import LockedModel
+
+HUB = "https://huggingface.co"
+
+
+class ExportInvalid(ModellockError):
+    """A BOM that fails its own schema: a bug in modellock, so exit 2 and no file."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"the export is not valid, nothing was written: {message}",
+            hint="this is a bug in modellock; report it with the lock (its digests only, no secrets are in it)",
+        )
+
+
+def repo_url(m: LockedModel) -> str:
+    prefix = "" if m.repo_type == "model" else f"/{m.repo_type}s"
+    return f"{HUB}{prefix}/{m.repo}"
+
+
+def file_url(m: LockedModel, path: str) -> str:
+    """The file's bytes at the locked commit, as the Hub serves them."""
+    return f"{repo_url(m)}/resolve/{m.commit}/{quote(path)}"
+
+
+def tree_url(m: LockedModel) -> str:
+    return f"{repo_url(m)}/tree/{m.commit}"
+
+
+def card_url(m: LockedModel) -> str:
+    return f"{repo_url(m)}/blob/{m.commit}/README.md"
+
+
+def purl(m: LockedModel) -> str | None:
+    """`pkg:huggingface/<ns>/<name>@<commit>` (the purl spec's huggingface type: version is the commit).
+
+    The type covers models only; datasets get none rather than an invented one.
+    """
+    if m.repo_type != "model":
+        return None
+    namespace, _, name = m.repo.rpartition("/")
+    parts = [quote(p, safe="") for p in (namespace, name) if p]
+    return f"pkg:huggingface/{'/'.join(parts)}@{m.commit}"
+
+
+def bom_ref(m: LockedModel) -> str:
+    return f"{m.source}:{m.repo_type}:{m.repo}@{m.commit}#{m.name}"
+
+
+def serial_uuid(source: ExportSource) -> uuid.UUID:
+    """Derived from the lock's digest, so one lock always has one serial number."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"modellock:{source.lock_digest}")
+
+
+def timestamp(source: ExportSource) -> str | None:
+    return None if source.created is None else source.created.strftime("%Y-%m-%dT%H:%M:%SZ")

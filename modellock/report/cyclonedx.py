@@ -1,0 +1,149 @@
+"""CycloneDX 1.6 / 1.7 JSON AI-BOM of a lock, validated against the schema before anyone sees it.
+
+The document is built as plain JSON rather than through cyclonedx-python-lib's model: the library
+cannot express `modelCard` yet (its issue #912) and its `Bom()` draws a random serial number and the
+current time, where this BOM must be the same bytes for the same lock. The library's bundled strict
+schemas (extra `json-validation`, no network) still judge every document we write.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from modellock import __version__
+from modellock.ops.export import ExportSource
+from modellock.project.lockfile import LockedModel
+from modellock.report import bom
+
+VERSIONS = ("1.6", "1.7")
+
+
+def _prop(name: str, value: object) -> dict[str, str]:
+    return {"name": f"modellock:{name}", "value": str(value)}
+
+
+def _hashes(sha256: str, blake3: str) -> list[dict[str, str]]:
+    return [{"alg": "SHA-256", "content": sha256}, {"alg": "BLAKE3", "content": blake3}]
+
+
+def _file(m: LockedModel, index: int) -> dict[str, Any]:
+    f = m.files[index]
+    props = [_prop("size", f.size)]
+    if f.format:
+        props.append(_prop("gate.format", f.format))
+    if f.scan:
+        props += [_prop("gate.scan", f.scan), _prop("gate.scanner", f.scanner)]
+    return {
+        "type": "file",
+        "bom-ref": f"{bom.bom_ref(m)}/{f.path}",
+        "name": f.path,
+        "hashes": _hashes(f.sha256, f.blake3),
+        "externalReferences": [{"type": "distribution", "url": bom.file_url(m, f.path)}],
+        "properties": props,
+    }
+
+
+def _signature(m: LockedModel) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The OMS signature as an `attestation` reference (its file, by digest) and the facts it was verified with."""
+    s = m.signature
+    if s is None:
+        return [], []
+    signer = f"{s.identity} ({s.issuer})" if s.issuer else s.identity
+    ref = {
+        "type": "attestation",
+        "url": bom.file_url(m, s.path),
+        "comment": f"OpenSSF Model Signing bundle, verified by modellock at lock ({s.mode}); signer {signer}",
+        "hashes": _hashes(s.sha256, s.blake3),
+    }
+    props = [_prop("signature.mode", s.mode), _prop("signature.identity", s.identity)]
+    for key, value in (
+        ("issuer", s.issuer),
+        ("key", s.key),
+        ("trust-root", s.trust_root),
+        ("log-index", s.log_index),
+        ("integrated-time", s.integrated_time),
+    ):
+        if value not in ("", None):
+            props.append(_prop(f"signature.{key}", value))
+    props.append(_prop("signature.covers", s.covers))
+    return [ref], props
+
+
+def _model(m: LockedModel) -> dict[str, Any]:
+    attestation, signature_props = _signature(m)
+    props = [
+        _prop("name", m.name),
+        _prop("requested", m.requested),
+        _prop("digest", m.digest),
+        _prop("seal", m.seal),
+        _prop("layout", m.layout),
+        _prop("signed", "true" if m.signature is not None else "false"),
+        _prop("policy.pickle", m.policy.pickle),
+        _prop("policy.remote-code", m.policy.remote_code),
+        *(_prop("policy.allow-file", p) for p in m.policy.allow_files),
+        *signature_props,
+    ]
+    namespace, _, name = m.repo.rpartition("/")
+    component: dict[str, Any] = {
+        "type": "machine-learning-model" if m.repo_type == "model" else "data",
+        "bom-ref": bom.bom_ref(m),
+        **({"group": namespace} if namespace else {}),
+        "name": name,
+        "version": m.commit,
+    }
+    purl = bom.purl(m)
+    if purl is not None:
+        component["purl"] = purl
+    component["externalReferences"] = [
+        {"type": "vcs", "url": bom.repo_url(m)},
+        {"type": "model-card", "url": bom.card_url(m)},
+        {"type": "distribution", "url": bom.tree_url(m), "comment": f"the repository at commit {m.commit}"},
+        *attestation,
+    ]
+    component["properties"] = props
+    component["components"] = [_file(m, i) for i in range(len(m.files))]
+    return component
+
+
+def document(source: ExportSource, version: str) -> dict[str, Any]:
+    """The BOM as JSON data; `render` validates and serialises it."""
+    metadata: dict[str, Any] = {}
+    stamp = bom.timestamp(source)
+    if stamp is not None:
+        metadata["timestamp"] = stamp
+    metadata["tools"] = {
+        "components": [
+            {"type": "application", "name": "modellock", "version": __version__, "description": "modellock export"}
+        ]
+    }
+    metadata["properties"] = [_prop("lock-digest", source.lock_digest), _prop("lock-version", source.lock.version)]
+    models = [_model(m) for m in source.lock.models]
+    return {
+        "$schema": f"http://cyclonedx.org/schema/bom-{version}.schema.json",
+        "bomFormat": "CycloneDX",
+        "specVersion": version,
+        "serialNumber": bom.serial_uuid(source).urn,
+        "version": 1,
+        "metadata": metadata,
+        "components": models,
+        "dependencies": [{"ref": c["bom-ref"]} for c in models],
+    }
+
+
+def validate(text: str, version: str) -> None:
+    """Judge `text` by the strict JSON schema of `version` (bundled with cyclonedx-python-lib; offline)."""
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    schema = {"1.6": SchemaVersion.V1_6, "1.7": SchemaVersion.V1_7}[version]
+    error = JsonStrictValidator(schema).validate_str(text)
+    if error is not None:
+        raise bom.ExportInvalid(f"CycloneDX {version}: {str(error)[:500]}")
+
+
+def render(source: ExportSource, version: str) -> str:
+    """Validated CycloneDX JSON text: sorted nowhere it matters, stable everywhere (no clock, no randomness)."""
+    text = json.dumps(document(source, version), indent=2, ensure_ascii=False) + "\n"
+    validate(text, version)
+    return text

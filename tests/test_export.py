@@ -1,0 +1,185 @@
+"""`modellock export`: a CycloneDX AI-BOM from a verified lock, schema-valid and the same bytes everywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modellock.project.lockread import read_lock
+from tests.helpers import cli, snapshot
+from tests.hub import FakeHub
+from tests.sigstore_fake import FakeSigstore
+from tests.test_gate_e2e import REAL_BIN
+from tests.test_signatures import FILES, ID, ISS, commit_signed
+
+MANIFEST = """[settings]
+trusted-root = "trusted_root.json"
+
+[models.m]
+repo = "acme/signed"
+
+[models.old]
+repo = "acme/old"
+pickle = "scan"
+"""
+
+
+@pytest.fixture
+def locked(project: Path, hub: FakeHub, sigstore: FakeSigstore) -> Path:
+    """A signed model and a scanned pickle model, locked."""
+    (project / "trusted_root.json").write_text(json.dumps(sigstore.trusted_root()))
+    commit_signed(hub, sigstore, FILES)
+    hub.repo("acme/old").commit({"pytorch_model.bin": REAL_BIN})
+    (project / "modellock.toml").write_text(MANIFEST)
+    run = cli("lock")
+    assert run.exit_code == 0, run.stderr
+    return project
+
+
+def _validate(text: str, version: str) -> None:
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    schema = {"1.6": SchemaVersion.V1_6, "1.7": SchemaVersion.V1_7}[version]
+    assert JsonStrictValidator(schema).validate_str(text) is None
+
+
+@pytest.mark.parametrize("version", ["1.6", "1.7"])
+def test_bom_states_the_lock(locked: Path, version: str) -> None:
+    run = cli("export", "--format", f"cyclonedx{version}")
+    assert run.exit_code == 0, run.stderr
+    _validate(run.stdout, version)
+    bom = json.loads(run.stdout)
+    lock = read_lock(locked / "modellock.lock")
+    assert lock is not None
+    signed, old = lock.get("m"), lock.get("old")
+    assert signed is not None and old is not None
+    assert bom["specVersion"] == version and "timestamp" not in bom["metadata"]
+    by_name = {c["name"]: c for c in bom["components"]}
+    model = by_name["signed"]
+    assert model["type"] == "machine-learning-model"
+    assert model["group"] == "acme" and model["version"] == signed.commit
+    assert model["purl"] == f"pkg:huggingface/acme/signed@{signed.commit}"
+    props = {p["name"]: p["value"] for p in model["properties"]}
+    assert props["modellock:requested"] == "main"
+    assert props["modellock:signature.identity"] == ID and props["modellock:signature.issuer"] == ISS
+    assert props["modellock:signature.trust-root"].startswith("sha256:")
+    refs = {r["type"]: r for r in model["externalReferences"]}
+    assert refs["vcs"]["url"] == "https://huggingface.co/acme/signed"
+    assert refs["model-card"]["url"] == f"https://huggingface.co/acme/signed/blob/{signed.commit}/README.md"
+    sig = signed.signature
+    assert sig is not None
+    assert refs["attestation"]["url"] == f"https://huggingface.co/acme/signed/resolve/{signed.commit}/model.sig"
+    assert {"alg": "SHA-256", "content": sig.sha256} in refs["attestation"]["hashes"]
+    assert ID in refs["attestation"]["comment"]
+    files = {c["name"]: c for c in model["components"]}
+    assert set(files) == {f.path for f in signed.files}
+    for f in signed.files:
+        entry = files[f.path]
+        assert entry["type"] == "file"
+        assert entry["hashes"] == [{"alg": "SHA-256", "content": f.sha256}, {"alg": "BLAKE3", "content": f.blake3}]
+        fprops = {p["name"]: p["value"] for p in entry["properties"]}
+        assert fprops["modellock:size"] == str(f.size)
+        assert fprops["modellock:gate.format"] == f.format
+        resolve = f"https://huggingface.co/acme/signed/resolve/{signed.commit}/{f.path}"
+        assert entry["externalReferences"] == [{"type": "distribution", "url": resolve}]
+    # The gate's verdict on a pickle, and the policy that let it in.
+    pickle = by_name["old"]
+    pprops = {p["name"]: p["value"] for p in pickle["properties"]}
+    assert pprops["modellock:policy.pickle"] == "scan" and pprops["modellock:signed"] == "false"
+    (bin_file,) = pickle["components"]
+    bprops = {p["name"]: p["value"] for p in bin_file["properties"]}
+    assert bprops["modellock:gate.scan"] == "clean" and bprops["modellock:gate.format"] == "torch-zip"
+    assert bprops["modellock:gate.scanner"].startswith("modellock-scan ")
+    # Nothing about this machine: no endpoint, no store, no project directory.
+    assert "127.0.0.1" not in run.stdout and str(locked) not in run.stdout
+
+
+def test_same_bytes_across_runs_and_environments(locked: Path, tmp_path: Path) -> None:
+    """Two machines' worth of differences: time zone, locale, working directory, hash seed."""
+    outputs = []
+    for tz, lang, cwd, seed in (("UTC", "C.UTF-8", locked, "1"), ("Asia/Kolkata", "de_DE.UTF-8", tmp_path, "2")):
+        env = {**os.environ, "TZ": tz, "LANG": lang, "LC_ALL": lang, "PYTHONHASHSEED": seed}
+        out = tmp_path / f"bom-{seed}.json"
+        done = subprocess.run(
+            [sys.executable, "-m", "modellock", "--project", str(locked), "export", "-o", str(out)],
+            cwd=cwd, env=env, capture_output=True, text=True,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert cli("export").stdout.encode() == outputs[0]
+
+
+def test_serial_number_follows_the_lock(locked: Path, hub: FakeHub) -> None:
+    first = json.loads(cli("export").stdout)["serialNumber"]
+    assert first.startswith("urn:uuid:") and json.loads(cli("export").stdout)["serialNumber"] == first
+    hub.repos[("model", "acme/old")].commit({"pytorch_model.bin": REAL_BIN, "extra.json": b"{}"}, keep=True)
+    assert cli("lock", "--upgrade").exit_code == 0
+    assert json.loads(cli("export").stdout)["serialNumber"] != first
+
+
+def test_source_date_epoch_sets_the_timestamp(locked: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    run = cli("export", "--format", "cyclonedx1.7")
+    assert run.exit_code == 0, run.stderr
+    assert json.loads(run.stdout)["metadata"]["timestamp"] == "2023-11-14T22:13:20Z"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    run = cli("export")
+    assert run.exit_code == 2 and "SOURCE_DATE_EPOCH must be a whole number" in run.stderr
+
+
+def test_output_file(locked: Path) -> None:
+    run = cli("export", "-o", "out/aibom.cdx.json")
+    assert run.exit_code == 0, run.stderr
+    assert "Wrote out/aibom.cdx.json (2 models, cyclonedx1.6)" in run.stdout
+    _validate((locked / "out" / "aibom.cdx.json").read_text(), "1.6")
+
+
+def test_refuses_an_edited_lock_or_none(locked: Path) -> None:
+    lock = locked / "modellock.lock"
+    lock.write_text(lock.read_text().replace('requested = "main"', 'requested = "v9"', 1))
+    run = cli("export", "-o", "bom.json")
+    assert run.exit_code == 1 and "changed outside modellock" in run.stderr
+    assert not (locked / "bom.json").exists()
+    lock.unlink()
+    run = cli("export")
+    assert run.exit_code == 2 and "no lock found" in run.stderr
+
+
+def test_an_invalid_bom_is_never_written(locked: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from modellock.report import cyclonedx
+
+    real = cyclonedx.document
+
+    def broken(*args: object) -> dict[str, object]:
+        doc = real(*args)  # type: ignore[arg-type]
+        doc["components"][0]["hashes"] = [{"alg": "BLAKE4", "content": "00"}]  # type: ignore[index]
+        return doc
+
+    monkeypatch.setattr(cyclonedx, "document", broken)
+    before = snapshot(locked)
+    run = cli("export", "-o", "bom.json")
+    assert run.exit_code == 2
+    assert "the export is not valid, nothing was written" in run.stderr
+    assert snapshot(locked) == before
+
+
+def test_dataset_and_empty_lock(project: Path, hub: FakeHub) -> None:
+    hub.repo("acme/data", "dataset").commit({"train.json": b"[]"})
+    assert cli("add", "acme/data", "--repo-type", "dataset").exit_code == 0
+    run = cli("export", "--format", "cyclonedx1.7")
+    assert run.exit_code == 0, run.stderr
+    _validate(run.stdout, "1.7")
+    (component,) = json.loads(run.stdout)["components"]
+    assert component["type"] == "data" and "purl" not in component
+    assert component["externalReferences"][0]["url"] == "https://huggingface.co/datasets/acme/data"
+    assert cli("remove", "data").exit_code == 0
+    run = cli("export")
+    assert run.exit_code == 0, run.stderr
+    assert json.loads(run.stdout)["components"] == []
