@@ -8,7 +8,7 @@ from pathlib import Path
 from modellock.ops.context import open_project, source_factory, trust_source
 from modellock.ops.lock import LockResult, lock_project
 from modellock.ops.progress import Progress
-from modellock.ops.project import RepoSpec, add_model, init_manifest
+from modellock.ops.project import RepoSpec, add_model, init_manifest, restored_on_failure
 from modellock.ops.withbases import lock_and_maybe_bases
 from modellock.project.discover import LOCK_NAME, MANIFEST_NAME
 
@@ -46,11 +46,9 @@ def add_and_lock(
 ) -> AddResult:
     """Add the model to the manifest and lock it; on any failure both files are put back as they were."""
     manifest_path, lock_path = project_dir / MANIFEST_NAME, project_dir / LOCK_NAME
-    before = manifest_path.read_bytes() if manifest_path.exists() else None
-    lock_before = lock_path.read_bytes() if lock_path.exists() else None
     spec = replace(request.spec, repo_type=request.repo_type) if request.repo_type else request.spec
-    try:
-        if before is None:
+    with restored_on_failure(manifest_path, lock_path):
+        if not manifest_path.exists():
             init_manifest(project_dir)
         added = _write_entry(manifest_path, spec, request, request.name, request.exclude)
         project = open_project(manifest_path)
@@ -72,16 +70,6 @@ def add_and_lock(
         patterns, files = result.auto_excluded.get(added, ([], []))
         if patterns:
             _write_entry(manifest_path, spec, request, added, (*request.exclude, *patterns), replace=True)
-    except BaseException:
-        if before is None:
-            manifest_path.unlink(missing_ok=True)
-        else:
-            manifest_path.write_bytes(before)
-        if lock_before is None:
-            lock_path.unlink(missing_ok=True)
-        elif lock_path.read_bytes() != lock_before:
-            lock_path.write_bytes(lock_before)
-        raise
     return AddResult(added, result, tuple(files), done.added)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -195,3 +197,18 @@ def write_lock(path: Path, lock: Lockfile) -> bool:
         pass
     atomic.write_text(path, text)
     return True
+
+
+@contextlib.contextmanager
+def restored_on_failure(manifest_path: Path, lock_path: Path) -> Iterator[None]:
+    """Put the manifest and the lock back as they were if the body fails (`uv add`'s all or nothing)."""
+    saved = [(path, path.read_bytes() if path.exists() else None) for path in (manifest_path, lock_path)]
+    try:
+        yield
+    except BaseException:
+        for path, old in saved:
+            if old is None:
+                path.unlink(missing_ok=True)
+            elif not path.exists() or path.read_bytes() != old:
+                path.write_bytes(old)
+        raise

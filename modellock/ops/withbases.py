@@ -17,7 +17,8 @@ from pathlib import Path
 from modellock.errors import CheckFailed
 from modellock.ops.lineage import MAX_DEPTH, UnlockedBase, unique_name
 from modellock.ops.lock import LockResult
-from modellock.ops.project import RepoSpec, add_model, default_name
+from modellock.ops.project import RepoSpec, add_model, default_name, restored_on_failure
+from modellock.project.discover import LOCK_NAME
 from modellock.project.manifest import Manifest, load_manifest
 
 
@@ -32,11 +33,8 @@ class BasesAdded:
 
 def lock_with_bases(manifest_path: Path, run_lock: Callable[[Manifest], LockResult]) -> BasesAdded:
     """Lock, adding unlocked parents to the manifest until none is missing (at most `MAX_DEPTH` rounds)."""
-    lock_path = manifest_path.with_name("modellock.lock")
-    before = manifest_path.read_bytes()
-    lock_before = lock_path.read_bytes() if lock_path.exists() else None
     added: list[tuple[str, str]] = []
-    try:
+    with restored_on_failure(manifest_path, manifest_path.with_name(LOCK_NAME)):
         for _ in range(MAX_DEPTH + 1):
             manifest = load_manifest(manifest_path)
             try:
@@ -64,13 +62,6 @@ def lock_with_bases(manifest_path: Path, run_lock: Callable[[Manifest], LockResu
             f"(added {', '.join(repo for _, repo in added)})",
             hint='add the bases by hand with `modellock add`, or set `bases = "warn"` where the chain should stop',
         )
-    except BaseException:
-        manifest_path.write_bytes(before)
-        if lock_before is None:
-            lock_path.unlink(missing_ok=True)
-        elif lock_path.read_bytes() != lock_before:
-            lock_path.write_bytes(lock_before)
-        raise
 
 
 def lock_and_maybe_bases(
