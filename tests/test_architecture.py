@@ -11,8 +11,9 @@ LEAVES = {"errors", "text", "__version__"}
 ALLOWED = {
     "cli": {"report", "ops", "project", "store", "sources", "gate", "signing"},
     "report": {"ops", "project", "gate"},  # ops' result types and the gate verdicts they carry
-    "ops": {"project", "store", "sources", "gate", "signing"},
-    "sources": {"store", "project"},
+    "ops": {"project", "store", "sources", "download", "gate", "signing"},
+    "sources": {"store", "project", "download"},
+    "download": set(),
     "gate": {"project"},
     "signing": {"project"},
     "store": {"project"},
