@@ -18,6 +18,8 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # What a signed CDN URL answers once its signature has expired (S3: 403; some CDNs 400/404/410).
 _EXPIRED = frozenset({400, 401, 403, 404, 410})
 _PORTS = {"http": 80, "https": 443}
+# Fresh redirects one request may ask for in a row before a refusing target is an error.
+_EXPIRIES = 3
 
 
 def origin_of(url: httpx2.URL) -> tuple[str, str, int]:
@@ -43,6 +45,7 @@ class Origin:
         self._resolved: str | None = None
         self._relocated = False
         self._mutex = threading.Lock()
+        self._refresh = threading.RLock()
 
     @property
     def client(self) -> httpx2.Client:
@@ -61,12 +64,11 @@ class Origin:
         finally:
             response.close()
 
-    def _answer(self, headers: dict[str, str], timeout: httpx2.Timeout) -> httpx2.Response:
+    def _answer(self, headers: dict[str, str], timeout: httpx2.Timeout, expired: int = 0) -> httpx2.Response:
         import httpx2
 
         with self._mutex:
             location, url = self._location, self._resolved or self._location.url
-        reused = url != location.url
         home = origin_of(httpx2.URL(location.url))
         for _ in range(MAX_REDIRECTS + 1):
             target = httpx2.URL(url)
@@ -83,13 +85,15 @@ class Origin:
                     with self._mutex:
                         self._resolved = url
                 return response
-            if reused and status in _EXPIRED:
-                # The shared redirect target expired (signed URLs do): resolve it again from the origin.
+            if url != location.url and status in _EXPIRED and expired < _EXPIRIES:
+                # The redirect target expired (signed URLs do): resolve it again from the origin, once
+                # for all connections (the others wait here, then take the new target).
                 response.close()
-                with self._mutex:
-                    if self._resolved == url:
-                        self._resolved = None
-                return self._answer(headers, timeout)
+                with self._refresh:
+                    with self._mutex:
+                        if self._resolved == url:
+                            self._resolved = None
+                    return self._answer(headers, timeout, expired + 1)
             if status in (408, 429) or status >= 500:
                 response.close()
                 raise Retryable(f"HTTP {status}")

@@ -16,13 +16,13 @@ class Frontier:
     """Tracks which byte ranges of a file have landed, and hashes the landed prefix as it grows.
 
     A write at the hashed end is hashed from memory at once (one sequential stream costs no
-    read-back). With `threaded`, a thread of its own reads the rest back from the page cache, so
-    downloading and hashing overlap; without, what is left is hashed in `finish`. Bytes written
+    read-back and no thread). Once bytes land elsewhere, a thread of its own reads them back from
+    the page cache as the prefix reaches them, so downloading and hashing overlap. Bytes written
     twice, or ranges that overlap, leave the prefix short: the size check then refuses the file.
     """
 
-    def __init__(self, fd: int, hasher: StreamHasher, *, threaded: bool) -> None:
-        self._fd, self._hasher, self._threaded = fd, hasher, threaded
+    def __init__(self, fd: int, hasher: StreamHasher) -> None:
+        self._fd, self._hasher = fd, hasher
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
@@ -48,7 +48,7 @@ class Frontier:
             self._add(offset, end)
             if inline:
                 self._hashing = True
-            elif self._threaded:
+            else:
                 self._wake()
         if inline:
             try:
@@ -62,8 +62,7 @@ class Frontier:
         """Count bytes already in the file (kept by an earlier run) as landed: they are read back and hashed."""
         with self._cond:
             self._add(start, end)
-            if self._threaded:
-                self._wake()
+            self._wake()
 
     def is_prefix(self) -> bool:
         """Whether everything landed is one range from byte 0."""

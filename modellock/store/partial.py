@@ -20,8 +20,6 @@ from modellock.store.seal import seal
 if TYPE_CHECKING:
     from modellock.store.blobs import Store
 
-# Files this large are hashed on a thread of their own, overlapping the download.
-_THREADED = 16 * 1024 * 1024
 # How often a download's record of landed ranges is rewritten (what a kill -9 can lose).
 _RECORD_EVERY_S = 1.0
 
@@ -56,7 +54,7 @@ class PartialBlob:
         flags = os.O_RDWR | os.O_NOFOLLOW | (0 if claimed is not None else os.O_CREAT | os.O_EXCL)
         self._fd = os.open(self.path, flags, 0o600)
         self._closed = False
-        self._frontier = Frontier(self._fd, self.hasher, threaded=size is not None and size >= _THREADED)
+        self._frontier = Frontier(self._fd, self.hasher)
         self._recorded = time.monotonic()
         self._record_mutex = threading.Lock()
         kept = self._kept_ranges() if claimed is not None else []
