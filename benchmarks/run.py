@@ -285,7 +285,19 @@ def _git_tree(source: Path, path: Path) -> None:
     )
 
 
-SCENARIOS = {"verify-large": verify_large, "verify-small": verify_small, "install": install, "fast-paths": fast_paths}
+def _oci_pull(cfg: Config) -> list[Row]:
+    from benchmarks.oci import oci_pull
+
+    return oci_pull(cfg)
+
+
+SCENARIOS = {
+    "verify-large": verify_large,
+    "verify-small": verify_small,
+    "install": install,
+    "fast-paths": fast_paths,
+    "oci-pull": _oci_pull,
+}
 
 
 def render(rows: list[Row]) -> str:

@@ -11,8 +11,9 @@ LEAVES = {"errors", "text", "__version__"}
 ALLOWED = {
     "cli": {"report", "ops", "project", "store", "sources", "gate", "signing", "oci"},
     "report": {"ops", "project", "gate"},  # ops' result types and the gate verdicts they carry
-    "ops": {"project", "store", "sources", "gate", "signing", "oci"},
-    "sources": {"store", "project", "oci"},
+    "ops": {"project", "store", "sources", "download", "gate", "signing", "oci"},
+    "sources": {"store", "project", "download", "oci"},
+    "download": set(),
     "oci": {"project"},
     "gate": {"project"},
     "signing": {"project"},

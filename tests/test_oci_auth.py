@@ -70,6 +70,7 @@ def test_a_credential_helper_is_asked(
 def test_a_wrong_password_is_a_clean_exit_2_that_never_prints_it(
     locked: Path,  # noqa: F811
     auth_registry: LocalRegistry,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("MODELLOCK_REGISTRY_USERNAME", "fleet")
@@ -78,8 +79,11 @@ def test_a_wrong_password_is_a_clean_exit_2_that_never_prints_it(
     assert run.exit_code == 2
     assert "refused the credentials" in run.stderr and "hint:" in run.stderr
     assert "wrong-password-xyz" not in run.stdout + run.stderr and "Traceback" not in run.stderr
-    sync = cli("sync", "--frozen", "--reinstall", "--registry", f"{auth_registry.url}/fleet")
-    assert sync.exit_code in (0, 2)  # the store has every blob: nothing needs the registry
+    fresh_machine(tmp_path, monkeypatch)
+    sync = cli("sync", "--frozen", "--registry", f"{auth_registry.url}/fleet")
+    assert sync.exit_code == 2 and "refused the credentials" in sync.stderr
+    assert "wrong-password-xyz" not in sync.stdout + sync.stderr and "Traceback" not in sync.stderr
+    assert not (locked / "models").exists()
 
 
 def test_no_credentials_for_a_registry_that_wants_them(

@@ -266,6 +266,8 @@ class Registry:
             with self.client.stream("GET", self._url(f"/v2/{name}/manifests/{digest}"), headers=headers) as response:
                 if response.status_code == 404:
                     raise NotInRegistry(f"{self.ref} has no {name}@{digest[:19]}…")
+                if response.status_code in (401, 403):
+                    raise self._refused_credentials() if self._credentials is not None else self._no_credentials()
                 if response.status_code != 200:
                     raise RegistryError(
                         f"{self.ref.host} answered HTTP {response.status_code} for {name}@{digest[:19]}…"

@@ -38,21 +38,20 @@ class FetchJob:
         return f"git_{self.file.git_oid}"
 
 
-class _CountingSink:
-    """Adapts a PartialBlob to the Sink protocol: reports progress (undone on restart), stops when cancelled."""
+class _CountingTarget:
+    """A PartialBlob as the engine's Target: reports progress (undone on restart), stops when cancelled."""
 
     def __init__(self, blob: PartialBlob, progress: Progress, cancel: CancelFlag) -> None:
         self._blob = blob
         self._progress = progress
         self._cancel = cancel
 
-    @property
-    def written(self) -> int:
-        return self._blob.written
+    def present(self) -> list[tuple[int, int]]:
+        return self._blob.present()
 
-    def write(self, chunk: bytes | memoryview) -> None:
+    def write_at(self, offset: int, chunk: bytes | memoryview) -> None:
         self._cancel.check()  # between chunks: a Ctrl-C stops every download within one chunk
-        self._blob.write(chunk)
+        self._blob.write_at(offset, chunk)
         self._progress.advance(len(chunk))
 
     def restart(self) -> None:
@@ -97,7 +96,7 @@ def fetch_one(
 ) -> FileDigest:
     """Download one file into the store; nothing enters the store unless every check passes.
 
-    A partial download an earlier run left behind is resumed with `Range`; its bytes are hashed
+    A partial download an earlier run left behind is resumed (only its missing ranges are fetched); its bytes are hashed
     again here, and if the whole does not verify, the file is downloaded once more from byte 0.
     """
     file, locked = job.file, job.locked
@@ -108,15 +107,15 @@ def fetch_one(
     git_size = None if locked is not None or file.lfs_sha256 else file.size
     with store.partial(git_blob_size=git_size, key=job.key, size=file.size) as blob:
         progress.advance(blob.written)
-        sink = _CountingSink(blob, progress, cancel)
+        target = _CountingTarget(blob, progress, cancel)
         if blob.written < file.size:
-            source.fetch(job.ref, job.commit, file, sink)
-        digest = blob.hasher.digest()
+            source.fetch(job.ref, job.commit, file, target)
+        digest = blob.digest()
         problem = check_bytes(job, digest, blob.hasher.git_sha1())
         if problem is not None and blob.resumed:
-            sink.restart()  # the kept bytes were bad (or the file changed): one clean download
-            source.fetch(job.ref, job.commit, file, sink)
-            digest = blob.hasher.digest()
+            target.restart()  # the kept bytes were bad (or the file changed): one clean download
+            source.fetch(job.ref, job.commit, file, target)
+            digest = blob.digest()
             problem = check_bytes(job, digest, blob.hasher.git_sha1())
         if problem is not None:
             raise problem

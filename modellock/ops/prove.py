@@ -27,17 +27,18 @@ from modellock.store.hashing import StreamHasher
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
-class _HashingSink:
-    """Bytes of a small regular file, hashed and dropped: nothing is written anywhere."""
+class _HashingTarget:
+    """Bytes of a regular file, fetched in order over one connection, hashed and dropped: nothing is written."""
 
     def __init__(self, size: int) -> None:
         self.hasher = StreamHasher(git_blob_size=size)
 
-    @property
-    def written(self) -> int:
-        return self.hasher.size
+    def present(self) -> list[tuple[int, int]]:
+        return []
 
-    def write(self, chunk: bytes | memoryview) -> None:
+    def write_at(self, offset: int, chunk: bytes | memoryview) -> None:
+        if offset != self.hasher.size:
+            raise AssertionError(f"bytes at {offset} while {self.hasher.size} were hashed: one connection keeps order")
         self.hasher.update(chunk)
 
     def restart(self) -> None:
@@ -49,10 +50,10 @@ class _HashingSink:
 
 def _fetch_and_check(source: Source, job: FetchJob) -> tuple[int, str | None]:
     """Bytes read, and why they are not the lock's and the Hub's (None if they are)."""
-    sink = _HashingSink(job.file.size)
-    source.fetch(job.ref, job.commit, job.file, sink)
-    digest = sink.hasher.digest()
-    problem = check_bytes(job, digest, sink.hasher.git_sha1())
+    target = _HashingTarget(job.file.size)
+    source.fetch(job.ref, job.commit, job.file, target, connections=1)
+    digest = target.hasher.digest()
+    problem = check_bytes(job, digest, target.hasher.git_sha1())
     return digest.size, problem.message if problem is not None else None
 
 

@@ -1,8 +1,8 @@
 """Where model files come from: an interface and one module per kind of source."""
 
-from modellock.sources.interface import CardLineage, Refs, RemoteFile, RepoRef, Sink, Source
+from modellock.sources.interface import CardLineage, HttpSource, Refs, RemoteFile, RepoRef, Source
 
-__all__ = ["CardLineage", "Refs", "RemoteFile", "RepoRef", "Sink", "Source", "open_source"]
+__all__ = ["CardLineage", "HttpSource", "Refs", "RemoteFile", "RepoRef", "Source", "open_source"]
 
 
 def open_source(name: str, *, endpoint: str | None = None) -> Source:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from urllib.parse import quote
@@ -24,35 +23,19 @@ from huggingface_hub.utils._headers import build_hf_headers
 from huggingface_hub.utils._http import default_client_factory
 
 from modellock import __version__
+from modellock.download.location import Location
 from modellock.errors import (
     GatedRepo,
-    IntegrityError,
+    ModellockError,
     NetworkError,
     RepoNotFound,
     RevisionNotFound,
     SourceError,
 )
-from modellock.sources.interface import CardLineage, Refs, RemoteFile, RepoRef, Sink, Source
+from modellock.sources.interface import CardLineage, HttpSource, Refs, RemoteFile, RepoRef
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _HEX = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
-_RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-
-# Attempts per download and the first backoff delay; each later delay doubles.
-ATTEMPTS = int(os.environ.get("MODELLOCK_HTTP_ATTEMPTS", "5"))
-BACKOFF_S = float(os.environ.get("MODELLOCK_HTTP_BACKOFF", "1.0"))
-
-
-def _speed_rule() -> tuple[float, float]:
-    """(bytes per second, seconds): an attempt slower than this on average over that long is abandoned.
-
-    curl's --speed-limit/--speed-time; a body that trickles a byte every few seconds never trips a
-    read timeout, so the read timeout alone is no deadline.
-    """
-    limit = float(os.environ.get("MODELLOCK_SPEED_LIMIT", "1024"))
-    window = float(os.environ.get("MODELLOCK_SPEED_TIME", "30"))
-    return limit, window
-
 
 # Requests to the endpoint's origin carry the token; nothing else does (see _strip_foreign_auth).
 _TRUSTED_ORIGINS: set[tuple[str, str, int]] = set()
@@ -79,7 +62,7 @@ def _client() -> httpx2.Client:
 set_client_factory(_client)
 
 
-class HuggingFaceSource(Source):
+class HuggingFaceSource(HttpSource):
     """Repositories on the Hugging Face Hub (or any server speaking its protocol)."""
 
     name = "huggingface"
@@ -165,63 +148,20 @@ class HuggingFaceSource(Source):
                     raise SourceError(f"the Hub's history of {ref.repo}@{revision} lists a malformed commit")
                 yield commit
 
-    def fetch(self, ref: RepoRef, commit: str, file: RemoteFile, sink: Sink) -> None:
+    def locate(self, ref: RepoRef, commit: str, file: RemoteFile) -> Location:
         url = hf_hub_url(ref.repo, file.path, repo_type=ref.repo_type, revision=commit, endpoint=self.endpoint)
+        # huggingface_hub's headers: the user agent, and the token (the engine sends it to the endpoint only).
         headers = build_hf_headers(library_name="modellock", library_version=__version__)
-        headers["Accept-Encoding"] = "identity"
-        failure: Exception | None = None
-        for attempt in range(ATTEMPTS):
-            if attempt:
-                sink.pause(BACKOFF_S * 2 ** (attempt - 1))
-            try:
-                if self._fetch_once(ref, commit, file, url, headers, sink):
-                    return
-            except httpx2.TooManyRedirects:
-                raise NetworkError(
-                    f"could not download {file.path} from {ref.repo}@{commit[:7]}: the server redirects in a loop",
-                    hint="the endpoint (or a proxy in front of it) is misconfigured; check HF_ENDPOINT",
-                ) from None
-            except (httpx2.TransportError, _Retryable) as exc:
-                failure = exc
-        raise NetworkError(
-            f"could not download {file.path} from {ref.repo}@{commit[:7]} after {ATTEMPTS} attempts: "
-            f"{_describe(failure)}",
-            hint="check the network and run the command again; finished files are kept in the store",
-        )
 
-    def _fetch_once(
-        self, ref: RepoRef, commit: str, file: RemoteFile, url: str, headers: dict[str, str], sink: Sink
-    ) -> bool:
-        request_headers = dict(headers)
-        if sink.written:
-            request_headers["Range"] = f"bytes={sink.written}-"
-        limit, window = _speed_rule()
-        # A read that waits a whole window for its first byte is slower than any limit.
-        timeout = httpx2.Timeout(connect=10.0, read=min(60.0, window), write=60.0, pool=60.0)
-        with get_session().stream("GET", url, headers=request_headers, timeout=timeout) as response:
-            if response.status_code in _RETRY_STATUS:
-                raise _Retryable(f"HTTP {response.status_code}")
-            if response.status_code >= 400:
-                response.read()
+        def refused(response: httpx2.Response) -> Exception:
+            try:
                 with _mapped_errors(ref, commit, file.path):
                     hf_raise_for_status(response)
-            if "Range" in request_headers and not _resumes_at(response, sink.written):
-                sink.restart()
-            # Chunks as they arrive: bytes reach the partial file (and count for a resume) at once.
-            started, counted = time.monotonic(), 0
-            for chunk in response.iter_raw():
-                sink.write(chunk)
-                counted += len(chunk)
-                now = time.monotonic()
-                if now - started >= window:
-                    if counted < limit * (now - started):
-                        raise _Retryable(f"slower than {limit:.0f} bytes/s for {window:g} s")
-                    started, counted = now, 0
-                if sink.written > file.size:
-                    raise IntegrityError(
-                        f"{ref.repo}@{commit[:7]}: {file.path} is larger than the expected {file.size} bytes",
-                    )
-        return sink.written == file.size
+            except ModellockError as exc:
+                return exc
+            return SourceError(f"the Hub refused {file.path} of {ref.repo}@{commit[:7]} (HTTP {response.status_code})")
+
+        return Location(url, headers, get_session(), refused)
 
 
 def _targets(ref: RepoRef, infos: Iterable[GitRefInfo], key: Callable[[GitRefInfo], str]) -> dict[str, str]:
@@ -254,15 +194,6 @@ def _remote_file(ref: RepoRef, commit: str, entry: RepoFile) -> RemoteFile:
     if lfs is not None and not (isinstance(lfs, str) and re.match(r"^[0-9a-f]{64}$", lfs)):
         raise _malformed(ref, commit, f"{path}: LFS oid {lfs!r} is not a SHA-256")
     return RemoteFile(path, size, oid, lfs)
-
-
-class _Retryable(Exception):
-    """A server answer worth trying again (5xx, 429, 408)."""
-
-
-def _resumes_at(response: httpx2.Response, offset: int) -> bool:
-    found = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
-    return response.status_code == 206 and found is not None and int(found.group(1)) == offset
 
 
 def _describe(exc: Exception | None) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
+
+from modellock.download.location import Location, Target
 
 
 @dataclass(frozen=True)
@@ -52,20 +54,6 @@ class CardLineage:
     """The Hub's `expand=baseModels` answer, raw: `{"relation": ..., "models": [{"id": ...}]}`."""
 
 
-class Sink(Protocol):
-    """Where fetched bytes go; it hashes them and can start over if a resume is refused."""
-
-    @property
-    def written(self) -> int: ...
-
-    def write(self, chunk: bytes | memoryview) -> None: ...
-
-    def restart(self) -> None: ...
-
-    def pause(self, seconds: float) -> None:
-        """Wait before another attempt; raises if the run is stopped meanwhile."""
-
-
 class Source(ABC):
     """A place models are fetched from (the Hugging Face Hub, later mirrors and local trees)."""
 
@@ -93,9 +81,29 @@ class Source(ABC):
         """Commit ids reachable from `revision`, newest first, fetched lazily (stop when found)."""
 
     @abstractmethod
-    def fetch(self, ref: RepoRef, commit: str, file: RemoteFile, sink: Sink) -> None:
-        """Stream one file's bytes at `commit` into `sink`, resuming after dropped connections."""
+    def fetch(
+        self, ref: RepoRef, commit: str, file: RemoteFile, target: Target, *, connections: int | None = None
+    ) -> None:
+        """Write one file's bytes at `commit` into `target`, resuming after dropped connections.
+
+        `connections` caps the parallel requests for this file (1: the bytes arrive in order)."""
 
     def lineage(self, ref: RepoRef, commit: str) -> CardLineage:
         """The card metadata about parents at `commit`; sources without cards have none."""
         return CardLineage()
+
+
+class HttpSource(Source):
+    """A source whose files are served over HTTP: the download engine fetches them (ranges, resume, deadlines)."""
+
+    @abstractmethod
+    def locate(self, ref: RepoRef, commit: str, file: RemoteFile) -> Location:
+        """Where the file's bytes are, and how to ask; called again when a token or a redirect expires."""
+
+    def fetch(
+        self, ref: RepoRef, commit: str, file: RemoteFile, target: Target, *, connections: int | None = None
+    ) -> None:
+        from modellock.download import fetch
+
+        what = f"{file.path} from {ref.repo}@{commit[:7]}"
+        fetch(lambda: self.locate(ref, commit, file), file.size, target, what, connections=connections)

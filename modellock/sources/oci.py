@@ -1,9 +1,10 @@
 """Locked models from an OCI registry or an OCI image layout, by the digests the lock computes.
 
-Only `fetch` is served here: resolving and listing stay with the model's own source (the Hub). Each
+Only bytes are served here: resolving and listing stay with the model's own source (the Hub). Each
 model's manifest is looked up by the digest computed from the lock (`oci.manifest.artifact`), and
 each file by the lock's SHA-256, so neither a registry nor a layout can substitute anything; the
-bytes are judged, as for every source, by `ops.fetch.check_bytes`.
+bytes are judged, as for every source, by `ops.fetch.check_bytes`. Registry bytes come through the
+download engine (`HttpSource.locate`), as the Hub's do.
 """
 
 from __future__ import annotations
@@ -12,112 +13,125 @@ import hashlib
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
+import httpx2
+
+from modellock.download import Location, Target
 from modellock.errors import CheckFailed, IntegrityError, NetworkError
-from modellock.oci.client import NotInRegistry, Registry
+from modellock.oci.client import AuthError, NotInRegistry, Registry, RegistryError
 from modellock.oci.manifest import artifact
 from modellock.project.lockfile import LockedModel, Lockfile
-from modellock.sources.interface import Refs, RemoteFile, RepoRef, Sink, Source
+from modellock.sources.interface import HttpSource, Refs, RemoteFile, RepoRef, Source
 
 CHUNK = 8 * 1024 * 1024
+MAX_MANIFEST = 4 * 1024 * 1024
 
 
-class _LockedOnly(Source):
-    """A source that only serves bytes of models in one lock; everything else goes to `fallback`."""
+class _Locked:
+    """The models of one lock, and whether this source holds each one's artifact (asked once per model)."""
 
-    def __init__(self, lock: Lockfile, fallback: Source | None) -> None:
-        self.name = fallback.name if fallback is not None else "oci"
-        self._fallback = fallback
+    def __init__(self, lock: Lockfile) -> None:
         self._models = {(m.repo, m.repo_type, m.commit): m for m in lock.models}
         self._checked: dict[str, bool] = {}
         self._guard = threading.Lock()
 
-    def _other(self) -> Source:
-        if self._fallback is None:
-            raise NetworkError("no other source is configured for this model")
-        return self._fallback
+    def model(self, ref: RepoRef, commit: str, file: RemoteFile) -> LockedModel | None:
+        """The locked model a download belongs to; None if it is not in the lock (or has no SHA-256)."""
+        return self._models.get((ref.repo, ref.repo_type, commit)) if file.lfs_sha256 else None
 
-    def resolve(self, ref: RepoRef, revision: str) -> str:
-        return self._other().resolve(ref, revision)
-
-    def list_files(self, ref: RepoRef, commit: str) -> list[RemoteFile]:
-        return self._other().list_files(ref, commit)
-
-    def refs(self, ref: RepoRef) -> Refs:
-        return self._other().refs(ref)
-
-    def history(self, ref: RepoRef, revision: str) -> Iterator[str]:
-        return self._other().history(ref, revision)
-
-    def _model(self, ref: RepoRef, commit: str) -> LockedModel | None:
-        return self._models.get((ref.repo, ref.repo_type, commit))
-
-    def _has_artifact(self, model: LockedModel) -> bool:
-        """Whether this source holds the model's manifest (computed from the lock), asked once per model."""
+    def holds(self, model: LockedModel, check: Callable[[LockedModel, str], bool]) -> bool:
         digest = artifact(model).digest
         with self._guard:
             known = self._checked.get(digest)
         if known is None:
-            known = self._manifest_present(model, digest)
+            known = check(model, digest)
             with self._guard:
                 self._checked[digest] = known
         return known
 
-    def _manifest_present(self, model: LockedModel, digest: str) -> bool:
-        raise NotImplementedError
 
-    def _fetch_blob(self, model: LockedModel, file: RemoteFile, sha256: str, sink: Sink) -> None:
-        raise NotImplementedError
-
-    def fetch(self, ref: RepoRef, commit: str, file: RemoteFile, sink: Sink) -> None:
-        model = self._model(ref, commit)
-        if model is None or file.lfs_sha256 is None or not self._has_artifact(model):
-            self._other().fetch(ref, commit, file, sink)
-            return
-        try:
-            self._fetch_blob(model, file, file.lfs_sha256, sink)
-        except NotInRegistry:
-            if self._fallback is None:
-                raise
-            self._fallback.fetch(ref, commit, file, sink)
-
-
-class OciRegistrySource(_LockedOnly):
+class OciRegistrySource(HttpSource):
     """A registry the models were pushed to (`modellock push`); models it lacks come from `fallback`."""
 
-    def __init__(self, registry: Registry, lock: Lockfile, fallback: Source | None) -> None:
-        super().__init__(lock, fallback)
+    def __init__(self, registry: Registry, lock: Lockfile, fallback: Source) -> None:
+        self.name = fallback.name
         self.registry = registry
+        self._fallback = fallback
+        self._locked = _Locked(lock)
+        self._located: set[tuple[str, str]] = set()
 
     @property
     def location(self) -> str:
         return str(self.registry.ref)
+
+    def resolve(self, ref: RepoRef, revision: str) -> str:
+        return self._fallback.resolve(ref, revision)
+
+    def list_files(self, ref: RepoRef, commit: str) -> list[RemoteFile]:
+        return self._fallback.list_files(ref, commit)
+
+    def refs(self, ref: RepoRef) -> Refs:
+        return self._fallback.refs(ref)
+
+    def history(self, ref: RepoRef, revision: str) -> Iterator[str]:
+        return self._fallback.history(ref, revision)
 
     def _name(self, model: LockedModel) -> str:
         return self.registry.ref.repository(model.repo, model.repo_type)
 
     def _manifest_present(self, model: LockedModel, digest: str) -> bool:
         try:
-            self.registry.get_manifest(self._name(model), digest)  # hashed: must be the lock's manifest
+            self.registry.get_manifest(self._name(model), digest)  # hashed here: it must be the lock's manifest
         except NotInRegistry:
-            return self._fallback is None  # nothing else to try: the blob fetch says what is missing
+            return False
         return True
 
-    def _fetch_blob(self, model: LockedModel, file: RemoteFile, sha256: str, sink: Sink) -> None:
-        from modellock.sources.oci_pull import pull_blob
+    def fetch(
+        self, ref: RepoRef, commit: str, file: RemoteFile, target: Target, *, connections: int | None = None
+    ) -> None:
+        model = self._locked.model(ref, commit, file)
+        if model is None or not self._locked.holds(model, self._manifest_present):
+            self._fallback.fetch(ref, commit, file, target, connections=connections)
+            return
+        try:
+            super().fetch(ref, commit, file, target, connections=connections)
+        except NotInRegistry:  # the manifest is there, the blob is not (a registry mid-push or pruned)
+            self._fallback.fetch(ref, commit, file, target, connections=connections)
 
-        pull_blob(self.registry, self._name(model), f"sha256:{sha256}", file, sink)
+    def locate(self, ref: RepoRef, commit: str, file: RemoteFile) -> Location:
+        model = self._locked.model(ref, commit, file)
+        assert model is not None and file.lfs_sha256 is not None  # fetch sent only those here
+        name, digest = self._name(model), f"sha256:{file.lfs_sha256}"
+        if (name, digest) in self._located:
+            self.registry.forget_token(name)  # asked again: the engine saw a 401, the token expired
+        self._located.add((name, digest))
+        headers = {"Accept-Encoding": "identity", **self.registry.auth_headers(name)}
+        host = self.registry.ref.host
+
+        def refused(response: httpx2.Response) -> Exception:
+            if response.status_code == 404:
+                return NotInRegistry(f"{self.registry.ref} has no blob {digest[:19]}… for {file.path}")
+            if response.status_code in (401, 403):
+                return AuthError(
+                    f"{host} refused access to {name} (HTTP {response.status_code})",
+                    hint="check the registry credentials (`docker login`); they were not printed",
+                )
+            return RegistryError(f"{host} answered HTTP {response.status_code} for {file.path} ({digest[:19]}…)")
+
+        return Location(self.registry.blob_url(name, digest), headers, self.registry.client, refused)
 
 
-class OciLayoutSource(_LockedOnly):
+class OciLayoutSource(Source):
     """An OCI image layout on a disk (`export --oci-layout`): the air-gapped source. Nothing else is asked."""
 
+    name = "oci-layout"
+
     def __init__(self, root: Path, lock: Lockfile) -> None:
-        super().__init__(lock, None)
-        self.name = "oci-layout"
         self.root = root
+        self._locked = _Locked(lock)
         try:
             marker = (root / "oci-layout").read_bytes()[:4096]
         except OSError:
@@ -131,6 +145,21 @@ class OciLayoutSource(_LockedOnly):
     @property
     def location(self) -> str:
         return str(self.root)
+
+    def _offline(self) -> NetworkError:
+        return NetworkError("an OCI layout holds bytes only; resolving needs the model's source")
+
+    def resolve(self, ref: RepoRef, revision: str) -> str:
+        raise self._offline()
+
+    def list_files(self, ref: RepoRef, commit: str) -> list[RemoteFile]:
+        raise self._offline()
+
+    def refs(self, ref: RepoRef) -> Refs:
+        raise self._offline()
+
+    def history(self, ref: RepoRef, revision: str) -> Iterator[str]:
+        raise self._offline()
 
     def _blob(self, digest: str) -> Path:
         return self.root / "blobs" / "sha256" / digest.split(":", 1)[1]
@@ -156,7 +185,7 @@ class OciLayoutSource(_LockedOnly):
                 hint="export the layout from this lock: `modellock export --oci-layout DIR`",
             )
         with os.fdopen(fd, "rb") as f:
-            data = f.read(4 * 1024 * 1024 + 1)
+            data = f.read(MAX_MANIFEST + 1)
         if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
             raise IntegrityError(
                 f"{self.root}: the manifest of {model.name} does not hash to {digest[:19]}…",
@@ -164,12 +193,36 @@ class OciLayoutSource(_LockedOnly):
             )
         return True
 
-    def _fetch_blob(self, model: LockedModel, file: RemoteFile, sha256: str, sink: Sink) -> None:
-        fd = self._open(f"sha256:{sha256}")
+    def fetch(
+        self, ref: RepoRef, commit: str, file: RemoteFile, target: Target, *, connections: int | None = None
+    ) -> None:
+        model = self._locked.model(ref, commit, file)
+        if model is None:
+            raise CheckFailed(f"{self.root}: {ref.repo}@{commit[:7]} is not in the lock being installed")
+        self._locked.holds(model, self._manifest_present)
+        fd = self._open(f"sha256:{file.lfs_sha256}")
         if fd < 0:
-            raise CheckFailed(f"{self.root} has no blob for {model.name}: {file.path} (sha256:{sha256[:12]}…)")
+            raise CheckFailed(f"{self.root} has no blob for {model.name}: {file.path} (sha256:{file.lfs_sha256})")
         with os.fdopen(fd, "rb") as f:
-            if sink.written:
-                f.seek(sink.written)
-            while sink.written < file.size + 1 and (chunk := f.read(CHUNK)):
-                sink.write(chunk)  # a longer file is caught by the size check
+            if os.fstat(f.fileno()).st_size != file.size:
+                raise IntegrityError(
+                    f"{self.root}: {model.name}: {file.path}: size mismatch: the lock says {file.size} bytes, "
+                    f"the layout's blob has {os.fstat(f.fileno()).st_size}",
+                    hint="the layout was changed after it was written; nothing was installed",
+                )
+            pos = 0
+            for start, end in [*target.present(), (file.size, file.size)]:
+                _copy(f, target, pos, start)
+                pos = max(pos, end)
+
+
+def _copy(f: BinaryIO, target: Target, start: int, end: int) -> None:
+    """Bytes [start, end) of the open file into the target at their offsets."""
+    f.seek(start)
+    pos = start
+    while pos < end:
+        chunk = f.read(min(CHUNK, end - pos))
+        if not chunk:
+            return  # shorter than its size said: the size check after the download tells
+        target.write_at(pos, chunk)
+        pos += len(chunk)

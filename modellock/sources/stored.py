@@ -12,8 +12,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from modellock.download.location import Target
 from modellock.errors import NetworkError
-from modellock.sources.interface import CardLineage, Refs, RemoteFile, RepoRef, Sink, Source
+from modellock.sources.interface import CardLineage, Refs, RemoteFile, RepoRef, Source
 from modellock.store import atomic
 from modellock.store.blobs import Store
 
@@ -63,8 +64,10 @@ class RecordingSource(Source):
     def history(self, ref: RepoRef, revision: str) -> Iterator[str]:
         return self._inner.history(ref, revision)
 
-    def fetch(self, ref: RepoRef, commit: str, file: RemoteFile, sink: Sink) -> None:
-        self._inner.fetch(ref, commit, file, sink)
+    def fetch(
+        self, ref: RepoRef, commit: str, file: RemoteFile, target: Target, *, connections: int | None = None
+    ) -> None:
+        self._inner.fetch(ref, commit, file, target, connections=connections)
 
     def lineage(self, ref: RepoRef, commit: str) -> CardLineage:
         found = _read_lineage(self._store, self.name, ref, commit)
@@ -117,7 +120,9 @@ class OfflineSource(Source):
     def history(self, ref: RepoRef, revision: str) -> Iterator[str]:
         raise NetworkError(f"--offline: cannot read the history of {ref.repo}@{revision} without the network")
 
-    def fetch(self, ref: RepoRef, commit: str, file: RemoteFile, sink: Sink) -> None:
+    def fetch(
+        self, ref: RepoRef, commit: str, file: RemoteFile, target: Target, *, connections: int | None = None
+    ) -> None:
         raise NetworkError(
             f"--offline: {file.path} of {ref.repo}@{commit[:7]} is not in the store",
             hint="run `modellock lock` once with network access",

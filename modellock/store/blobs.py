@@ -256,9 +256,18 @@ class Store:
             with contextlib.suppress(FileNotFoundError):
                 if key == "_" or time.time() - entry.stat().st_mtime > RESUMABLE_S:
                     entry.unlink()
+        # Records whose partial is gone (removed, committed, or renamed away by a claimant that then died).
+        if self.tmp_dir.is_dir():
+            for entry in self.tmp_dir.glob("ranges-*"):
+                partial = entry.with_name("partial" + entry.name[len("ranges") :])
+                if not partial.exists():
+                    with contextlib.suppress(FileNotFoundError):
+                        entry.unlink()
 
-    def claim_partial(self, key: str, new_path: Path) -> bool:
-        """Take over a dead process's partial download of `key` by renaming it (atomic: one claimant wins)."""
+    def claim_partial(self, key: str, new_path: Path) -> Path | None:
+        """Take over a dead process's partial download of `key` by renaming it (atomic: one claimant wins).
+
+        Returns the name it had, whose side record the claimant moves next."""
         for entry, pid, found in self._partials():
             if found != key or not idle(pid, entry):
                 continue
@@ -266,8 +275,8 @@ class Store:
                 os.rename(entry, new_path)
             except FileNotFoundError:
                 continue  # another run claimed it first
-            return True
-        return False
+            return entry
+        return None
 
     def kept_partials(self) -> list[tuple[Path, int]]:
         """This process's partial downloads still on disk, with their sizes."""
@@ -284,7 +293,9 @@ class Store:
         for entry, pid, key in self._partials():
             if key != "_" and idle(pid, entry):
                 with contextlib.suppress(FileNotFoundError):
-                    found[key] = max(found.get(key, 0), entry.stat().st_size)
+                    st = entry.stat()
+                    # A partial fetched in ranges has holes: count the blocks it holds, not its length.
+                    found[key] = max(found.get(key, 0), min(st.st_size, st.st_blocks * 512))
         return found
 
     @contextlib.contextmanager

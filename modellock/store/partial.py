@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from modellock.errors import ModellockError
+from modellock.store import atomic
+from modellock.store.frontier import Frontier
 from modellock.store.hashing import FileDigest, StreamHasher
 from modellock.store.leftovers import pid_alive
-from modellock.store.libc import start_writeback
 from modellock.store.seal import seal
 
 if TYPE_CHECKING:
     from modellock.store.blobs import Store
 
-_WRITEBACK_STEP = 64 * 1024 * 1024
+# How often a download's record of landed ranges is rewritten (what a kill -9 can lose).
+_RECORD_EVERY_S = 1.0
 
 
 class PartialBlob:
-    """A blob being written: bytes go to a private temporary file and are hashed on the way.
+    """A blob being written: bytes land at their offsets in a private temporary file, hashed in order.
 
     With a `key` (the digest the bytes must have, e.g. `b3_<hex>`), an interrupted download is kept
-    under that key and a later run resumes it: the kept bytes are re-read and re-hashed (never
-    trusted), and a partial longer than `size` is thrown away.
+    under that key, with a side record of the byte ranges that had landed, and a later run resumes
+    it: the kept bytes are read back and hashed again (never trusted), and whatever does not fit
+    the record or `size` is thrown away.
     """
 
     def __init__(
@@ -40,77 +47,149 @@ class PartialBlob:
         # The pid in the name lets a later run tell a dead process's leftovers from a live download.
         self.path = store.tmp_dir / f"partial-{os.getpid()}-{key or '_'}-{os.urandom(4).hex()}"
         _ACTIVE.add(self.path)
-        claimed = key is not None and store.claim_partial(key, self.path)
-        self._file = open(self.path, "r+b" if claimed else "xb")  # noqa: SIM115 - closed by commit/discard/keep
-        if claimed:
-            while chunk := self._file.read(1 << 20):
-                self.hasher.update(chunk)
-            if size is not None and self.hasher.size > size:
-                self.restart()
-        self.resumed = self.hasher.size
+        claimed = store.claim_partial(key, self.path) if key is not None else None
+        if claimed is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(record_path(claimed), record_path(self.path))
+        flags = os.O_RDWR | os.O_NOFOLLOW | (0 if claimed is not None else os.O_CREAT | os.O_EXCL)
+        self._fd = os.open(self.path, flags, 0o600)
+        self._closed = False
+        self._frontier = Frontier(self._fd, self.hasher)
+        self._recorded = time.monotonic()
+        self._record_mutex = threading.Lock()
+        kept = self._kept_ranges() if claimed is not None else []
+        if claimed is not None and not kept:
+            os.ftruncate(self._fd, 0)
+        for start, end in kept:
+            self._frontier.adopt(start, end)  # counted as landed; read back and hashed like any other bytes
+        self.resumed = self.written
         """Bytes taken over from an earlier, interrupted run."""
-        self._flushed = self.hasher.size
 
     @property
     def written(self) -> int:
-        return self.hasher.size
+        """Bytes landed so far (kept ones included)."""
+        return self._frontier.landed_bytes
 
-    def write(self, chunk: bytes | memoryview) -> None:
+    def present(self) -> list[tuple[int, int]]:
+        return self._frontier.ranges
+
+    def write_at(self, offset: int, chunk: bytes | memoryview) -> None:
+        view = memoryview(chunk)
         try:
-            self._file.write(chunk)
+            done = 0
+            while done < len(view):
+                done += os.pwrite(self._fd, view[done:], offset + done)
         except OSError as exc:
             from modellock.store.diskspace import write_failed
 
-            remaining = self._expected - self.hasher.size if self._expected is not None else len(chunk)
+            remaining = self._expected - offset if self._expected is not None else len(chunk)
             raise write_failed(exc, self.path, remaining) from None
-        self.hasher.update(chunk)
-        if self.hasher.size - self._flushed >= _WRITEBACK_STEP:
-            # Start writing back what has arrived, so the fsync at the end waits for little.
-            self._file.flush()
-            start_writeback(self._file.fileno(), self._flushed, self.hasher.size - self._flushed)
-            self._flushed = self.hasher.size
+        self._frontier.landed(offset, chunk)
+        # Only ranges need a record: after a kill, a file written in order is its own (its length).
+        due = self.key is not None and time.monotonic() - self._recorded >= _RECORD_EVERY_S
+        if due and not self._frontier.is_prefix():
+            self._record()
 
     def restart(self) -> None:
         """Throw away what was written (the server could not resume, or resumed bytes were bad)."""
-        self._file.seek(0)
-        self._file.truncate()
+        self._frontier.reset()
+        os.ftruncate(self._fd, 0)
         self.hasher.reset()
-        self.resumed = self._flushed = 0
+        self.resumed = 0
+        with contextlib.suppress(FileNotFoundError):
+            record_path(self.path).unlink()
+
+    def digest(self) -> FileDigest:
+        """The digests of the landed prefix (every byte, once the download is complete)."""
+        self._frontier.finish()
+        return self.hasher.digest()
 
     def commit(self) -> FileDigest:
         """Move the bytes into the store under their BLAKE3; a racing writer of the same bytes is harmless."""
+        digest = self.digest()
         try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            os.fsync(self._fd)
         except OSError as exc:
             from modellock.store.diskspace import write_failed
 
             raise write_failed(exc, self.path, 0) from None
-        self._file.close()
-        digest = self.hasher.digest()
+        self._close()
         target = self._store.blob_path(digest.blake3)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(self.path, 0o444)
         seal(self.path, digest.blake3)
         os.replace(self.path, target)
+        with contextlib.suppress(FileNotFoundError):
+            record_path(self.path).unlink()
         # Both digests were computed here from the bytes: the only way a pairing enters the index.
         self._store.remember("sha256", digest.sha256, digest)
         self._store.remember("blake3", digest.blake3, digest)
         return digest
 
     def keep(self) -> int:
-        """Leave the bytes for a later run to resume; returns how many were kept."""
-        with contextlib.suppress(OSError):
-            self._file.close()
+        """Leave the bytes, and the record of which ranges landed, for a later run; returns how many."""
+        self._frontier.stop()
+        if not self._frontier.is_prefix():
+            # Best effort (the disk may be full): without its record a partial is read as a prefix, and
+            # the hash check throws it away if that is wrong.
+            with contextlib.suppress(OSError, ModellockError):
+                self._record()
+        self._close()
         _ACTIVE.discard(self.path)
-        return self.hasher.size
+        return self.written
 
     def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            self._file.close()
+        self._frontier.stop()
+        self._close()
         _ACTIVE.discard(self.path)
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        for path in (self.path, record_path(self.path)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+
+    def _record(self) -> None:
+        with self._record_mutex:
+            self._recorded = time.monotonic()
+            text = json.dumps({"size": self._expected, "ranges": self._frontier.ranges})
+            atomic.write_text(record_path(self.path), text + "\n")
+
+    def _kept_ranges(self) -> list[tuple[int, int]]:
+        """The ranges a claimed partial holds: its record's, or (without one) the file's length as a prefix.
+
+        The record is as hostile as the bytes: anything out of order, overlapping, or beyond the
+        file or the expected size discards the whole partial.
+        """
+        length = os.fstat(self._fd).st_size
+        limit = min(length, self._expected) if self._expected is not None else length
+        try:
+            data = json.loads(record_path(self.path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return [(0, length)] if 0 < length <= limit else []
+        except (OSError, ValueError):
+            return []
+        ranges = data.get("ranges") if isinstance(data, dict) else None
+        if not isinstance(ranges, list) or data.get("size") != self._expected:
+            return []
+        kept, at = [], 0
+        for item in ranges:
+            if not (isinstance(item, list) and len(item) == 2 and all(type(v) is int for v in item)):
+                return []
+            start, end = item
+            if not at <= start < end <= limit:
+                return []
+            kept.append((start, end))
+            at = end
+        return kept
+
+
+def record_path(partial: Path) -> Path:
+    """The side record of a partial's landed ranges: `ranges-…` next to `partial-…`."""
+    return partial.with_name("ranges" + partial.name[len("partial") :])
 
 
 # Partials this process is writing right now; any other partial of a dead process, or one this

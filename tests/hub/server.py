@@ -41,6 +41,12 @@ class Faults:
     """Origin that pagination `Link: rel=next` URLs point at (default: the Hub's own)."""
     ignore_range: bool = False
     """Answer Range requests with the whole file (200), as some servers do."""
+    corrupt_at: dict[str, int] = field(default_factory=dict)
+    """Flip the byte at this offset in every answer that covers it (one range with wrong bytes)."""
+    expire_after: dict[str, int] = field(default_factory=dict)
+    """The CDN refuses a signed URL (403, as S3 does once it expires) after this many requests with it."""
+    rate: float | None = None
+    """Bytes per second each connection is allowed (a per-connection cap, as far-away CDNs impose)."""
     after_revision: Callable[[Repo, str], None] | None = None
     """Called after each revision lookup (model_info), e.g. to move a branch between calls."""
 
@@ -56,6 +62,10 @@ class FakeHub:
         """(`hub` or `cdn`, path, Authorization header) of every request."""
         self.ranges: list[str] = []
         """`Range` headers received, in order."""
+        self._generation: dict[str, int] = {}
+        self._uses: dict[str, int] = {}
+        self.expired: list[str] = []
+        """Paths whose CDN signature expired, once per expiry."""
         self.page_size = 1000
         """Tree entries per page; the real Hub sends 1000."""
         self._lock = threading.Lock()
@@ -87,6 +97,24 @@ class FakeHub:
         with self._lock:
             self.requests.append((method, path))
             self.auth.append((server, path, auth))
+
+    def sign(self, path: str) -> str:
+        """The signature the Hub puts in a CDN redirect for `path` right now."""
+        with self._lock:
+            return f"sig{self._generation.get(path, 0)}"
+
+    def signature_valid(self, path: str, signature: str) -> bool:
+        """Count a CDN request; once `expire_after` are made with the current signature it expires."""
+        with self._lock:
+            generation = self._generation.get(path, 0)
+            if signature != f"sig{generation}":
+                return False
+            limit = self.faults.expire_after.get(path)
+            self._uses[path] = self._uses.get(path, 0) + 1
+            if limit is not None and self._uses[path] >= limit:
+                self._generation[path], self._uses[path] = generation + 1, 0
+                self.expired.append(path)
+            return True
 
     def blob_by_sha256(self, sha256: str) -> tuple[str, Blob] | None:
         # Digests are cached on each Blob, so this scan costs no hashing after the first request.
@@ -383,7 +411,7 @@ class _Base(BaseHTTPRequestHandler):
         if blob.lfs:
             headers.update(
                 {
-                    "Location": f"{self.hub.cdn}/blobs/{blob.sha256}?X-Amz-Signature=test",
+                    "Location": f"{self.hub.cdn}/blobs/{blob.sha256}?X-Amz-Signature={self.hub.sign(path)}",
                     "X-Linked-Etag": f'"{blob.sha256}"',
                     "X-Linked-Size": str(len(blob.data)),
                     "ETag": f'W/"{blob.oid}"',
@@ -400,6 +428,10 @@ class _Base(BaseHTTPRequestHandler):
             return
         path, blob = found
         if self._injected_status(path):
+            return
+        signature = parse_qs(urlsplit(self.path).query).get("X-Amz-Signature", [""])[0]
+        if not self.hub.signature_valid(path, signature):
+            self._send(403, b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>")
             return
         self._body(path, blob, {"ETag": f'"{blob.sha256}"', "Accept-Ranges": "bytes"})
 
@@ -421,14 +453,21 @@ class _Base(BaseHTTPRequestHandler):
         found = self.headers.get("Range", "")
         if found:
             self.hub.ranges.append(found)
+        offset = 0
         if found.startswith("bytes=") and not faults.ignore_range:
-            start = int(found[6:].split("-")[0])
+            first, _, last = found[6:].partition("-")
+            start = int(first)
+            end = min(int(last) + 1, len(data)) if last else len(data)
             if start >= len(data):
                 self._send(416, b"", {"Content-Range": f"bytes */{len(data)}"})
                 return
-            headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
-            data = data[start:]
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{len(data)}"
+            data, offset = data[start:end], start
             status = 206
+        flip = faults.corrupt_at.get(path)
+        if flip is not None and offset <= flip < offset + len(data):
+            at = flip - offset
+            data = data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
         headers.setdefault("Content-Type", "application/octet-stream")
         headers["Content-Length"] = str(len(data))
         self.send_response(status)
@@ -446,10 +485,15 @@ class _Base(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 time.sleep(trickle)
             return
-        sent = 0
+        sent, began = 0, time.monotonic()
         data = memoryview(data)  # slices below without copying
-        for i in range(0, len(data), 65536):
-            chunk = data[i : i + 65536]
+        step = 16384 if faults.rate else 65536  # a rate is kept at a finer grain
+        for i in range(0, len(data), step):
+            chunk = data[i : i + step]
+            if faults.rate:
+                ahead = sent / faults.rate - (time.monotonic() - began)
+                if ahead > 0:
+                    time.sleep(ahead)
             if limit is not None and sent + len(chunk) > limit:
                 self.wfile.write(chunk[: limit - sent])
                 self.wfile.flush()

@@ -1,0 +1,262 @@
+"""Fetch one file: large ones as ranges over several connections, each range retried and resumed on its own.
+
+A file of at least two pieces is split into pieces fetched by up to `per_file()` connections that
+take the next piece when they finish one (a fast connection does more of the work). The first
+request resolves the redirect; the others reuse its target. A server that answers a range with the
+whole file gets one stream instead. What a piece received before a failure is kept, and its next
+attempt asks only for the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from modellock.download.budget import Budget, shared_budget
+from modellock.download.location import Location, Target
+from modellock.download.origin import Origin, Retryable
+from modellock.errors import IntegrityError, ModellockError, NetworkError
+
+if TYPE_CHECKING:
+    import httpx2
+
+ATTEMPTS = int(os.environ.get("MODELLOCK_HTTP_ATTEMPTS", "5"))
+"""Attempts per piece; the first backoff is BACKOFF_S and each later one doubles."""
+BACKOFF_S = float(os.environ.get("MODELLOCK_HTTP_BACKOFF", "1.0"))
+
+
+def piece_size() -> int:
+    """Bytes per range request: large enough that a request's latency is noise, small enough to share work."""
+    return max(64 * 1024, int(os.environ.get("MODELLOCK_PIECE_SIZE", str(32 * 1024 * 1024))))
+
+
+def per_file() -> int:
+    """Connections one file may use at once (aria2c's -x)."""
+    return max(1, int(os.environ.get("MODELLOCK_CONNECTIONS_PER_FILE", "8")))
+
+
+def _speed_rule() -> tuple[float, float]:
+    """(bytes per second, seconds): a request slower than this on average over that long is abandoned.
+
+    curl's --speed-limit/--speed-time; a body that trickles a byte every few seconds never trips a
+    read timeout, so the read timeout alone is no deadline.
+    """
+    limit = float(os.environ.get("MODELLOCK_SPEED_LIMIT", "1024"))
+    window = float(os.environ.get("MODELLOCK_SPEED_TIME", "30"))
+    return limit, window
+
+
+@dataclass
+class _Piece:
+    start: int
+    end: int
+    done: int = 0
+    """Bytes of it already written: the next attempt starts after them."""
+
+    @property
+    def next(self) -> int:
+        return self.start + self.done
+
+
+class _NoRanges(Exception):
+    """The server answered a range request with the whole file."""
+
+
+class _Download:
+    def __init__(self, origin: Origin, size: int, target: Target, what: str) -> None:
+        self.origin, self.size, self.target, self.what = origin, size, target, what
+        self.stop = threading.Event()
+        self.on_answer: Callable[[], None] | None = None
+        """Called once, when the first good answer has arrived."""
+
+    def piece(self, piece: _Piece) -> None:
+        """Fetch one piece to its end, retrying on its own; raises the reason after the last attempt."""
+        failure: Exception | None = None
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                self.target.pause(BACKOFF_S * 2 ** (attempt - 1))
+            if self.stop.is_set():
+                return
+            try:
+                self._request(piece)
+            except (Retryable, _transport_errors()) as exc:
+                failure = exc
+            if piece.next >= piece.end:
+                return
+        raise NetworkError(
+            f"could not download {self.what} after {ATTEMPTS} attempts: {_describe(failure)}",
+            hint="check the network and run the command again; finished files are kept in the store",
+        )
+
+    def _request(self, piece: _Piece) -> None:
+        import httpx2
+
+        headers = {"Accept-Encoding": "identity"}
+        ranged = not (piece.next == 0 and piece.end == self.size)
+        if ranged:
+            # The last piece open-ended, as curl resumes: servers that serve only `N-` ranges still resume.
+            last = "" if piece.end == self.size else str(piece.end - 1)
+            headers["Range"] = f"bytes={piece.next}-{last}"
+        limit, window = _speed_rule()
+        # A read that waits a whole window for its first byte is slower than any limit.
+        timeout = httpx2.Timeout(connect=10.0, read=min(60.0, window), write=60.0, pool=60.0)
+        with self.origin.get(headers, timeout) as response:
+            if ranged:
+                self._check_range(response, piece)
+            if self.on_answer is not None:
+                announce, self.on_answer = self.on_answer, None
+                announce()
+            started, counted = time.monotonic(), 0
+            for chunk in response.iter_raw():
+                if self.stop.is_set():
+                    return
+                room = piece.end - piece.next
+                if len(chunk) > room:
+                    raise IntegrityError(f"{self.what} is larger than the expected {self.size} bytes")
+                self.target.write_at(piece.next, chunk)
+                piece.done += len(chunk)
+                counted += len(chunk)
+                now = time.monotonic()
+                if now - started >= window:
+                    if counted < limit * (now - started):
+                        raise Retryable(f"slower than {limit:.0f} bytes/s for {window:g} s")
+                    started, counted = now, 0
+
+    def _check_range(self, response: httpx2.Response, piece: _Piece) -> None:
+        if response.status_code == 200:
+            raise _NoRanges()
+        found = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)", response.headers.get("Content-Range", "").strip())
+        if response.status_code != 206 or found is None or int(found.group(1)) != piece.next:
+            raise Retryable(f"asked for bytes {piece.next}-{piece.end - 1}, the server answered something else")
+        total = found.group(3)
+        if total != "*" and int(total) != self.size:
+            raise IntegrityError(
+                f"{self.what}: size mismatch: expected {self.size} bytes, the server has {total}",
+                hint="the server or a proxy has a different file than the listing; nothing was stored",
+            )
+
+
+def fetch(
+    locate: Callable[[], Location],
+    size: int,
+    target: Target,
+    what: str,
+    *,
+    connections: int | None = None,
+    budget: Budget | None = None,
+) -> None:
+    """Write the file's bytes [0, size) into `target`; `what` names it in errors ("org/name@abc1234: path").
+
+    `connections` caps this file's connections (default `per_file()`); each holds a permit of
+    `budget` (default: the process's) while it is open, so many files share one limit.
+    """
+    download = _Download(Origin(locate, what), size, target, what)
+    pieces = _plan(size, target.present(), piece_size())
+    if not pieces:
+        return
+    try:
+        _run(download, pieces, min(connections or per_file(), len(pieces)), budget or shared_budget())
+    except _NoRanges:
+        target.restart()
+        download.stop.clear()
+        download.on_answer = None
+        download.piece(_Piece(0, size))
+
+
+def _plan(size: int, present: list[tuple[int, int]], step: int) -> list[_Piece]:
+    """The pieces that are not there yet, none larger than `step`."""
+    pieces, at = [], 0
+    for start, end in [*present, (size, size)]:
+        while at < min(start, size):
+            stop = min(at + step, start, size)
+            pieces.append(_Piece(at, stop))
+            at = stop
+        at = max(at, end)
+    return pieces
+
+
+class _Pool:
+    """The connections of one download: each takes the next piece until none is left or one fails."""
+
+    def __init__(self, download: _Download, pieces: list[_Piece], budget: Budget) -> None:
+        self.download, self.budget = download, budget
+        self.queue = list(reversed(pieces))
+        self.mutex = threading.Lock()
+        self.errors: list[BaseException] = []
+        self.threads: list[threading.Thread] = []
+
+    def take(self) -> _Piece | None:
+        with self.mutex:
+            return self.queue.pop() if self.queue and not self.download.stop.is_set() else None
+
+    def work(self) -> None:
+        """Take pieces until none is left; the permit this connection holds is returned at the end."""
+        try:
+            while (piece := self.take()) is not None:
+                self.download.piece(piece)
+        except BaseException as exc:
+            with self.mutex:
+                self.errors.append(exc)
+            self.download.stop.set()
+        finally:
+            self.budget.release()
+
+    def grow(self, limit: int) -> None:
+        """Open more connections while permits are free and pieces are waiting for one."""
+        while len(self.threads) + 1 < limit and len(self.queue) > 0 and self.budget.acquire():
+            thread = threading.Thread(target=self.work, daemon=True, name="modellock-range")
+            thread.start()
+            self.threads.append(thread)
+
+
+def _run(download: _Download, pieces: list[_Piece], connections: int, budget: Budget) -> None:
+    """The first piece on this thread (it resolves the redirect), then every connection takes pieces in turn."""
+    while not budget.acquire():
+        download.target.pause(0.05)
+    pool = _Pool(download, pieces, budget)
+    try:
+        first = pool.take()
+        assert first is not None
+        # The first answer shows whether the server serves ranges, and resolves the redirect the
+        # other connections reuse: they open once it has arrived.
+        download.on_answer = lambda: pool.grow(connections)
+        download.piece(first)
+        while (piece := pool.take()) is not None:
+            pool.grow(connections)  # permits other files returned
+            download.piece(piece)
+    except BaseException as exc:
+        pool.errors.append(exc)
+        download.stop.set()
+    finally:
+        budget.release()
+    for thread in pool.threads:
+        # Daemon threads, joined in short waits so that a Ctrl-C on the main thread is seen at once.
+        while thread.is_alive():
+            thread.join(0.1)
+    if pool.errors:
+        raise _first_cause(pool.errors)
+
+
+def _first_cause(errors: list[BaseException]) -> BaseException:
+    """The error that stopped the download, not a stop it caused in another piece."""
+    for exc in errors:
+        if isinstance(exc, (_NoRanges, ModellockError)):
+            return exc
+    return errors[0]
+
+
+def _transport_errors() -> type[Exception]:
+    import httpx2
+
+    return httpx2.TransportError
+
+
+def _describe(exc: Exception | None) -> str:
+    if exc is None:
+        return "the server closed the connection before the file was complete"
+    return str(exc) or type(exc).__name__
