@@ -98,3 +98,15 @@ def auth_registry() -> Iterator[LocalRegistry]:
     server = LocalRegistry(users={"fleet": "s3cret-pass"})
     yield server
     server.close()
+
+
+@pytest.fixture
+def token_registry() -> Iterator[LocalRegistry]:
+    """The registry in token mode: a Bearer challenge, tokens from a local token server (user `fleet`)."""
+    from tests.registry import BINARY, SKIP_REASON, LocalRegistry
+
+    if BINARY is None:
+        pytest.skip(SKIP_REASON)
+    server = LocalRegistry(users={"fleet": "s3cret-pass"}, token_ttl=300)
+    yield server
+    server.close()

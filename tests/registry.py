@@ -34,7 +34,7 @@ def _htpasswd_line(user: str, password: str) -> str:
 class LocalRegistry:
     """One registry process; `root` is its storage, so a test can corrupt a stored blob on disk."""
 
-    def __init__(self, *, users: dict[str, str] | None = None) -> None:
+    def __init__(self, *, users: dict[str, str] | None = None, token_ttl: int | None = None) -> None:
         assert BINARY is not None
         self.dir = Path(tempfile.mkdtemp(prefix="modellock-registry-"))
         self.root = self.dir / "storage"
@@ -42,7 +42,14 @@ class LocalRegistry:
         self.host = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.host}"
         auth = ""
-        if users:
+        self.tokens = None
+        if token_ttl is not None:
+            from tests.token_server import TokenServer
+
+            self.dir.mkdir(exist_ok=True)
+            self.tokens = TokenServer(self.dir, users or {}, token_ttl)
+            auth = self.tokens.registry_auth()
+        elif users:
             htpasswd = self.dir / "htpasswd"
             htpasswd.write_text("".join(_htpasswd_line(u, p) for u, p in users.items()))
             auth = f"auth:\n  htpasswd:\n    realm: modellock-test\n    path: {htpasswd}\n"
@@ -76,6 +83,8 @@ class LocalRegistry:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def close(self) -> None:
+        if self.tokens is not None:
+            self.tokens.close()
         if self.process.poll() is None:
             self.process.terminate()
             try:

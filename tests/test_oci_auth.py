@@ -115,3 +115,33 @@ def test_challenges_parse(header: str, scheme: str, params: dict[str, str]) -> N
 @pytest.mark.parametrize("header", ["", "Negotiate abc", "Digest realm=x"])
 def test_unknown_challenges_are_none(header: str) -> None:
     assert parse_challenge(header) is None
+
+
+def test_bearer_token_challenge_pushes_and_syncs(
+    locked: Path,  # noqa: F811
+    token_registry: LocalRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELLOCK_REGISTRY_USERNAME", "fleet")
+    monkeypatch.setenv("MODELLOCK_REGISTRY_PASSWORD", PASSWORD)
+    run = cli("push", f"{token_registry.url}/fleet")
+    assert run.exit_code == 0, run.stderr
+    assert token_registry.tokens is not None
+    assert "repository:fleet/acme/tiny:pull,push" in token_registry.tokens.issued
+    fresh_machine(tmp_path, monkeypatch)
+    synced = cli("sync", "--frozen", "--registry", f"{token_registry.url}/fleet")
+    assert synced.exit_code == 0, synced.stderr
+    assert installed(locked / "models" / "tiny") == EXPECTED
+    assert "repository:fleet/acme/tiny:pull" in token_registry.tokens.issued
+
+
+def test_bearer_token_with_a_wrong_password_is_exit_2(
+    locked: Path,  # noqa: F811
+    token_registry: LocalRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELLOCK_REGISTRY_USERNAME", "fleet")
+    monkeypatch.setenv("MODELLOCK_REGISTRY_PASSWORD", "nope-nope")
+    run = cli("push", f"{token_registry.url}/fleet")
+    assert run.exit_code == 2 and "refused the credentials" in run.stderr and "nope-nope" not in run.stderr
