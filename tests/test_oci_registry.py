@@ -161,3 +161,18 @@ def test_an_unreachable_registry_is_a_clean_error(
 ) -> None:
     run = cli("push", closed_endpoint() + "/fleet")
     assert run.exit_code == 2 and "cannot reach the registry" in run.stderr
+
+
+def test_a_registry_missing_a_blob_of_a_manifest_it_holds_says_so(
+    locked: Path, registry: LocalRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    push(registry)
+    lock = read_lock(locked / "modellock.lock")
+    assert lock is not None
+    weights = next(f for f in lock.models[0].files if f.path == "model.safetensors")
+    registry.blob_file(f"sha256:{weights.sha256}").unlink()
+    fresh_machine(tmp_path, monkeypatch)
+    run = cli("sync", "--locked", "--registry", f"{registry.url}/fleet")
+    assert run.exit_code == 2, run.stderr
+    assert "holds the manifest of tiny but not the blob of model.safetensors" in run.stderr
+    assert "hint:" in run.stderr and not (locked / "models").exists()

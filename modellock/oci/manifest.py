@@ -23,6 +23,8 @@ DOC = "application/vnd.cncf.model.doc.v1.raw"
 CODE = "application/vnd.cncf.model.code.v1.raw"
 FILEPATH = "org.cncf.model.filepath"
 FILE_METADATA = "org.cncf.model.file.metadata+json"
+TITLE = "org.opencontainers.image.title"
+"""The file's path again, under the name ORAS clients (`oras pull`) use to place a layer."""
 HUB = "https://huggingface.co"
 
 _WEIGHT_SUFFIXES = (
@@ -116,7 +118,7 @@ def artifact(model: LockedModel) -> Artifact:
                     "mediaType": layer.media_type,
                     "digest": layer.digest,
                     "size": layer.size,
-                    "annotations": {FILEPATH: layer.path, FILE_METADATA: _metadata(f)},
+                    "annotations": {FILEPATH: layer.path, FILE_METADATA: _metadata(f), TITLE: layer.path},
                 }
                 for layer, f in zip(layers, files_of(model), strict=True)
             ],

@@ -96,10 +96,8 @@ class OciRegistrySource(HttpSource):
         if model is None or not self._locked.holds(model, self._manifest_present):
             self._fallback.fetch(ref, commit, file, target, connections=connections)
             return
-        try:
-            super().fetch(ref, commit, file, target, connections=connections)
-        except NotInRegistry:  # the manifest is there, the blob is not (a registry mid-push or pruned)
-            self._fallback.fetch(ref, commit, file, target, connections=connections)
+        # The manifest is there: a blob missing now is the registry's fault (pruned, mid-push), said as such.
+        super().fetch(ref, commit, file, target, connections=connections)
 
     def locate(self, ref: RepoRef, commit: str, file: RemoteFile) -> Location:
         model = self._locked.model(ref, commit, file)
@@ -113,7 +111,11 @@ class OciRegistrySource(HttpSource):
 
         def refused(response: httpx2.Response) -> Exception:
             if response.status_code == 404:
-                return NotInRegistry(f"{self.registry.ref} has no blob {digest[:19]}… for {file.path}")
+                return NotInRegistry(
+                    f"{self.registry.ref} holds the manifest of {model.name} but not the blob of {file.path} "
+                    f"({digest[:19]}…)",
+                    hint="push the model again (`modellock push`); the registry may have been pruned mid-push",
+                )
             if response.status_code in (401, 403):
                 return AuthError(
                     f"{host} refused access to {name} (HTTP {response.status_code})",
