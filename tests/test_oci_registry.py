@@ -176,3 +176,15 @@ def test_a_registry_missing_a_blob_of_a_manifest_it_holds_says_so(
     assert run.exit_code == 2, run.stderr
     assert "holds the manifest of tiny but not the blob of model.safetensors" in run.stderr
     assert "hint:" in run.stderr and not (locked / "models").exists()
+
+
+def test_a_blob_another_repository_holds_is_mounted_not_uploaded(
+    project: Path, hub: FakeHub, registry: LocalRegistry
+) -> None:
+    make_tiny(hub, "acme/tiny")
+    make_tiny(hub, "other/copy")  # the same bytes under another repository
+    assert cli("add", "acme/tiny").exit_code == 0
+    assert cli("add", "other/copy").exit_code == 0
+    result = push(registry)
+    first, second = result["models"]  # type: ignore[misc]  # in lock order: the first uploads, the second mounts
+    assert first["uploaded"] == 3 and second["uploaded"] == 0 and second["mounted"] == 3
