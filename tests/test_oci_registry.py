@@ -188,3 +188,30 @@ def test_a_blob_another_repository_holds_is_mounted_not_uploaded(
     result = push(registry)
     first, second = result["models"]  # type: ignore[misc]  # in lock order: the first uploads, the second mounts
     assert first["uploaded"] == 3 and second["uploaded"] == 0 and second["mounted"] == 3
+
+
+def test_tag_ref_also_tags_the_requested_ref(locked: Path, registry: LocalRegistry) -> None:
+    import httpx2
+
+    result = push(registry, "--tag-ref")
+    (model,) = result["models"]  # type: ignore[misc]
+    assert model["tags"][1] == "main"
+    answer = httpx2.get(
+        f"{registry.url}/v2/fleet/acme/tiny/manifests/main",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    assert answer.status_code == 200 and answer.headers["Docker-Content-Digest"] == model["digest"]
+
+
+def test_a_broken_docker_config_does_not_stop_a_sync_that_needs_nothing(
+    locked: Path, registry: LocalRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "docker"
+    config.mkdir()
+    (config / "config.json").write_text("{not json")
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    assert cli("sync", "--registry", f"{registry.url}/fleet").exit_code == 0  # every blob is in the store
+    fresh_machine(tmp_path, monkeypatch)
+    (locked / "models").rename(locked / "was")
+    run = cli("sync", "--frozen", "--registry", f"{registry.url}/fleet")
+    assert run.exit_code == 2 and "cannot read Docker's credentials" in run.stderr and "config.json" in run.stderr

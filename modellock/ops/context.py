@@ -106,8 +106,15 @@ def pull_sources(
     from modellock.sources import open_source
     from modellock.sources.oci import OciRegistrySource
 
-    client = Registry(parse_registry(registry))
-    return lambda name: OciRegistrySource(client, lock, open_source(name, endpoint=endpoint))
+    ref = parse_registry(registry)  # a bad address is an error even when the store has everything
+    clients: list[Registry] = []
+
+    def factory(name: str) -> Source:
+        if not clients:  # credentials are looked up only when a file is missing
+            clients.append(Registry(ref))
+        return OciRegistrySource(clients[0], lock, open_source(name, endpoint=endpoint))
+
+    return factory
 
 
 def certificate_roots(manifest: Manifest | None) -> dict[str, bytes]:
