@@ -51,6 +51,9 @@ class Config:
     shard: int
     shards: int
     scale: tuple[int, ...]
+    download_big: int = 2 * GIB
+    download_capped: int = 512 * 1024**2
+    download_small: int = 2000
 
 
 def _cli(*args: str, env: dict[str, str] | None = None, rss: bool = False) -> Callable[[], Sample]:
@@ -291,10 +294,17 @@ def _oci_pull(cfg: Config) -> list[Row]:
     return oci_pull(cfg)
 
 
+def _download(cfg: Config) -> list[Row]:
+    from benchmarks.download import download
+
+    return download(cfg)
+
+
 SCENARIOS = {
     "verify-large": verify_large,
     "verify-small": verify_small,
     "install": install,
+    "download": _download,
     "fast-paths": fast_paths,
     "oci-pull": _oci_pull,
 }
@@ -310,7 +320,7 @@ def render(rows: list[Row]) -> str:
         value = f"{r.metric:.0f} MiB" if r.scenario.startswith("peak") else f"{r.metric:.2f}"
         lines.append(
             f"| {r.scenario} | {r.ours} | {r.peer} | {r.ours_s:.3f} s | {peer} | {value} | {r.target} | "
-            f"{'yes' if r.met else '**no**'} |"
+            f"{'-' if r.target == '(reference)' else 'yes' if r.met else '**no**'} |"
         )
     notes = [f"- {r.scenario}: {r.note}" for r in rows if r.note]
     return "\n".join([*lines, *([""] if notes else []), *notes])
@@ -334,6 +344,9 @@ def main() -> None:
         shard=GIB if not args.quick else 64 * 1024**2,
         shards=4,
         scale=(1_000, 10_000, 100_000) if not args.quick else (1_000, 10_000),
+        download_big=2 * GIB if not args.quick else 256 * 1024**2,
+        download_capped=512 * 1024**2 if not args.quick else 128 * 1024**2,
+        download_small=2000 if not args.quick else 300,
     )
     started = time.monotonic()
     rows: list[Row] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import threading
@@ -54,6 +55,7 @@ class PartialBlob:
         flags = os.O_RDWR | os.O_NOFOLLOW | (0 if claimed is not None else os.O_CREAT | os.O_EXCL)
         self._fd = os.open(self.path, flags, 0o600)
         self._closed = False
+        self._fd_mutex = threading.Lock()
         self._frontier = Frontier(self._fd, self.hasher)
         self._recorded = time.monotonic()
         self._record_mutex = threading.Lock()
@@ -76,9 +78,14 @@ class PartialBlob:
     def write_at(self, offset: int, chunk: bytes | memoryview) -> None:
         view = memoryview(chunk)
         try:
-            done = 0
-            while done < len(view):
-                done += os.pwrite(self._fd, view[done:], offset + done)
+            with self._fd_mutex:
+                # A connection still finishing a chunk after the blob was kept or thrown away must not
+                # write through a descriptor number the process may have reused for another file.
+                if self._closed:
+                    raise OSError(errno.EBADF, "the partial download was closed")
+                done = 0
+                while done < len(view):
+                    done += os.pwrite(self._fd, view[done:], offset + done)
         except OSError as exc:
             from modellock.store.diskspace import write_failed
 
@@ -147,10 +154,11 @@ class PartialBlob:
                 path.unlink()
 
     def _close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
+        with self._fd_mutex:
+            if not self._closed:
+                self._closed = True
+                with contextlib.suppress(OSError):
+                    os.close(self._fd)
 
     def _record(self) -> None:
         with self._record_mutex:
