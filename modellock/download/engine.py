@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from modellock.download import reads
 from modellock.download.budget import Budget, shared_budget
 from modellock.download.location import Location, Target
 from modellock.download.origin import Origin, Retryable
@@ -115,7 +116,7 @@ class _Download:
         limit, window = _speed_rule()
         # A read that waits a whole window for its first byte is slower than any limit.
         timeout = httpx2.Timeout(connect=10.0, read=min(60.0, window), write=60.0, pool=60.0)
-        with self.origin.get(headers, timeout) as response:
+        with self.origin.get(headers, timeout, headers_within=window) as response:
             if ranged:
                 self._check_range(response, piece)
             if self.on_answer is not None:
@@ -140,7 +141,9 @@ class _Download:
     def _check_range(self, response: httpx2.Response, piece: _Piece) -> None:
         if response.status_code == 200:
             raise _NoRanges()
-        found = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)", response.headers.get("Content-Range", "").strip())
+        found = re.fullmatch(
+            r"bytes (\d{1,20})-(\d{1,20})/(\d{1,20}|\*)", response.headers.get("Content-Range", "").strip()
+        )
         if response.status_code != 206 or found is None or int(found.group(1)) != piece.next:
             raise Retryable(f"asked for bytes {piece.next}-{piece.end - 1}, the server answered something else")
         total = found.group(3)
@@ -165,35 +168,25 @@ def fetch(
     `connections` caps this file's connections (default `per_file()`); each holds a permit of
     `budget` (default: the process's) while it is open, so many files share one limit.
     """
-    _larger_reads()
+    reads.install()
+    budget = budget or shared_budget()
     download = _Download(Origin(locate, what), size, target, what)
     connections = connections or per_file()
     pieces = _plan(size, target.present(), piece_size(size, connections))
     if not pieces:
         return
     try:
-        _run(download, pieces, min(connections, len(pieces)), budget or shared_budget())
+        _run(download, pieces, min(connections, len(pieces)), budget)
     except _NoRanges:
         target.restart()
         download.stop.clear()
         download.on_answer = None
-        download.piece(_Piece(0, size))
-
-
-def _larger_reads() -> None:
-    """Read the socket 1 MiB at a time, not httpcore's 64 KiB.
-
-    Measured on loopback (benchmarks/download.py): a 64 KiB read costs as much interpreter time
-    in h11 as a 1 MiB one, so one stream used 0.49 s of CPU per 256 MiB and now 0.19 s, at 1.8x
-    the rate; the chunks are then large enough for the digests to run in parallel. If httpcore
-    renames the attribute, downloads only lose this speed-up.
-    """
-    try:
-        from httpcore2._sync.http11 import HTTP11Connection
-    except ImportError:
-        return
-    if getattr(HTTP11Connection, "READ_NUM_BYTES", 0) < _MIB:
-        HTTP11Connection.READ_NUM_BYTES = _MIB
+        while not budget.acquire():
+            target.pause(0.05)
+        try:
+            download.piece(_Piece(0, size))
+        finally:
+            budget.release()
 
 
 def _plan(size: int, present: list[tuple[int, int]], step: int) -> list[_Piece]:
