@@ -13,7 +13,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -181,12 +182,19 @@ def fetch(
         target.restart()
         download.stop.clear()
         download.on_answer = None
-        while not budget.acquire():
-            target.pause(0.05)
-        try:
+        with _permit(budget, target):
             download.piece(_Piece(0, size))
-        finally:
-            budget.release()
+
+
+@contextmanager
+def _permit(budget: Budget, target: Target) -> Iterator[None]:
+    """One connection's permit, waited for in steps that a stopped run interrupts (`pause` raises)."""
+    while not budget.acquire():
+        target.pause(0.05)
+    try:
+        yield
+    finally:
+        budget.release()
 
 
 def _plan(size: int, present: list[tuple[int, int]], step: int) -> list[_Piece]:
@@ -237,24 +245,22 @@ class _Pool:
 
 def _run(download: _Download, pieces: list[_Piece], connections: int, budget: Budget) -> None:
     """The first piece on this thread (it resolves the redirect), then every connection takes pieces in turn."""
-    while not budget.acquire():
-        download.target.pause(0.05)
     pool = _Pool(download, pieces, budget)
-    try:
-        first = pool.take()
-        assert first is not None
-        # The first answer shows whether the server serves ranges, and resolves the redirect the
-        # other connections reuse: they open once it has arrived.
-        download.on_answer = lambda: pool.grow(connections)
-        download.piece(first)
-        while (piece := pool.take()) is not None:
-            pool.grow(connections)  # permits other files returned
-            download.piece(piece)
-    except BaseException as exc:
-        pool.errors.append(exc)
-        download.stop.set()
-    finally:
-        budget.release()
+    with _permit(budget, download.target):
+        try:
+            first = pool.take()
+            assert first is not None
+            # The first answer shows whether the server serves ranges, and resolves the redirect the
+            # other connections reuse: they open once it has arrived.
+            download.on_answer = lambda: pool.grow(connections)
+            download.piece(first)
+            while (piece := pool.take()) is not None:
+                pool.grow(connections)  # permits other files returned
+                download.piece(piece)
+        except BaseException as exc:
+            with pool.mutex:
+                pool.errors.append(exc)
+            download.stop.set()
     for thread in pool.threads:
         # Daemon threads, joined in short waits so that a Ctrl-C on the main thread is seen at once.
         while thread.is_alive():
