@@ -29,7 +29,7 @@ CAP = 40e6
 
 
 def _shell(script: str, *args: str, env: dict[str, str] | None = None) -> Callable[[], Sample]:
-    return lambda: run_command(["sh", "-c", script, "sh", *args], env=env)
+    return lambda: run_command(["sh", "-c", script, "sh", *args], env=env, rss=True)
 
 
 def download(cfg: Config) -> list[Row]:
@@ -103,7 +103,7 @@ def download(cfg: Config) -> list[Row]:
                 "curl + fsync": _shell('curl -sSfL -o "$2" "$1" && sync "$2"', url, out),
                 "curl | b3sum": _shell('curl -sSfL "$1" | b3sum >/dev/null', url),
                 "snapshot_download": lambda: run_command(
-                    [sys.executable, "-c", SNAPSHOT, repo, commit, str(scratch / "hf"), hub.endpoint], env=env
+                    [sys.executable, "-c", SNAPSHOT, repo, commit, str(scratch / "hf"), hub.endpoint], env=env, rss=True
                 ),
             }
 
@@ -143,7 +143,7 @@ def download(cfg: Config) -> list[Row]:
         locking = interleave(
             rounds,
             {
-                "modellock lock": lambda: run_command([*MODELLOCK, "-p", str(project), "lock"], env=env),
+                "modellock lock": lambda: run_command([*MODELLOCK, "-p", str(project), "lock"], env=env, rss=True),
                 "modellock sync": every["modellock sync"],
             },
             fresh_lock,
@@ -155,7 +155,8 @@ def download(cfg: Config) -> list[Row]:
                 locking["modellock lock"],
                 locking["modellock sync"],
                 1.2,
-                "lock computes BLAKE3, SHA-256 and the git SHA-1 of every byte; sync BLAKE3 and SHA-256",
+                "lock computes BLAKE3, SHA-256 and the git SHA-1 of every byte; sync BLAKE3 and SHA-256; "
+                + _rates(big, locking),
             )
         )
 
@@ -198,4 +199,8 @@ def _reference(scenario: str, ours: Series, peer: Series) -> Row:
 
 
 def _rates(size: int, series: dict[str, Series]) -> str:
-    return ", ".join(f"{name} {size / s.median / 1e6:.0f} MB/s" for name, s in series.items())
+    """Each contender's rate, and the CPU time it used (on a 2-core machine shared with the emulator,
+    CPU is what the contenders compete for)."""
+    return ", ".join(
+        f"{name} {size / s.median / 1e6:.0f} MB/s ({s.cpu_median:.1f} s CPU)" for name, s in series.items()
+    )

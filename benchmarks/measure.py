@@ -18,6 +18,8 @@ _TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else shutil.which("ti
 class Sample:
     seconds: float
     max_rss_kib: int = 0
+    cpu_seconds: float = 0.0
+    """User + system time of the command and its children (measured with `rss`)."""
 
 
 @dataclass
@@ -32,6 +34,10 @@ class Series:
         return statistics.median(s.seconds for s in self.samples)
 
     @property
+    def cpu_median(self) -> float:
+        return statistics.median(s.cpu_seconds for s in self.samples)
+
+    @property
     def peak_rss_mib(self) -> float:
         return max(s.max_rss_kib for s in self.samples) / 1024
 
@@ -39,7 +45,7 @@ class Series:
 def run_command(
     argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | None = None, rss: bool = False
 ) -> Sample:
-    """Run a command to completion: wall time and, with `rss`, its peak RSS measured by GNU time.
+    """Run a command to completion: wall time and, with `rss`, its peak RSS and CPU time measured by GNU time.
 
     (`wait4`'s ru_maxrss is no use here: a forked child starts out counting its parent's pages.)
     """
@@ -48,18 +54,19 @@ def run_command(
     if rss and _TIME:
         handle, report = tempfile.mkstemp(suffix=".rss")
         os.close(handle)
-        command = [_TIME, "-f", "%M", "-o", report, *command]
+        command = [_TIME, "-f", "%M %U %S", "-o", report, *command]
     started = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
-    peak = 0
+    peak, cpu = 0, 0.0
     if report is not None:
         with open(report) as f:
-            peak = int(f.read().split()[-1])
+            rss, user, system = f.read().split()[-3:]
+        peak, cpu = int(rss), float(user) + float(system)
         os.unlink(report)
-    return Sample(elapsed, peak)
+    return Sample(elapsed, peak, cpu)
 
 
 def interleave(

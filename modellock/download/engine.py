@@ -13,10 +13,12 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from modellock.download import reads
 from modellock.download.budget import Budget, shared_budget
 from modellock.download.location import Location, Target
 from modellock.download.origin import Origin, Retryable
@@ -115,7 +117,7 @@ class _Download:
         limit, window = _speed_rule()
         # A read that waits a whole window for its first byte is slower than any limit.
         timeout = httpx2.Timeout(connect=10.0, read=min(60.0, window), write=60.0, pool=60.0)
-        with self.origin.get(headers, timeout) as response:
+        with self.origin.get(headers, timeout, headers_within=window) as response:
             if ranged:
                 self._check_range(response, piece)
             if self.on_answer is not None:
@@ -140,7 +142,9 @@ class _Download:
     def _check_range(self, response: httpx2.Response, piece: _Piece) -> None:
         if response.status_code == 200:
             raise _NoRanges()
-        found = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)", response.headers.get("Content-Range", "").strip())
+        found = re.fullmatch(
+            r"bytes (\d{1,20})-(\d{1,20})/(\d{1,20}|\*)", response.headers.get("Content-Range", "").strip()
+        )
         if response.status_code != 206 or found is None or int(found.group(1)) != piece.next:
             raise Retryable(f"asked for bytes {piece.next}-{piece.end - 1}, the server answered something else")
         total = found.group(3)
@@ -165,35 +169,32 @@ def fetch(
     `connections` caps this file's connections (default `per_file()`); each holds a permit of
     `budget` (default: the process's) while it is open, so many files share one limit.
     """
-    _larger_reads()
+    reads.install()
+    budget = budget or shared_budget()
     download = _Download(Origin(locate, what), size, target, what)
     connections = connections or per_file()
     pieces = _plan(size, target.present(), piece_size(size, connections))
     if not pieces:
         return
     try:
-        _run(download, pieces, min(connections, len(pieces)), budget or shared_budget())
+        _run(download, pieces, min(connections, len(pieces)), budget)
     except _NoRanges:
         target.restart()
         download.stop.clear()
         download.on_answer = None
-        download.piece(_Piece(0, size))
+        with _permit(budget, target):
+            download.piece(_Piece(0, size))
 
 
-def _larger_reads() -> None:
-    """Read the socket 1 MiB at a time, not httpcore's 64 KiB.
-
-    Measured on loopback (benchmarks/download.py): a 64 KiB read costs as much interpreter time
-    in h11 as a 1 MiB one, so one stream used 0.49 s of CPU per 256 MiB and now 0.19 s, at 1.8x
-    the rate; the chunks are then large enough for the digests to run in parallel. If httpcore
-    renames the attribute, downloads only lose this speed-up.
-    """
+@contextmanager
+def _permit(budget: Budget, target: Target) -> Iterator[None]:
+    """One connection's permit, waited for in steps that a stopped run interrupts (`pause` raises)."""
+    while not budget.acquire():
+        target.pause(0.05)
     try:
-        from httpcore2._sync.http11 import HTTP11Connection
-    except ImportError:
-        return
-    if getattr(HTTP11Connection, "READ_NUM_BYTES", 0) < _MIB:
-        HTTP11Connection.READ_NUM_BYTES = _MIB
+        yield
+    finally:
+        budget.release()
 
 
 def _plan(size: int, present: list[tuple[int, int]], step: int) -> list[_Piece]:
@@ -244,24 +245,22 @@ class _Pool:
 
 def _run(download: _Download, pieces: list[_Piece], connections: int, budget: Budget) -> None:
     """The first piece on this thread (it resolves the redirect), then every connection takes pieces in turn."""
-    while not budget.acquire():
-        download.target.pause(0.05)
     pool = _Pool(download, pieces, budget)
-    try:
-        first = pool.take()
-        assert first is not None
-        # The first answer shows whether the server serves ranges, and resolves the redirect the
-        # other connections reuse: they open once it has arrived.
-        download.on_answer = lambda: pool.grow(connections)
-        download.piece(first)
-        while (piece := pool.take()) is not None:
-            pool.grow(connections)  # permits other files returned
-            download.piece(piece)
-    except BaseException as exc:
-        pool.errors.append(exc)
-        download.stop.set()
-    finally:
-        budget.release()
+    with _permit(budget, download.target):
+        try:
+            first = pool.take()
+            assert first is not None
+            # The first answer shows whether the server serves ranges, and resolves the redirect the
+            # other connections reuse: they open once it has arrived.
+            download.on_answer = lambda: pool.grow(connections)
+            download.piece(first)
+            while (piece := pool.take()) is not None:
+                pool.grow(connections)  # permits other files returned
+                download.piece(piece)
+        except BaseException as exc:
+            with pool.mutex:
+                pool.errors.append(exc)
+            download.stop.set()
     for thread in pool.threads:
         # Daemon threads, joined in short waits so that a Ctrl-C on the main thread is seen at once.
         while thread.is_alive():

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from modellock.download.location import Location
+from modellock.download.reads import headers_within
 from modellock.errors import NetworkError, SourceError
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # What a signed CDN URL answers once its signature has expired (S3: 403; some CDNs 400/404/410).
 _EXPIRED = frozenset({400, 401, 403, 404, 410})
 _PORTS = {"http": 80, "https": 443}
+_ERROR_BODY = 64 * 1024
 # Fresh redirects one request may ask for in a row before a refusing target is an error.
 _EXPIRIES = 3
 
@@ -56,29 +58,42 @@ class Origin:
         return get_session()
 
     @contextmanager
-    def get(self, headers: dict[str, str], timeout: httpx2.Timeout) -> Iterator[httpx2.Response]:
-        """A streamed GET of the file (redirects followed, expiries handled); error statuses raised."""
-        response = self._answer(headers, timeout)
+    def get(
+        self, headers: dict[str, str], timeout: httpx2.Timeout, *, headers_within: float
+    ) -> Iterator[httpx2.Response]:
+        """A streamed GET of the file (redirects followed, expiries handled); error statuses raised.
+
+        Each answer's headers must arrive within `headers_within` seconds of its request."""
+        response = self._answer(headers, timeout, headers_within)
         try:
             yield response
         finally:
             response.close()
 
-    def _answer(self, headers: dict[str, str], timeout: httpx2.Timeout, expired: int = 0) -> httpx2.Response:
+    def _answer(
+        self, headers: dict[str, str], timeout: httpx2.Timeout, deadline: float, expired: int = 0
+    ) -> httpx2.Response:
         import httpx2
 
         with self._mutex:
             location, url = self._location, self._resolved or self._location.url
         home = origin_of(httpx2.URL(location.url))
         for _ in range(MAX_REDIRECTS + 1):
-            target = httpx2.URL(url)
-            sent = {**headers, **location.headers} if origin_of(target) == home else dict(headers)
-            request = self.client.build_request("GET", target, headers=sent, timeout=timeout)
-            response = self.client.send(request, stream=True, follow_redirects=False)
+            try:
+                target = httpx2.URL(url)
+                sent = {**headers, **location.headers} if origin_of(target) == home else dict(headers)
+                request = self.client.build_request("GET", target, headers=sent, timeout=timeout)
+            except (httpx2.InvalidURL, httpx2.UnsupportedProtocol, ValueError) as exc:
+                raise self._unusable(exc) from None
+            with headers_within(deadline):
+                response = self.client.send(request, stream=True, follow_redirects=False)
             status = response.status_code
             if status in _REDIRECTS and "location" in response.headers:
                 response.close()
-                url = str(target.join(response.headers["location"]))
+                try:
+                    url = str(target.join(response.headers["location"]))
+                except (httpx2.InvalidURL, ValueError) as exc:
+                    raise self._unusable(exc) from None
                 continue
             if status < 400:
                 if url != location.url:
@@ -93,16 +108,22 @@ class Origin:
                     with self._mutex:
                         if self._resolved == url:
                             self._resolved = None
-                    return self._answer(headers, timeout, expired + 1)
+                    return self._answer(headers, timeout, deadline, expired + 1)
             if status in (408, 429) or status >= 500:
                 response.close()
                 raise Retryable(f"HTTP {status}")
             if status == 401 and url == location.url and self._relocate():
                 response.close()
-                return self._answer(headers, timeout)
+                return self._answer(headers, timeout, deadline)
             raise self._refusal(response, location, url)
         raise NetworkError(
             f"could not download {self._what}: the server redirects in a loop",
+            hint="the endpoint (or a proxy in front of it) is misconfigured; check HF_ENDPOINT",
+        )
+
+    def _unusable(self, exc: Exception) -> SourceError:
+        return SourceError(
+            f"could not download {self._what}: the server sent an unusable address ({exc})",
             hint="the endpoint (or a proxy in front of it) is misconfigured; check HF_ENDPOINT",
         )
 
@@ -118,13 +139,28 @@ class Origin:
         return True
 
     def _refusal(self, response: httpx2.Response, location: Location, url: str) -> Exception:
+        import httpx2
+
+        # The first 64 KiB of an error body are enough for any message; a hostile server's endless
+        # one is never held in memory.
+        body = bytearray()
         try:
-            response.read()
+            for chunk in response.iter_raw():
+                body += chunk[: _ERROR_BODY - len(body)]
+                if len(body) >= _ERROR_BODY:
+                    break
+        except httpx2.HTTPError:
+            pass
         finally:
             response.close()
+        headers = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")
+        }
+        read = httpx2.Response(response.status_code, headers=headers, content=bytes(body), request=response.request)
         if url == location.url and location.refused is not None:
-            return location.refused(response)
-        import httpx2
+            return location.refused(read)
 
         where = "the server" if url == location.url else f"{httpx2.URL(url).host} (redirected to)"
         return SourceError(f"could not download {self._what}: {where} answered HTTP {response.status_code}")

@@ -284,7 +284,8 @@ class Store:
         for entry, pid, key in self._partials():
             if pid == os.getpid() and key != "_":
                 with contextlib.suppress(FileNotFoundError):
-                    found.append((entry, entry.stat().st_size))
+                    st = os.lstat(entry)
+                    found.append((entry, min(st.st_size, st.st_blocks * 512)))
         return found
 
     def resumable(self) -> dict[str, int]:
@@ -293,7 +294,7 @@ class Store:
         for entry, pid, key in self._partials():
             if key != "_" and idle(pid, entry):
                 with contextlib.suppress(FileNotFoundError):
-                    st = entry.stat()
+                    st = os.lstat(entry)
                     # A partial fetched in ranges has holes: count the blocks it holds, not its length.
                     found[key] = max(found.get(key, 0), min(st.st_size, st.st_blocks * 512))
         return found

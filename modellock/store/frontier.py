@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 
+from modellock.errors import IntegrityError
 from modellock.store.hashing import StreamHasher
 from modellock.store.libc import start_writeback
 
@@ -18,7 +19,7 @@ class Frontier:
     A write at the hashed end is hashed from memory at once (one sequential stream costs no
     read-back and no thread). Once bytes land elsewhere, a thread of its own reads them back from
     the page cache as the prefix reaches them, so downloading and hashing overlap. Bytes written
-    twice, or ranges that overlap, leave the prefix short: the size check then refuses the file.
+    twice, or ranges that overlap, are refused by `finish`.
     """
 
     def __init__(self, fd: int, hasher: StreamHasher) -> None:
@@ -70,7 +71,11 @@ class Frontier:
             return len(self._starts) <= 1 and self._prefix_end() == self.landed_bytes
 
     def finish(self) -> None:
-        """Hash every landed byte of the prefix, then stop the thread; raises what it failed with."""
+        """Hash every landed byte of the prefix, then stop the thread; raises what it failed with.
+
+        Every landed byte must be in the hashed prefix exactly once: a byte written twice (the
+        second time perhaps different from what was hashed) or beyond a gap is refused here.
+        """
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
@@ -79,6 +84,12 @@ class Frontier:
         with self._cond:
             self._stopping = False
             self._raise_failure()
+            if self.landed_bytes != self._hashed:
+                raise IntegrityError(
+                    f"{self.landed_bytes} bytes were written but only {self._hashed} form the file from its "
+                    "first byte (written twice, or beyond a gap)",
+                    hint="nothing was stored; run the command again",
+                )
 
     def reset(self) -> None:
         """Forget everything landed and hashed (the caller resets the hasher and the file)."""

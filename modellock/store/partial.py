@@ -6,6 +6,7 @@ import contextlib
 import errno
 import json
 import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 # How often a download's record of landed ranges is rewritten (what a kill -9 can lose).
 _RECORD_EVERY_S = 1.0
+_RECORD_MAX = 1024 * 1024
 
 
 class PartialBlob:
@@ -52,16 +54,20 @@ class PartialBlob:
         if claimed is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.rename(record_path(claimed), record_path(self.path))
-        flags = os.O_RDWR | os.O_NOFOLLOW | (0 if claimed is not None else os.O_CREAT | os.O_EXCL)
-        self._fd = os.open(self.path, flags, 0o600)
+        fd = self._open_kept() if claimed is not None else None
+        if fd is None:
+            claimed = None
+            fd = os.open(self.path, os.O_RDWR | os.O_NOFOLLOW | os.O_CREAT | os.O_EXCL, 0o600)
+        self._fd = fd
         self._closed = False
         self._fd_mutex = threading.Lock()
         self._frontier = Frontier(self._fd, self.hasher)
-        self._recorded = time.monotonic()
+        self._recorded, self._recorded_any = time.monotonic(), False
         self._record_mutex = threading.Lock()
         kept = self._kept_ranges() if claimed is not None else []
         if claimed is not None and not kept:
             os.ftruncate(self._fd, 0)
+            _remove(record_path(self.path))  # whatever it was, it is not a record of these bytes
         for start, end in kept:
             self._frontier.adopt(start, end)  # counted as landed; read back and hashed like any other bytes
         self.resumed = self.written
@@ -92,9 +98,10 @@ class PartialBlob:
             remaining = self._expected - offset if self._expected is not None else len(chunk)
             raise write_failed(exc, self.path, remaining) from None
         self._frontier.landed(offset, chunk)
-        # Only ranges need a record: after a kill, a file written in order is its own (its length).
-        due = self.key is not None and time.monotonic() - self._recorded >= _RECORD_EVERY_S
-        if due and not self._frontier.is_prefix():
+        # Only ranges need a record (after a kill, a file written in order is its own: its length): one
+        # as soon as bytes land out of order, then once a second.
+        due = not self._recorded_any or time.monotonic() - self._recorded >= _RECORD_EVERY_S
+        if self.key is not None and due and not self._frontier.is_prefix():
             self._record()
 
     def restart(self) -> None:
@@ -162,9 +169,28 @@ class PartialBlob:
 
     def _record(self) -> None:
         with self._record_mutex:
-            self._recorded = time.monotonic()
+            self._recorded, self._recorded_any = time.monotonic(), True
             text = json.dumps({"size": self._expected, "ranges": self._frontier.ranges})
             atomic.write_text(record_path(self.path), text + "\n")
+
+    def _open_kept(self) -> int | None:
+        """The claimed partial, opened, if it is a plain file of ours; otherwise it is removed and None.
+
+        A hardlink to a file elsewhere would be truncated and written through; a FIFO would block;
+        a directory or a symlink cannot be opened. The store's tmp directory is as hostile as the rest.
+        """
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            fd = None
+        if fd is not None:
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and st.st_uid == os.geteuid():
+                return fd
+            os.close(fd)
+        for path in (self.path, record_path(self.path)):
+            _remove(path)
+        return None
 
     def _kept_ranges(self) -> list[tuple[int, int]]:
         """The ranges a claimed partial holds: its record's, or (without one) the file's length as a prefix.
@@ -175,10 +201,10 @@ class PartialBlob:
         length = os.fstat(self._fd).st_size
         limit = min(length, self._expected) if self._expected is not None else length
         try:
-            data = json.loads(record_path(self.path).read_text(encoding="utf-8"))
+            data = json.loads(_read_small(record_path(self.path)))
         except FileNotFoundError:
             return [(0, length)] if 0 < length <= limit else []
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return []
         ranges = data.get("ranges") if isinstance(data, dict) else None
         if not isinstance(ranges, list) or data.get("size") != self._expected:
@@ -193,6 +219,27 @@ class PartialBlob:
             kept.append((start, end))
             at = end
         return kept
+
+
+def _read_small(path: Path) -> bytes:
+    """A record's bytes: a regular file, never through a symlink, never blocking, at most 1 MiB."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with open(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > _RECORD_MAX:
+            raise OSError(errno.EINVAL, f"{path} is not a range record")
+        return f.read(_RECORD_MAX)
+
+
+def _remove(path: Path) -> None:
+    """Remove what a hostile store put at `path`, whatever it is (a directory's links are not followed)."""
+    import shutil
+
+    with contextlib.suppress(OSError):
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink()
 
 
 def record_path(partial: Path) -> Path:

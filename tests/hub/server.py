@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -45,6 +46,9 @@ class Faults:
     """Flip the byte at this offset in every answer that covers it (one range with wrong bytes)."""
     expire_after: dict[str, int] = field(default_factory=dict)
     """The CDN refuses a signed URL (403, as S3 does once it expires) after this many requests with it."""
+    cdn_raw: Callable[[str], Iterator[bytes]] | None = None
+    """Answer every CDN request with these raw bytes (status line and headers included), given its
+    `Range` header: a hostile server, byte for byte."""
     rate: float | None = None
     """Bytes per second each connection is allowed (a per-connection cap, as far-away CDNs impose)."""
     after_revision: Callable[[Repo, str], None] | None = None
@@ -422,6 +426,13 @@ class _Base(BaseHTTPRequestHandler):
         self._body(path, blob, {"ETag": f'"{blob.oid}"', **headers})
 
     def _cdn_get(self, parts: list[str]) -> None:
+        if self.hub.faults.cdn_raw is not None:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                for piece in self.hub.faults.cdn_raw(self.headers.get("Range", "")):
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+            return
         found = self.hub.blob_by_sha256(parts[-1]) if parts[:1] == ["blobs"] else None
         if found is None:
             self._send(404, b"NoSuchKey")
@@ -487,7 +498,9 @@ class _Base(BaseHTTPRequestHandler):
             return
         sent, began = 0, time.monotonic()
         data = memoryview(data)  # slices below without copying
-        step = 16384 if faults.rate else 65536  # a rate is kept at a finer grain
+        # Under a rate, chunks of 10 ms each: fine enough to hold it, coarse enough not to burn the CPU
+        # both sides of a benchmark share.
+        step = max(16384, int(faults.rate / 100)) if faults.rate else 65536
         for i in range(0, len(data), step):
             chunk = data[i : i + step]
             if faults.rate:
