@@ -215,3 +215,16 @@ def test_a_broken_docker_config_does_not_stop_a_sync_that_needs_nothing(
     (locked / "models").rename(locked / "was")
     run = cli("sync", "--frozen", "--registry", f"{registry.url}/fleet")
     assert run.exit_code == 2 and "cannot read Docker's credentials" in run.stderr and "config.json" in run.stderr
+
+
+def test_an_empty_file_round_trips(
+    project: Path, hub: FakeHub, registry: LocalRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {"config.json": CONFIG, "__init__.py": b"", "README.md": b"# hi\n"}
+    hub.repo("acme/empty").commit(dict(files))
+    assert cli("add", "acme/empty").exit_code == 0
+    push(registry)
+    fresh_machine(tmp_path, monkeypatch)
+    run = cli("sync", "--frozen", "--registry", f"{registry.url}/fleet")
+    assert run.exit_code == 0, run.stderr
+    assert installed(project / "models" / "empty") == files

@@ -158,6 +158,11 @@ class Registry:
                 f"cannot reach the registry {self.ref.host}: {type(exc).__name__}",
                 hint="check the registry address and the network",
             ) from None
+        if response.status_code == 401 and authenticate and scope is not None and self._challenge is None:
+            # The registry let the ping through anonymously but wants credentials here (push-only auth).
+            self._challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+            if self._challenge is not None and not isinstance(content, Iterator):
+                return self._send(method, url, scope=scope, headers=headers, content=content)
         if response.status_code == 401 and authenticate and scope is not None:
             if self._challenge is not None and self._challenge.scheme == "bearer" and scope[0]:
                 self.forget_token(*scope)
