@@ -228,3 +228,17 @@ def test_an_empty_file_round_trips(
     run = cli("sync", "--frozen", "--registry", f"{registry.url}/fleet")
     assert run.exit_code == 0, run.stderr
     assert installed(project / "models" / "empty") == files
+
+
+def test_a_registry_serving_another_manifest_under_the_digest_is_refused(
+    locked: Path, registry: LocalRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    digest = push(registry)["models"][0]["digest"]  # type: ignore[index]
+    stored = registry.blob_file(str(digest))
+    text = stored.read_bytes()
+    assert b"sub/dir/extra.json" in text
+    stored.write_bytes(text.replace(b"sub/dir/extra.json", b"sub/dir/EXTRA.json"))  # still valid JSON
+    fresh_machine(tmp_path, monkeypatch)
+    run = cli("sync", "--frozen", "--registry", f"{registry.url}/fleet")
+    assert run.exit_code == 1, run.stderr
+    assert "with a manifest hashing to" in run.stderr and not (locked / "models").exists()
