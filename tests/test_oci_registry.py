@@ -242,3 +242,19 @@ def test_a_registry_serving_another_manifest_under_the_digest_is_refused(
     run = cli("sync", "--frozen", "--registry", f"{registry.url}/fleet")
     assert run.exit_code == 1, run.stderr
     assert "with a manifest hashing to" in run.stderr and not (locked / "models").exists()
+
+
+def test_two_selections_of_one_repository_at_one_commit_are_two_artifacts(
+    project: Path, hub: FakeHub, registry: LocalRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_tiny(hub)
+    assert cli("add", "acme/tiny", "--name", "configs", "--include", "*.json").exit_code == 0
+    assert cli("add", "acme/tiny", "--name", "weights", "--include", "*.safetensors").exit_code == 0
+    configs, weights = push(registry)["models"]  # type: ignore[misc]
+    assert configs["digest"] != weights["digest"]
+    assert configs["tags"][0].endswith("-configs") and weights["tags"][0].endswith("-weights")
+    fresh_machine(tmp_path, monkeypatch)
+    run = cli("sync", "--frozen", "--registry", f"{registry.url}/fleet")
+    assert run.exit_code == 0, run.stderr
+    assert installed(project / "models" / "configs") == {"config.json": CONFIG, "sub/dir/extra.json": b"{}"}
+    assert installed(project / "models" / "weights") == {"model.safetensors": WEIGHTS}

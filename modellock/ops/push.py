@@ -118,11 +118,22 @@ def push_lock(
             if not valid_tag(model.requested):
                 raise UsageError(f"{model.name}: the ref {model.requested!r} is not a valid OCI tag")
             tags.append(model.requested)
-        plans.append((model, art, ref.repository(model.repo, model.repo_type), tuple(tags)))
+        plans.append((model, art, ref.repository(model.repo, model.repo_type), tags))
+    # Entries locking one repository at one commit with other file selections are other artifacts:
+    # each is tagged `COMMIT-NAME` instead of fighting over the `COMMIT` tag (pulls go by digest anyway).
+    digests: dict[tuple[str, str], set[str]] = {}
+    for model, art, name, _ in plans:
+        digests.setdefault((name, model.commit), set()).add(art.digest)
+    for model, _, name, tags in plans:
+        if len(digests[(name, model.commit)]) > 1:
+            tags[0] = f"{model.commit}-{model.name}"
+            if not valid_tag(tags[0]):
+                raise UsageError(f"{model.name}: cannot make a tag of {tags[0]!r}", hint="rename the model")
     registry.ping()
     pusher = _Pusher(registry, store)
     pushed = []
-    for model, art, name, model_tags in plans:
+    for model, art, name, tag_list in plans:
+        model_tags = tuple(tag_list)
         distinct = list({layer.digest: layer for layer in art.layers}.values())
         outcomes = run_parallel(lambda layer, n=name: pusher.blob(n, layer), distinct, workers, CancelFlag())  # type: ignore[misc]
         if not registry.has_blob(name, art.config_digest, len(art.config), push=True):

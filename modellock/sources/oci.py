@@ -34,16 +34,27 @@ class _Locked:
     """The models of one lock, and whether this source holds each one's artifact (asked once per model)."""
 
     def __init__(self, lock: Lockfile) -> None:
-        self._models = {(m.repo, m.repo_type, m.commit): m for m in lock.models}
+        # Keyed by file as well: two entries may lock one repository at one commit with other file
+        # selections, which are other artifacts.
+        self._models: dict[tuple[str, str, str, str, str], LockedModel] = {}
+        self._digests: dict[str, str] = {}
+        """Model name → its manifest digest, computed once (a model may have thousands of files)."""
+        for m in lock.models:
+            art = artifact(m)
+            self._digests[m.name] = art.digest
+            for layer in art.layers:
+                self._models.setdefault((m.repo, m.repo_type, m.commit, layer.path, layer.digest), m)
         self._checked: dict[str, bool] = {}
         self._guard = threading.Lock()
 
     def model(self, ref: RepoRef, commit: str, file: RemoteFile) -> LockedModel | None:
         """The locked model a download belongs to; None if it is not in the lock (or has no SHA-256)."""
-        return self._models.get((ref.repo, ref.repo_type, commit)) if file.lfs_sha256 else None
+        if file.lfs_sha256 is None:
+            return None
+        return self._models.get((ref.repo, ref.repo_type, commit, file.path, f"sha256:{file.lfs_sha256}"))
 
     def holds(self, model: LockedModel, check: Callable[[LockedModel, str], bool]) -> bool:
-        digest = artifact(model).digest
+        digest = self._digests[model.name]
         with self._guard:
             known = self._checked.get(digest)
         if known is None:
