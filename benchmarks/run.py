@@ -288,6 +288,12 @@ def _git_tree(source: Path, path: Path) -> None:
     )
 
 
+def _oci_pull(cfg: Config) -> list[Row]:
+    from benchmarks.oci import oci_pull
+
+    return oci_pull(cfg)
+
+
 def _download(cfg: Config) -> list[Row]:
     from benchmarks.download import download
 
@@ -300,6 +306,7 @@ SCENARIOS = {
     "install": install,
     "download": _download,
     "fast-paths": fast_paths,
+    "oci-pull": _oci_pull,
 }
 
 

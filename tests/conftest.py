@@ -18,12 +18,23 @@ os.environ.update(
         "HF_HUB_DISABLE_UPDATE_CHECK": "1",
         "HF_HOME": tempfile.mkdtemp(prefix="modellock-hf-home-"),
         "MODELLOCK_HTTP_BACKOFF": "0.05",
+        "DOCKER_CONFIG": tempfile.mkdtemp(prefix="modellock-docker-config-"),  # no registry credentials of the host
     }
 )
-for leaked in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT", "HF_HUB_OFFLINE", "MODELLOCK_CACHE_DIR"):
+for leaked in (
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "HF_ENDPOINT",
+    "HF_HUB_OFFLINE",
+    "MODELLOCK_CACHE_DIR",
+    "MODELLOCK_REGISTRY",
+    "MODELLOCK_REGISTRY_USERNAME",
+    "MODELLOCK_REGISTRY_PASSWORD",
+):
     os.environ.pop(leaked, None)
 
 from tests.hub import FakeHub  # noqa: E402
+from tests.registry import LocalRegistry  # noqa: E402
 from tests.sigstore_fake import FakeSigstore  # noqa: E402
 
 
@@ -63,3 +74,39 @@ def project(tmp_path: Path, hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> Pa
 def sigstore() -> FakeSigstore:
     """A test-only Sigstore instance (own Fulcio CA, Rekor and CT keys), one per session."""
     return FakeSigstore.create()
+
+
+@pytest.fixture
+def registry() -> Iterator[LocalRegistry]:
+    """A real OCI registry (Debian's docker-registry) on 127.0.0.1, anonymous, fresh storage per test."""
+    from tests.registry import BINARY, SKIP_REASON, LocalRegistry
+
+    if BINARY is None:
+        pytest.skip(SKIP_REASON)
+    server = LocalRegistry()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def auth_registry() -> Iterator[LocalRegistry]:
+    """The same registry behind htpasswd basic auth: user `fleet`, password `s3cret-pass`."""
+    from tests.registry import BINARY, SKIP_REASON, LocalRegistry
+
+    if BINARY is None:
+        pytest.skip(SKIP_REASON)
+    server = LocalRegistry(users={"fleet": "s3cret-pass"})
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def token_registry() -> Iterator[LocalRegistry]:
+    """The registry in token mode: a Bearer challenge, tokens from a local token server (user `fleet`)."""
+    from tests.registry import BINARY, SKIP_REASON, LocalRegistry
+
+    if BINARY is None:
+        pytest.skip(SKIP_REASON)
+    server = LocalRegistry(users={"fleet": "s3cret-pass"}, token_ttl=300)
+    yield server
+    server.close()

@@ -12,6 +12,7 @@ from modellock.cli import (  # noqa: F401 - they register their commands
     install_cmd,
     lineage_cmd,
     lock_cmd,
+    oci_cmd,
     project_cmd,
     scan_cmd,
 )

@@ -29,8 +29,18 @@ def export(
     output_file: Annotated[
         Path | None, typer.Option("--output-file", "-o", help="Write here (default: stdout).", show_default=False)
     ] = None,
+    oci_layout: Annotated[
+        Path | None,
+        typer.Option(
+            "--oci-layout", help="Instead: write the locked models as an OCI image layout here.", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """Write an AI-BOM of the lock (validated first; SOURCE_DATE_EPOCH sets its timestamp)."""
+    if oci_layout is not None:
+        from modellock.cli.oci_cmd import export_layout
+
+        return export_layout(oci_layout, (), Format.text)
     from modellock.ops.export import export_source
 
     source = export_source(options.project / "modellock.lock", os.environ)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -38,6 +39,14 @@ def sync(
     ] = None,
     output: FormatOption = Format.text,
     trusted_root: TrustedRootOption = None,
+    registry: Annotated[
+        str | None,
+        typer.Option("--registry", help="Pull from this OCI registry (oci://HOST/NAMESPACE) before the Hub."),
+    ] = None,
+    from_oci_layout: Annotated[
+        Path | None,
+        typer.Option("--from-oci-layout", help="Install from this OCI image layout only (air-gapped)."),
+    ] = None,
 ) -> None:
     """Install exactly what the lock says into each model's directory."""
     import dataclasses
@@ -58,6 +67,8 @@ def sync(
         force=force,
         link_mode=link_mode,
         trusted_root=trusted_root,
+        registry=registry,
+        from_oci_layout=from_oci_layout,
     )
     outcome = sync_project(options.project, flags, console.progress() if output is Format.text else None)
     for warning in outcome.warnings:

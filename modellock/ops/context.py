@@ -79,6 +79,44 @@ def source_factory(manifest: Manifest, store: Store, *, offline: bool = False) -
     return lambda name: RecordingSource(open_source(name, endpoint=manifest.settings.endpoint), store)
 
 
+REGISTRY_ENV = "MODELLOCK_REGISTRY"
+
+
+def registry_setting(manifest: Manifest | None, flag: str | None) -> str | None:
+    """The registry to pull from: the flag, else $MODELLOCK_REGISTRY, else `[settings] registry` (never the lock)."""
+    import os
+
+    chosen = flag or os.environ.get(REGISTRY_ENV) or (manifest.settings.registry if manifest is not None else None)
+    return chosen or None
+
+
+def pull_sources(
+    lock: Lockfile, *, registry: str | None, layout: Path | None, endpoint: str | None
+) -> Callable[[str], Source] | None:
+    """How `sync` reaches bytes the store lacks: an OCI layout alone, or the registry then the Hub; None: the Hub."""
+    if layout is not None:
+        from modellock.sources.oci import OciLayoutSource
+
+        from_layout = OciLayoutSource(layout, lock)
+        return lambda name: from_layout
+    if registry is None:
+        return None
+    from modellock.oci.client import Registry
+    from modellock.oci.reference import parse_registry
+    from modellock.sources import open_source
+    from modellock.sources.oci import OciRegistrySource
+
+    ref = parse_registry(registry)  # a bad address is an error even when the store has everything
+    clients: list[Registry] = []
+
+    def factory(name: str) -> Source:
+        if not clients:  # credentials are looked up only when a file is missing
+            clients.append(Registry(ref))
+        return OciRegistrySource(clients[0], lock, open_source(name, endpoint=endpoint))
+
+    return factory
+
+
 def certificate_roots(manifest: Manifest | None) -> dict[str, bytes]:
     """Root certificates of certificate-mode signatures, read from the paths the manifest names."""
     roots: dict[str, bytes] = {}

@@ -11,7 +11,9 @@ from modellock.ops.check import check_lock
 from modellock.ops.context import (
     certificate_roots,
     open_project,
+    pull_sources,
     read_lock_to_use,
+    registry_setting,
     settings_manifest,
     source_factory,
     store_for,
@@ -41,6 +43,10 @@ class SyncOptions:
     force: bool = False
     link_mode: str | None = None
     trusted_root: Path | None = None
+    registry: str | None = None
+    """`--registry`: pull from this OCI registry before the Hub."""
+    from_oci_layout: Path | None = None
+    """`--from-oci-layout`: install from this OCI image layout only (air-gapped)."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,12 @@ def sync_project(project_dir: Path, options: SyncOptions, progress: Progress | N
     if mode_name is not None and mode_name not in {m.value for m in LinkMode}:
         raise UsageError(f"--link-mode must be reflink, hardlink or copy, got {mode_name!r}")
     lock = read_lock_to_use(lock_path)
+    endpoint = manifest.settings.endpoint if manifest is not None else None
+    if o.registry and o.from_oci_layout:
+        raise UsageError("--registry and --from-oci-layout cannot be combined")
+    factory = pull_sources(
+        lock, registry=registry_setting(manifest, o.registry), layout=o.from_oci_layout, endpoint=endpoint
+    )
     if not (o.dry_run or o.check):
         store.register_lock(lock_path)
     result = sync_lock(
@@ -108,8 +120,9 @@ def sync_project(project_dir: Path, options: SyncOptions, progress: Progress | N
         force=o.force,
         reinstall=o.reinstall,
         link_mode=LinkMode(mode_name) if mode_name else None,
-        endpoint=manifest.settings.endpoint if manifest is not None else None,
+        endpoint=endpoint,
         progress=progress,
+        source_factory=factory,
         trust=trust_source(manifest, o.trusted_root, online=False),
         cert_roots=roots,
         lock_path=lock_path,

@@ -367,7 +367,8 @@ def sync_lock(
             jobs = []
             for m, f in missing:
                 # The lock's digests are stricter than anything the Hub lists, so they are the expectation.
-                remote = RemoteFile(f.path, f.size, git_oid="")  # the source needs only path and size
+                # The source needs path and size; a registry or OCI layout finds the bytes by the SHA-256.
+                remote = RemoteFile(f.path, f.size, git_oid="", lfs_sha256=f.sha256)
                 jobs.append((m.source, FetchJob(RepoRef(m.repo, m.repo_type), m.commit, remote, locked=f)))
             for name in sorted({s for s, _ in jobs}):
                 group = [j for s, j in jobs if s == name]

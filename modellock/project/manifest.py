@@ -32,7 +32,7 @@ from modellock.project.tomlread import bad_utf8, parse
 _TOP_KEYS = ("models", "settings", "policy")
 _POLICY_KEYS = ("pickle", "remote-code", "allow-files")
 _SIGNATURE_KEYS = ("path", "identity", "issuer", "public-key", "certificate-chain")
-_SETTINGS_KEYS = ("store", "endpoint", "link-mode", "trusted-root")
+_SETTINGS_KEYS = ("store", "endpoint", "link-mode", "trusted-root", "registry")
 LINK_MODES = ("reflink", "hardlink", "copy")
 _MODEL_KEYS = (
     "repo", "revision", "repo-type", "include", "exclude", "path", "layout", "signature", "bases", *_POLICY_KEYS,
@@ -132,6 +132,8 @@ class Settings:
     link_mode: str | None = None
     trusted_root: str | None = None
     """A Sigstore trusted_root.json (private instance, air-gapped machine), relative to the manifest."""
+    registry: str | None = None
+    """`oci://HOST/NAMESPACE`: where `sync` looks for locked models before the Hub (docs/fleet.md)."""
 
 
 @dataclass(frozen=True)
@@ -308,6 +310,7 @@ class _Reader:
             endpoint=endpoint,
             link_mode=link_mode,
             trusted_root=self.string(("settings",), data, "trusted-root"),
+            registry=self.string(("settings",), data, "registry"),
         )
 
     def read(self, path: Path) -> Manifest:

@@ -1,0 +1,72 @@
+"""`push` (the lock's models to an OCI registry) and `export --oci-layout` (to an OCI image layout)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modellock.cli.base import Format, FormatOption, ModelOption, app, command, options
+
+
+@app.command()
+@command
+def push(
+    registry: Annotated[
+        str, typer.Argument(help="oci://HOST[:PORT]/NAMESPACE (https), or http://127.0.0.1:PORT/NAMESPACE (loopback).")
+    ],
+    model: ModelOption = None,
+    tag_ref: Annotated[
+        bool, typer.Option("--tag-ref", help="Also tag each artifact with the ref the manifest asked for.")
+    ] = False,
+    output: FormatOption = Format.text,
+) -> None:
+    """Push every locked model, verified in the store, as a ModelPack artifact (tagged by commit)."""
+    from modellock.oci.client import Registry
+    from modellock.oci.reference import parse_registry
+    from modellock.ops.context import manifest_if_any, read_lock_to_use, store_for
+    from modellock.ops.push import push_lock
+    from modellock.text import human_size
+
+    ref = parse_registry(registry)
+    lock = read_lock_to_use(options.project / "modellock.lock")
+    store = store_for(manifest_if_any(options.manifest_path))
+    client = Registry(ref)
+    try:
+        with store.held():
+            result = push_lock(lock, store, client, models=tuple(model or ()), tag_ref=tag_ref)
+    finally:
+        client.close()
+    console = options.console()
+    if output is Format.json:
+        console.json({"ok": True, **dataclasses.asdict(result)})
+        return
+    for m in result.models:
+        sent = f"{m.uploaded} uploaded ({human_size(m.uploaded_bytes)})" if m.uploaded else "nothing uploaded"
+        extra = "".join(f", {n} {what}" for n, what in ((m.mounted, "mounted"), (m.skipped, "already there")) if n)
+        console.line(f" + {m.name} -> {m.repository}@{m.digest} ({sent}{extra})")
+    console.line(f"Pushed {len(result.models)} model{'s' if len(result.models) != 1 else ''} to {result.registry}")
+
+
+def export_layout(root: Path, models: tuple[str, ...], output: Format) -> None:
+    """`export --oci-layout DIR` (called from `export`)."""
+    from modellock.ops.context import manifest_if_any, read_lock_to_use, store_for
+    from modellock.ops.oci_layout import export_layout as write
+    from modellock.text import human_size
+
+    lock = read_lock_to_use(options.project / "modellock.lock")
+    store = store_for(manifest_if_any(options.manifest_path))
+    with store.held():
+        result = write(lock, store, root, models=models)
+    console = options.console()
+    if output is Format.json:
+        console.json({"ok": True, **dataclasses.asdict(result)})
+        return
+    for m in result.models:
+        console.line(f" + {m.name} -> {m.ref_name} ({m.digest})")
+    console.line(
+        f"Wrote an OCI layout of {len(result.models)} model{'s' if len(result.models) != 1 else ''} to {root} "
+        f"({result.blobs_written} blobs, {human_size(result.bytes_written)})"
+    )
