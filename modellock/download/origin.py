@@ -71,12 +71,19 @@ class Origin:
             response.close()
 
     def _answer(
-        self, headers: dict[str, str], timeout: httpx2.Timeout, deadline: float, expired: int = 0
+        self,
+        headers: dict[str, str],
+        timeout: httpx2.Timeout,
+        deadline: float,
+        expired: int = 0,
+        *,
+        from_origin: bool = False,
     ) -> httpx2.Response:
         import httpx2
 
         with self._mutex:
-            location, url = self._location, self._resolved or self._location.url
+            location = self._location
+            url = location.url if from_origin else self._resolved or location.url
         home = origin_of(httpx2.URL(location.url))
         for _ in range(MAX_REDIRECTS + 1):
             try:
@@ -106,9 +113,9 @@ class Origin:
                 response.close()
                 with self._refresh:
                     with self._mutex:
-                        if self._resolved == url:
-                            self._resolved = None
-                    return self._answer(headers, timeout, deadline, expired + 1)
+                        refreshed = self._resolved not in (None, url)
+                    # Another connection resolved it while this one waited: take its target.
+                    return self._answer(headers, timeout, deadline, expired + 1, from_origin=not refreshed)
             if status in (408, 429) or status >= 500:
                 response.close()
                 raise Retryable(f"HTTP {status}")

@@ -65,10 +65,17 @@ def docker_config_path() -> Path:
     return Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
 
 
-def lookup(host: str) -> Credentials | None:
-    """Credentials for `host` (`name[:port]`): the environment first, then Docker's config.json."""
+_CONFIG_HINT = (
+    "fix Docker's config.json (or point DOCKER_CONFIG elsewhere), or set MODELLOCK_REGISTRY_USERNAME and "
+    "MODELLOCK_REGISTRY_PASSWORD"
+)
+
+
+def lookup(host: str, *, environment: bool = True) -> Credentials | None:
+    """Credentials for `host` (`name[:port]`): the environment first (with `environment`), then Docker's
+    config.json, whose entries are per host."""
     user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
-    if user and password is not None:
+    if environment and user and password is not None:
         return Credentials(user, password, f"${USER_ENV}/${PASSWORD_ENV}")
     path = docker_config_path()
     try:
@@ -76,9 +83,11 @@ def lookup(host: str) -> Credentials | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read Docker's credentials: {type(exc).__name__}", file=str(path)) from None
+        raise ConfigError(
+            f"cannot read Docker's credentials: {type(exc).__name__}", file=str(path), hint=_CONFIG_HINT
+        ) from None
     if not isinstance(data, dict):
-        raise ConfigError("Docker's config.json is not a JSON object", file=str(path))
+        raise ConfigError("Docker's config.json is not a JSON object", file=str(path), hint=_CONFIG_HINT)
     keys = (host, f"https://{host}", f"http://{host}", f"https://{host}/v2/", f"https://{host}/v1/")
     helpers = data.get("credHelpers")
     if isinstance(helpers, dict) and isinstance(helpers.get(host), str):
@@ -103,7 +112,9 @@ def _from_entry(entry: dict[str, object], where: str) -> Credentials | None:
         try:
             user, _, password = base64.b64decode(auth, validate=True).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
-            raise ConfigError("an `auth` entry is not base64 of `user:password`", file=where) from None
+            raise ConfigError(
+                "an `auth` entry is not base64 of `user:password`", file=where, hint=_CONFIG_HINT
+            ) from None
         return Credentials(user, password, where)
     name, secret = entry.get("username"), entry.get("password")
     if isinstance(name, str) and isinstance(secret, str):
@@ -118,20 +129,24 @@ def _from_helper(helper: str, host: str, *, missing_ok: bool = False) -> Credent
     if not re.match(r"^[A-Za-z0-9._-]+$", helper) or shutil.which(name) is None:
         if missing_ok:
             return None
-        raise ConfigError(f"the credential helper {name} is not on PATH", file=str(where))
+        raise ConfigError(f"the credential helper {name} is not on PATH", file=str(where), hint=_CONFIG_HINT)
     try:
         done = subprocess.run([name, "get"], input=host.encode(), capture_output=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ConfigError(f"{name} failed: {type(exc).__name__}", file=str(where)) from None
+        raise ConfigError(f"{name} failed: {type(exc).__name__}", file=str(where), hint=_CONFIG_HINT) from None
     if done.returncode != 0:
         if missing_ok:
             return None
-        raise ConfigError(f"{name} has no credentials for {host} (exit {done.returncode})", file=str(where))
+        raise ConfigError(
+            f"{name} has no credentials for {host} (exit {done.returncode})", file=str(where), hint=_CONFIG_HINT
+        )
     try:
         answer = json.loads(done.stdout)
         user, secret = answer["Username"], answer["Secret"]
     except (ValueError, KeyError, TypeError):
-        raise ConfigError(f"{name} answered something that is not its JSON", file=str(where)) from None
+        raise ConfigError(
+            f"{name} answered something that is not its JSON", file=str(where), hint=_CONFIG_HINT
+        ) from None
     if not isinstance(user, str) or not isinstance(secret, str):
-        raise ConfigError(f"{name} answered something that is not its JSON", file=str(where))
+        raise ConfigError(f"{name} answered something that is not its JSON", file=str(where), hint=_CONFIG_HINT)
     return Credentials(user, secret, name)

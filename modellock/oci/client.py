@@ -16,16 +16,25 @@ import httpx2
 
 from modellock.errors import NetworkError, SourceError
 from modellock.oci.auth import Challenge, Credentials, lookup, parse_challenge
-from modellock.oci.reference import RegistryRef
+from modellock.oci.reference import RegistryRef, is_loopback
 
 MAX_MANIFEST = 4 * 1024 * 1024  # the distribution spec's recommended manifest limit
 MAX_TOKEN = 1024 * 1024
+MAX_ANSWER = 1024 * 1024  # pings, HEADs, uploads and error documents
 UPLOAD_CHUNK = 8 * 1024 * 1024
 TIMEOUT = httpx2.Timeout(connect=10.0, read=60.0, write=60.0, pool=60.0)
 
 
 class RegistryError(SourceError):
     """The registry refused, or answered something that is not the distribution API."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            message,
+            hint=hint
+            or "the registry (or a proxy in front of it) did not answer as the OCI distribution API "
+            "does; check the registry address and the registry's logs",
+        )
 
 
 class AuthError(RegistryError):
@@ -44,10 +53,15 @@ class Registry:
     """One registry, with the credentials for it and a token per scope once a challenge asked for one."""
 
     def __init__(
-        self, ref: RegistryRef, *, credentials: Credentials | None = None, client: httpx2.Client | None = None
+        self,
+        ref: RegistryRef,
+        *,
+        credentials: Credentials | None = None,
+        client: httpx2.Client | None = None,
+        environment_credentials: bool = True,
     ) -> None:
         self.ref = ref
-        self._credentials = credentials if credentials is not None else lookup(ref.host)
+        self._credentials = credentials or lookup(ref.host, environment=environment_credentials)
         self.client = client or httpx2.Client(timeout=TIMEOUT, follow_redirects=False)
         self._challenge: Challenge | None = None
         self._tokens: dict[str, str] = {}
@@ -94,11 +108,22 @@ class Registry:
 
     def _token(self, challenge: Challenge, scope: str) -> str:
         realm = challenge.params.get("realm", "")
-        parts = urlsplit(realm)
-        if parts.scheme != "https" and not (parts.scheme == "http" and self.ref.scheme == "http"):
+        try:
+            parts = urlsplit(realm)
+            realm_host = parts.netloc.rsplit("@", 1)[-1]
+        except ValueError:
             raise AuthError(
-                f"{self.ref.host} sends us for a token to {parts.scheme or 'no'}:// realm",
-                hint="a token realm must be https (plain http only for a loopback test registry)",
+                f"{self.ref.host} sends us for a token to an unusable address",
+                hint="the registry's `WWW-Authenticate` realm is malformed",
+            ) from None
+        # The credentials go to the realm (as Docker sends them, e.g. to auth.docker.io): over https, or
+        # plain http only to a loopback realm of a loopback registry, never in the clear across a network.
+        plain_ok = parts.scheme == "http" and self.ref.scheme == "http" and realm_host and is_loopback(realm_host)
+        if parts.scheme != "https" and not plain_ok:
+            raise AuthError(
+                f"{self.ref.host} sends us for a token to {parts.scheme or 'no'}:// realm"
+                + (f" on {realm_host}" if realm_host else ""),
+                hint="a token realm must be https (plain http only on a loopback test registry's own machine)",
             )
         query = {"scope": scope, **({"service": challenge.params["service"]} if "service" in challenge.params else {})}
         headers = {"Authorization": self._credentials.basic()} if self._credentials is not None else {}
@@ -116,7 +141,7 @@ class Registry:
             token = data.get("token") or data.get("access_token")
         except (ValueError, AttributeError):
             token = None
-        if not isinstance(token, str) or not token or any(c in token for c in "\r\n"):
+        if not isinstance(token, str) or not token or not all(33 <= ord(c) < 127 for c in token):
             raise AuthError(f"{parts.netloc} answered a token request with no usable token")
         return token
 
@@ -152,12 +177,27 @@ class Registry:
         if authenticate and scope is not None:
             all_headers.update(self.auth_headers(scope[0], push=scope[1]))
         try:
-            response = self.client.request(method, url, headers=all_headers, content=content)
+            request = self.client.build_request(method, url, headers=all_headers, content=content)
+            streamed = self.client.send(request, stream=True)
+            try:
+                # These answers carry headers and at most an error document: a hostile registry's
+                # endless body is cut, never held.
+                body = _read_upto(streamed, MAX_ANSWER)
+            finally:
+                streamed.close()
         except httpx2.TransportError as exc:
             raise NetworkError(
                 f"cannot reach the registry {self.ref.host}: {type(exc).__name__}",
                 hint="check the registry address and the network",
             ) from None
+        except (httpx2.InvalidURL, httpx2.UnsupportedProtocol, ValueError) as exc:
+            raise RegistryError(
+                f"the registry {self.ref.host} sent an unusable address ({type(exc).__name__})",
+                hint="the registry (or a proxy in front of it) is misconfigured",
+            ) from None
+        response = httpx2.Response(
+            streamed.status_code, headers=_plain(streamed.headers), content=body, request=request
+        )
         if response.status_code == 401 and authenticate and scope is not None and self._challenge is None:
             # The registry let the ping through anonymously but wants credentials here (push-only auth).
             self._challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
@@ -175,9 +215,19 @@ class Registry:
         return response
 
     def _same_origin(self, location: str) -> str:
-        url = urljoin(self._url("/"), location)
-        if urlsplit(url)[:2] != urlsplit(self.ref.base_url)[:2]:
-            raise RegistryError(f"{self.ref.host} sent an upload to another origin ({urlsplit(url).netloc})")
+        try:
+            url = urljoin(self._url("/"), location)
+            same = urlsplit(url)[:2] == urlsplit(self.ref.base_url)[:2]
+        except ValueError:
+            raise RegistryError(
+                f"{self.ref.host} sent an unusable upload address",
+                hint="the registry (or a proxy in front of it) is misconfigured",
+            ) from None
+        if not same:
+            raise RegistryError(
+                f"{self.ref.host} sent an upload to another origin ({urlsplit(url).netloc})",
+                hint="modellock uploads only to the registry's own origin, where the credentials belong",
+            )
         return url
 
     # -- blobs ------------------------------------------------------------------------------------------------
@@ -190,8 +240,9 @@ class Registry:
             return False
         if response.status_code != 200:
             raise RegistryError(f"{self.ref.host}: HEAD of blob {digest[:19]}… answered HTTP {response.status_code}")
-        length = response.headers.get("Content-Length")
-        return length is None or length == str(size)
+        # Only an answer that names the size counts: a registry that says 200 to anything would
+        # otherwise be skipped every blob and hold none of them.
+        return response.headers.get("Content-Length") == str(size)
 
     def mount(self, name: str, digest: str, source: str) -> str | None:
         """Mount a blob `source` holds into `name`; None if done, else the upload URL the registry opened."""
@@ -301,6 +352,23 @@ def _read_capped(response: httpx2.Response, limit: int) -> bytes:
         if len(body) > limit:
             raise RegistryError(f"the registry's answer is larger than {limit} bytes")
     return bytes(body)
+
+
+def _read_upto(response: httpx2.Response, limit: int) -> bytes:
+    """The first `limit` bytes of a body; the rest is not read."""
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk[: limit - len(body)]
+        if len(body) >= limit:
+            break
+    return bytes(body)
+
+
+def _plain(headers: httpx2.Headers) -> list[tuple[str, str]]:
+    """Headers for a response rebuilt from a body already decoded (its encodings no longer apply; its
+    length stays: a HEAD's `Content-Length` is the blob's size)."""
+    dropped = ("content-encoding", "transfer-encoding")
+    return [(k, v) for k, v in headers.multi_items() if k.lower() not in dropped]
 
 
 def _error_code(response: httpx2.Response) -> str:

@@ -82,16 +82,28 @@ def source_factory(manifest: Manifest, store: Store, *, offline: bool = False) -
 REGISTRY_ENV = "MODELLOCK_REGISTRY"
 
 
-def registry_setting(manifest: Manifest | None, flag: str | None) -> str | None:
+@dataclass(frozen=True)
+class RegistrySetting:
+    address: str
+    from_project: bool
+    """Named by the manifest's `[settings]`, which a pull request can change: it gets no credentials
+    from the environment (those belong to the registry the user or CI named), only Docker's own,
+    which are kept per host."""
+
+
+def registry_setting(manifest: Manifest | None, flag: str | None) -> RegistrySetting | None:
     """The registry to pull from: the flag, else $MODELLOCK_REGISTRY, else `[settings] registry` (never the lock)."""
     import os
 
-    chosen = flag or os.environ.get(REGISTRY_ENV) or (manifest.settings.registry if manifest is not None else None)
-    return chosen or None
+    chosen = flag or os.environ.get(REGISTRY_ENV)
+    if chosen:
+        return RegistrySetting(chosen, from_project=False)
+    setting = manifest.settings.registry if manifest is not None else None
+    return RegistrySetting(setting, from_project=True) if setting else None
 
 
 def pull_sources(
-    lock: Lockfile, *, registry: str | None, layout: Path | None, endpoint: str | None
+    lock: Lockfile, *, registry: RegistrySetting | None, layout: Path | None, endpoint: str | None
 ) -> Callable[[str], Source] | None:
     """How `sync` reaches bytes the store lacks: an OCI layout alone, or the registry then the Hub; None: the Hub."""
     if layout is not None:
@@ -106,12 +118,12 @@ def pull_sources(
     from modellock.sources import open_source
     from modellock.sources.oci import OciRegistrySource
 
-    ref = parse_registry(registry)  # a bad address is an error even when the store has everything
+    ref = parse_registry(registry.address)  # a bad address is an error even when the store has everything
     clients: list[Registry] = []
 
     def factory(name: str) -> Source:
         if not clients:  # credentials are looked up only when a file is missing
-            clients.append(Registry(ref))
+            clients.append(Registry(ref, environment_credentials=not registry.from_project))
         return OciRegistrySource(clients[0], lock, open_source(name, endpoint=endpoint))
 
     return factory
@@ -120,7 +132,7 @@ def pull_sources(
 def certificate_roots(manifest: Manifest | None) -> dict[str, bytes]:
     """Root certificates of certificate-mode signatures, read from the paths the manifest names."""
     roots: dict[str, bytes] = {}
-    for name, spec in (manifest.models.items() if manifest is not None else ()):
+    for name, spec in manifest.models.items() if manifest is not None else ():
         if spec.signature is not None and spec.signature.certificate_chain:
             path = manifest.path.parent / spec.signature.certificate_chain  # type: ignore[union-attr]
             try:

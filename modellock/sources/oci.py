@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ import httpx2
 from modellock.download import Location, Target
 from modellock.errors import CheckFailed, IntegrityError, NetworkError
 from modellock.oci.client import AuthError, NotInRegistry, Registry, RegistryError
+from modellock.oci.layout import open_regular, read_regular
 from modellock.oci.manifest import artifact
 from modellock.project.lockfile import LockedModel, Lockfile
 from modellock.sources.interface import HttpSource, Refs, RemoteFile, RepoRef, Source
@@ -146,7 +146,7 @@ class OciLayoutSource(Source):
         self.root = root
         self._locked = _Locked(lock)
         try:
-            marker = (root / "oci-layout").read_bytes()[:4096]
+            marker = read_regular(root / "oci-layout", 4096)
         except OSError:
             raise CheckFailed(
                 f"{root} is not an OCI image layout (no readable `oci-layout` file)",
@@ -179,16 +179,18 @@ class OciLayoutSource(Source):
 
     def _open(self, digest: str) -> int:
         """A descriptor on a regular file `blobs/sha256/<hex>`, never through a symlink; -1 if absent."""
+        for part in (self.root / "blobs", self.root / "blobs" / "sha256"):
+            if part.is_symlink():
+                raise CheckFailed(f"{part} is a symlink", hint="modellock reads a layout only through its real path")
         try:
-            fd = os.open(self._blob(digest), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            return open_regular(self._blob(digest))
         except FileNotFoundError:
             return -1
         except OSError as exc:
-            raise CheckFailed(f"cannot read {self._blob(digest)}: {exc.strerror or exc}") from None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise CheckFailed(f"{self._blob(digest)} is not a regular file")
-        return fd
+            raise CheckFailed(
+                f"cannot read {self._blob(digest)}: {exc.strerror or exc}",
+                hint="a layout's blobs are regular files; export the layout again",
+            ) from None
 
     def _manifest_present(self, model: LockedModel, digest: str) -> bool:
         fd = self._open(digest)
