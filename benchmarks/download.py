@@ -97,7 +97,8 @@ def download(cfg: Config) -> list[Row]:
                         "-o",
                         "aria.bin",
                         url,
-                    ]
+                    ],
+                    rss=True,
                 ),
                 "curl": _shell('curl -sSfL -o "$2" "$1"', url, out),
                 "curl + fsync": _shell('curl -sSfL -o "$2" "$1" && sync "$2"', url, out),

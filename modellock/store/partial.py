@@ -60,7 +60,8 @@ class PartialBlob:
             fd = os.open(self.path, os.O_RDWR | os.O_NOFOLLOW | os.O_CREAT | os.O_EXCL, 0o600)
         self._fd = fd
         self._closed = False
-        self._fd_mutex = threading.Lock()
+        self._fd_users = threading.Condition()
+        self._writing = 0
         self._frontier = Frontier(self._fd, self.hasher)
         self._recorded, self._recorded_any = time.monotonic(), False
         self._record_mutex = threading.Lock()
@@ -84,14 +85,20 @@ class PartialBlob:
     def write_at(self, offset: int, chunk: bytes | memoryview) -> None:
         view = memoryview(chunk)
         try:
-            with self._fd_mutex:
+            with self._fd_users:
                 # A connection still finishing a chunk after the blob was kept or thrown away must not
                 # write through a descriptor number the process may have reused for another file.
                 if self._closed:
                     raise OSError(errno.EBADF, "the partial download was closed")
+                self._writing += 1
+            try:
                 done = 0
                 while done < len(view):
                     done += os.pwrite(self._fd, view[done:], offset + done)
+            finally:
+                with self._fd_users:
+                    self._writing -= 1
+                    self._fd_users.notify_all()
         except OSError as exc:
             from modellock.store.diskspace import write_failed
 
@@ -161,11 +168,14 @@ class PartialBlob:
                 path.unlink()
 
     def _close(self) -> None:
-        with self._fd_mutex:
-            if not self._closed:
-                self._closed = True
-                with contextlib.suppress(OSError):
-                    os.close(self._fd)
+        """Close the descriptor once no write is using it (writes run in parallel, each at its offset)."""
+        with self._fd_users:
+            if self._closed:
+                return
+            self._closed = True
+            self._fd_users.wait_for(lambda: self._writing == 0)
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
 
     def _record(self) -> None:
         with self._record_mutex:
