@@ -183,3 +183,77 @@ def test_dataset_and_empty_lock(project: Path, hub: FakeHub) -> None:
     run = cli("export")
     assert run.exit_code == 0, run.stderr
     assert json.loads(run.stdout)["components"] == []
+
+
+ADAPTER_MANIFEST = """[settings]
+trusted-root = "trusted_root.json"
+
+[models.m]
+repo = "acme/signed"
+
+[models.base]
+repo = "acme/base"
+pickle = "scan"
+"""
+
+
+@pytest.fixture
+def adapter_on_base(project: Path, hub: FakeHub, sigstore: FakeSigstore) -> Path:
+    """A signed PEFT adapter (acme/signed) on a scanned pickle base (acme/base), locked with its edge."""
+    from tests.test_lineage import adapter_config
+
+    (project / "trusted_root.json").write_text(json.dumps(sigstore.trusted_root()))
+    hub.repo("acme/base").commit({"pytorch_model.bin": REAL_BIN})
+    adapter = {"adapter_config.json": adapter_config("acme/base"), **FILES}
+    commit_signed(hub, sigstore, adapter)
+    (project / "modellock.toml").write_text(ADAPTER_MANIFEST)
+    run = cli("lock")
+    assert run.exit_code == 0, run.stderr
+    return project
+
+
+@pytest.mark.parametrize("version", ["1.6", "1.7"])
+def test_bom_of_a_signed_scanned_adapter_on_base(adapter_on_base: Path, version: str) -> None:
+    """Issue #14's "done when": commit purls, both hashes per file, the ancestor, the attestation, the verdicts."""
+    run = cli("export", "--format", f"cyclonedx{version}")
+    assert run.exit_code == 0, run.stderr
+    _validate(run.stdout, version)
+    doc = json.loads(run.stdout)
+    lock = read_lock(adapter_on_base / "modellock.lock")
+    assert lock is not None
+    adapter, base = lock.get("m"), lock.get("base")
+    assert adapter is not None and base is not None and adapter.signature is not None
+    [edge] = adapter.bases
+    assert (edge.model, edge.relation, edge.commit) == ("base", "adapter", base.commit)
+    by_name = {c["name"]: c for c in doc["components"]}
+    for model, component in ((adapter, by_name["signed"]), (base, by_name["base"])):
+        assert component["purl"] == f"pkg:huggingface/{model.repo}@{model.commit}"
+        files = {c["name"]: c for c in component["components"]}
+        assert set(files) == {f.path for f in model.files}
+        for f in model.files:
+            assert files[f.path]["hashes"] == [
+                {"alg": "SHA-256", "content": f.sha256},
+                {"alg": "BLAKE3", "content": f.blake3},
+            ]
+    # The ancestor: a copy of the base at the edge's commit, and the dependency graph by bom-ref.
+    [ancestor] = by_name["signed"]["pedigree"]["ancestors"]
+    assert ancestor["purl"] == f"pkg:huggingface/acme/base@{base.commit}" and ancestor["version"] == base.commit
+    assert "bom-ref" not in ancestor
+    aprops = {p["name"]: p["value"] for p in ancestor["properties"]}
+    assert aprops["modellock:relation"] == "adapter" and aprops["modellock:digest"] == base.digest
+    assert "pedigree" not in by_name["base"]
+    deps = {d["ref"]: d.get("dependsOn") for d in doc["dependencies"]}
+    assert deps == {by_name["signed"]["bom-ref"]: [by_name["base"]["bom-ref"]], by_name["base"]["bom-ref"]: None}
+    # The attestation, with the bundle's digest and the verified signer.
+    [attestation] = [r for r in by_name["signed"]["externalReferences"] if r["type"] == "attestation"]
+    assert {"alg": "SHA-256", "content": adapter.signature.sha256} in attestation["hashes"]
+    assert ID in attestation["comment"]
+    # The gate's verdicts: the base's pickle was scanned clean under `pickle = "scan"`.
+    (bin_file,) = by_name["base"]["components"]
+    bprops = {p["name"]: p["value"] for p in bin_file["properties"]}
+    assert bprops["modellock:gate.scan"] == "clean" and bprops["modellock:gate.format"] == "torch-zip"
+    base_props = {p["name"]: p["value"] for p in by_name["base"]["properties"]}
+    assert base_props["modellock:policy.pickle"] == "scan"
+    sfiles = {c["name"]: c for c in by_name["signed"]["components"]}
+    sprops = {p["name"]: p["value"] for p in sfiles["model.safetensors"]["properties"]}
+    assert sprops["modellock:gate.format"] == "safetensors"
