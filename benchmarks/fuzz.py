@@ -47,7 +47,9 @@ def seed_lock() -> str:
     """A canonical lock using every field: two models, a policy, a signature, labelled files."""
     files = [
         LockedFile("config.json", 23, "a" * 64, "b" * 64, "json"),
-        LockedFile("model.safetensors", 1 << 20, "c" * 64, "d" * 64, "safetensors"),
+        LockedFile(
+            "model.safetensors", 1 << 20, "c" * 64, "d" * 64, "safetensors", hub_scan="unsafe av=safe jfrog=unsafe"
+        ),
         LockedFile("sub/pytorch_model.bin", 99, "e" * 64, "f" * 64, "pytorch-zip", "clean", "modellock-scan/1"),
     ]
     signed = LockedModel(

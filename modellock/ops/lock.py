@@ -13,6 +13,7 @@ from modellock.gate.enforce import gate_files
 from modellock.gate.verdict import SCANNER_VERSION, ScanResult
 from modellock.ops.check import manifest_differences
 from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
+from modellock.ops.hubflags import refuse_flagged
 from modellock.ops.lineage import declarations_of, link
 from modellock.ops.progress import Progress
 from modellock.ops.project import pickle_duplicates, write_lock
@@ -98,7 +99,7 @@ def _plan(
     )
     # Sticky: a changed include list or path keeps the locked commit, like Cargo keeps a git rev.
     commit = old.commit if (same_origin and old is not None and not upgrade) else source.resolve(ref, spec.revision)
-    listed = source.list_files(ref, commit)
+    listed = source.list_files(ref, commit, scans=True)
     check_repo_paths(spec.repo, [f.path for f in listed])
     chosen = set(select([f.path for f in listed], spec.include, spec.exclude))
     auto_excluded = None
@@ -113,6 +114,7 @@ def _plan(
             f"model `{spec.name}`: include/exclude select none of the {len(listed)} files in {spec.repo}@{commit[:7]}",
             hint="check the patterns in modellock.toml (a pattern without `/` matches at any depth)",
         )
+    refuse_flagged(spec, commit, (f for f in listed if f.path in chosen))
     paths = tuple(f.path for f in listed)
     sig_path = signature_path(spec, paths)
     signature = next((f for f in listed if f.path == sig_path), None)
@@ -248,7 +250,8 @@ def lock_project(
             if not dry_run:
                 entries = [known[(p.spec.name, f.path)] for f in p.files]
                 scans = gate_files(p.spec.name, p.spec.policy, [(d.path, store.blob_path(d.blake3)) for d in entries])
-                files = tuple(_labelled(d, scans[d.path]) for d in entries)
+                hub = {f.path: f.hub_scan.render() for f in p.files if f.hub_scan is not None}
+                files = tuple(replace(_labelled(d, scans[d.path]), hub_scan=hub.get(d.path, "")) for d in entries)
                 signature, report = attest_for_lock(
                     p.spec,
                     old,

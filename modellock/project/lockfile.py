@@ -15,8 +15,9 @@ from modellock.project.policy import DEFAULT_POLICY, Policy
 
 VERSION = 2
 """2: every model carries a `seal`. Version 1 locks are read as unsealed and re-locked."""
-REVISION = 2
-"""2: models may carry `bases` (lineage edges). A revision 1 reader ignores them, but the seal covers them."""
+REVISION = 3
+"""2: models may carry `bases` (lineage edges). 3: files may carry `hub-scan` (the Hub's own scan).
+An older reader ignores additive fields, but the seal covers them."""
 SOURCES = ("huggingface",)
 
 HEADER = (
@@ -40,6 +41,8 @@ class LockedFile:
     scan: str = ""
     """For pickle-based files: the scanner's verdict (`clean`) and, in `scanner`, which scanner said so."""
     scanner: str = ""
+    hub_scan: str = ""
+    """The Hub's own scan at lock (`project.hubscan`'s string, e.g. `safe av=safe`): evidence, never integrity."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,8 @@ def _model_parts(m: LockedModel) -> tuple[str, str]:
         extra = f", format = {toml_string(f.format)}" if f.format else ""
         if f.scan:
             extra += f", scan = {toml_string(f.scan)}, scanner = {toml_string(f.scanner)}"
+        if f.hub_scan:
+            extra += f", hub-scan = {toml_string(f.hub_scan)}"
         out.append(
             f"    {{ path = {toml_string(f.path)}, size = {f.size}, "
             f'blake3 = "{f.blake3}", sha256 = "{f.sha256}"{extra} }},\n'

@@ -13,6 +13,7 @@ from typing import Any
 
 from modellock import __version__
 from modellock.ops.export import ExportSource
+from modellock.project import hubscan
 from modellock.project.edges import LockedEdge
 from modellock.project.lockfile import LockedModel, Lockfile
 from modellock.report import bom
@@ -35,6 +36,9 @@ def _file(m: LockedModel, index: int) -> dict[str, Any]:
         props.append(_prop("gate.format", f.format))
     if f.scan:
         props += [_prop("gate.scan", f.scan), _prop("gate.scanner", f.scanner)]
+    scan = hubscan.parse(f.hub_scan) if f.hub_scan else None
+    if scan is not None:  # the Hub's own scan at lock: evidence, not modellock's verdict
+        props += [_prop(f"hub-scan.{what}", status) for what, status in scan.statuses().items()]
     return {
         "type": "file",
         "bom-ref": f"{bom.bom_ref(m)}/{f.path}",
