@@ -24,12 +24,13 @@ if TYPE_CHECKING:
 class ExportFormat(str, enum.Enum):
     cyclonedx16 = "cyclonedx1.6"
     cyclonedx17 = "cyclonedx1.7"
+    spdx3 = "spdx3"
 
 
 @app.command()
 @command
 def export(
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="cyclonedx1.6 or cyclonedx1.7.")] = (
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="cyclonedx1.6, cyclonedx1.7 or spdx3 (SPDX 3.0.1).")] = (
         ExportFormat.cyclonedx16
     ),
     output_file: Annotated[
@@ -40,9 +41,14 @@ def export(
     from modellock.ops.export import export_source
 
     source = export_source(options.project / "modellock.lock", os.environ)
-    from modellock.report import cyclonedx
+    if fmt is ExportFormat.spdx3:
+        from modellock.report import spdx3
 
-    text = cyclonedx.render(source, fmt.value.removeprefix("cyclonedx"))
+        text = spdx3.render(source)
+    else:
+        from modellock.report import cyclonedx
+
+        text = cyclonedx.render(source, fmt.value.removeprefix("cyclonedx"))
     if output_file is None:
         typer.echo(text, nl=False)
         return
