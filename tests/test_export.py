@@ -258,6 +258,9 @@ def test_bom_of_a_signed_scanned_adapter_on_base(adapter_on_base: Path, version:
     sfiles = {c["name"]: c for c in by_name["signed"]["components"]}
     sprops = {p["name"]: p["value"] for p in sfiles["model.safetensors"]["properties"]}
     assert sprops["modellock:gate.format"] == "safetensors"
+    # The Hub's own scans at lock, as evidence beside modellock's verdicts.
+    assert sprops["modellock:hub-scan.status"] == "safe" and sprops["modellock:hub-scan.jfrog"] == "unscanned"
+    assert bprops["modellock:hub-scan.pickle-import"] == "safe"
 
 
 SPDX_SCHEMA = Path(__file__).parents[1] / "modellock" / "report" / "schemas" / "spdx-3.0.1.schema.json"

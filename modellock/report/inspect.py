@@ -131,7 +131,10 @@ def _change_text(c: ModelChange) -> list[str]:
             relabel = f", {f.old_verdict} -> {f.new_verdict}" if f.old_verdict != f.new_verdict else ""
             lines.append(f"  ~ {f.path} ({_size(f.old_size)} -> {_size(f.new_size)}{relabel})")
         else:
-            lines.append(f"  ~ {f.path} (same bytes, verdict {f.old_verdict} -> {f.new_verdict})")
+            labels = [] if f.old_verdict == f.new_verdict else [f"verdict {f.old_verdict} -> {f.new_verdict}"]
+            if f.old_hub_scan != f.new_hub_scan:
+                labels.append(f"Hub scan {f.old_hub_scan or 'none'} -> {f.new_hub_scan or 'none'}")
+            lines.append(f"  ~ {f.path} (same bytes, {', '.join(labels) or 'same verdict, other scanner'})")
     return lines
 
 
