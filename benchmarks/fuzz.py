@@ -23,6 +23,7 @@ from pathlib import Path
 from modellock.errors import ModellockError
 from modellock.ops.check import check_lock
 from modellock.ops.verify import status_installed
+from modellock.project.card import LockedCard
 from modellock.project.lockfile import LockedFile, LockedModel, LockedSignature, Lockfile, dumps
 from modellock.project.lockread import read_lock
 from modellock.project.manifest import load_manifest
@@ -64,6 +65,7 @@ def seed_lock() -> str:
         files=tuple(files),
         policy=Policy("scan", "deny", ("sub/*.bin",)),
         signature=LockedSignature("model.sig", 10, "3" * 64, "4" * 64, "key", "key-owner", key="sha256:" + "5" * 64),
+        card=LockedCard("apache-2.0", "fill-mask", ("acme/books", "acme/wiki")),
     )
     cached = LockedModel(
         name="tiny",

@@ -18,6 +18,7 @@ from modellock.ops.lineage import declarations_of, link
 from modellock.ops.progress import Progress
 from modellock.ops.project import pickle_duplicates, write_lock
 from modellock.ops.signatures import SignatureReport, TrustSource, attest_for_lock, signature_path
+from modellock.project.card import LockedCard, from_card_data
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile, content_digest, seal_of
 from modellock.project.lockread import read_lock
 from modellock.project.manifest import Manifest, ModelSpec
@@ -159,6 +160,16 @@ def _labelled(file: LockedFile, scan: ScanResult) -> LockedFile:
     return replace(file, format=scan.format, scan="", scanner="")
 
 
+def _card(source: Source, spec: ModelSpec, commit: str) -> LockedCard | None:
+    """The card's licence, task and datasets at `commit` (the answer lineage reads too; the store keeps it).
+
+    `bases = "ignore"` promises no card request, so such a model records no card facts.
+    """
+    if spec.repo_type != "model" or spec.bases == "ignore":
+        return None
+    return from_card_data(source.lineage(RepoRef(spec.repo, spec.repo_type), commit).card)
+
+
 def lock_project(
     manifest: Manifest,
     store: Store,
@@ -279,6 +290,7 @@ def lock_project(
                     fingerprint=p.spec.fingerprint(),
                     files=files,
                     signature=signature,
+                    card=_card(source_for(p.spec.source), p.spec, p.commit),
                 )
                 new_models.append(model)
             if old is None:

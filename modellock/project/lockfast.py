@@ -24,7 +24,7 @@ _FILE = re.compile(
     rf"(?:, format = ({_STRING}))?(?:, scan = ({_STRING}), scanner = ({_STRING}))?(?:, hub-scan = ({_STRING}))? \}},"
 )
 _FIELD = re.compile(rf"([a-z][a-z0-9-]*) = ({_STRING}|\d+)")
-_INLINE_TABLES = ("policy = {", "signature = {", "bases = [")
+_INLINE_TABLES = ("policy = {", "signature = {", "card = {", "bases = [")
 
 
 def _decode(quoted: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from modellock.errors import ConfigError, LockTampered
 from modellock.project import hubscan
+from modellock.project.card import LockedCard, card_of, card_problem
 from modellock.project.discover import LOCK_NAME
 from modellock.project.edges import LockedEdge, edge_of, edge_problem
 from modellock.project.lockfast import parse_canonical
@@ -168,6 +169,15 @@ class _Reader:
             raise self.fail(f"{where}: blake3 and sha256 must be 64 hex digits", index, "signature =")
         return LockedSignature(**{key.replace("-", "_"): value for key, value in raw.items()})
 
+    def card(self, data: dict[str, Any], name: str, index: int) -> LockedCard | None:
+        raw = data.get("card")
+        if raw is None:
+            return None
+        reason = card_problem(raw)
+        if reason:
+            raise self.fail(f"model `{name}`: {reason}", index, "card =")
+        return card_of(raw)
+
     def bases(self, data: dict[str, Any], name: str, index: int) -> tuple[LockedEdge, ...]:
         raw = data.get("bases")
         if raw is None:
@@ -215,6 +225,7 @@ class _Reader:
             layout=self.layout(data, name, index),
             policy=self.policy(data, name, index),
             signature=self.signature(data, name, index),
+            card=self.card(data, name, index),
             bases=self.bases(data, name, index),
             requested=self.checked(data, "requested", index, ref_problem),
             commit=commit,

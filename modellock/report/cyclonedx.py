@@ -104,6 +104,29 @@ def _ancestor(edge: LockedEdge, base: LockedModel | None) -> dict[str, Any]:
     return component
 
 
+def _card(m: LockedModel) -> dict[str, Any]:
+    """`licenses` and `modelCard` from what the card stated at lock (the author's claims, as recorded)."""
+    card = m.card
+    if card is None:
+        return {}
+    from cyclonedx.spdx import fixup_id
+
+    out: dict[str, Any] = {}
+    if card.license:
+        spdx_id = fixup_id(card.license)
+        out["licenses"] = [{"license": {"id": spdx_id} if spdx_id else {"name": card.license}}]
+    parameters: dict[str, Any] = {}
+    if card.task:
+        parameters["task"] = card.task
+    if card.datasets:
+        parameters["datasets"] = [
+            {"type": "dataset", "name": d, "contents": {"url": bom.repo_url_of("dataset", d)}} for d in card.datasets
+        ]
+    if parameters:
+        out["modelCard"] = {"modelParameters": parameters}
+    return out
+
+
 def _model(m: LockedModel, lock: Lockfile) -> dict[str, Any]:
     attestation, signature_props = _signature(m)
     props = [
@@ -135,6 +158,7 @@ def _model(m: LockedModel, lock: Lockfile) -> dict[str, Any]:
         {"type": "distribution", "url": bom.tree_url(m), "comment": f"the repository at commit {m.commit}"},
         *attestation,
     ]
+    component.update(_card(m))
     component["properties"] = props
     component["components"] = [_file(m, i) for i in range(len(m.files))]
     if m.bases:
