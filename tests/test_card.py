@@ -44,6 +44,10 @@ def test_lock_records_the_card_facts_it_can_hold(project: Path, hub: FakeHub) ->
     assert 'card = { license = "apache-2.0", task = "text-generation", datasets = ["acme/code", "acme/web"] }' in text
     assert parse_canonical(text, HEADER) is not None
     assert cli("lock", "--check").exit_code == 0
+    shown = cli("show", "m").stdout
+    assert "  card        license apache-2.0; task text-generation; datasets acme/code, acme/web" in shown
+    assert "      Hub scan at lock (evidence) safe av=safe protectai=safe" in shown
+    assert json.loads(cli("show", "m", "--format", "json").stdout)["model"]["card"]["task"] == "text-generation"
     (project / "modellock.lock").write_text(text.replace('license = "apache-2.0"', 'license = "mit"'))
     run = cli("lock", "--check")
     assert run.exit_code == 1 and "m: its fields do not match its seal" in run.stderr
@@ -118,3 +122,18 @@ def test_a_card_the_lock_cannot_hold_is_refused_with_its_line(old: str, new: str
     with pytest.raises(ConfigError, match=re.escape(message)) as caught:
         loads(bad)
     assert caught.value.line == next(i for i, line in enumerate(bad.splitlines(), 1) if line.startswith("card ="))
+
+
+@pytest.mark.parametrize(("license_", "expression"), [("apache-2.0", "Apache-2.0"), ("llama3", "LicenseRef-llama3")])
+def test_spdx3_declares_the_card_licence(project: Path, hub: FakeHub, license_: str, expression: str) -> None:
+    from tests.test_export import _spdx_valid
+
+    _lock_with_card(project, hub, {**CARD, "license": license_})
+    run = cli("export", "--format", "spdx3")
+    assert run.exit_code == 0, run.stderr
+    graph = _spdx_valid(run.stdout)["@graph"]
+    [package] = [e for e in graph if e["type"] == "ai_AIPackage"]
+    [declared] = [e for e in graph if e.get("relationshipType") == "hasDeclaredLicense"]
+    [license_element] = [e for e in graph if e["type"] == "simplelicensing_LicenseExpression"]
+    assert declared["from"] == package["spdxId"] and declared["to"] == [license_element["spdxId"]]
+    assert license_element["simplelicensing_licenseExpression"] == expression

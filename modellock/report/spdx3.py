@@ -3,7 +3,8 @@
 One `ai_AIPackage` per locked model (`software_Package` with purpose `data` for a dataset), one
 `software_File` per file with its SHA-256 and BLAKE3, `contains` relationships, and `descendantOf`
 for lineage edges. IDs derive from the lock's digest, so one lock gives one document, byte for byte.
-Fields the lock does not hold (release time, supplier, licence) are left out, not invented.
+The card's licence, where the lock recorded one, is a declared `LicenseExpression`. Fields the
+lock does not hold (release time, supplier, originator) are left out, not invented.
 
 SPDX 3 requires a creation time. Without `SOURCE_DATE_EPOCH` it is the Unix epoch, and the
 `CreationInfo` comment says it is not a real time: a clock reading would make the bytes differ.
@@ -53,6 +54,13 @@ def _model_comment(m: LockedModel) -> str:
         if s.trust_root:
             facts.append(f"verified against trust root {s.trust_root}")
     return "; ".join(facts)
+
+
+def license_expression(license_: str) -> str:
+    """The card's licence as an SPDX expression: its SPDX id when it is one, else a `LicenseRef-`."""
+    from cyclonedx.spdx import fixup_id
+
+    return fixup_id(license_) or "LicenseRef-" + "".join(c if c.isalnum() or c in ".-" else "-" for c in license_)
 
 
 def document(source: ExportSource) -> dict[str, Any]:
@@ -128,6 +136,21 @@ def document(source: ExportSource) -> dict[str, Any]:
                 )
             )
     for m in source.lock.models:
+        if m.card is not None and m.card.license:
+            expression = spdx.simplelicensing_LicenseExpression(
+                spdxId=f"{element_id(m)}/license",
+                creationInfo=info,
+                simplelicensing_licenseExpression=license_expression(m.card.license),
+                comment=f"as the model card states it at the locked commit: {m.card.license}",
+            )
+            declared = spdx.Relationship(
+                spdxId=f"{element_id(m)}/declared-license",
+                creationInfo=info,
+                from_=packages[m.name],
+                to=[expression],
+                relationshipType=spdx.RelationshipType.hasDeclaredLicense,
+            )
+            elements += [expression, declared]
         for edge in m.bases:
             if edge.model not in packages:
                 continue
@@ -150,6 +173,7 @@ def document(source: ExportSource) -> dict[str, Any]:
             spdx.ProfileIdentifierType.core,
             spdx.ProfileIdentifierType.software,
             spdx.ProfileIdentifierType.ai,
+            spdx.ProfileIdentifierType.simpleLicensing,
         ],
         rootElement=list(packages.values()),
         element=elements,
