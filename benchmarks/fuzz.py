@@ -23,6 +23,7 @@ from pathlib import Path
 from modellock.errors import ModellockError
 from modellock.ops.check import check_lock
 from modellock.ops.verify import status_installed
+from modellock.project.card import LockedCard
 from modellock.project.lockfile import LockedFile, LockedModel, LockedSignature, Lockfile, dumps
 from modellock.project.lockread import read_lock
 from modellock.project.manifest import load_manifest
@@ -47,7 +48,9 @@ def seed_lock() -> str:
     """A canonical lock using every field: two models, a policy, a signature, labelled files."""
     files = [
         LockedFile("config.json", 23, "a" * 64, "b" * 64, "json"),
-        LockedFile("model.safetensors", 1 << 20, "c" * 64, "d" * 64, "safetensors"),
+        LockedFile(
+            "model.safetensors", 1 << 20, "c" * 64, "d" * 64, "safetensors", hub_scan="unsafe av=safe jfrog=unsafe"
+        ),
         LockedFile("sub/pytorch_model.bin", 99, "e" * 64, "f" * 64, "pytorch-zip", "clean", "modellock-scan/1"),
     ]
     signed = LockedModel(
@@ -62,6 +65,7 @@ def seed_lock() -> str:
         files=tuple(files),
         policy=Policy("scan", "deny", ("sub/*.bin",)),
         signature=LockedSignature("model.sig", 10, "3" * 64, "4" * 64, "key", "key-owner", key="sha256:" + "5" * 64),
+        card=LockedCard("apache-2.0", "fill-mask", ("acme/books", "acme/wiki")),
     )
     cached = LockedModel(
         name="tiny",

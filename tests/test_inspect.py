@@ -149,3 +149,14 @@ def test_diff_reports_signer_and_verdict_changes(two: Path, tmp_path: Path) -> N
         "  signer: unsigned -> sha256:abc",
         "  ~ pytorch_model.bin (same bytes, verdict torch-zip/clean -> torch-zip/suspicious)",
     ]
+    # The Hub's own scan, recorded at lock, changed on the same bytes.
+    shutil.copy(two / "modellock.lock", before)
+    flagged = dataclasses.replace(relabelled, hub_scan="unsafe pickle-import=unsafe")
+    models[-1] = dataclasses.replace(models[-1], files=(flagged,))
+    write_lock(two / "modellock.lock", Lockfile(tuple(models)))
+    lines = cli("diff", str(before), "modellock.lock").stdout.splitlines()
+    hub_before = relabelled.hub_scan or "none"
+    assert lines[1:] == [f"  ~ pytorch_model.bin (same bytes, Hub scan {hub_before} -> unsafe pickle-import=unsafe)"]
+    changed = json.loads(cli("diff", str(before), "modellock.lock", "--format", "json").stdout)
+    [file] = changed["models"][0]["files"]
+    assert file["change"] == "relabelled" and file["new_hub_scan"] == "unsafe pickle-import=unsafe"

@@ -1,4 +1,4 @@
-"""Commands that read a lock and say what it holds: `export`, `list`, `show`, `diff`, `outdated`.
+"""Commands that read a lock and say what it holds: `export`, `list`, `show`, `diff`, `outdated`, `audit`.
 
 Registered on the app by `cli/app.py`; everything heavy is imported inside the commands.
 """
@@ -8,22 +8,29 @@ from __future__ import annotations
 import enum
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from modellock.cli.base import Format, FormatOption, app, command, options
+from modellock.cli.base import Format, FormatOption, ScanFormat, app, command, options
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from modellock.project.lockfile import Lockfile
+    from modellock.sources.interface import Source
 
 
 class ExportFormat(str, enum.Enum):
     cyclonedx16 = "cyclonedx1.6"
     cyclonedx17 = "cyclonedx1.7"
+    spdx3 = "spdx3"
 
 
 @app.command()
 @command
 def export(
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="cyclonedx1.6 or cyclonedx1.7.")] = (
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="cyclonedx1.6, cyclonedx1.7 or spdx3 (SPDX 3.0.1).")] = (
         ExportFormat.cyclonedx16
     ),
     output_file: Annotated[
@@ -44,9 +51,14 @@ def export(
     from modellock.ops.export import export_source
 
     source = export_source(options.project / "modellock.lock", os.environ)
-    from modellock.report import cyclonedx
+    if fmt is ExportFormat.spdx3:
+        from modellock.report import spdx3
 
-    text = cyclonedx.render(source, fmt.value.removeprefix("cyclonedx"))
+        text = spdx3.render(source)
+    else:
+        from modellock.report import cyclonedx
+
+        text = cyclonedx.render(source, fmt.value.removeprefix("cyclonedx"))
     if output_file is None:
         typer.echo(text, nl=False)
         return
@@ -136,27 +148,55 @@ def outdated(
     output: FormatOption = Format.text,
 ) -> None:
     """Newer commits on each locked branch, and newer tags (asks the Hub; downloads nothing)."""
-    from modellock.errors import UsageError
     from modellock.ops.outdated import find_outdated
+    from modellock.report import inspect as render
+
+    lock, source_for = _sealed_lock_and_sources(model)
+    report = find_outdated(lock, source_for, models=tuple(model or ()))
+    if output is Format.json:
+        options.console().json(render.outdated_json(report))
+    else:
+        _echo(render.outdated_text(report))
+    if exit_code and report.outdated:
+        raise typer.Exit(1)
+
+
+def _sealed_lock_and_sources(model: list[str] | None) -> tuple[Lockfile, Callable[[str], Source]]:
+    """The sealed lock (refused unless whole), checked `--model` names, and sources at the manifest's endpoint."""
+    from modellock.errors import ConfigError, UsageError
     from modellock.project.lockread import read_sealed_lock
     from modellock.project.manifest import load_manifest
-    from modellock.report import inspect as render
     from modellock.sources import open_source
 
     lock = read_sealed_lock(_lock_path())
     if lock is None:
-        from modellock.errors import ConfigError
-
         raise ConfigError("no lock found", file=str(_lock_path()), hint="run `modellock lock` first")
     unknown = sorted(set(model or ()) - set(lock.names()))
     if unknown:
         raise UsageError(f"no model {', '.join(f'`{n}`' for n in unknown)} in the lock")
     manifest_path = options.manifest_path
     endpoint = load_manifest(manifest_path).settings.endpoint if manifest_path.exists() else None
-    report = find_outdated(lock, lambda name: open_source(name, endpoint=endpoint), models=tuple(model or ()))
-    if output is Format.json:
-        options.console().json(render.outdated_json(report))
+    return lock, lambda name: open_source(name, endpoint=endpoint)
+
+
+@app.command()
+@command
+def audit(
+    model: Annotated[list[str] | None, typer.Option("--model", help="Only this model; repeatable.")] = None,
+    output: Annotated[ScanFormat, typer.Option("--format", help="Output format: text, json or sarif.")] = (
+        ScanFormat.text
+    ),
+) -> None:
+    """What the Hub's own scans say now about the locked files, against the lock (exit 1 on a new unsafe)."""
+    from modellock.ops.audit import audit_lock
+    from modellock.report.audit import AuditJson, AuditSarif, audit_text
+
+    lock, source_for = _sealed_lock_and_sources(model)
+    report = audit_lock(lock, source_for, models=tuple(model or ()))
+    if output is ScanFormat.text:
+        _echo(audit_text(report))
     else:
-        _echo(render.outdated_text(report))
-    if exit_code and report.outdated:
+        document = {d.name: d for d in (AuditJson(), AuditSarif())}[output.value]
+        options.console().json(document.build(report))
+    if report.new_unsafe:
         raise typer.Exit(1)

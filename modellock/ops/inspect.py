@@ -84,12 +84,15 @@ class FileChange:
 
     path: str
     change: str
-    """`added`, `removed`, `changed` (other bytes) or `relabelled` (same bytes, other gate verdict)."""
+    """`added`, `removed`, `changed` (other bytes) or `relabelled` (same bytes, other gate verdict or Hub scan)."""
     old_size: int | None
     new_size: int | None
     old_verdict: str = ""
     new_verdict: str = ""
     """The gate's `format` and, for pickles, `scan` (`torch-zip/clean`)."""
+    old_hub_scan: str = ""
+    new_hub_scan: str = ""
+    """The Hub's own scan as each lock recorded it (`hub-scan`; empty where none)."""
 
 
 @dataclass(frozen=True)
@@ -148,10 +151,11 @@ def _files(old: LockedModel | None, new: LockedModel | None) -> tuple[FileChange
         elif b is None and a is not None:
             out.append(FileChange(path, "removed", a.size, None, verdict(a), ""))
         elif a is not None and b is not None:
+            hub = (a.hub_scan, b.hub_scan)
             if (a.size, a.blake3, a.sha256) != (b.size, b.blake3, b.sha256):
-                out.append(FileChange(path, "changed", a.size, b.size, verdict(a), verdict(b)))
-            elif verdict(a) != verdict(b) or a.scanner != b.scanner:
-                out.append(FileChange(path, "relabelled", a.size, b.size, verdict(a), verdict(b)))
+                out.append(FileChange(path, "changed", a.size, b.size, verdict(a), verdict(b), *hub))
+            elif verdict(a) != verdict(b) or a.scanner != b.scanner or a.hub_scan != b.hub_scan:
+                out.append(FileChange(path, "relabelled", a.size, b.size, verdict(a), verdict(b), *hub))
     return tuple(out)
 
 

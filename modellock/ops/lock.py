@@ -13,10 +13,12 @@ from modellock.gate.enforce import gate_files
 from modellock.gate.verdict import SCANNER_VERSION, ScanResult
 from modellock.ops.check import manifest_differences
 from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
+from modellock.ops.hubflags import refuse_flagged
 from modellock.ops.lineage import declarations_of, link
 from modellock.ops.progress import Progress
 from modellock.ops.project import pickle_duplicates, write_lock
 from modellock.ops.signatures import SignatureReport, TrustSource, attest_for_lock, signature_path
+from modellock.project.card import LockedCard, from_card_data
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile, content_digest, seal_of
 from modellock.project.lockread import read_lock
 from modellock.project.manifest import Manifest, ModelSpec
@@ -98,7 +100,7 @@ def _plan(
     )
     # Sticky: a changed include list or path keeps the locked commit, like Cargo keeps a git rev.
     commit = old.commit if (same_origin and old is not None and not upgrade) else source.resolve(ref, spec.revision)
-    listed = source.list_files(ref, commit)
+    listed = source.list_files(ref, commit, scans=True)
     check_repo_paths(spec.repo, [f.path for f in listed])
     chosen = set(select([f.path for f in listed], spec.include, spec.exclude))
     auto_excluded = None
@@ -113,6 +115,7 @@ def _plan(
             f"model `{spec.name}`: include/exclude select none of the {len(listed)} files in {spec.repo}@{commit[:7]}",
             hint="check the patterns in modellock.toml (a pattern without `/` matches at any depth)",
         )
+    refuse_flagged(spec, commit, (f for f in listed if f.path in chosen))
     paths = tuple(f.path for f in listed)
     sig_path = signature_path(spec, paths)
     signature = next((f for f in listed if f.path == sig_path), None)
@@ -155,6 +158,16 @@ def _labelled(file: LockedFile, scan: ScanResult) -> LockedFile:
     if scan.kind == "pickle":
         return replace(file, format=scan.format, scan=scan.verdict, scanner=SCANNER_VERSION)
     return replace(file, format=scan.format, scan="", scanner="")
+
+
+def _card(source: Source, spec: ModelSpec, commit: str) -> LockedCard | None:
+    """The card's licence, task and datasets at `commit` (the answer lineage reads too; the store keeps it).
+
+    `bases = "ignore"` promises no card request, so such a model records no card facts.
+    """
+    if spec.repo_type != "model" or spec.bases == "ignore":
+        return None
+    return from_card_data(source.lineage(RepoRef(spec.repo, spec.repo_type), commit).card)
 
 
 def lock_project(
@@ -248,7 +261,8 @@ def lock_project(
             if not dry_run:
                 entries = [known[(p.spec.name, f.path)] for f in p.files]
                 scans = gate_files(p.spec.name, p.spec.policy, [(d.path, store.blob_path(d.blake3)) for d in entries])
-                files = tuple(_labelled(d, scans[d.path]) for d in entries)
+                hub = {f.path: f.hub_scan.render() for f in p.files if f.hub_scan is not None}
+                files = tuple(replace(_labelled(d, scans[d.path]), hub_scan=hub.get(d.path, "")) for d in entries)
                 signature, report = attest_for_lock(
                     p.spec,
                     old,
@@ -276,6 +290,7 @@ def lock_project(
                     fingerprint=p.spec.fingerprint(),
                     files=files,
                     signature=signature,
+                    card=_card(source_for(p.spec.source), p.spec, p.commit),
                 )
                 new_models.append(model)
             if old is None:

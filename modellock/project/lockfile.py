@@ -10,13 +10,15 @@ from dataclasses import dataclass
 
 import blake3
 
+from modellock.project.card import LockedCard, render_card
 from modellock.project.edges import LockedEdge, render_edges
 from modellock.project.policy import DEFAULT_POLICY, Policy
 
 VERSION = 2
 """2: every model carries a `seal`. Version 1 locks are read as unsealed and re-locked."""
-REVISION = 2
-"""2: models may carry `bases` (lineage edges). A revision 1 reader ignores them, but the seal covers them."""
+REVISION = 3
+"""2: models may carry `bases` (lineage edges). 3: files may carry `hub-scan` (the Hub's own scan), models `card`.
+An older reader ignores additive fields, but the seal covers them."""
 SOURCES = ("huggingface",)
 
 HEADER = (
@@ -40,6 +42,8 @@ class LockedFile:
     scan: str = ""
     """For pickle-based files: the scanner's verdict (`clean`) and, in `scanner`, which scanner said so."""
     scanner: str = ""
+    hub_scan: str = ""
+    """The Hub's own scan at lock (`project.hubscan`'s string, e.g. `safe av=safe`): evidence, never integrity."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,8 @@ class LockedModel:
     signature: LockedSignature | None = None
     bases: tuple[LockedEdge, ...] = ()
     """Lineage edges to parents in the same lock, sorted by parent name."""
+    card: LockedCard | None = None
+    """What the model card stated at lock (licence, task, datasets), where it stated it."""
     seal: str = dataclasses.field(default="", compare=False)
     """As read from the lock; `seal_of` recomputes it. Written locks always carry the computed one."""
 
@@ -169,12 +175,15 @@ def _model_parts(m: LockedModel) -> tuple[str, str]:
             f"{k} = {v}" if isinstance(v, int) else f"{k} = {toml_string(str(v))}" for k, v in m.signature.fields()
         )
         out.append(f"signature = {{ {items} }}\n")
+    out.append(render_card(m.card))
     out.append(render_edges(m.bases))
     out.append("files = [\n")
     for f in m.files:
         extra = f", format = {toml_string(f.format)}" if f.format else ""
         if f.scan:
             extra += f", scan = {toml_string(f.scan)}, scanner = {toml_string(f.scanner)}"
+        if f.hub_scan:
+            extra += f", hub-scan = {toml_string(f.hub_scan)}"
         out.append(
             f"    {{ path = {toml_string(f.path)}, size = {f.size}, "
             f'blake3 = "{f.blake3}", sha256 = "{f.sha256}"{extra} }},\n'

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from modellock.errors import ConfigError, LockTampered
+from modellock.project import hubscan
+from modellock.project.card import LockedCard, card_of, card_problem
 from modellock.project.discover import LOCK_NAME
 from modellock.project.edges import LockedEdge, edge_of, edge_problem
 from modellock.project.lockfast import parse_canonical
@@ -40,7 +42,7 @@ _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TAGGED = re.compile(r"^blake3:[0-9a-f]{64}$")
 _FILE_REQUIRED = frozenset({"path", "size", "blake3", "sha256"})
-_FILE_KEYS = _FILE_REQUIRED | {"format", "scan", "scanner"}
+_FILE_KEYS = _FILE_REQUIRED | {"format", "scan", "scanner", "hub-scan"}
 _SIGNATURE_KEYS = {
     "path": str, "size": int, "blake3": str, "sha256": str, "mode": str, "identity": str, "issuer": str, "key": str,
     "public-key": str, "log-index": int, "integrated-time": int, "trust-root": str, "covers": int,
@@ -91,10 +93,12 @@ class _Reader:
             return LockedFile(
                 entry["path"], entry["size"], entry["blake3"], entry["sha256"],
                 entry.get("format", ""), entry.get("scan", ""), entry.get("scanner", ""),
+                self.hub_scan(entry, name, index),
             )  # fmt: skip
         if not isinstance(entry, dict) or not (entry.keys() >= _FILE_REQUIRED and entry.keys() <= _FILE_KEYS):
             raise self.fail(
-                f"model `{name}`: a file entry needs path, size, blake3, sha256 (and may have format, scan, scanner)",
+                f"model `{name}`: a file entry needs path, size, blake3, sha256 "
+                "(and may have format, scan, scanner, hub-scan)",
                 index,
                 "{",
             )
@@ -110,7 +114,23 @@ class _Reader:
             raise self.fail(f"model `{name}`: file {path!r} has an invalid size", index, needle)
         if not (isinstance(b3, str) and _HEX64.match(b3) and isinstance(sha, str) and _HEX64.match(sha)):
             raise self.fail(f"model `{name}`: file {path!r} needs 64-hex `blake3` and `sha256` digests", index, needle)
-        return LockedFile(path, size, b3, sha, *labels)
+        fmt, scan, scanner = labels
+        return LockedFile(path, size, b3, sha, fmt, scan, scanner, self.hub_scan(entry, name, index))
+
+    def hub_scan(self, entry: dict[str, Any], name: str, index: int) -> str:
+        """A file's `hub-scan`, if any: only strings modellock writes (`project.hubscan`)."""
+        raw = entry.get("hub-scan", "")
+        if raw == "":
+            return ""
+        if not isinstance(raw, str) or hubscan.parse(raw) is None:
+            needle = toml_string(entry["path"]) if isinstance(entry.get("path"), str) else "{"
+            raise self.fail(
+                f"model `{name}`: file {_short(entry.get('path'))}: `hub-scan` {_short(raw)} is not a Hub scan "
+                f"(a status of {', '.join(hubscan.STATUSES)}, then scanner=status)",
+                index,
+                needle,
+            )
+        return raw
 
     def layout(self, data: dict[str, Any], name: str, index: int) -> str:
         layout = self.field(data, "layout", index)
@@ -148,6 +168,15 @@ class _Reader:
         if not (_HEX64.match(raw["blake3"]) and _HEX64.match(raw["sha256"])):
             raise self.fail(f"{where}: blake3 and sha256 must be 64 hex digits", index, "signature =")
         return LockedSignature(**{key.replace("-", "_"): value for key, value in raw.items()})
+
+    def card(self, data: dict[str, Any], name: str, index: int) -> LockedCard | None:
+        raw = data.get("card")
+        if raw is None:
+            return None
+        reason = card_problem(raw)
+        if reason:
+            raise self.fail(f"model `{name}`: {reason}", index, "card =")
+        return card_of(raw)
 
     def bases(self, data: dict[str, Any], name: str, index: int) -> tuple[LockedEdge, ...]:
         raw = data.get("bases")
@@ -196,6 +225,7 @@ class _Reader:
             layout=self.layout(data, name, index),
             policy=self.policy(data, name, index),
             signature=self.signature(data, name, index),
+            card=self.card(data, name, index),
             bases=self.bases(data, name, index),
             requested=self.checked(data, "requested", index, ref_problem),
             commit=commit,

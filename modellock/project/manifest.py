@@ -35,7 +35,8 @@ _SIGNATURE_KEYS = ("path", "identity", "issuer", "public-key", "certificate-chai
 _SETTINGS_KEYS = ("store", "endpoint", "link-mode", "trusted-root", "registry")
 LINK_MODES = ("reflink", "hardlink", "copy")
 _MODEL_KEYS = (
-    "repo", "revision", "repo-type", "include", "exclude", "path", "layout", "signature", "bases", *_POLICY_KEYS,
+    "repo", "revision", "repo-type", "include", "exclude", "path", "layout", "signature", "bases", "hub-scan-allow",
+    *_POLICY_KEYS,
 )  # fmt: skip
 LAYOUTS = ("dir", "hf-cache")
 HF_CACHE_DEFAULT_PATH = "models/hf-cache"
@@ -88,6 +89,8 @@ class ModelSpec:
     source: str = "huggingface"
     bases: str | None = None
     """`bases`: require, warn or ignore declared parents; None is the default (require for adapters, else warn)."""
+    hub_scan_allow: tuple[str, ...] = ()
+    """`hub-scan-allow`: repository paths `lock` accepts although the Hub's scan flags them unsafe or suspicious."""
 
     def bases_mode(self, relation: str) -> str:
         """What an unlocked parent of this relation does: stop `lock` (require), warn, or nothing."""
@@ -119,6 +122,8 @@ class ModelSpec:
             inputs["require-signature"] = True
         if self.bases is not None:
             inputs["bases"] = self.bases
+        if self.hub_scan_allow:
+            inputs["hub-scan-allow"] = sorted(set(self.hub_scan_allow))
         canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return "blake3:" + blake3.blake3(canonical.encode()).hexdigest()
 
@@ -177,15 +182,29 @@ class _Reader:
             raise self.fail(table, key, f"`{key}` must be a non-empty string, got {_describe(value)}")
         return value
 
-    def globs(self, table: tuple[str, ...], data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    def strings(self, table: tuple[str, ...], data: Mapping[str, Any], key: str, what: str) -> list[str]:
+        """A list of non-empty strings (`what` names them in the message for a lone string)."""
         value = data.get(key, [])
         if isinstance(value, str):
-            raise self.fail(table, key, f"`{key}` must be a list of glob patterns", f'write {key} = ["{value}"]')
+            raise self.fail(table, key, f"`{key}` must be a list of {what}", f'write {key} = ["{value}"]')
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.fail(table, key, f"`{key}` must be a list of non-empty strings, got {_describe(value)}")
+        return value
+
+    def globs(self, table: tuple[str, ...], data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+        value = self.strings(table, data, key, "glob patterns")
         for pattern in value:
             if "\\" in pattern or pattern.startswith("/") or ".." in pattern.split("/"):
                 raise self.fail(table, key, f"glob {pattern!r} in `{key}` must be a relative `/`-separated pattern")
+        return tuple(value)
+
+    def file_paths(self, table: tuple[str, ...], data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+        """A list of exact repository paths (not globs: an allowance names the file it excuses)."""
+        value = self.strings(table, data, key, "file paths")
+        for path in value:
+            problem = unsafe_reason(path)
+            if problem:
+                raise self.fail(table, key, f"`{key}`: {path!r} is not a repository file path: {problem}")
         return tuple(value)
 
     def policy(self, table: tuple[str, ...], data: Mapping[str, Any], base: Policy) -> Policy:
@@ -284,6 +303,7 @@ class _Reader:
             policy=self.policy(table, data, base),
             signature=self.signature(table, data),
             bases=self.bases(table, data, bases),
+            hub_scan_allow=self.file_paths(table, data, "hub-scan-allow"),
         )
 
     def check_paths(self, models: Mapping[str, ModelSpec], project_dir: Path) -> None:

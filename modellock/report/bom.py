@@ -27,8 +27,12 @@ class ExportInvalid(ModellockError):
 
 
 def repo_url(m: LockedModel) -> str:
-    prefix = "" if m.repo_type == "model" else f"/{m.repo_type}s"
-    return f"{HUB}{prefix}/{m.repo}"
+    return repo_url_of(m.repo_type, m.repo)
+
+
+def repo_url_of(repo_type: str, repo: str) -> str:
+    prefix = "" if repo_type == "model" else f"/{repo_type}s"
+    return f"{HUB}{prefix}/{repo}"
 
 
 def file_url(m: LockedModel, path: str) -> str:
@@ -49,11 +53,15 @@ def purl(m: LockedModel) -> str | None:
 
     The type covers models only; datasets get none rather than an invented one.
     """
-    if m.repo_type != "model":
+    return purl_of(m.repo_type, m.repo, m.commit)
+
+
+def purl_of(repo_type: str, repo: str, commit: str) -> str | None:
+    if repo_type != "model":
         return None
-    namespace, _, name = m.repo.rpartition("/")
+    namespace, _, name = repo.rpartition("/")
     parts = [quote(p, safe="") for p in (namespace, name) if p]
-    return f"pkg:huggingface/{'/'.join(parts)}@{m.commit}"
+    return f"pkg:huggingface/{'/'.join(parts)}@{commit}"
 
 
 def bom_ref(m: LockedModel) -> str:

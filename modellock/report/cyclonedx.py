@@ -13,7 +13,9 @@ from typing import Any
 
 from modellock import __version__
 from modellock.ops.export import ExportSource
-from modellock.project.lockfile import LockedModel
+from modellock.project import hubscan
+from modellock.project.edges import LockedEdge
+from modellock.project.lockfile import LockedModel, Lockfile
 from modellock.report import bom
 
 VERSIONS = ("1.6", "1.7")
@@ -34,6 +36,9 @@ def _file(m: LockedModel, index: int) -> dict[str, Any]:
         props.append(_prop("gate.format", f.format))
     if f.scan:
         props += [_prop("gate.scan", f.scan), _prop("gate.scanner", f.scanner)]
+    scan = hubscan.parse(f.hub_scan) if f.hub_scan else None
+    if scan is not None:  # the Hub's own scan at lock: evidence, not modellock's verdict
+        props += [_prop(f"hub-scan.{what}", status) for what, status in scan.statuses().items()]
     return {
         "type": "file",
         "bom-ref": f"{bom.bom_ref(m)}/{f.path}",
@@ -70,7 +75,59 @@ def _signature(m: LockedModel) -> tuple[list[dict[str, Any]], list[dict[str, str
     return [ref], props
 
 
-def _model(m: LockedModel) -> dict[str, Any]:
+def _ancestor(edge: LockedEdge, base: LockedModel | None) -> dict[str, Any]:
+    """A copy of the parent as the edge pinned it (CycloneDX's convention for `pedigree.ancestors`).
+
+    The copy names the parent at the edge's commit and carries no `bom-ref` (refs are unique per BOM;
+    the parent's own component has it, and `dependencies` points there).
+    """
+    namespace, _, name = edge.repo.rpartition("/")
+    repo_type = base.repo_type if base is not None else "model"
+    component: dict[str, Any] = {
+        "type": "machine-learning-model" if repo_type == "model" else "data",
+        **({"group": namespace} if namespace else {}),
+        "name": name,
+        "version": edge.commit,
+    }
+    purl = bom.purl_of(repo_type, edge.repo, edge.commit)
+    if purl is not None:
+        component["purl"] = purl
+    tree = f"{bom.repo_url_of(repo_type, edge.repo)}/tree/{edge.commit}"
+    component["externalReferences"] = [{"type": "distribution", "url": tree}]
+    component["properties"] = [
+        _prop("name", edge.model),
+        _prop("relation", edge.relation),
+        _prop("digest", edge.files),
+        *(_prop("evidence", e) for e in edge.evidence),
+        *([_prop("pin", edge.pin)] if edge.pin else []),
+    ]
+    return component
+
+
+def _card(m: LockedModel) -> dict[str, Any]:
+    """`licenses` and `modelCard` from what the card stated at lock (the author's claims, as recorded)."""
+    card = m.card
+    if card is None:
+        return {}
+    from cyclonedx.spdx import fixup_id
+
+    out: dict[str, Any] = {}
+    if card.license:
+        spdx_id = fixup_id(card.license)
+        out["licenses"] = [{"license": {"id": spdx_id} if spdx_id else {"name": card.license}}]
+    parameters: dict[str, Any] = {}
+    if card.task:
+        parameters["task"] = card.task
+    if card.datasets:
+        parameters["datasets"] = [
+            {"type": "dataset", "name": d, "contents": {"url": bom.repo_url_of("dataset", d)}} for d in card.datasets
+        ]
+    if parameters:
+        out["modelCard"] = {"modelParameters": parameters}
+    return out
+
+
+def _model(m: LockedModel, lock: Lockfile) -> dict[str, Any]:
     attestation, signature_props = _signature(m)
     props = [
         _prop("name", m.name),
@@ -101,9 +158,24 @@ def _model(m: LockedModel) -> dict[str, Any]:
         {"type": "distribution", "url": bom.tree_url(m), "comment": f"the repository at commit {m.commit}"},
         *attestation,
     ]
+    component.update(_card(m))
     component["properties"] = props
     component["components"] = [_file(m, i) for i in range(len(m.files))]
+    if m.bases:
+        component["pedigree"] = {"ancestors": [_ancestor(e, lock.get(e.model)) for e in m.bases]}
     return component
+
+
+def _dependencies(lock: Lockfile) -> list[dict[str, Any]]:
+    """One entry per model; a model with lineage edges `dependsOn` its parents' components."""
+    out = []
+    for m in lock.models:
+        entry: dict[str, Any] = {"ref": bom.bom_ref(m)}
+        parents = sorted(bom.bom_ref(p) for e in m.bases if (p := lock.get(e.model)) is not None)
+        if parents:
+            entry["dependsOn"] = parents
+        out.append(entry)
+    return out
 
 
 def document(source: ExportSource, version: str) -> dict[str, Any]:
@@ -118,7 +190,7 @@ def document(source: ExportSource, version: str) -> dict[str, Any]:
         ]
     }
     metadata["properties"] = [_prop("lock-digest", source.lock_digest), _prop("lock-version", source.lock.version)]
-    models = [_model(m) for m in source.lock.models]
+    models = [_model(m, source.lock) for m in source.lock.models]
     return {
         "$schema": f"http://cyclonedx.org/schema/bom-{version}.schema.json",
         "bomFormat": "CycloneDX",
@@ -127,7 +199,7 @@ def document(source: ExportSource, version: str) -> dict[str, Any]:
         "version": 1,
         "metadata": metadata,
         "components": models,
-        "dependencies": [{"ref": c["bom-ref"]} for c in models],
+        "dependencies": _dependencies(source.lock),
     }
 
 

@@ -88,12 +88,20 @@ def show_text(view: LockView, m: LockedModel) -> list[str]:
         for label, value in (("trust root", s.trust_root), ("key", s.key), ("log index", s.log_index)):
             if value not in ("", None):
                 lines.append(f"              {label} {value}")
+    c = m.card
+    if c is not None:
+        stated = [f"license {c.license}"] if c.license else []
+        stated += [f"task {c.task}"] if c.task else []
+        stated += [f"datasets {', '.join(c.datasets)}"] if c.datasets else []
+        lines.append(f"  card        {'; '.join(stated)} (the card's claims at lock)")
     lines.append(f"  files       {count(len(m.files), 'file')}, {human_size(m.size)}")
     for f in m.files:
         scan = f" {f.scan} ({f.scanner})" if f.scan else ""
         lines.append(f"    {f.path}  {human_size(f.size)}  {f.format or '-'}{scan}")
         lines.append(f"      sha256 {f.sha256}")
         lines.append(f"      blake3 {f.blake3}")
+        if f.hub_scan:
+            lines.append(f"      Hub scan at lock (evidence) {f.hub_scan}")
     return lines
 
 
@@ -131,7 +139,10 @@ def _change_text(c: ModelChange) -> list[str]:
             relabel = f", {f.old_verdict} -> {f.new_verdict}" if f.old_verdict != f.new_verdict else ""
             lines.append(f"  ~ {f.path} ({_size(f.old_size)} -> {_size(f.new_size)}{relabel})")
         else:
-            lines.append(f"  ~ {f.path} (same bytes, verdict {f.old_verdict} -> {f.new_verdict})")
+            labels = [] if f.old_verdict == f.new_verdict else [f"verdict {f.old_verdict} -> {f.new_verdict}"]
+            if f.old_hub_scan != f.new_hub_scan:
+                labels.append(f"Hub scan {f.old_hub_scan or 'none'} -> {f.new_hub_scan or 'none'}")
+            lines.append(f"  ~ {f.path} (same bytes, {', '.join(labels) or 'same verdict, other scanner'})")
     return lines
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from modellock import __version__
@@ -41,13 +42,24 @@ def to_sarif(report: ScanReport) -> dict[str, Any]:
                 "properties": {"format": d.result.format, "kind": d.result.kind, "verdict": d.result.verdict},
             }
         )
-    rules = [
-        {"id": rule_id, "shortDescription": {"text": text}, "defaultConfiguration": {"level": level}}
-        for rule_id, text, level in _RULES.values()
-    ]
-    driver = {"name": "modellock", "version": __version__, "semanticVersion": __version__, "rules": rules}
+    return sarif_log(_RULES.values(), results, {"scanner": SCANNER_VERSION})
+
+
+def sarif_log(
+    rules: Iterable[tuple[str, str, str]], results: list[dict[str, Any]], properties: dict[str, Any]
+) -> dict[str, Any]:
+    """A SARIF 2.1.0 log of one modellock run: rules as (id, short description, level)."""
+    driver = {
+        "name": "modellock",
+        "version": __version__,
+        "semanticVersion": __version__,
+        "rules": [
+            {"id": rule_id, "shortDescription": {"text": text}, "defaultConfiguration": {"level": level}}
+            for rule_id, text, level in rules
+        ],
+    }
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{"tool": {"driver": driver}, "results": results, "properties": {"scanner": SCANNER_VERSION}}],
+        "runs": [{"tool": {"driver": driver}, "results": results, "properties": properties}],
     }

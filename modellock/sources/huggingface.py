@@ -21,6 +21,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.hf_api import GitRefInfo, RepoFile
 from huggingface_hub.utils._headers import build_hf_headers
 from huggingface_hub.utils._http import default_client_factory
+from huggingface_hub.utils._pagination import paginate
 
 from modellock import __version__
 from modellock.download.location import Location
@@ -32,6 +33,8 @@ from modellock.errors import (
     RevisionNotFound,
     SourceError,
 )
+from modellock.project.hubscan import HubScan
+from modellock.sources.hubscan import from_hub
 from modellock.sources.interface import CardLineage, HttpSource, Refs, RemoteFile, RepoRef
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -92,20 +95,26 @@ class HuggingFaceSource(HttpSource):
             raise SourceError(f"the Hub answered commit {commit} when asked for commit {revision} of {ref.repo}")
         return commit
 
-    def list_files(self, ref: RepoRef, commit: str) -> list[RemoteFile]:
+    def list_files(self, ref: RepoRef, commit: str, *, scans: bool = False) -> list[RemoteFile]:
+        # The raw JSON, not list_repo_tree: its RepoFile keeps only two of the five scanners of
+        # `securityFileStatus` and indexes that object without checking it.
+        url = f"{self.endpoint}/api/{ref.repo_type}s/{ref.repo}/tree/{quote(commit, safe='')}"
+        params = {"recursive": True, "expand": scans}
+        files = []
         with _mapped_errors(ref, commit):
             try:
-                entries = list(
-                    self._api.list_repo_tree(ref.repo, revision=commit, repo_type=ref.repo_type, recursive=True)
-                )
+                for raw in paginate(url, params=params, headers=self._api._build_hf_headers()):
+                    if not isinstance(raw, dict):
+                        raise TypeError(f"an entry is a {type(raw).__name__}")
+                    if raw.get("type") != "file":
+                        continue
+                    entry = {k: v for k, v in raw.items() if k not in ("securityFileStatus", "lastCommit")}
+                    scan = from_hub(raw.get("securityFileStatus")) if scans else None
+                    files.append(_remote_file(ref, commit, RepoFile(**entry), scan))  # type: ignore[no-untyped-call]
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 # huggingface_hub indexes the JSON without checking it: a missing key, a list that is
                 # an object, an entry that is a string.
                 raise _malformed(ref, commit, f"{type(exc).__name__}: {exc}") from None
-        files = []
-        for entry in entries:
-            if isinstance(entry, RepoFile):
-                files.append(_remote_file(ref, commit, entry))
         return files
 
     @property
@@ -181,7 +190,7 @@ def _malformed(ref: RepoRef, commit: str, detail: str) -> SourceError:
     )
 
 
-def _remote_file(ref: RepoRef, commit: str, entry: RepoFile) -> RemoteFile:
+def _remote_file(ref: RepoRef, commit: str, entry: RepoFile, scan: HubScan | None = None) -> RemoteFile:
     """A listing entry, checked for the types we rely on (sizes and digests are still only claims)."""
     path, size, oid = entry.path, entry.size, entry.blob_id
     if not isinstance(path, str) or not path:
@@ -193,7 +202,7 @@ def _remote_file(ref: RepoRef, commit: str, entry: RepoFile) -> RemoteFile:
     lfs = entry.lfs.sha256 if entry.lfs is not None else None
     if lfs is not None and not (isinstance(lfs, str) and re.match(r"^[0-9a-f]{64}$", lfs)):
         raise _malformed(ref, commit, f"{path}: LFS oid {lfs!r} is not a SHA-256")
-    return RemoteFile(path, size, oid, lfs)
+    return RemoteFile(path, size, oid, lfs, scan)
 
 
 def _describe(exc: Exception | None) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modellock.download.location import Location, Target
+from modellock.project.hubscan import HubScan
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class RemoteFile:
     """Git blob id: of the content for regular files, of the pointer for LFS files."""
     lfs_sha256: str | None = None
     """SHA-256 of the content for LFS files."""
+    hub_scan: HubScan | None = None
+    """The source's own scan of the file (the Hub's `securityFileStatus`), when listed with `scans`: evidence only."""
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,11 @@ class Source(ABC):
         """The 40-hex commit a branch, tag or commit names right now."""
 
     @abstractmethod
-    def list_files(self, ref: RepoRef, commit: str) -> list[RemoteFile]:
-        """Every file in the repository at `commit`, in one listing (no per-file calls)."""
+    def list_files(self, ref: RepoRef, commit: str, *, scans: bool = False) -> list[RemoteFile]:
+        """Every file in the repository at `commit`, in one listing (no per-file calls).
+
+        `scans` asks for the source's own scan of each file too (a costlier listing on the Hub).
+        """
 
     @abstractmethod
     def refs(self, ref: RepoRef) -> Refs:

@@ -81,8 +81,8 @@ class OciRegistrySource(HttpSource):
     def resolve(self, ref: RepoRef, revision: str) -> str:
         return self._fallback.resolve(ref, revision)
 
-    def list_files(self, ref: RepoRef, commit: str) -> list[RemoteFile]:
-        return self._fallback.list_files(ref, commit)
+    def list_files(self, ref: RepoRef, commit: str, *, scans: bool = False) -> list[RemoteFile]:
+        return self._fallback.list_files(ref, commit, scans=scans)
 
     def refs(self, ref: RepoRef) -> Refs:
         return self._fallback.refs(ref)
@@ -165,7 +165,7 @@ class OciLayoutSource(Source):
     def resolve(self, ref: RepoRef, revision: str) -> str:
         raise self._offline()
 
-    def list_files(self, ref: RepoRef, commit: str) -> list[RemoteFile]:
+    def list_files(self, ref: RepoRef, commit: str, *, scans: bool = False) -> list[RemoteFile]:
         raise self._offline()
 
     def refs(self, ref: RepoRef) -> Refs:

@@ -48,8 +48,8 @@ class RecordingSource(Source):
     def resolve(self, ref: RepoRef, revision: str) -> str:
         return self._inner.resolve(ref, revision)
 
-    def list_files(self, ref: RepoRef, commit: str) -> list[RemoteFile]:
-        files = self._inner.list_files(ref, commit)
+    def list_files(self, ref: RepoRef, commit: str, *, scans: bool = False) -> list[RemoteFile]:
+        files = self._inner.list_files(ref, commit, scans=scans)
         data = [[f.path, f.size, f.git_oid, f.lfs_sha256] for f in files]
         atomic.write_text(_listing_path(self._store, self.name, ref, commit), json.dumps(data))
         return files
@@ -94,7 +94,8 @@ class OfflineSource(Source):
             hint="pin a 40-hex commit in `revision`, or run `modellock lock` without --offline",
         )
 
-    def list_files(self, ref: RepoRef, commit: str) -> list[RemoteFile]:
+    def list_files(self, ref: RepoRef, commit: str, *, scans: bool = False) -> list[RemoteFile]:
+        # The store keeps no scans: offline, the Hub's scan is unknown and nothing is recorded.
         path = _listing_path(self._store, self.name, ref, commit)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

@@ -57,6 +57,23 @@ class Repo:
     """Tokens with read access (private repos) or approved access (gated repos)."""
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Model card YAML metadata per commit (what the Hub serves as `cardData`)."""
+    scans: dict[str, Any] = field(default_factory=dict)
+    """`securityFileStatus` per path, at every commit (the Hub scans blobs and may re-scan); None omits it."""
+
+    def scan_of(self, path: str) -> Any:
+        """What `tree?expand=true` says about `path`: the override, or a clean scan as the Hub reports one."""
+        if path in self.scans:
+            return self.scans[path]
+        found: dict[str, Any] = {
+            "status": "safe",
+            "avScan": {"virusFound": False, "virusNames": None},
+            "protectAiScan": {"status": "safe", "message": "", "reportLink": "", "reportLabel": ""},
+            "jFrogScan": {"status": "unscanned"},
+            "virusTotalScan": {"status": "safe"},
+        }
+        if path.endswith((".bin", ".pt", ".pth", ".pkl", ".ckpt")):
+            found["pickleImportScan"] = {"highestSafetyLevel": "innocuous", "imports": []}
+        return found
 
     def commit(
         self,

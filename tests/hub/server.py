@@ -333,6 +333,12 @@ class _Base(BaseHTTPRequestHandler):
                 entries.setdefault(folder, {"type": "directory", "oid": "0" * 40, "size": 0, "path": folder})
             if recursive or len(rel) == 1:
                 entries[path] = blob.tree_entry(path)
+                if query.get("expand") == ["true"]:
+                    last = {"id": commit, "title": commit[:7], "date": "2026-01-01T00:00:00.000Z"}
+                    entries[path]["lastCommit"] = last
+                    scan = repo.scan_of(path)
+                    if scan is not None:
+                        entries[path]["securityFileStatus"] = scan
         listing = list(entries.values())
         start = int(query.get("cursor", ["0"])[0])
         page = listing[start : start + self.hub.page_size]
