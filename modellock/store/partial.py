@@ -57,6 +57,10 @@ class PartialBlob:
         fd = self._open_kept() if claimed is not None else None
         if fd is None:
             claimed = None
+            if os.path.lexists(self.path):  # what was claimed could not be removed: use another name
+                _ACTIVE.discard(self.path)
+                self.path = self.path.with_name(f"partial-{os.getpid()}-{key or '_'}-{os.urandom(4).hex()}")
+                _ACTIVE.add(self.path)
             fd = os.open(self.path, os.O_RDWR | os.O_NOFOLLOW | os.O_CREAT | os.O_EXCL, 0o600)
         self._fd = fd
         self._closed = False
