@@ -224,3 +224,75 @@ def test_lock_hashes_ranged_downloads_like_one_stream(
     assert (project / "modellock.lock").read_text() == ranged
     assert snapshot(project / "models") == before
     assert hub.ranges  # the first lock did fetch in ranges
+
+
+def test_a_failure_inside_one_connection_is_raised_as_it_is(hub: FakeHub) -> None:
+    """A bug in one connection (here the target raising) is neither retried nor turned into another error."""
+    from modellock.download import Location, fetch
+
+    repo = hub.repo("acme/raw")
+    blob = repo.commits[repo.commit({"w.bin": WEIGHTS})]["w.bin"]
+    written: list[tuple[int, int]] = []
+
+    class Target:
+        def present(self) -> list[tuple[int, int]]:
+            return []
+
+        def write_at(self, offset: int, chunk: bytes | memoryview) -> None:
+            if offset >= 5 * PIECE:
+                raise RuntimeError("a bug in the target")
+            written.append((offset, len(chunk)))
+
+        def restart(self) -> None:
+            raise AssertionError("nothing to restart")
+
+        def pause(self, seconds: float) -> None:
+            time.sleep(seconds)
+
+    url = f"{hub.cdn}/blobs/{blob.sha256}?X-Amz-Signature={hub.sign('w.bin')}"
+    with pytest.raises(RuntimeError, match="a bug in the target"):
+        fetch(lambda: Location(url), len(WEIGHTS), Target(), "w.bin from acme/raw")
+    assert len(hub.ranges) == len(set(hub.ranges))  # no range was asked for twice: a bug is not retried
+
+
+def test_a_401_from_the_origin_asks_the_source_to_locate_once_more(hub: FakeHub) -> None:
+    """An expired token (a registry's): one fresh `locate`, then the bytes; a second 401 is the source's refusal."""
+    from modellock.download import Location, fetch
+    from modellock.errors import SourceError
+
+    body = b"x" * 1000
+    answers = iter(
+        [
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + body,
+        ]
+    )
+    hub.faults.cdn_raw = lambda _range: iter([next(answers, b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")])
+    tokens = iter(["Bearer first", "Bearer second", "Bearer third"])
+    got = bytearray()
+
+    class Target:
+        def present(self) -> list[tuple[int, int]]:
+            return []
+
+        def write_at(self, offset: int, chunk: bytes | memoryview) -> None:
+            got[offset : offset + len(chunk)] = chunk
+
+        def restart(self) -> None:
+            got.clear()
+
+        def pause(self, seconds: float) -> None:
+            time.sleep(seconds)
+
+    def locate() -> Location:
+        return Location(f"{hub.cdn}/blobs/x", {"Authorization": next(tokens)})
+
+    fetch(locate, len(body), Target(), "x")
+    assert bytes(got) == body
+    assert [auth for server, _, auth in hub.auth if server == "cdn"] == ["Bearer first", "Bearer second"]
+
+    hub.auth.clear()
+    refused = lambda response: SourceError(f"refused with {response.status_code}")  # noqa: E731
+    with pytest.raises(SourceError, match="refused with 401"):
+        fetch(lambda: Location(f"{hub.cdn}/blobs/x", {"Authorization": "Bearer t"}, refused=refused), 10, Target(), "x")
+    assert len(hub.auth) == 2  # one fresh location, not more

@@ -22,7 +22,7 @@ from modellock.download import reads
 from modellock.download.budget import Budget, shared_budget
 from modellock.download.location import Location, Target
 from modellock.download.origin import Origin, Retryable
-from modellock.errors import IntegrityError, ModellockError, NetworkError
+from modellock.errors import IntegrityError, NetworkError
 
 if TYPE_CHECKING:
     import httpx2
@@ -212,69 +212,59 @@ def _plan(size: int, present: list[tuple[int, int]], step: int) -> list[_Piece]:
 class _Pool:
     """The connections of one download: each takes the next piece until none is left or one fails."""
 
-    def __init__(self, download: _Download, pieces: list[_Piece], budget: Budget) -> None:
-        self.download, self.budget = download, budget
+    def __init__(self, download: _Download, pieces: list[_Piece], budget: Budget, connections: int) -> None:
+        self.download, self.budget, self.connections = download, budget, connections
         self.queue = list(reversed(pieces))
         self.mutex = threading.Lock()
         self.errors: list[BaseException] = []
+        """Every connection's failure, in the order they happened; `_run` raises the first."""
         self.threads: list[threading.Thread] = []
 
     def take(self) -> _Piece | None:
         with self.mutex:
             return self.queue.pop() if self.queue and not self.download.stop.is_set() else None
 
-    def work(self) -> None:
-        """Take pieces until none is left; the permit this connection holds is returned at the end."""
+    def work(self, *, grows: bool = False) -> None:
+        """Take pieces until none is left; with `grows`, open more connections as permits free up."""
         try:
             while (piece := self.take()) is not None:
                 self.download.piece(piece)
-        except BaseException as exc:
+                if grows:
+                    self.grow()
+        except BaseException as exc:  # not swallowed: `_run` raises it once every connection has stopped
             with self.mutex:
                 self.errors.append(exc)
             self.download.stop.set()
-        finally:
-            self.budget.release()
 
-    def grow(self, limit: int) -> None:
+    def grow(self) -> None:
         """Open more connections while permits are free and pieces are waiting for one."""
-        while len(self.threads) + 1 < limit and len(self.queue) > 0 and self.budget.acquire():
-            thread = threading.Thread(target=self.work, daemon=True, name="modellock-range")
+        while len(self.threads) + 1 < self.connections and self.queue and self.budget.acquire():
+            thread = threading.Thread(target=self._helper, daemon=True, name="modellock-range")
             thread.start()
             self.threads.append(thread)
+
+    def _helper(self) -> None:
+        try:
+            self.work()
+        finally:
+            self.budget.release()
 
 
 def _run(download: _Download, pieces: list[_Piece], connections: int, budget: Budget) -> None:
     """The first piece on this thread (it resolves the redirect), then every connection takes pieces in turn."""
-    pool = _Pool(download, pieces, budget)
+    pool = _Pool(download, pieces, budget, connections)
+    # The first answer shows whether the server serves ranges, and resolves the redirect the other
+    # connections reuse: they open once it has arrived.
+    download.on_answer = pool.grow
     with _permit(budget, download.target):
-        try:
-            first = pool.take()
-            assert first is not None
-            # The first answer shows whether the server serves ranges, and resolves the redirect the
-            # other connections reuse: they open once it has arrived.
-            download.on_answer = lambda: pool.grow(connections)
-            download.piece(first)
-            while (piece := pool.take()) is not None:
-                pool.grow(connections)  # permits other files returned
-                download.piece(piece)
-        except BaseException as exc:
-            with pool.mutex:
-                pool.errors.append(exc)
-            download.stop.set()
+        pool.work(grows=True)
     for thread in pool.threads:
         # Daemon threads, joined in short waits so that a Ctrl-C on the main thread is seen at once.
         while thread.is_alive():
             thread.join(0.1)
     if pool.errors:
-        raise _first_cause(pool.errors)
-
-
-def _first_cause(errors: list[BaseException]) -> BaseException:
-    """The error that stopped the download, not a stop it caused in another piece."""
-    for exc in errors:
-        if isinstance(exc, (_NoRanges, ModellockError)):
-            return exc
-    return errors[0]
+        # The first failure stopped the others; later ones are its consequences or the same cause.
+        raise pool.errors[0]
 
 
 def _transport_errors() -> type[Exception]:
