@@ -150,3 +150,63 @@ def test_the_proof_never_asks_the_endpoint_a_pull_request_names(
     finally:
         attacker.close()
     assert lock.exists()
+
+
+def _pull_request_commit(hub: FakeHub) -> str:
+    base = make_tiny(hub)
+    repo = hub.repos[("model", "acme/tiny")]
+    files = {p: b.data for p, b in repo.commits[base].items()}
+    evil = repo.commit({**files, "model.safetensors": EVIL}, branch=None, parent=base)
+    repo.prs[1] = evil
+    return evil
+
+
+def test_lock_refuses_a_hash_only_a_pull_request_reaches(project: Path, hub: FakeHub) -> None:
+    evil = _pull_request_commit(hub)
+    (project / "modellock.toml").write_text(f'[models.tiny]\nrepo = "acme/tiny"\nrevision = "{evil}"\n')
+    before = snapshot(project)
+    run = cli("lock")
+    assert run.exit_code == 1, run.stdout
+    assert f"refusing tiny: {evil[:7]} is on no branch or tag of acme/tiny, only in refs/pr/1" in run.stderr
+    assert 'hint: if you mean that pull request, set revision = "refs/pr/1"' in run.stderr
+    assert snapshot(project) == before  # no lock written
+    assert not any(p.endswith("model.safetensors") for _, p in hub.requests if "/resolve/" in p)  # refused first
+
+
+def test_remote_refuses_a_hash_only_a_pull_request_reaches(
+    project: Path, hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's attack: a pull request to our repository pins a commit of someone's PR on the model repo
+    and re-locks (with a modellock that did not check, or by hand); the CI gate must catch it."""
+    import modellock.ops.lock
+
+    evil = _pull_request_commit(hub)
+    (project / "modellock.toml").write_text(f'[models.tiny]\nrepo = "acme/tiny"\nrevision = "{evil}"\n')
+    with monkeypatch.context() as patched:
+        patched.setattr(modellock.ops.lock, "refuse_unpublished", lambda *args: None)
+        assert cli("lock").exit_code == 0
+    assert cli("lock", "--check").exit_code == 0  # offline, the lock is whole and matches the manifest
+    _refused(project, f"{evil[:7]} is on no branch or tag of acme/tiny, only in refs/pr/1")
+
+
+def test_a_hash_on_a_tag_or_deep_in_a_branch_is_accepted(project: Path, hub: FakeHub) -> None:
+    first = make_tiny(hub)
+    repo = hub.repos[("model", "acme/tiny")]
+    repo.commit({"config.json": b'{"second": 1}'}, keep=True)
+    tagged = repo.commit({"config.json": b'{"tagged": 1}'}, branch=None, parent=first, keep=True)
+    repo.tags["v2"] = tagged
+    for commit in (first, tagged):
+        _lock(project, hub, commit)
+        run = cli("lock", "--check", "--remote")
+        assert run.exit_code == 0, run.stderr
+
+
+def test_a_hash_no_ref_reaches_is_refused(project: Path, hub: FakeHub) -> None:
+    base = make_tiny(hub)
+    repo = hub.repos[("model", "acme/tiny")]
+    orphan = repo.commit({"config.json": b"{}"}, branch=None, parent=base)
+    (project / "modellock.toml").write_text(f'[models.tiny]\nrepo = "acme/tiny"\nrevision = "{orphan}"\n')
+    run = cli("lock")
+    assert run.exit_code == 1 and f"{orphan[:7]} is on no branch, tag or pull request of acme/tiny" in run.stderr
+    assert "hint: check the commit id" in run.stderr
+    assert not (project / "modellock.lock").exists()

@@ -17,6 +17,7 @@ from modellock.ops.hubflags import refuse_flagged
 from modellock.ops.lineage import declarations_of, link
 from modellock.ops.progress import Progress
 from modellock.ops.project import pickle_duplicates, write_lock
+from modellock.ops.reach import refuse_unpublished
 from modellock.ops.signatures import SignatureReport, TrustSource, attest_for_lock, signature_path
 from modellock.project.card import LockedCard, from_card_data
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile, content_digest, seal_of
@@ -99,7 +100,10 @@ def _plan(
         spec.revision,
     )
     # Sticky: a changed include list or path keeps the locked commit, like Cargo keeps a git rev.
-    commit = old.commit if (same_origin and old is not None and not upgrade) else source.resolve(ref, spec.revision)
+    sticky = same_origin and old is not None and not upgrade
+    commit = old.commit if sticky and old is not None else source.resolve(ref, spec.revision)
+    if not sticky:
+        refuse_unpublished(spec, ref, commit, source)
     listed = source.list_files(ref, commit, scans=True)
     check_repo_paths(spec.repo, [f.path for f in listed])
     chosen = set(select([f.path for f in listed], spec.include, spec.exclude))

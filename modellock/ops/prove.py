@@ -3,8 +3,9 @@
 The offline seal shows a lock is whole; only the source can show it is true. For every model this
 asks the source whether the locked commit exists, whether the requested ref leads to it (a tag
 points at exactly it, a branch has it in its history, a pull-request ref only when the manifest
-asks for that PR), and whether the listing at that commit is the lock's: paths, sizes, LFS
-SHA-256, and for regular (non-LFS) files, which are small by the Hub's rules, their bytes.
+asks for that PR, a commit named by hash only when a branch or tag has it), and whether the
+listing at that commit is the lock's: paths, sizes, LFS SHA-256, the Hub's scans as recorded, and
+for regular (non-LFS) files, which are small by the Hub's rules, their bytes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from modellock.errors import ModellockError
 from modellock.ops.check import CheckResult, Problem
 from modellock.ops.fetch import FetchJob, check_bytes
+from modellock.ops.reach import reach, unpublished_reason
 from modellock.ops.signatures import DEFAULT_SIGNATURE
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
 from modellock.project.manifest import Manifest
@@ -61,7 +63,10 @@ def _ref_problems(source: Source, ref: RepoRef, model: LockedModel, refs: Refs) 
     """Does the requested ref lead to the locked commit, the way the manifest asked for it?"""
     requested, commit = model.requested, model.commit
     if _COMMIT.match(requested):
-        return [] if requested == commit else [f"requested commit {requested[:7]} is not the locked {commit[:7]}"]
+        if requested != commit:
+            return [f"requested commit {requested[:7]} is not the locked {commit[:7]}"]
+        why = unpublished_reason(model.repo, commit, reach(source, ref, commit, refs))
+        return [why] if why is not None else []
     if requested.startswith("refs/pr/"):
         if requested not in refs.pull_requests:
             return [f"{requested} does not exist"]
