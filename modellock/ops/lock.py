@@ -260,7 +260,7 @@ def lock_project(
                 ModelChange(name, "unchanged", old.requested, old.commit, old.commit, len(old.files), old.size)
             )
         for p in plans:
-            old = existing.get(p.spec.name)  # for the report, and for signer continuity (it can only add refusals)
+            old = existing.get(p.spec.name)  # for the report only: what is trusted is `trusted`
             size = sum(f.size for f in p.files)
             if not dry_run:
                 entries = [known[(p.spec.name, f.path)] for f in p.files]
@@ -269,7 +269,7 @@ def lock_project(
                 files = tuple(replace(_labelled(d, scans[d.path]), hub_scan=hub.get(d.path, "")) for d in entries)
                 signature, report = attest_for_lock(
                     p.spec,
-                    old,
+                    trusted.get(p.spec.name),  # an entry that failed its seal names no previous signer
                     list(files),
                     known[(p.spec.name, p.signature.path)] if p.signature else None,
                     p.repo_paths,
@@ -278,6 +278,7 @@ def lock_project(
                     manifest.path.parent,
                     accept_new_signer=accept_new_signer,
                     allow_unsigned=allow_unsigned,
+                    discarded=p.spec.name in repaired and old is not None and old.signature is not None,
                 )
                 if report is not None:
                     reports.append(report)
