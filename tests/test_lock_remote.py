@@ -210,3 +210,108 @@ def test_a_hash_no_ref_reaches_is_refused(project: Path, hub: FakeHub) -> None:
     assert run.exit_code == 1 and f"{orphan[:7]} is on no branch, tag or pull request of acme/tiny" in run.stderr
     assert "hint: check the commit id" in run.stderr
     assert not (project / "modellock.lock").exists()
+
+
+UNSAFE = "unsafe av=safe protectai=unsafe"
+
+
+def _scanned(project: Path, hub: FakeHub) -> Path:
+    from tests.test_hub_scan import FILES
+
+    hub.repo("acme/m").commit(FILES)
+    (project / "modellock.toml").write_text('[models.m]\nrepo = "acme/m"\n')
+    assert cli("lock").exit_code == 0
+    assert cli("lock", "--check", "--remote").exit_code == 0
+    return project / "modellock.lock"
+
+
+def _reseal_scan(lock: Path, path: str, scan: str) -> None:
+    from dataclasses import replace
+
+    from modellock.ops.project import write_lock
+    from modellock.project.lockfile import Lockfile
+
+    m = read_lock(lock).get("m")  # type: ignore[union-attr]
+    assert m is not None
+    files = tuple(replace(f, hub_scan=scan) if f.path == path else f for f in m.files)
+    write_lock(lock, Lockfile((replace(m, files=files, digest=""),)))  # sealed, as a hostile writer would
+    assert cli("lock", "--check").exit_code == 0
+
+
+def test_remote_refuses_a_recorded_hub_scan_the_hub_does_not_give(project: Path, hub: FakeHub) -> None:
+    from tests.test_hub_scan import CLEAN
+
+    lock = _scanned(project, hub)
+    _reseal_scan(lock, "config.json", "safe")  # a record that claims less than the Hub said
+    run = cli("lock", "--check", "--remote")
+    assert run.exit_code == 1
+    assert f"config.json: the lock records the Hub's scan as `safe`, the Hub says `{CLEAN}`" in run.stderr
+
+
+def test_remote_and_audit_see_a_flag_a_resealed_record_copies(project: Path, hub: FakeHub) -> None:
+    """The issue's case: the Hub flags a locked file, and the lock's record is resealed to say the same."""
+    from tests.test_hub_scan import _unsafe
+
+    lock = _scanned(project, hub)
+    hub.repos[("model", "acme/m")].scans["model.safetensors"] = _unsafe()
+    _reseal_scan(lock, "model.safetensors", UNSAFE)
+    _refused(project, f"model.safetensors: the Hub's own scan flags it (`{UNSAFE}`) and the manifest's hub-scan-allow")
+    run = cli("audit")
+    assert run.exit_code == 1, run.stdout
+    assert "No Hub scan changed" not in run.stdout
+    assert "UNSAFE (not in hub-scan-allow) m (acme/m@" in run.stdout
+
+
+def test_a_flag_the_manifest_allows_passes(project: Path, hub: FakeHub) -> None:
+    from tests.test_hub_scan import FILES, _unsafe
+
+    hub.repo("acme/m").commit(FILES)
+    hub.repos[("model", "acme/m")].scans["model.safetensors"] = _unsafe()
+    (project / "modellock.toml").write_text('[models.m]\nrepo = "acme/m"\nhub-scan-allow = ["model.safetensors"]\n')
+    assert cli("lock").exit_code == 0
+    run = cli("lock", "--check", "--remote")
+    assert run.exit_code == 0, run.stderr
+    assert cli("audit").exit_code == 0
+
+
+def test_a_rescan_after_locking_is_reported_with_the_way_to_record_it(project: Path, hub: FakeHub) -> None:
+    from tests.test_hub_scan import CLEAN
+
+    _scanned(project, hub)
+    hub.repos[("model", "acme/m")].scans["config.json"] = {"status": "safe"}
+    _refused(
+        project,
+        f"config.json: the lock records the Hub's scan as `{CLEAN}`, the Hub says `safe`",
+        "`modellock lock --upgrade-model m` records it",
+    )
+    assert cli("lock", "--upgrade-model", "m").exit_code == 0
+    assert cli("lock", "--check", "--remote").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("recorded", "now", "allowed", "expected"),
+    [
+        ("safe", "safe", None, []),
+        ("", "unsafe", None, []),  # no record claims nothing; without a manifest no flag is judged
+        ("", "unsafe", (), ["flags it"]),
+        ("", "unsafe", ("w",), []),
+        ("safe", "unsafe", ("w",), ["records the Hub's scan as `safe`, the Hub says `unsafe`"]),
+        ("unsafe", "unsafe", (), ["flags it"]),
+        ("unsafe", "unsafe", ("w",), []),
+        ("safe", None, None, ["the Hub says `none`"]),
+        ("safe", "suspicious", (), ["records the Hub's scan", "flags it"]),
+    ],
+)
+def test_scan_problems(recorded: str, now: str | None, allowed: tuple[str, ...] | None, expected: list[str]) -> None:
+    from modellock.ops.prove import scan_problems
+    from modellock.project.hubscan import parse
+    from modellock.project.lockfile import LockedFile, LockedModel
+    from modellock.sources import RemoteFile
+
+    locked = LockedFile("w", 1, "0" * 64, "1" * 64, hub_scan=recorded)
+    model = LockedModel("m", "huggingface", "acme/m", "model", "models/m", "main", "0" * 40, "", (locked,))
+    listed = {"w": RemoteFile("w", 1, "2" * 40, hub_scan=parse(now) if now else None)}
+    found = scan_problems(model, listed, allowed)
+    assert len(found) == len(expected), found
+    for message, needle in zip(found, expected, strict=True):
+        assert needle in message

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from modellock.errors import ModellockError
@@ -23,7 +23,7 @@ from modellock.ops.signatures import DEFAULT_SIGNATURE
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
 from modellock.project.manifest import Manifest
 from modellock.project.paths import select
-from modellock.sources import Refs, RepoRef, Source, open_source
+from modellock.sources import Refs, RemoteFile, RepoRef, Source, open_source
 from modellock.store.hashing import StreamHasher
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -89,15 +89,43 @@ def _ref_problems(source: Source, ref: RepoRef, model: LockedModel, refs: Refs) 
     return [f"{requested} is neither a branch, a tag nor a pull request of {model.repo} any more"]
 
 
+def scan_problems(model: LockedModel, listed: Mapping[str, RemoteFile], allowed: Collection[str] | None) -> list[str]:
+    """The lock's record of the Hub's scans against the Hub's answer now, and flags `lock` would have refused.
+
+    An empty record claims nothing (a lock made `--offline`). `allowed` is the manifest's
+    `hub-scan-allow` (None without a manifest: then no flag is checked, only records).
+    """
+    found = []
+    for f in model.files:
+        remote = listed.get(f.path)
+        if remote is None:
+            continue  # reported as missing by the listing check
+        now = remote.hub_scan.render() if remote.hub_scan is not None else "none"
+        if f.hub_scan and f.hub_scan != now:
+            found.append(
+                f"{f.path}: the lock records the Hub's scan as `{f.hub_scan}`, the Hub says `{now}` "
+                f"(if the Hub re-scanned, `modellock audit` shows the change and "
+                f"`modellock lock --upgrade-model {model.name}` records it)"
+            )
+        if allowed is not None and remote.hub_scan is not None and remote.hub_scan.refused and f.path not in allowed:
+            found.append(
+                f"{f.path}: the Hub's own scan flags it (`{now}`) and the manifest's hub-scan-allow does not name it"
+            )
+    return found
+
+
 def _listing_problems(
     source: Source,
     ref: RepoRef,
     model: LockedModel,
     selects: Callable[[list[str]], list[str]] | None,
     signature: str | None,
+    allowed: Collection[str] | None = None,
 ) -> tuple[list[str], int]:
     """Differences between the source's listing at the commit and the lock; and bytes read to find them."""
-    listed = {f.path: f for f in source.list_files(ref, model.commit)}
+    # The Hub's scans cost a slower listing: asked for only when the lock records some, or the manifest may allow flags.
+    scans = any(f.hub_scan for f in model.files) or allowed is not None
+    listed = {f.path: f for f in source.list_files(ref, model.commit, scans=scans)}
     expected: list[LockedFile] = list(model.files)
     if model.signature is not None:
         s = model.signature
@@ -119,6 +147,8 @@ def _listing_problems(
             read += n
             if problem is not None:
                 problems.append(problem)
+    if scans:
+        problems.extend(scan_problems(model, listed, allowed))
     if model.signature is None and signature is not None and signature in listed:
         problems.append(f"the repository has {signature} at {model.commit[:7]}, but the lock records no signature")
     if selects is not None:
@@ -164,7 +194,8 @@ def prove_lock(
             source.resolve(ref, model.commit)
             found = _ref_problems(source, ref, model, source.refs(ref))
             configured = spec.signature.path if spec is not None and spec.signature is not None else None
-            listing, n = _listing_problems(source, ref, model, selects, configured or DEFAULT_SIGNATURE)
+            allowed = spec.hub_scan_allow if spec is not None else None
+            listing, n = _listing_problems(source, ref, model, selects, configured or DEFAULT_SIGNATURE, allowed)
         except ModellockError as exc:
             problems.append(Problem(model.name, exc.message))
             continue
