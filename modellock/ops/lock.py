@@ -10,9 +10,9 @@ from typing import Literal
 
 from modellock.errors import ModellockError, UsageError
 from modellock.gate.enforce import gate_files
-from modellock.gate.verdict import SCANNER_VERSION, ScanResult
 from modellock.ops.check import manifest_differences
 from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
+from modellock.ops.gatefacts import labelled
 from modellock.ops.hubflags import refuse_flagged
 from modellock.ops.lineage import declarations_of, link
 from modellock.ops.progress import Progress
@@ -157,13 +157,6 @@ def _known_digest(file: RemoteFile, old: LockedModel | None, commit: str, store:
     return LockedFile(file.path, hit.size, hit.blake3, hit.sha256)
 
 
-def _labelled(file: LockedFile, scan: ScanResult) -> LockedFile:
-    """The lock entry with the gate's findings: format always, verdict and scanner for pickles."""
-    if scan.kind == "pickle":
-        return replace(file, format=scan.format, scan=scan.verdict, scanner=SCANNER_VERSION)
-    return replace(file, format=scan.format, scan="", scanner="")
-
-
 def _card(source: Source, spec: ModelSpec, commit: str) -> LockedCard | None:
     """The card's licence, task and datasets at `commit` (the answer lineage reads too; the store keeps it).
 
@@ -266,7 +259,7 @@ def lock_project(
                 entries = [known[(p.spec.name, f.path)] for f in p.files]
                 scans = gate_files(p.spec.name, p.spec.policy, [(d.path, store.blob_path(d.blake3)) for d in entries])
                 hub = {f.path: f.hub_scan.render() for f in p.files if f.hub_scan is not None}
-                files = tuple(replace(_labelled(d, scans[d.path]), hub_scan=hub.get(d.path, "")) for d in entries)
+                files = tuple(replace(labelled(d, scans[d.path]), hub_scan=hub.get(d.path, "")) for d in entries)
                 signature, report = attest_for_lock(
                     p.spec,
                     trusted.get(p.spec.name),  # an entry that failed its seal names no previous signer
