@@ -315,3 +315,24 @@ def test_scan_problems(recorded: str, now: str | None, allowed: tuple[str, ...] 
     assert len(found) == len(expected), found
     for message, needle in zip(found, expected, strict=True):
         assert needle in message
+
+
+def test_remote_refuses_resealed_card_facts(project: Path, hub: FakeHub) -> None:
+    from dataclasses import replace
+
+    from modellock.ops.project import write_lock
+    from modellock.project.card import LockedCard
+    from modellock.project.lockfile import Lockfile
+
+    hub.repo("acme/carded").commit(
+        {"config.json": b"{}"}, card={"license": "cc-by-nc-4.0", "pipeline_tag": "fill-mask"}
+    )
+    (project / "modellock.toml").write_text('[models.c]\nrepo = "acme/carded"\n')
+    assert cli("lock").exit_code == 0
+    assert cli("lock", "--check", "--remote").exit_code == 0
+    lock = project / "modellock.lock"
+    m = read_lock(lock).get("c")  # type: ignore[union-attr]
+    assert m is not None and m.card == LockedCard("cc-by-nc-4.0", "fill-mask")
+    write_lock(lock, Lockfile((replace(m, card=LockedCard("apache-2.0", "fill-mask")),)))  # a friendlier licence
+    assert cli("lock", "--check").exit_code == 0
+    _refused(project, 'the lock records card = { license = "apache-2.0", task = "fill-mask" }, the model card at')

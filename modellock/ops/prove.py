@@ -20,6 +20,7 @@ from modellock.ops.check import CheckResult, Problem
 from modellock.ops.fetch import FetchJob, check_bytes
 from modellock.ops.reach import reach, unpublished_reason
 from modellock.ops.signatures import DEFAULT_SIGNATURE
+from modellock.project.card import from_card_data
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
 from modellock.project.manifest import Manifest
 from modellock.project.paths import select
@@ -161,6 +162,18 @@ def _listing_problems(
     return problems, read
 
 
+def card_problem(source: Source, ref: RepoRef, model: LockedModel) -> str | None:
+    """The card facts the lock records (licence, task, datasets) against the card at the commit, which
+    cannot change. No record claims nothing (`bases = "ignore"`, a dataset, a card without facts)."""
+    if model.card is None or model.repo_type != "model":
+        return None
+    now = from_card_data(source.lineage(ref, model.commit).card)
+    if now == model.card:
+        return None
+    said = now.canonical().removeprefix("card = ").strip() if now is not None else "nothing"
+    return f"the lock records {model.card.canonical().strip()}, the model card at {model.commit[:7]} says {said}"
+
+
 @dataclass(frozen=True)
 class ProofResult:
     """What the source said about every locked model."""
@@ -199,8 +212,12 @@ def prove_lock(
         except ModellockError as exc:
             problems.append(Problem(model.name, exc.message))
             continue
+        try:
+            card = card_problem(source, ref, model)
+        except ModellockError as exc:
+            card = f"cannot read the model card at {model.commit[:7]}: {exc.message}"
         read += n
-        problems.extend(Problem(model.name, why) for why in (*found, *listing))
+        problems.extend(Problem(model.name, why) for why in (*found, *listing, *([card] if card else [])))
     files = sum(len(m.files) for m in lock.models)
     asked = tuple(sorted({s.location for s in sources.values()}))
     return ProofResult(CheckResult(tuple(problems), len(lock.models), files, lock), read, asked)
