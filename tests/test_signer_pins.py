@@ -271,3 +271,40 @@ def test_trust_reason(
             _trust_reason(spec, old, attestation, discarded, accept_new_signer=accept)
     else:
         assert _trust_reason(spec, old, attestation, discarded, accept_new_signer=accept) == expected
+
+
+def _certificate_signed(project: Path, hub: FakeHub) -> None:
+    from tests.sigstore_fake import statement
+    from tests.test_signatures import _certificate_bundle
+
+    bundle, root_pem = _certificate_bundle(statement(FILES))
+    hub.repo("acme/certsigned").commit({**FILES, "model.sig": json.dumps(bundle).encode()})
+    (project / "roots.pem").write_bytes(root_pem)
+
+
+def test_add_of_a_certificate_signed_model_says_how_to_pin_the_roots(project: Path, hub: FakeHub) -> None:
+    _certificate_signed(project, hub)
+    assert_refused(project, ("add", "acme/certsigned"), "signed with a certificate chain", "--certificate-chain")
+    run = cli("add", "acme/certsigned", "--certificate-chain", "roots.pem")
+    assert run.exit_code == 0, run.stderr
+    assert "Verified signature of certsigned: certificate, CN=release signer (pinned in the manifest)" in run.stdout
+    assert "roots.pem" in (project / "modellock.toml").read_text()
+
+
+def test_sync_refuses_a_chain_that_leads_to_another_root_than_the_locked_one(project: Path, hub: FakeHub) -> None:
+    """The root a certificate chain led to at lock is recorded (`key`) and proved again at sync."""
+    from dataclasses import replace
+
+    from modellock.ops.project import write_lock
+    from modellock.project.lockfile import Lockfile
+
+    _certificate_signed(project, hub)
+    assert cli("add", "acme/certsigned", "--certificate-chain", "roots.pem").exit_code == 0
+    lock = project / "modellock.lock"
+    m = read_lock(lock).get("certsigned")  # type: ignore[union-attr]
+    assert m is not None and m.signature is not None and m.signature.key.startswith("sha256:")
+    forged = replace(m.signature, key="sha256:" + "0" * 64)
+    write_lock(lock, Lockfile((replace(m, signature=forged),)))  # resealed
+    assert cli("lock", "--check").exit_code == 0
+    assert_refused(project, ("sync",), "the chain leads to a different root than the one locked")
+    assert not (project / "models").exists()
