@@ -130,7 +130,10 @@ def test_add_pin_flags_are_checked_before_anything_is_written(
 
 def test_a_pinned_key_repairs_an_edited_signature_record(key_signed: Path) -> None:
     """The issue's case: with `public-key` pinned, an edited (unsealed) identity was used as the previous signer."""
-    assert cli("add", "acme/keysigned", "--public-key", "signer.pem").exit_code == 0
+    manifest = '[models.keysigned]\nrepo = "acme/keysigned"\nsignature = { public-key = "signer.pem" }\n'
+    (key_signed / "modellock.toml").write_text(manifest)
+    run = cli("lock")
+    assert run.exit_code == 0 and "(pinned in the manifest)" in run.stdout and "first use" not in run.stdout
     lock = key_signed / "modellock.lock"
     good = lock.read_text()
     signature = read_lock(lock).get("keysigned").signature  # type: ignore[union-attr]
