@@ -225,7 +225,7 @@ def _scanned(project: Path, hub: FakeHub) -> Path:
     return project / "modellock.lock"
 
 
-def _reseal_scan(lock: Path, path: str, scan: str) -> None:
+def _reseal_scan(lock: Path, path: str, scan: str, *, offline_ok: bool = True) -> None:
     from dataclasses import replace
 
     from modellock.ops.project import write_lock
@@ -235,7 +235,7 @@ def _reseal_scan(lock: Path, path: str, scan: str) -> None:
     assert m is not None
     files = tuple(replace(f, hub_scan=scan) if f.path == path else f for f in m.files)
     write_lock(lock, Lockfile((replace(m, files=files, digest=""),)))  # sealed, as a hostile writer would
-    assert cli("lock", "--check").exit_code == 0
+    assert cli("lock", "--check").exit_code == (0 if offline_ok else 1)
 
 
 def test_remote_refuses_a_recorded_hub_scan_the_hub_does_not_give(project: Path, hub: FakeHub) -> None:
@@ -248,18 +248,35 @@ def test_remote_refuses_a_recorded_hub_scan_the_hub_does_not_give(project: Path,
     assert f"config.json: the lock records the Hub's scan as `safe`, the Hub says `{CLEAN}`" in run.stderr
 
 
-def test_remote_and_audit_see_a_flag_a_resealed_record_copies(project: Path, hub: FakeHub) -> None:
+def test_a_resealed_record_that_copies_a_flag_hides_nothing(project: Path, hub: FakeHub) -> None:
     """The issue's case: the Hub flags a locked file, and the lock's record is resealed to say the same."""
     from tests.test_hub_scan import _unsafe
 
     lock = _scanned(project, hub)
     hub.repos[("model", "acme/m")].scans["model.safetensors"] = _unsafe()
-    _reseal_scan(lock, "model.safetensors", UNSAFE)
-    _refused(project, f"model.safetensors: the Hub's own scan flags it (`{UNSAFE}`) and the manifest's hub-scan-allow")
+    _reseal_scan(lock, "model.safetensors", UNSAFE, offline_ok=False)
+    run = cli("lock", "--check")  # offline: `lock` never writes a flag the manifest does not allow
+    assert f"model.safetensors: the lock records a Hub scan flag (`{UNSAFE}`) that the manifest's" in run.stderr
     run = cli("audit")
     assert run.exit_code == 1, run.stdout
     assert "No Hub scan changed" not in run.stdout
     assert "UNSAFE (not in hub-scan-allow) m (acme/m@" in run.stdout
+    before = snapshot(project)
+    run = cli("lock")  # the entry is not believed, and the Hub's flag stops the re-lock
+    assert run.exit_code == 1 and "the Hub's own scan flags 1 file(s)" in run.stderr
+    assert snapshot(project) == before
+
+
+def test_remote_reports_a_flag_the_hub_raised_after_locking(project: Path, hub: FakeHub) -> None:
+    from tests.test_hub_scan import CLEAN, _unsafe
+
+    _scanned(project, hub)
+    hub.repos[("model", "acme/m")].scans["model.safetensors"] = _unsafe()
+    _refused(
+        project,
+        f"model.safetensors: the lock records the Hub's scan as `{CLEAN}`, the Hub says `{UNSAFE}`",
+        f"model.safetensors: the Hub's own scan flags it (`{UNSAFE}`) and the manifest's hub-scan-allow",
+    )
 
 
 def test_a_flag_the_manifest_allows_passes(project: Path, hub: FakeHub) -> None:
@@ -336,3 +353,31 @@ def test_remote_refuses_resealed_card_facts(project: Path, hub: FakeHub) -> None
     write_lock(lock, Lockfile((replace(m, card=LockedCard("apache-2.0", "fill-mask")),)))  # a friendlier licence
     assert cli("lock", "--check").exit_code == 0
     _refused(project, 'the lock records card = { license = "apache-2.0", task = "fill-mask" }, the model card at')
+
+
+@pytest.mark.parametrize(
+    ("recorded", "allow", "flagged"),
+    [
+        ("", "", False),
+        ("safe av=safe", "", False),
+        ("queued", "", False),
+        ("unsafe", "", True),
+        ("safe protectai=suspicious", "", True),  # a scanner's flag counts as lock counts it
+        ("unsafe", 'hub-scan-allow = ["w"]\n', False),
+        ("unsafe", 'hub-scan-allow = ["other"]\n', True),
+    ],
+)
+def test_a_recorded_flag_needs_the_manifests_allow(tmp_path: Path, recorded: str, allow: str, flagged: bool) -> None:
+    from modellock.ops.check import manifest_differences
+    from modellock.project.lockfile import LockedFile, LockedModel
+    from modellock.project.manifest import load_manifest
+
+    (tmp_path / "modellock.toml").write_text(f'[models.m]\nrepo = "acme/m"\n{allow}')
+    spec = load_manifest(tmp_path / "modellock.toml").models["m"]
+    file = LockedFile("w", 1, "0" * 64, "1" * 64, hub_scan=recorded)
+    model = LockedModel("m", "huggingface", "acme/m", "model", spec.install_path, "main", "0" * 40, "", (file,))
+    found = manifest_differences(model, spec, tmp_path)
+    assert [p for p in found if "Hub scan flag" in p] == (
+        [f"w: the lock records a Hub scan flag (`{recorded}`) that the manifest's hub-scan-allow does not accept; "
+         "`lock` refuses such files"] if flagged else []
+    )  # fmt: skip
