@@ -311,3 +311,47 @@ def test_sync_refuses_a_chain_that_leads_to_another_root_than_the_locked_one(pro
     assert cli("lock", "--check").exit_code == 0
     assert_refused(project, ("sync",), "the chain leads to a different root than the one locked")
     assert not (project / "models").exists()
+
+
+@pytest.mark.parametrize(
+    ("pin", "record", "needle"),
+    [
+        ('{ public-key = "signer.pem" }', ("key", "same-key"), None),
+        ('{ public-key = "signer.pem" }', ("key", "other-key"), "another public key than the manifest's"),
+        ('{ public-key = "signer.pem" }', ("sigstore", ""), "a sigstore-mode signature, the manifest asks for key"),
+        ('{ certificate-chain = "roots.pem" }', ("key", "same-key"), "a key-mode signature, the manifest asks for"),
+        (f'{{ identity = "{ID}", issuer = "{ISS}" }}', ("sigstore", ""), None),
+        ('{ identity = "bob", issuer = "x" }', ("sigstore", ""), "the manifest pins bob (x)"),
+    ],
+)
+def test_the_lock_signature_record_against_the_manifest_pin(
+    tmp_path: Path, pin: str, record: tuple[str, str], needle: str | None
+) -> None:
+    import base64
+
+    from modellock.ops.check import manifest_differences
+    from modellock.project.lockfile import LockedModel, LockedSignature
+    from modellock.project.manifest import load_manifest
+
+    _, public = _key_pair(tmp_path, "signer")
+    _, other = _key_pair(tmp_path, "other")
+
+    def der(path: Path) -> str:
+        key = serialization.load_pem_public_key(path.read_bytes())
+        return base64.b64encode(
+            key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        ).decode()
+
+    (tmp_path / "modellock.toml").write_text(f'[models.m]\nrepo = "acme/m"\nsignature = {pin}\n')
+    spec = load_manifest(tmp_path / "modellock.toml").models["m"]
+    mode, key = record
+    public_key = {"same-key": der(public), "other-key": der(other), "": ""}[key]
+    signature = LockedSignature("model.sig", 1, "0" * 64, "1" * 64, mode, ID, ISS, public_key=public_key)
+    model = LockedModel(
+        "m", "huggingface", "acme/m", "model", spec.install_path, "main", "0" * 40, "", (), signature=signature
+    )
+    found = [p for p in manifest_differences(model, spec, tmp_path) if "signature" in p or "signer" in p or "key" in p]
+    if needle is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and needle in found[0], found
