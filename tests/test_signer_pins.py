@@ -355,3 +355,15 @@ def test_the_lock_signature_record_against_the_manifest_pin(
         assert found == []
     else:
         assert len(found) == 1 and needle in found[0], found
+
+
+def test_a_pin_on_an_unsigned_model_is_refused(project: Path, hub: FakeHub) -> None:
+    """A pin promises a signature: `add --public-key` of an unsigned model writes nothing (it left a manifest
+    that `lock --check` then refused)."""
+    hub.repo("acme/unsigned").commit(FILES)
+    _key_pair(project, "signer")
+    assert_refused(
+        project,
+        ("add", "acme/unsigned", "--public-key", "signer.pem"),
+        "refusing unsigned: the manifest pins its signer, but the repository has no model.sig",
+    )

@@ -143,6 +143,11 @@ def attest_for_lock(
             raise CheckFailed(
                 f"refusing {spec.name}: the configured signature {spec.signature.path} is not in the repository"
             )
+        if pinned(spec):
+            raise CheckFailed(
+                f"refusing {spec.name}: the manifest pins its signer, but the repository has no {DEFAULT_SIGNATURE}",
+                hint="check the repository and revision, or remove the model's `signature` from modellock.toml",
+            )
         if spec.require_signature:
             raise CheckFailed(
                 f"refusing {spec.name}: it is not signed (no {DEFAULT_SIGNATURE}) and the policy requires signatures",
