@@ -101,3 +101,26 @@ def test_refuses_an_edited_lock_and_unknown_models(locked: Path) -> None:
     lock.unlink()
     run = cli("audit")
     assert run.exit_code == 2 and "no lock found" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("locked", "now", "allowed", "fails", "new_unsafe"),
+    [
+        ("safe", "safe", False, False, False),
+        ("safe", "unsafe", False, True, True),
+        ("safe", "unsafe", True, True, True),  # newly unsafe: news even where flags were allowed
+        ("unsafe", "unsafe", False, True, False),  # a record that copies the flag hides nothing
+        ("unsafe", "unsafe", True, False, False),  # allowed at lock, unchanged
+        ("safe av=safe protectai=unsafe", "safe av=safe protectai=unsafe", False, True, False),  # a scanner's
+        ("safe", "suspicious", False, False, False),  # suspicious is reported, not failed
+        ("", "unsafe", False, True, True),  # no record: news
+        ("safe", None, False, False, False),
+    ],
+)
+def test_what_fails_an_audit(locked: str, now: str | None, allowed: bool, fails: bool, new_unsafe: bool) -> None:
+    from modellock.ops.audit import ScanChange
+    from modellock.project.hubscan import changes, parse
+
+    was, is_ = parse(locked) if locked else None, parse(now) if now else None
+    change = ScanChange("m", "acme/m", "0" * 40, "w", was, is_, tuple(changes(was, is_)), allowed)
+    assert (change.fails, change.new_unsafe) == (fails, new_unsafe)

@@ -189,14 +189,19 @@ def audit(
 ) -> None:
     """What the Hub's own scans say now about the locked files, against the lock (exit 1 on a new unsafe)."""
     from modellock.ops.audit import audit_lock
+    from modellock.project.manifest import load_manifest
     from modellock.report.audit import AuditJson, AuditSarif, audit_text
 
     lock, source_for = _sealed_lock_and_sources(model)
-    report = audit_lock(lock, source_for, models=tuple(model or ()))
+    manifest_path = options.manifest_path
+    # The manifest's hub-scan-allow is what people reviewed; without a manifest nothing is allowed.
+    specs = load_manifest(manifest_path).models if manifest_path.exists() else {}
+    allowed = {name: spec.hub_scan_allow for name, spec in specs.items()}
+    report = audit_lock(lock, source_for, models=tuple(model or ()), allowed=allowed)
     if output is ScanFormat.text:
         _echo(audit_text(report))
     else:
         document = {d.name: d for d in (AuditJson(), AuditSarif())}[output.value]
         options.console().json(document.build(report))
-    if report.new_unsafe:
+    if report.failing:
         raise typer.Exit(1)

@@ -53,8 +53,22 @@ def add(
     output: FormatOption = Format.text,
     trusted_root: TrustedRootOption = None,
     with_bases: WithBasesOption = False,
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="Pin the signer's public key (PEM): for `model_signing sign key` bundles."),
+    ] = None,
+    identity: Annotated[
+        str | None, typer.Option("--identity", help="Pin the Sigstore signer's identity (with --issuer).")
+    ] = None,
+    issuer: Annotated[
+        str | None, typer.Option("--issuer", help="The OIDC issuer of --identity (e.g. GitHub Actions').")
+    ] = None,
+    certificate_chain: Annotated[
+        Path | None,
+        typer.Option("--certificate-chain", help="Pin the root certificates (PEM) of a certificate-signed model."),
+    ] = None,
 ) -> None:
-    """Add a model to the manifest and lock it."""
+    """Add a model to the manifest and lock it (and pin who must have signed it)."""
     import dataclasses
 
     from modellock.ops.add import AddRequest, add_and_lock
@@ -71,6 +85,10 @@ def add(
         pickle=pickle.value if pickle else None,
         repo_type=repo_type.value if repo_type else None,
         with_bases=with_bases,
+        public_key=public_key,
+        identity=identity,
+        issuer=issuer,
+        certificate_chain=certificate_chain,
     )
     console = options.console()
     progress = console.progress() if output is Format.text else None

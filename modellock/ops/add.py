@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from modellock.errors import UsageError
 from modellock.ops.context import open_project, source_factory, trust_source
 from modellock.ops.lock import LockResult, lock_project
 from modellock.ops.progress import Progress
@@ -28,6 +29,13 @@ class AddRequest:
     repo_type: str | None = None
     with_bases: bool = False
     """Also add (and lock) the base models it declares, following chains."""
+    public_key: Path | None = None
+    """Pin the signer's public key (PEM), for bundles made by `model_signing sign key`."""
+    identity: str | None = None
+    """Pin the Sigstore signer: the certificate's identity, with `issuer`."""
+    issuer: str | None = None
+    certificate_chain: Path | None = None
+    """Pin the root certificates (PEM) a `model_signing sign certificate` chain must lead to."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,34 @@ def add_and_lock(
     return AddResult(added, result, tuple(files), done.added)
 
 
+def signature_pin(request: AddRequest, project_dir: Path) -> dict[str, str] | None:
+    """The manifest's `signature` table for the pin the flags ask for; files relative to the manifest."""
+    if (request.identity is None) != (request.issuer is None):
+        raise UsageError("--identity and --issuer go together", hint="give both (the issuer is the OIDC provider)")
+    chosen = [
+        ("public-key", request.public_key),
+        ("identity", request.identity),
+        ("certificate-chain", request.certificate_chain),
+    ]
+    given = [(key, value) for key, value in chosen if value is not None]
+    if len(given) > 1:
+        raise UsageError("choose one signer pin: --public-key, --identity/--issuer or --certificate-chain")
+    if not given:
+        return None
+    key, value = given[0]
+    if key == "identity":
+        assert request.issuer is not None
+        return {"identity": str(value), "issuer": request.issuer}
+    path = Path(value).absolute()  # type: ignore[arg-type]
+    if not path.is_file():
+        raise UsageError(f"--{key}: {value} is not a file")
+    try:
+        shown = path.relative_to(project_dir.absolute()).as_posix()  # the project moves with its pin
+    except ValueError:
+        shown = str(path)
+    return {key: shown}
+
+
 def _write_entry(
     manifest_path: Path,
     spec: RepoSpec,
@@ -93,4 +129,5 @@ def _write_entry(
         layout=request.layout,
         path=request.path,
         pickle=request.pickle,
+        signature=signature_pin(request, manifest_path.parent),
     )

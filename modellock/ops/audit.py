@@ -3,11 +3,15 @@
 Only file listings at the locked commits are read (no model bytes). The Hub re-scans blobs as its
 scanners learn, so a file locked `safe` can be `unsafe` today; that is news, and a new `unsafe` is a
 failed check. A changed scan never changes the lock: it is evidence for people to act on.
+
+The lock's record is only what the changes are told against: the seal shows who wrote it, not that
+it is true. Whether the check fails rests on the Hub's answer now: any `unsafe` for a file the
+manifest's `hub-scan-allow` does not name fails it, whatever the lock records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from modellock.project import hubscan
@@ -29,11 +33,22 @@ class ScanChange:
     """What the Hub says now; None when it says nothing (or no longer lists the file)."""
     changes: tuple[tuple[str, str, str], ...]
     """(`status` or a scanner's name, was, now); `none` where one side has no value."""
+    allowed: bool = False
+    """The manifest's `hub-scan-allow` names the file (flags on it were accepted at `lock`)."""
 
     @property
     def new_unsafe(self) -> bool:
         """Some status is `unsafe` now that was not at lock."""
         return any(now == "unsafe" and was != "unsafe" for _, was, now in self.changes)
+
+    @property
+    def unsafe_not_allowed(self) -> bool:
+        """The Hub says `unsafe` now (overall or a scanner) and the manifest does not allow the file."""
+        return not self.allowed and self.now is not None and "unsafe" in self.now.statuses().values()
+
+    @property
+    def fails(self) -> bool:
+        return self.new_unsafe or self.unsafe_not_allowed
 
 
 @dataclass(frozen=True)
@@ -47,9 +62,22 @@ class AuditReport:
     def new_unsafe(self) -> tuple[ScanChange, ...]:
         return tuple(c for c in self.changed if c.new_unsafe)
 
+    @property
+    def failing(self) -> tuple[ScanChange, ...]:
+        """What fails the audit: a new `unsafe`, or any `unsafe` on a file the manifest does not allow."""
+        return tuple(c for c in self.changed if c.fails)
 
-def audit_lock(lock: Lockfile, source_for: Callable[[str], Source], models: tuple[str, ...] = ()) -> AuditReport:
-    """Compare each locked file's recorded Hub scan with the Hub's answer now (models in lock order)."""
+
+def audit_lock(
+    lock: Lockfile,
+    source_for: Callable[[str], Source],
+    models: tuple[str, ...] = (),
+    allowed: Mapping[str, Collection[str]] | None = None,
+) -> AuditReport:
+    """Compare each locked file's recorded Hub scan with the Hub's answer now (models in lock order).
+
+    `allowed`: each model's `hub-scan-allow` from the manifest (nothing is allowed without one).
+    """
     changed: list[ScanChange] = []
     chosen = [m for m in lock.models if not models or m.name in models]
     files = 0
@@ -61,6 +89,9 @@ def audit_lock(lock: Lockfile, source_for: Callable[[str], Source], models: tupl
             locked = hubscan.parse(f.hub_scan) if f.hub_scan else None
             now = now_by_path.get(f.path)
             diff = hubscan.changes(locked, now)
-            if diff:
-                changed.append(ScanChange(m.name, m.repo, m.commit, f.path, locked, now, tuple(diff)))
+            change = ScanChange(
+                m.name, m.repo, m.commit, f.path, locked, now, tuple(diff), f.path in (allowed or {}).get(m.name, ())
+            )
+            if diff or change.fails:
+                changed.append(change)
     return AuditReport(len(chosen), files, tuple(changed))

@@ -69,6 +69,23 @@ def manifest_differences(model: LockedModel, spec: ModelSpec, project_dir: Path)
             )
         elif config.public_key is not None and signature.public_key != _manifest_key(project_dir, config.public_key):
             found.append("the lock records another public key than the manifest's")
+    found.extend(_flag_problems(model, spec))
+    return found
+
+
+def _flag_problems(model: LockedModel, spec: ModelSpec) -> list[str]:
+    """A recorded Hub flag on a file `hub-scan-allow` does not name: `lock` refuses such files, so
+    this lock was not written by it (a record copied from the Hub's new verdict hides nothing)."""
+    from modellock.project.hubscan import parse
+
+    found = []
+    for f in model.files:
+        scan = parse(f.hub_scan) if f.hub_scan else None
+        if scan is not None and scan.refused and f.path not in spec.hub_scan_allow:
+            found.append(
+                f"{f.path}: the lock records a Hub scan flag (`{f.hub_scan}`) that the manifest's hub-scan-allow "
+                "does not accept; `lock` refuses such files"
+            )
     return found
 
 

@@ -10,13 +10,14 @@ from typing import Literal
 
 from modellock.errors import ModellockError, UsageError
 from modellock.gate.enforce import gate_files
-from modellock.gate.verdict import SCANNER_VERSION, ScanResult
 from modellock.ops.check import manifest_differences
 from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
+from modellock.ops.gatefacts import labelled
 from modellock.ops.hubflags import refuse_flagged
 from modellock.ops.lineage import declarations_of, link
 from modellock.ops.progress import Progress
 from modellock.ops.project import pickle_duplicates, write_lock
+from modellock.ops.reach import refuse_unpublished
 from modellock.ops.signatures import SignatureReport, TrustSource, attest_for_lock, signature_path
 from modellock.project.card import LockedCard, from_card_data
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile, content_digest, seal_of
@@ -99,7 +100,10 @@ def _plan(
         spec.revision,
     )
     # Sticky: a changed include list or path keeps the locked commit, like Cargo keeps a git rev.
-    commit = old.commit if (same_origin and old is not None and not upgrade) else source.resolve(ref, spec.revision)
+    sticky = same_origin and old is not None and not upgrade
+    commit = old.commit if sticky and old is not None else source.resolve(ref, spec.revision)
+    if not sticky:
+        refuse_unpublished(spec, ref, commit, source)
     listed = source.list_files(ref, commit, scans=True)
     check_repo_paths(spec.repo, [f.path for f in listed])
     chosen = set(select([f.path for f in listed], spec.include, spec.exclude))
@@ -151,13 +155,6 @@ def _known_digest(file: RemoteFile, old: LockedModel | None, commit: str, store:
     if hit is None or not _vouched(store, file, hit.blake3, hit.sha256):
         return None
     return LockedFile(file.path, hit.size, hit.blake3, hit.sha256)
-
-
-def _labelled(file: LockedFile, scan: ScanResult) -> LockedFile:
-    """The lock entry with the gate's findings: format always, verdict and scanner for pickles."""
-    if scan.kind == "pickle":
-        return replace(file, format=scan.format, scan=scan.verdict, scanner=SCANNER_VERSION)
-    return replace(file, format=scan.format, scan="", scanner="")
 
 
 def _card(source: Source, spec: ModelSpec, commit: str) -> LockedCard | None:
@@ -256,16 +253,16 @@ def lock_project(
                 ModelChange(name, "unchanged", old.requested, old.commit, old.commit, len(old.files), old.size)
             )
         for p in plans:
-            old = existing.get(p.spec.name)  # for the report, and for signer continuity (it can only add refusals)
+            old = existing.get(p.spec.name)  # for the report only: what is trusted is `trusted`
             size = sum(f.size for f in p.files)
             if not dry_run:
                 entries = [known[(p.spec.name, f.path)] for f in p.files]
                 scans = gate_files(p.spec.name, p.spec.policy, [(d.path, store.blob_path(d.blake3)) for d in entries])
                 hub = {f.path: f.hub_scan.render() for f in p.files if f.hub_scan is not None}
-                files = tuple(replace(_labelled(d, scans[d.path]), hub_scan=hub.get(d.path, "")) for d in entries)
+                files = tuple(replace(labelled(d, scans[d.path]), hub_scan=hub.get(d.path, "")) for d in entries)
                 signature, report = attest_for_lock(
                     p.spec,
-                    old,
+                    trusted.get(p.spec.name),  # an entry that failed its seal names no previous signer
                     list(files),
                     known[(p.spec.name, p.signature.path)] if p.signature else None,
                     p.repo_paths,
@@ -274,6 +271,7 @@ def lock_project(
                     manifest.path.parent,
                     accept_new_signer=accept_new_signer,
                     allow_unsigned=allow_unsigned,
+                    discarded=p.spec.name in repaired and old is not None and old.signature is not None,
                 )
                 if report is not None:
                     reports.append(report)

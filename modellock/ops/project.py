@@ -129,6 +129,7 @@ def add_model(
     layout: str | None = None,
     path: str | None = None,
     pickle: str | None = None,
+    signature: dict[str, str] | None = None,
 ) -> str:
     """Add (or, with `replace`, rewrite) a `[models.NAME]` table; returns the name.
 
@@ -163,6 +164,10 @@ def add_model(
         table["path"] = path
     if pickle:
         table["pickle"] = pickle
+    if signature:
+        pin = tomlkit.inline_table()
+        pin.update(signature)
+        table["signature"] = pin
     models[name] = table
     text = tomlkit.dumps(doc)
     manifest_path.write_text(text, encoding="utf-8")

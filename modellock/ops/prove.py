@@ -3,25 +3,28 @@
 The offline seal shows a lock is whole; only the source can show it is true. For every model this
 asks the source whether the locked commit exists, whether the requested ref leads to it (a tag
 points at exactly it, a branch has it in its history, a pull-request ref only when the manifest
-asks for that PR), and whether the listing at that commit is the lock's: paths, sizes, LFS
-SHA-256, and for regular (non-LFS) files, which are small by the Hub's rules, their bytes.
+asks for that PR, a commit named by hash only when a branch or tag has it), and whether the
+listing at that commit is the lock's: paths, sizes, LFS SHA-256, the Hub's scans as recorded, and
+for regular (non-LFS) files, which are small by the Hub's rules, their bytes.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from modellock.errors import ModellockError
 from modellock.ops.check import CheckResult, Problem
 from modellock.ops.fetch import FetchJob, check_bytes
+from modellock.ops.reach import reach, unpublished_reason
 from modellock.ops.signatures import DEFAULT_SIGNATURE
+from modellock.project.card import from_card_data
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
 from modellock.project.manifest import Manifest
 from modellock.project.paths import select
-from modellock.sources import Refs, RepoRef, Source, open_source
+from modellock.sources import Refs, RemoteFile, RepoRef, Source, open_source
 from modellock.store.hashing import StreamHasher
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -61,7 +64,10 @@ def _ref_problems(source: Source, ref: RepoRef, model: LockedModel, refs: Refs) 
     """Does the requested ref lead to the locked commit, the way the manifest asked for it?"""
     requested, commit = model.requested, model.commit
     if _COMMIT.match(requested):
-        return [] if requested == commit else [f"requested commit {requested[:7]} is not the locked {commit[:7]}"]
+        if requested != commit:
+            return [f"requested commit {requested[:7]} is not the locked {commit[:7]}"]
+        why = unpublished_reason(model.repo, commit, reach(source, ref, commit, refs))
+        return [why] if why is not None else []
     if requested.startswith("refs/pr/"):
         if requested not in refs.pull_requests:
             return [f"{requested} does not exist"]
@@ -84,15 +90,43 @@ def _ref_problems(source: Source, ref: RepoRef, model: LockedModel, refs: Refs) 
     return [f"{requested} is neither a branch, a tag nor a pull request of {model.repo} any more"]
 
 
+def scan_problems(model: LockedModel, listed: Mapping[str, RemoteFile], allowed: Collection[str] | None) -> list[str]:
+    """The lock's record of the Hub's scans against the Hub's answer now, and flags `lock` would have refused.
+
+    An empty record claims nothing (a lock made `--offline`). `allowed` is the manifest's
+    `hub-scan-allow` (None without a manifest: then no flag is checked, only records).
+    """
+    found = []
+    for f in model.files:
+        remote = listed.get(f.path)
+        if remote is None:
+            continue  # reported as missing by the listing check
+        now = remote.hub_scan.render() if remote.hub_scan is not None else "none"
+        if f.hub_scan and f.hub_scan != now:
+            found.append(
+                f"{f.path}: the lock records the Hub's scan as `{f.hub_scan}`, the Hub says `{now}` "
+                f"(if the Hub re-scanned, `modellock audit` shows the change and "
+                f"`modellock lock --upgrade-model {model.name}` records it)"
+            )
+        if allowed is not None and remote.hub_scan is not None and remote.hub_scan.refused and f.path not in allowed:
+            found.append(
+                f"{f.path}: the Hub's own scan flags it (`{now}`) and the manifest's hub-scan-allow does not name it"
+            )
+    return found
+
+
 def _listing_problems(
     source: Source,
     ref: RepoRef,
     model: LockedModel,
     selects: Callable[[list[str]], list[str]] | None,
     signature: str | None,
+    allowed: Collection[str] | None = None,
 ) -> tuple[list[str], int]:
     """Differences between the source's listing at the commit and the lock; and bytes read to find them."""
-    listed = {f.path: f for f in source.list_files(ref, model.commit)}
+    # The Hub's scans cost a slower listing: asked for only when the lock records some, or the manifest may allow flags.
+    scans = any(f.hub_scan for f in model.files) or allowed is not None
+    listed = {f.path: f for f in source.list_files(ref, model.commit, scans=scans)}
     expected: list[LockedFile] = list(model.files)
     if model.signature is not None:
         s = model.signature
@@ -114,6 +148,8 @@ def _listing_problems(
             read += n
             if problem is not None:
                 problems.append(problem)
+    if scans:
+        problems.extend(scan_problems(model, listed, allowed))
     if model.signature is None and signature is not None and signature in listed:
         problems.append(f"the repository has {signature} at {model.commit[:7]}, but the lock records no signature")
     if selects is not None:
@@ -124,6 +160,18 @@ def _listing_problems(
         for path in sorted(locked_paths - selected):
             problems.append(f"the lock lists {path}, which the manifest's include/exclude does not select")
     return problems, read
+
+
+def card_problem(source: Source, ref: RepoRef, model: LockedModel) -> str | None:
+    """The card facts the lock records (licence, task, datasets) against the card at the commit, which
+    cannot change. No record claims nothing (`bases = "ignore"`, a dataset, a card without facts)."""
+    if model.card is None or model.repo_type != "model":
+        return None
+    now = from_card_data(source.lineage(ref, model.commit).card)
+    if now == model.card:
+        return None
+    said = now.canonical().removeprefix("card = ").strip() if now is not None else "nothing"
+    return f"the lock records {model.card.canonical().strip()}, the model card at {model.commit[:7]} says {said}"
 
 
 @dataclass(frozen=True)
@@ -159,12 +207,17 @@ def prove_lock(
             source.resolve(ref, model.commit)
             found = _ref_problems(source, ref, model, source.refs(ref))
             configured = spec.signature.path if spec is not None and spec.signature is not None else None
-            listing, n = _listing_problems(source, ref, model, selects, configured or DEFAULT_SIGNATURE)
+            allowed = spec.hub_scan_allow if spec is not None else None
+            listing, n = _listing_problems(source, ref, model, selects, configured or DEFAULT_SIGNATURE, allowed)
         except ModellockError as exc:
             problems.append(Problem(model.name, exc.message))
             continue
+        try:
+            card = card_problem(source, ref, model)
+        except ModellockError as exc:
+            card = f"cannot read the model card at {model.commit[:7]}: {exc.message}"
         read += n
-        problems.extend(Problem(model.name, why) for why in (*found, *listing))
+        problems.extend(Problem(model.name, why) for why in (*found, *listing, *([card] if card else [])))
     files = sum(len(m.files) for m in lock.models)
     asked = tuple(sorted({s.location for s in sources.values()}))
     return ProofResult(CheckResult(tuple(problems), len(lock.models), files, lock), read, asked)

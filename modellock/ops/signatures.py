@@ -13,7 +13,7 @@ import blake3
 from modellock.errors import CheckFailed, ConfigError
 from modellock.project.lockfile import LockedFile, LockedModel, LockedSignature
 from modellock.project.manifest import ModelSpec
-from modellock.signing.bundle import Attestation, Signer, load_public_key, verify_bundle
+from modellock.signing.bundle import Attestation, Signer, bundle_kind, key_hint, load_public_key, verify_bundle
 from modellock.signing.oms import Coverage, SignatureInvalid, compare, parse_statement
 from modellock.signing.trust import TrustRoot, load_trust_root
 from modellock.store.blobs import Store
@@ -50,6 +50,24 @@ class SignatureReport:
     signed_not_installed: tuple[str, ...]
     trust_root: str
     new_signer: bool = False
+    """The signer was not known before this run: trusted on first use, or accepted with --accept-new-signer."""
+    trust: str = "pinned"
+    """Why this signer is trusted, one of TRUST_REASONS."""
+
+
+TRUST_REASONS = ("pinned", "first-use", "re-established", "recorded", "accepted")
+"""`pinned`: the manifest names the key, the identity and issuer, or the certificate roots;
+`first-use`: no pin and no earlier record, so whoever signed is recorded; `re-established`: as
+first use, because the lock's record failed its seal (or the manifest) and was not believed;
+`recorded`: the signer the sealed lock recorded before; `accepted`: a new signer, --accept-new-signer."""
+
+
+def pinned(spec: ModelSpec) -> bool:
+    """Does the manifest say who must sign? Then nothing the lock records is a trust input."""
+    config = spec.signature
+    return config is not None and (
+        config.identity is not None or config.public_key is not None or config.certificate_chain is not None
+    )
 
 
 def signature_path(spec: ModelSpec, repo_paths: Collection[str]) -> str | None:
@@ -113,12 +131,22 @@ def attest_for_lock(
     *,
     accept_new_signer: bool,
     allow_unsigned: bool,
+    discarded: bool = False,
 ) -> tuple[LockedSignature | None, SignatureReport | None]:
-    """Verify the model's signature at the locked commit against the policy; nothing is written on refusal."""
+    """Verify the model's signature at the locked commit against the policy; nothing is written on refusal.
+
+    `old` is the lock's entry only if it passed its seal and agrees with the manifest: an edited
+    record is never a trust input. `discarded` says the lock had an entry that was not believed.
+    """
     if signature is None:
         if spec.signature is not None and spec.signature.path is not None:
             raise CheckFailed(
                 f"refusing {spec.name}: the configured signature {spec.signature.path} is not in the repository"
+            )
+        if pinned(spec):
+            raise CheckFailed(
+                f"refusing {spec.name}: the manifest pins its signer, but the repository has no {DEFAULT_SIGNATURE}",
+                hint="check the repository and revision, or remove the model's `signature` from modellock.toml",
             )
         if spec.require_signature:
             raise CheckFailed(
@@ -135,6 +163,11 @@ def attest_for_lock(
     raw = store.blob_path(signature.blake3).read_bytes()
     config = spec.signature
     mode = config.mode if config is not None else "sigstore"
+    where = f"{spec.name}: {signature.path}"
+    if not pinned(spec):
+        refuse_unpinned_kind(raw, spec.name, where)
+    else:
+        refuse_other_kind(raw, mode, where)
     if mode == "key":
         assert config is not None and config.public_key is not None
         signer = Signer("key", public_key=_read_manifest_file(project_dir, config.public_key, "public key"))
@@ -146,20 +179,8 @@ def attest_for_lock(
     else:
         signer = Signer("sigstore", config.identity if config else None, config.issuer if config else None)
     root = trust.get() if mode == "sigstore" else None
-    attestation = verify_bundle(raw, signer, root, f"{spec.name}: {signature.path}")
-    new_signer = False
-    if config is None or config.identity is None:
-        # Trust on first use: the first lock records the signer; a later one must match it.
-        previous = old.signature if old is not None else None
-        if previous is not None and (previous.identity, previous.issuer) != (attestation.identity, attestation.issuer):
-            if not accept_new_signer:
-                raise SignatureInvalid(
-                    f"refusing {spec.name}: signed by {attestation.identity} ({attestation.issuer}), "
-                    f"but the lock records {previous.identity} ({previous.issuer})",
-                    hint="if the new signer is legitimate, pass --accept-new-signer (or pin identity and issuer)",
-                )
-            new_signer = True
-        new_signer = new_signer or previous is None
+    attestation = verify_bundle(raw, signer, root, where)
+    reason = _trust_reason(spec, old, attestation, discarded, accept_new_signer=accept_new_signer)
     coverage = _check(attestation, spec.name, files, store, signature.path, repo_paths)
     public_key = ""
     if mode == "key":
@@ -191,9 +212,69 @@ def attest_for_lock(
         coverage.covered,
         coverage.signed_not_installed,
         root.source if root is not None else "",
-        new_signer,
+        reason in ("first-use", "re-established", "accepted"),
+        reason,
     )
     return record, report
+
+
+def refuse_unpinned_kind(raw: bytes, model: str, where: str) -> None:
+    """A key- or certificate-signed bundle names no signer to trust on first use: its key or roots must be pinned."""
+    kind = bundle_kind(raw)
+    if kind == "key":
+        hint = key_hint(raw)
+        shown = f" (key hint {hint[:16]}…)" if hint else ""
+        raise SignatureInvalid(
+            f"{where}: signed with a public key{shown}, which the manifest does not pin; a key-signed "
+            "bundle carries no key or identity that could be trusted on first use",
+            hint=f"get the signer's public key (PEM) from its publisher and pin it: `modellock add REPO --public-key "
+            f'KEY.pem`, or signature = {{ public-key = "KEY.pem" }} under [models.{model}] in modellock.toml',
+        )
+    if kind == "certificate":
+        raise SignatureInvalid(
+            f"{where}: signed with a certificate chain (model_signing sign certificate), whose roots the manifest "
+            "does not pin",
+            hint="pin the publisher's root certificates: `modellock add REPO --certificate-chain ROOTS.pem`, or "
+            f'signature = {{ certificate-chain = "ROOTS.pem" }} under [models.{model}] in modellock.toml',
+        )
+
+
+_KIND_WORDS = {"sigstore": "Sigstore (keyless)", "key": "a public key", "certificate": "a certificate chain"}
+
+
+def refuse_other_kind(raw: bytes, mode: str, where: str) -> None:
+    """A pinned signer of one kind and a bundle of another: say so, rather than a verifier's parse error."""
+    kind = bundle_kind(raw)
+    if kind is not None and kind != mode:
+        raise SignatureInvalid(
+            f"{where}: signed with {_KIND_WORDS[kind]}, but the manifest pins {_KIND_WORDS[mode]}",
+            hint="pin what the publisher signs with (`signature` under the model in modellock.toml)",
+        )
+
+
+def _trust_reason(
+    spec: ModelSpec,
+    old: LockedModel | None,
+    attestation: Attestation,
+    discarded: bool,
+    *,
+    accept_new_signer: bool,
+) -> str:
+    """Why the verified signer is trusted; SignatureInvalid when an unpinned signer differs from the sealed record."""
+    if pinned(spec):
+        return "pinned"  # the manifest decided, and verify_bundle enforced it: the lock has no say
+    previous = old.signature if old is not None else None
+    if previous is None:
+        return "re-established" if discarded else "first-use"
+    if (previous.identity, previous.issuer) == (attestation.identity, attestation.issuer):
+        return "recorded"
+    if not accept_new_signer:
+        raise SignatureInvalid(
+            f"refusing {spec.name}: signed by {attestation.identity} ({attestation.issuer}), "
+            f"but the lock records {previous.identity} ({previous.issuer})",
+            hint="if the new signer is legitimate, pass --accept-new-signer (or pin identity and issuer)",
+        )
+    return "accepted"
 
 
 def attest_for_sync(

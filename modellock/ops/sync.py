@@ -15,6 +15,7 @@ from modellock.errors import CheckFailed, IntegrityError, UnsafePath, UsageError
 from modellock.gate.enforce import gate_files
 from modellock.ops.check import model_claim
 from modellock.ops.edgecheck import edge_problems, hf_cache_bases, parents_first, with_ancestors
+from modellock.ops.gatefacts import refuse_misrecorded
 from modellock.ops.progress import Progress
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
 from modellock.project.paths import claims_problem
@@ -380,7 +381,8 @@ def sync_lock(
         verified = 0
         if changes:
             for model in pending:
-                gate_files(model.name, model.policy, [(f.path, store.blob_path(f.blake3)) for f in model.files])
+                scans = gate_files(model.name, model.policy, [(f.path, store.blob_path(f.blake3)) for f in model.files])
+                refuse_misrecorded(model, scans)  # what show and the BOMs say of these files is true of them
                 if model.signature is not None:
                     from modellock.ops.signatures import TrustSource, attest_for_sync
 

@@ -10,7 +10,7 @@ from modellock.report.interface import Document
 from modellock.report.sarif import sarif_log
 
 _RULES = (
-    ("HUB001", "The Hub's own scan now calls a locked file unsafe", "error"),
+    ("HUB001", "The Hub's own scan now calls a locked file unsafe (newly, or not allowed by the manifest)", "error"),
     ("HUB002", "The Hub's own scan of a locked file changed since locking", "warning"),
 )
 
@@ -23,12 +23,20 @@ def audit_text(report: AuditReport) -> list[str]:
     lines = []
     for c in report.changed:
         moved = ", ".join(f"{what} {was} -> {now}" for what, was, now in c.changes)
-        lines.append(f"{'NEW UNSAFE ' if c.new_unsafe else ''}{_where(c)}: {moved}")
+        label = "NEW UNSAFE " if c.new_unsafe else "UNSAFE (not in hub-scan-allow) " if c.fails else ""
+        lines.append(f"{label}{_where(c)}: {moved or 'as the lock records'}")
     checked = f"{report.files} files in {report.models} models"
+    differ = [c for c in report.changed if c.changes]
     if not report.changed:
         lines.append(f"No Hub scan changed since locking ({checked}).")
     else:
-        lines.append(f"{len(report.changed)} changed, {len(report.new_unsafe)} newly unsafe ({checked}).")
+        lines.append(f"{len(differ)} changed, {len(report.new_unsafe)} newly unsafe ({checked}).")
+    kept = [c for c in report.failing if not c.new_unsafe]
+    if kept:
+        lines.append(
+            f"{len(kept)} file(s) the Hub calls unsafe are not in the manifest's hub-scan-allow: "
+            "`lock` would refuse them; review them, then allow or exclude them in modellock.toml."
+        )
     lines.append("The Hub's scans are evidence, not a verdict: modellock's own gate and digests decide what installs.")
     return lines
 
@@ -43,6 +51,8 @@ def _change(c: ScanChange) -> dict[str, Any]:
         "now": c.now.statuses() if c.now is not None else None,
         "changes": [{"scan": what, "was": was, "now": now} for what, was, now in c.changes],
         "new_unsafe": c.new_unsafe,
+        "allowed": c.allowed,
+        "fails": c.fails,
     }
 
 
@@ -55,6 +65,7 @@ class AuditJson(Document[AuditReport]):
             "files": result.files,
             "changed": [_change(c) for c in result.changed],
             "new_unsafe": len(result.new_unsafe),
+            "failing": len(result.failing),
         }
 
 
@@ -66,7 +77,7 @@ class AuditSarif(Document[AuditReport]):
     def build(self, result: AuditReport) -> dict[str, Any]:
         results = []
         for c in result.changed:
-            rule_id, _, level = _RULES[0] if c.new_unsafe else _RULES[1]
+            rule_id, _, level = _RULES[0] if c.fails else _RULES[1]
             moved = ", ".join(f"{what} {was} -> {now}" for what, was, now in c.changes)
             results.append(
                 {

@@ -38,6 +38,15 @@ def use_color(mode: str, stream: TextIO) -> bool:
 _STYLES = {"error": "1;31", "warning": "1;33", "hint": "1;36", "debug": "2"}
 
 
+_TRUST_WORDS = {
+    "pinned": " (pinned in the manifest)",
+    "first-use": " (trusted on first use)",
+    "re-established": " (trusted on first use again: the lock's entry failed its seal or disagreed with the manifest)",
+    "accepted": " (new signer, accepted with --accept-new-signer)",
+}
+"""How `lock` says why a signer is trusted (`recorded`, the signer the sealed lock recorded, says nothing)."""
+
+
 class Console:
     """Where output goes: summaries on stdout, errors and progress on stderr."""
 
@@ -124,7 +133,7 @@ class Console:
             self.warn(warning)
         for s in result.signatures:
             who = s.identity if s.mode != "sigstore" else f"{s.identity} ({s.issuer})"
-            first = " (trusted on first use)" if s.new_signer else ""
+            first = _TRUST_WORDS.get(s.trust, "")
             self.line(f"Verified signature of {s.model}: {s.mode}, {who}{first}, covers {count(s.covers, 'file')}")
             if s.signed_not_installed:
                 shown = ", ".join(s.signed_not_installed[:5]) + (" ..." if len(s.signed_not_installed) > 5 else "")

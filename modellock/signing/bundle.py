@@ -62,6 +62,36 @@ def verify_bundle(raw: bytes, signer: Signer, trust: TrustRoot | None, where: st
     return _verify_sigstore(raw, signer, trust, where)
 
 
+def bundle_kind(raw: bytes) -> Mode | None:
+    """Which way a bundle was signed, by its verification material (None if it cannot be told).
+
+    `model_signing sign key` writes a v0.3 bundle with only a key hint, `sign certificate` one with an
+    `x509CertificateChain`; Sigstore keyless bundles carry a Fulcio certificate and a log entry.
+    Nothing is verified here: this only chooses which verification, and which refusal, applies.
+    """
+    try:
+        bundle = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    material = bundle.get("verificationMaterial") if isinstance(bundle, dict) else None
+    if not isinstance(material, dict):
+        return None
+    if bundle.get("mediaType") == _BUNDLE_V03 and "x509CertificateChain" in material:
+        return "certificate"
+    if "publicKey" in material and "certificate" not in material and "x509CertificateChain" not in material:
+        return "key"
+    return "sigstore"
+
+
+def key_hint(raw: bytes) -> str | None:
+    """The key hint of a key-mode bundle (model_signing: SHA-256 of the public key's PEM), if it has one."""
+    try:
+        hint = json.loads(raw)["verificationMaterial"]["publicKey"]["hint"]
+    except (ValueError, RecursionError, KeyError, TypeError):
+        return None
+    return hint if isinstance(hint, str) and hint.isascii() and hint.isalnum() and len(hint) <= 128 else None
+
+
 def _pae(payload_type: str, payload: bytes) -> bytes:
     return f"DSSEv1 {len(payload_type)} {payload_type} {len(payload)} ".encode() + payload
 
