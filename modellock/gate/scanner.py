@@ -15,8 +15,9 @@ import struct
 from pathlib import Path
 
 from modellock.gate.arrays import elements, has_objects, itemsize, joblib_build, npy_header
-from modellock.gate.budget import ACTIVE, MAX_DEPTH, Budget, CapExceeded, StreamError, expand
+from modellock.gate.budget import ACTIVE, MAX_DEPTH, Budget, CapExceeded
 from modellock.gate.buffer import Window
+from modellock.gate.compressed import containers, merge, scan_container
 from modellock.gate.formats import (
     MAX_KERAS_CONFIG,
     check_gguf,
@@ -35,7 +36,7 @@ from modellock.gate.zipread import MAX_MEMBERS, ZipInvalid, check_crc, member_wi
 CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyx", ".pyd", ".so", ".dll", ".dylib", ".sh", ".bash", ".bat", ".ps1", ".exe")
 _NATIVE_MAGIC = (b"\x7fELF", b"MZ", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe")
 _HDF5 = b"\x89HDF\r\n\x1a\n"
-_OPAQUE = {b"7z\xbc\xaf\x27\x1c": "7z", b"\x28\xb5\x2f\xfd": "zstd", b"\x04\x22\x4d\x18": "lz4", b"Rar!": "rar"}
+_OPAQUE = {b"7z\xbc\xaf\x27\x1c": "7z", b"Rar!": "rar"}
 # What a name promises. A file named so must be that format; code-bearing content is "disguised".
 _CLAIMS = {
     ".safetensors": "safetensors", ".gguf": "gguf", ".npy": "numpy", ".npz": "npz", ".onnx": "onnx",
@@ -107,11 +108,12 @@ def _scan(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
         return ScanResult("gguf", "data", tuple(check_gguf(data)))
     if head.startswith(_HDF5):
         return ScanResult("hdf5", "data", tuple(f for c in keras_configs_in(data) for f in check_keras_config(c)))
-    method = _compression(head)
-    if method is not None:
-        result = _scan_compressed(data, name, budget, depth, method)
+    for box in containers(head):
+        result = scan_container(data, name, budget, depth, box, _streams_as_pickle, _inner)
         if result is not None:
-            return result
+            # The raw bytes are read too: a loader that does not decompress may unpickle them.
+            raw = _scan_pickle(data, lower) if head and is_opcode(head[0]) else None
+            return result if raw is None else merge(result, raw)
     for magic, label in _OPAQUE.items():
         if head.startswith(magic):
             return ScanResult(label, "data", (Finding("invalid", f"a {label} archive modellock cannot inspect"),))
@@ -259,28 +261,19 @@ def _scan_npy(data: Window) -> ScanResult:
     return ScanResult("numpy-object", "pickle", tuple(findings))
 
 
-def _compression(head: bytes) -> str | None:
-    if head.startswith(b"\x1f\x8b"):
-        return "gzip"
-    if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
-        return "zlib"  # joblib's `.z` files, among others
-    if head.startswith(b"BZh") and head[3:4].isdigit():
-        return "bzip2"
-    if head.startswith(b"\xfd7zXZ\x00"):
-        return "xz"
-    return None
+def _inner(content: Window, name: str, depth: int) -> ScanResult:
+    budget = ACTIVE.get()
+    assert budget is not None
+    return _scan(content, name, budget, depth)
 
 
-def _scan_compressed(data: Window, name: str, budget: Budget, depth: int, method: str) -> ScanResult | None:
-    try:
-        _, content = expand(data, method, budget, f"{method} stream", keep=True)
-    except StreamError as exc:
-        if method in ("zlib", "bzip2"):
-            return None  # bytes that merely look like a weak magic number
-        return ScanResult(method, "data", (Finding("invalid", str(exc)),))
-    assert content is not None
-    inner = _scan(content, name.rsplit(".", 1)[0], budget, depth + 1)
-    return ScanResult(f"{method}+{inner.format}", inner.kind, inner.findings)
+def _streams_as_pickle(head: bytes) -> bool:
+    """Decoded bytes `_scan` would read as a pickle: they can be walked as they decompress."""
+    if not head or not is_opcode(head[0]) or containers(head):
+        return False
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY", b"GGUF", _HDF5, *_OPAQUE)):
+        return False
+    return not (len(head) >= 262 and head[257:262] == b"ustar") and head[8:9] not in (b"{", b" ")
 
 
 def _scan_tar(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:

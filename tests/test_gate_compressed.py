@@ -1,0 +1,247 @@
+"""Compressed containers: each magic a loader decompresses on is recognised, every nesting a loader
+opens is followed, and "not a pickle" is only ever concluded with a reason.
+
+Streams are written by the real compressors (zlib, gzip, bz2, lzma, lz4.frame, zstandard); the real
+joblib and pandas files are in the corpus (tests/data/make_corpus.py, `compressed_families`).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import pickle
+import tarfile
+import zlib
+from collections.abc import Callable
+
+import lz4.frame
+import pytest
+import zstandard
+
+from modellock.gate.compressed import Container, containers, lzma_alone_header
+from modellock.gate.enforce import decide
+from modellock.gate.scanner import scan_bytes
+from modellock.project.policy import Policy
+from tests import corpus
+
+PAYLOAD = corpus.call("os", "system")
+BENIGN = pickle.dumps({"weights": [1.0, 2.0], "epoch": 3}, protocol=4)
+DENY, SCAN = Policy(), Policy(pickle="scan")
+
+
+def joblib_zfile(data: bytes) -> bytes:
+    """joblib < 0.10's `ZF` file, as `numpy_pickle_compat.write_zfile` writes it."""
+    return b"ZF" + f"{len(data):#x}".ljust(19).encode() + zlib.compress(data)
+
+
+COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
+    "zlib": zlib.compress,
+    "gzip": lambda d: gzip.compress(d, mtime=0),
+    "bzip2": bz2.compress,
+    "xz": lambda d: lzma.compress(d, format=lzma.FORMAT_XZ),
+    "lzma": lambda d: lzma.compress(d, format=lzma.FORMAT_ALONE),
+    "lz4": lz4.frame.compress,
+    "zstd": zstandard.ZstdCompressor().compress,
+    "joblib-zfile": joblib_zfile,
+}
+
+
+# -- recognisers -----------------------------------------------------------------------------------------
+
+
+def _alone(lc: int, lp: int, pb: int, dictionary: int, size: int = (1 << 64) - 1) -> bytes:
+    return bytes([(pb * 5 + lp) * 9 + lc]) + dictionary.to_bytes(4, "little") + size.to_bytes(8, "little") + b"\0"
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"\x1f\x8b\x08\x00", [Container("gzip", "gzip")]),
+        (b"\x1f\x8b\x07\x00", []),  # gzip's only method is deflate (8): GzipFile refuses the rest
+        (b"\x78\x9c", [Container("zlib", "zlib", strong=False)]),
+        (b"\x78\x01", [Container("zlib", "zlib", strong=False)]),
+        (b"\x78\x5e", [Container("zlib", "zlib", strong=False)]),
+        (b"\x78\xda", [Container("zlib", "zlib", strong=False)]),
+        (b"\x78\x00", []),  # fails zlib's header check: zlib.decompress refuses it at once
+        (b"ZF0x1f" + b" " * 15 + b"\x78", [Container("zlib", "joblib-zfile", offset=21)]),
+        (b"ZF0x1f" + b" " * 16 + b"\x78", [Container("zlib", "joblib-zfile", offset=22)]),
+        (b"ZFzz", []),
+        (b"BZh91AY&SY", [Container("bzip2", "bzip2", strong=False)]),
+        (b"BZh0", []),
+        (b"\xfd7zXZ\x00\x00", [Container("xz", "xz")]),
+        (_alone(3, 0, 2, 1 << 23), [Container("lzma", "lzma")]),  # joblib's `5d 00`
+        (_alone(0, 2, 0, 3 << 20, 100), [Container("lzma", "lzma", strong=False)]),  # what LZMAFile reads
+        (_alone(3, 0, 2, (1 << 23) + 1), []),  # a dictionary size liblzma's picky reader refuses
+        (_alone(3, 2, 2, 1 << 23), []),  # lc + lp > 4
+        (_alone(3, 0, 2, 1 << 23, 1 << 40), []),  # an uncompressed size over 256 GiB
+        (b"\x04\x22\x4d\x18\x64", [Container("lz4", "lz4")]),
+        (b"\x28\xb5\x2f\xfd\x00", [Container("zstd", "zstd")]),
+        (b"\x50\x2a\x4d\x18\x04\x00\x00\x00", [Container("zstd", "zstd", strong=False)]),
+        (b"\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", []),  # a plain pickle
+        (b"PK\x03\x04", []),
+    ],
+)
+def test_each_magic_is_recognised_as_its_loader_reads_it(head: bytes, expected: list[Container]) -> None:
+    assert containers(head) == expected
+
+
+def test_the_lzma_alone_rule_is_liblzmas() -> None:
+    # Every header the real encoder writes passes; LZMAFile (the reader joblib and pandas use) agrees.
+    for preset in range(10):
+        data = lzma.compress(BENIGN, format=lzma.FORMAT_ALONE, preset=preset)
+        assert lzma_alone_header(data[:13]), preset
+        assert lzma.decompress(data) == BENIGN  # the format LZMAFile reads: FORMAT_AUTO
+    refused = _alone(3, 0, 2, (1 << 23) + 1)[:13] + lzma.compress(BENIGN, format=lzma.FORMAT_ALONE)[13:]
+    with pytest.raises(lzma.LZMAError):
+        lzma.decompress(refused)
+    assert not lzma_alone_header(refused)
+
+
+# -- end to end: every compressor, both policies ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", sorted(COMPRESSORS))
+@pytest.mark.parametrize("name", ["model.pkl", "pytorch_model.bin", "weights.joblib", "data"])
+def test_a_compressed_payload_is_refused_under_every_policy(method: str, name: str) -> None:
+    data = COMPRESSORS[method](PAYLOAD)
+    result = scan_bytes(data, name)
+    assert result.verdict == "malicious", (method, result)
+    assert any("os.system" in f.message for f in result.findings), result.findings
+    for policy in (DENY, SCAN):
+        assert not decide(name, result, policy, "m").allowed
+
+
+@pytest.mark.parametrize("method", sorted(COMPRESSORS))
+def test_a_compressed_benign_pickle_is_a_pickle(method: str) -> None:
+    data = COMPRESSORS[method](BENIGN)
+    result = scan_bytes(data, "model.pkl")
+    assert (result.kind, result.verdict) == ("pickle", "clean"), result
+    assert result.format.startswith(method)
+    assert decide("model.pkl", result, SCAN, "m").allowed
+    refusal = decide("model.pkl", result, DENY, "m")
+    assert not refusal.allowed and "pickle-based" in refusal.reason
+
+
+def test_the_joblib_lzma_bypass_of_issue_20() -> None:
+    # 0x5d, LZMA-alone's first byte, is also EMPTY_LIST: read raw, the walk broke at byte 1.
+    data = lzma.compress(PAYLOAD, format=lzma.FORMAT_ALONE)
+    assert data[:2] == b"\x5d\x00"
+    result = scan_bytes(data, "pytorch_model.bin")
+    assert result.format == "lzma+pickle" and result.verdict == "malicious"
+    assert not decide("pytorch_model.bin", result, DENY, "m").allowed
+
+
+# -- nesting --------------------------------------------------------------------------------------------------
+
+
+def _tar(members: list[tuple[str, bytes]], mode: str = "w") -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode=mode) as archive:  # type: ignore[call-overload]
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("label", "data"),
+    [
+        ("pandas .tar.gz", _tar([("x.pkl", PAYLOAD)], "w:gz")),
+        ("pandas .tar.bz2", _tar([("x.pkl", PAYLOAD)], "w:bz2")),
+        ("pandas .tar.xz", _tar([("x.pkl", PAYLOAD)], "w:xz")),
+        ("pandas .zip", corpus.zip_bytes([("x.pkl", PAYLOAD)])),
+        ("a zip member compressed again", corpus.zip_bytes([("x.pkl.lzma", COMPRESSORS["lzma"](PAYLOAD))])),
+        ("an lz4 joblib file inside a tar", _tar([("model.joblib", COMPRESSORS["lz4"](PAYLOAD))])),
+        ("npz object array", corpus.zip_bytes([("a.npy", corpus.npy("|O", (1,), PAYLOAD))])),
+        ("a gzip of an lzma stream", COMPRESSORS["gzip"](COMPRESSORS["lzma"](PAYLOAD))),
+    ],
+)
+def test_nested_payloads_are_found(label: str, data: bytes) -> None:
+    result = scan_bytes(data, "model.bin")
+    assert result.verdict == "malicious", (label, result)
+    assert not decide("model.bin", result, DENY, "m").allowed
+
+
+# -- "not a pickle" needs a reason -------------------------------------------------------------------------
+
+
+def test_text_that_starts_like_a_weak_magic_is_data() -> None:
+    for text in (b"x^2 + y^2 = 1\n" * 20, b"x\x01 is a byte\n", b"BZh9 is bzip2's header\n"):
+        result = scan_bytes(text, "notes.bin")
+        assert (result.kind, result.verdict) == ("data", "safe"), (text, result)
+
+
+def loader_prefix(method: str, data: bytes) -> bytes:
+    """What the loaders' own file objects hand an unpickler, read 8 KiB at a time, before any error."""
+    opened: dict[str, Callable[[io.BytesIO], object]] = {
+        "gzip": lambda f: gzip.GzipFile(fileobj=f),
+        "bzip2": bz2.BZ2File,
+        "xz": lzma.LZMAFile,
+        "lzma": lzma.LZMAFile,
+        "lz4": lz4.frame.LZ4FrameFile,
+        "zstd": lambda f: zstandard.ZstdDecompressor().stream_reader(f),
+    }
+    seen = b""
+    if method == "zlib":  # joblib's BinaryZlibFile feeds 8 KiB blocks to one decompressobj
+        stream = zlib.decompressobj()
+        try:
+            for at in range(0, len(data), 8192):
+                seen += stream.decompress(data[at : at + 8192])
+        except zlib.error:
+            pass
+        return seen
+    reader = opened[method](io.BytesIO(data))
+    try:
+        while chunk := reader.read(8192):  # type: ignore[attr-defined]
+            seen += chunk
+    except Exception:  # each library raises its own error type
+        pass
+    return seen
+
+
+@pytest.mark.parametrize("method", ["zlib", "bzip2", "lzma", "gzip", "xz", "lz4", "zstd"])
+def test_trailing_garbage_or_a_broken_tail_does_not_hide_a_payload(method: str) -> None:
+    whole = COMPRESSORS[method](PAYLOAD + bytes(range(256)) * 400)  # STOP comes long before the end
+    for data in (
+        whole + b"garbage after the stream",
+        whole[: len(whole) * 2 // 3],
+        whole[: len(whole) // 3],
+        whole[:-2] + b"\xff\xff",
+    ):
+        result = scan_bytes(data, "model.bin")
+        if PAYLOAD[:-1] in loader_prefix(method, data):
+            assert result.verdict == "malicious", (method, len(data), result)
+        else:  # no loader ever reaches the payload: no refusal is owed, but none is wrong either
+            assert result.verdict in ("malicious", "invalid", "safe"), result
+
+
+def test_concatenated_streams_are_read_on_as_the_loaders_read_them() -> None:
+    for method in ("gzip", "bzip2", "xz", "lzma", "lz4", "zstd"):
+        data = COMPRESSORS[method](PAYLOAD[:10]) + COMPRESSORS[method](PAYLOAD[10:])
+        assert scan_bytes(data, "model.pkl").verdict == "malicious", method
+
+
+def test_a_broken_strong_container_is_refused_not_data() -> None:
+    for method in ("gzip", "xz", "lz4", "zstd"):
+        data = COMPRESSORS[method](b"\x00" * 1000)[:12]
+        result = scan_bytes(data, "weights.bin")
+        assert result.verdict == "invalid", (method, result)
+
+
+def test_an_lzma_header_asking_for_too_much_memory_is_a_named_refusal() -> None:
+    data = bytearray(COMPRESSORS["lzma"](PAYLOAD))
+    data[1:5] = (1 << 30).to_bytes(4, "little")  # a 1 GiB dictionary: still what joblib.load reads
+    assert lzma.decompress(bytes(data)) == PAYLOAD
+    result = scan_bytes(bytes(data), "model.joblib")
+    assert result.verdict == "invalid"
+    assert any("MAX_LZMA_MEMORY" in f.message for f in result.findings), result.findings
+
+
+def test_a_large_compressed_pickle_streams_and_finds_a_late_payload() -> None:
+    big = pickle.dumps(b"\x01" * (80 << 20), protocol=4)[:-1] + b"0" + PAYLOAD[2:]  # 80 MiB, then the payload
+    for method in ("gzip", "lzma", "zstd"):
+        result = scan_bytes(COMPRESSORS[method](big), "model.pkl")
+        assert result.verdict == "malicious", (method, result)
