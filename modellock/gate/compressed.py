@@ -99,8 +99,12 @@ def inner_name(name: str) -> str:
     return name
 
 
+StreamsAsPickle = Callable[[bytes, str], bool]
+"""The scanner's judgement that decoded bytes (their head, their name) are read as a pickle."""
+
+
 def scan_container(
-    data: Window, name: str, budget: Budget, depth: int, box: Container, streams_as_pickle: Callable[[bytes], bool],
+    data: Window, name: str, budget: Budget, depth: int, box: Container, streams_as_pickle: StreamsAsPickle,
     inner: InnerScan,
 ) -> ScanResult | None:  # fmt: skip
     """The scan of what the container decodes to; None when it is not that container after all."""
@@ -111,9 +115,9 @@ def scan_container(
     if not head and error is not None:
         return _broken(box, error, data) if box.strong else None
     content_name = inner_name(name)
-    if error is None and not done and streams_as_pickle(bytes(head[:512])):
+    if error is None and not done and streams_as_pickle(bytes(head[:512]), content_name):
         return _streamed(box, StreamBuffer(chunks, bytes(head)), content_name, data)
-    if error is not None or (done and streams_as_pickle(bytes(head[:512]))):
+    if error is not None or (done and streams_as_pickle(bytes(head[:512]), content_name)):
         # Decoding failed after some output: loaders unpickle that prefix before they see the error.
         prefix = StreamBuffer(iter(()), bytes(head))
         prefix.error = error

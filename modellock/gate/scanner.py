@@ -32,6 +32,7 @@ from modellock.gate.pickles import failure_finding, import_findings, walk_graded
 from modellock.gate.torchfile import scan_legacy, scan_torch_tar, scan_torch_zip
 from modellock.gate.verdict import Finding, Kind, ScanResult, worst
 from modellock.gate.zipread import MAX_MEMBERS, ZipInvalid, check_crc, member_window, read_members
+from modellock.gate.zipstream import scan_deflated
 
 CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyx", ".pyd", ".so", ".dll", ".dylib", ".sh", ".bash", ".bat", ".ps1", ".exe")
 _NATIVE_MAGIC = (b"\x7fELF", b"MZ", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe")
@@ -209,17 +210,26 @@ def _scan_zip(data: Window, name: str, budget: Budget, depth: int) -> ScanResult
     for member in members:
         if member.name.endswith("/") and member.size == 0:
             continue
+        scanned: ScanResult | Window
         try:
-            content = member_window(data, member, budget)
-            assert content is not None
-            check_crc(content, member)
+            if member.method == 8:
+                scanned = scan_deflated(data, member, budget, _streams_as_pickle)
+            else:
+                stored = member_window(data, member, budget)
+                assert stored is not None
+                check_crc(stored, member)
+                scanned = stored
         except ZipInvalid as exc:
             findings.append(Finding("invalid", f"zip archive: {exc}"))
             continue
-        if fmt == "keras" and member.name == "config.json":
-            findings += _keras_json(content)
-            continue
-        inner = _scan(content, f"{name}/{member.name}", budget, depth + 1)
+        if isinstance(scanned, ScanResult):
+            inner = scanned  # scanned as it inflated
+        else:
+            content = scanned
+            if fmt == "keras" and member.name == "config.json":
+                findings += _keras_json(content)
+                continue
+            inner = _scan(content, f"{name}/{member.name}", budget, depth + 1)
         if fmt == "npz" and not inner.format.startswith("numpy"):
             findings.append(Finding("invalid", f"{member.name}: an .npz member that is {inner.format}, not numpy"))
         kind = worst(kind, inner.kind)
@@ -267,10 +277,13 @@ def _inner(content: Window, name: str, depth: int) -> ScanResult:
     return _scan(content, name, budget, depth)
 
 
-def _streams_as_pickle(head: bytes) -> bool:
+def _streams_as_pickle(head: bytes, name: str = "") -> bool:
     """Decoded bytes `_scan` would read as a pickle: they can be walked as they decompress."""
     if not head or not is_opcode(head[0]) or containers(head):
         return False
+    lower = name.lower()
+    if lower.endswith((*CODE_SUFFIXES, *_NON_CODE_SUFFIXES, ".onnx", "saved_model.pb", "saved_model.pbtxt")):
+        return False  # judged by name when no pickle: read whole
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY", b"GGUF", _HDF5, *_OPAQUE)):
         return False
     return not (len(head) >= 262 and head[257:262] == b"ustar") and head[8:9] not in (b"{", b" ")
