@@ -217,6 +217,18 @@ def many_members(path: Path) -> None:
             archive.writestr(f"f{i}.txt", b"hello")
 
 
+def tar_200k(path: Path) -> None:
+    """A tar of 200,000 small text files (issue #20: a tar real projects write must pass)."""
+    import tarfile
+
+    with tarfile.open(path, "w") as archive:
+        for i in range(200_000):
+            info = tarfile.TarInfo(f"d/{i}.txt")
+            body = b"hello %d\n" % i
+            info.size = len(body)
+            archive.addfile(info, io.BytesIO(body))
+
+
 def bz2_pickle(path: Path) -> None:
     path.write_bytes(bz2.compress(pickle.dumps(b"\0" * (200 * MIB))))
 
@@ -236,6 +248,7 @@ CASES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "pickle at the memo cap": ("memo.pkl", memo_pickle),
     "bzip2 pickle expanding to 200 MiB": ("big.pkl.bz2", bz2_pickle),
     "zip at the member cap (40,000 tiny files)": ("members.zip", many_members),
+    "tar of 200,000 tiny files": ("members.tar", tar_200k),
     "100 MB safetensors, 60,000 tensors": ("model.safetensors", safetensors_100mb),
     "100 MB torch zip state_dict": ("pytorch_model.bin", state_dict_100mb),
     "100 MB torch zip, 20,000 storages": ("many.bin", torch_many_storages),

@@ -12,6 +12,8 @@ import itertools
 import mmap
 import os
 import struct
+import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from modellock.gate.arrays import elements, has_objects, itemsize, joblib_build, npy_header
@@ -31,7 +33,7 @@ from modellock.gate.pickle_walk import LEGACY_TORCH_MAGIC, PickleInvalid, is_opc
 from modellock.gate.pickles import failure_finding, import_findings, walk_graded
 from modellock.gate.torchfile import scan_legacy, scan_torch_tar, scan_torch_zip
 from modellock.gate.verdict import Finding, Kind, ScanResult, worst
-from modellock.gate.zipread import MAX_MEMBERS, ZipInvalid, check_crc, member_window, read_members
+from modellock.gate.zipread import ZipInvalid, check_crc, member_window, read_members
 from modellock.gate.zipstream import scan_deflated
 
 CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyx", ".pyd", ".so", ".dll", ".dylib", ".sh", ".bash", ".bat", ".ps1", ".exe")
@@ -156,6 +158,7 @@ def _scan_pickle(data: Window, lower: str) -> ScanResult | None:
     except PickleInvalid as exc:
         inert = exc.kind == "parse" or (exc.kind == "unresolvable" and not data.head(1).startswith(b"\x80"))
         if inert and not exc.calls and not exc.imports:
+            _refund_sniff()
             return None
         graded = import_findings(exc.imports)
         if (
@@ -164,6 +167,7 @@ def _scan_pickle(data: Window, lower: str) -> ScanResult | None:
             and not lower.endswith(_PICKLE_NAMES)
             and all(f.verdict != "malicious" for f in graded)
         ):
+            _refund_sniff()
             return None  # text that happens to spell GLOBAL names; no loader reads it as a pickle
         return ScanResult("pickle", "pickle", (*graded, failure_finding(exc)))
     if type(first.value) is int and first.value == LEGACY_TORCH_MAGIC:
@@ -175,6 +179,14 @@ def _scan_pickle(data: Window, lower: str) -> ScanResult | None:
         findings.append(Finding("invalid", f"{len(data) - first.end} bytes of other data follow the pickle"))
         findings += _trailing_pickles(data, first.end)
     return ScanResult("joblib" if joblib else "pickle", "pickle", tuple(findings))
+
+
+def _refund_sniff() -> None:
+    """A walk that proved the bytes are no pickle is not one of the file's pickles (MAX_PICKLES):
+    a tar of many small text files would otherwise reach it. Its opcodes stay charged."""
+    budget = ACTIVE.get()
+    if budget is not None:
+        budget.pickles -= 1
 
 
 def _trailing_pickles(data: Window, pos: int) -> list[Finding]:
@@ -289,29 +301,44 @@ def _streams_as_pickle(head: bytes, name: str = "") -> bool:
     return not (len(head) >= 262 and head[257:262] == b"ustar") and head[8:9] not in (b"{", b" ")
 
 
-def _scan_tar(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
-    import tarfile
+MAX_TAR_MEMBERS = 1_000_000
+"""Members of one tar (read one header at a time, so memory does not grow with them): datasets and
+pandas archives hold hundreds of thousands; each costs tens of microseconds."""
+_TORCH_TAR_PROBE = 16
 
-    try:
-        with tarfile.open(fileobj=data.reader(), mode="r:") as archive:  # type: ignore[call-overload]
-            members = list(itertools.islice(archive, MAX_MEMBERS + 1))
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        return ScanResult("tar", "data", (Finding("invalid", f"tar archive: {exc}"),))
-    if len(members) > MAX_MEMBERS:
-        return ScanResult("tar", "data", (Finding("invalid", f"more than {MAX_MEMBERS} members (cap MAX_MEMBERS)"),))
-    if any(m.name == "pickle" for m in members):
-        return scan_torch_tar(data)
+
+def _scan_tar(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
     findings: list[Finding] = []
     kind: Kind = "data"
-    for member in members:
-        if member.issym() or member.islnk():
-            findings.append(Finding("invalid", f"{member.name}: links inside an archive"))
-        if not member.isfile():
-            continue
-        inner = _scan(data.sub(member.offset_data, member.size), f"{name}/{member.name}", budget, depth + 1)
-        kind = worst(kind, inner.kind)
-        findings += [Finding(f.verdict, f"{member.name}: {f.message}") for f in inner.findings]
+    try:
+        with tarfile.open(fileobj=data.reader(), mode="r:") as archive:  # type: ignore[call-overload]
+            first = [m for m in itertools.islice(_members(archive), _TORCH_TAR_PROBE)]
+            if any(m.name == "pickle" for m in first):
+                return scan_torch_tar(data)  # torch's own tar layout (before 0.1.10): four members
+            for count, member in enumerate(itertools.chain(first, _members(archive)), 1):
+                if count > MAX_TAR_MEMBERS:
+                    message = f"more than {MAX_TAR_MEMBERS} members (cap MAX_TAR_MEMBERS)"
+                    return ScanResult("tar", "data", (Finding("invalid", message),))
+                if member.issym() or member.islnk():
+                    findings.append(Finding("invalid", f"{member.name}: links inside an archive"))
+                if not member.isfile():
+                    continue
+                inner = _scan(data.sub(member.offset_data, member.size), f"{name}/{member.name}", budget, depth + 1)
+                kind = worst(kind, inner.kind)
+                findings += [Finding(f.verdict, f"{member.name}: {f.message}") for f in inner.findings]
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        return ScanResult("tar", "data", (*findings, Finding("invalid", f"tar archive: {exc}")))
     return ScanResult("tar", kind, tuple(findings))
+
+
+def _members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    """Headers one at a time; TarFile keeps every one it reads, which is dropped here."""
+    while True:
+        member = archive.next()
+        archive.members.clear()  # type: ignore[attr-defined]
+        if member is None:
+            return
+        yield member
 
 
 def scan_tree(root: Path) -> list[tuple[str, ScanResult]]:
