@@ -10,12 +10,14 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import json
 import lzma
 import pickle
 import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 
 import lz4.frame
 import pytest
@@ -291,3 +293,37 @@ def test_npz_object_arrays_and_pandas_zip_pickles_are_walked_when_deflated() -> 
     with zipfile.ZipFile(out := io.BytesIO(), "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("frame.pkl", BENIGN)
     assert scan_bytes(out.getvalue(), "frame.pkl.zip").verdict == "clean"
+
+
+# -- the real libraries' files (tests/data/make_corpus.py `compressed`, every label proven by loading) -------
+
+CORPUS = Path(__file__).parent / "data" / "corpus"
+REAL = {k: v for k, v in json.loads((CORPUS / "MANIFEST.json").read_text()).items() if "/compressed/" in k}
+
+
+def test_the_compressed_corpus_covers_every_loader_and_compressor() -> None:
+    names = " ".join(REAL)
+    for compressor in ("zlib", "gzip", "bz2", "lzma", "xz", "lz4"):
+        for kind in ("safe", "malicious"):
+            assert f"{kind}/compressed/joblib_{compressor}.joblib" in REAL, (kind, compressor)
+    for method in ("gzip", "bz2", "zip", "xz", "zstd", "tar"):
+        assert f"malicious/compressed/pandas_{method}" in names and f"safe/compressed/pandas_{method}" in names
+    assert "savez_compressed.npz" in names and "savez_compressed_object.npz" in names
+
+
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_real_compressed_files_under_deny_and_scan(name: str) -> None:
+    result = scanner.scan_file(CORPUS / name, name)
+    deny, scan = decide(name, result, DENY, "m"), decide(name, result, SCAN, "m")
+    if REAL[name]["expect"] == "malicious":
+        assert result.verdict == "malicious", result
+        assert any("system (" in f.message for f in result.findings), result.findings
+        assert not deny.allowed and not scan.allowed
+        assert "posix.system" in deny.reason or "pickle-based" in deny.reason
+        return
+    assert result.verdict in ("safe", "clean"), result
+    assert scan.allowed
+    if result.kind == "pickle":  # a compressed pickle is a pickle: denied as one by default
+        assert not deny.allowed and "pickle-based" in deny.reason
+    else:
+        assert deny.allowed and name.endswith(".npz")
