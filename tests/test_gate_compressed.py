@@ -29,6 +29,8 @@ from modellock.gate.enforce import decide
 from modellock.gate.scanner import scan_bytes
 from modellock.project.policy import Policy
 from tests import corpus
+from tests.helpers import cli, snapshot
+from tests.hub import FakeHub
 
 PAYLOAD = corpus.call("os", "system")
 BENIGN = pickle.dumps({"weights": [1.0, 2.0], "epoch": 3}, protocol=4)
@@ -327,3 +329,30 @@ def test_real_compressed_files_under_deny_and_scan(name: str) -> None:
         assert not deny.allowed and "pickle-based" in deny.reason
     else:
         assert deny.allowed and name.endswith(".npz")
+
+
+# -- end to end: lock against the Hub emulator -------------------------------------------------------------------
+
+
+def test_lock_refuses_the_joblib_lzma_payload_under_the_default_policy_and_scan(project: Path, hub: FakeHub) -> None:
+    evil = (CORPUS / "malicious/compressed/joblib_lzma.joblib").read_bytes()
+    hub.repo("acme/evil").commit({"config.json": b"{}", "pytorch_model.bin": evil})
+    for policy in ("", 'pickle = "scan"\n'):
+        (project / "modellock.toml").write_text(f'[models.evil]\nrepo = "acme/evil"\n{policy}')
+        before = snapshot(project)
+        run = cli("lock")
+        assert run.exit_code == 1, run.stdout
+        assert "pytorch_model.bin (lzma+joblib): malicious" in run.stderr and "posix.system" in run.stderr
+        assert snapshot(project) == before
+
+
+def test_lock_admits_a_safe_compressed_joblib_under_scan_and_denies_it_by_default(project: Path, hub: FakeHub) -> None:
+    safe = (CORPUS / "safe/compressed/joblib_lz4.joblib").read_bytes()
+    hub.repo("acme/arrays").commit({"config.json": b"{}", "model.joblib": safe})
+    (project / "modellock.toml").write_text('[models.arrays]\nrepo = "acme/arrays"\n')
+    run = cli("lock")
+    assert run.exit_code == 1 and "model.joblib (lz4+joblib): pickle-based" in run.stderr
+    (project / "modellock.toml").write_text('[models.arrays]\nrepo = "acme/arrays"\npickle = "scan"\n')
+    run = cli("lock")
+    assert run.exit_code == 0, run.stderr
+    assert 'format = "lz4+joblib", scan = "clean"' in (project / "modellock.lock").read_text()
