@@ -77,6 +77,32 @@ def write_npz(path: Path, total: int = 300 * MIB, members: int = 6) -> None:
                     left -= len(chunk)
 
 
+STREAM_INFLATE = """
+import sys, zlib
+stream, raw = zlib.decompressobj(), open(sys.argv[1], "rb")
+while piece := raw.read(1 << 20):
+    while piece:
+        stream.decompress(piece, 1 << 20)
+        piece = stream.unconsumed_tail
+"""
+
+
+def write_pickle_z(path: Path, total: int) -> None:
+    """A zlib-compressed pickle (joblib's `.z`, pandas' arrays as protocol-5 bytes): a dict of large
+    byte strings, compressed in pieces so the file is written without holding it."""
+    rng = random.Random(1)
+    squeeze = zlib.compressobj(3)
+    with open(path, "wb") as out:
+        out.write(squeeze.compress(b"\x80\x04}\x94("))
+        each = 8 * MIB
+        for i in range(total // each):
+            key = f"layer{i}".encode()
+            out.write(squeeze.compress(b"\x8c" + bytes([len(key)]) + key + b"\x8e" + struct.pack("<Q", each)))
+            out.write(squeeze.compress(_values(each, rng)))
+        out.write(squeeze.compress(b"u."))
+        out.write(squeeze.flush())
+
+
 def gate(cfg: Config) -> list[Row]:
     from benchmarks.run import Row, _row
 
@@ -98,10 +124,30 @@ def gate(cfg: Config) -> list[Row]:
     size = npz.stat().st_size / MIB
     note = f"{size:.0f} MiB file holding {total // MIB} MiB; inflate peak RSS {peer.peak_rss_mib:.0f} MiB"
     peak = ours.peak_rss_mib
-    return [
+    rows = [
         _row(f"gate: compressed .npz holding {total // MIB} MiB", ours, peer, 1.5, note),
         Row("peak RSS of the gate on that .npz", "scan_file", "-", ours.median, 0.0, peak, "≤ 256 MiB", peak <= 256),
     ]
+    pickled = root / f"arrays-{total // MIB}.pkl.z"
+    if not pickled.exists():
+        write_pickle_z(pickled.with_suffix(".tmp"), total)
+        pickled.with_suffix(".tmp").rename(pickled)
+    clean = SCAN.replace("'safe'", "'clean'")
+    series = interleave(
+        cfg.rounds,
+        {
+            "scan_file": lambda: run_command([sys.executable, "-c", clean, str(pickled)], rss=True),
+            "zlib inflate": lambda: run_command([sys.executable, "-c", STREAM_INFLATE, str(pickled)], rss=True),
+        },
+    )
+    ours, peer = series["scan_file"], series["zlib inflate"]
+    note = f"{pickled.stat().st_size / MIB:.0f} MiB file holding {total // MIB} MiB of pickled arrays"
+    peak = ours.peak_rss_mib
+    rows += [
+        _row(f"gate: zlib-compressed pickle holding {total // MIB} MiB", ours, peer, 1.5, note),
+        Row("peak RSS of the gate on that pickle", "scan_file", "-", ours.median, 0.0, peak, "≤ 256 MiB", peak <= 256),
+    ]
+    return rows
 
 
 if __name__ == "__main__":  # a one-off: python -m benchmarks.gate_stream DIR
