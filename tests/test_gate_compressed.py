@@ -13,6 +13,7 @@ import io
 import json
 import lzma
 import pickle
+import random
 import tarfile
 import zipfile
 import zlib
@@ -82,6 +83,7 @@ def _alone(lc: int, lp: int, pb: int, dictionary: int, size: int = (1 << 64) - 1
         (_alone(3, 0, 2, (1 << 23) + 1), []),  # a dictionary size liblzma's picky reader refuses
         (_alone(3, 2, 2, 1 << 23), []),  # lc + lp > 4
         (_alone(3, 0, 2, 1 << 23, 1 << 40), []),  # an uncompressed size over 256 GiB
+        (b"LZIP\x01\x0c", [Container("xz", "lzip")]),  # LZMAFile's FORMAT_AUTO reads lzip (liblzma >= 5.4)
         (b"\x04\x22\x4d\x18\x64", [Container("lz4", "lz4")]),
         (b"\x28\xb5\x2f\xfd\x00", [Container("zstd", "zstd")]),
         (b"\x50\x2a\x4d\x18\x04\x00\x00\x00", [Container("zstd", "zstd", strong=False)]),
@@ -218,10 +220,39 @@ def test_trailing_garbage_or_a_broken_tail_does_not_hide_a_payload(method: str) 
         whole[:-2] + b"\xff\xff",
     ):
         result = scan_bytes(data, "model.bin")
-        if PAYLOAD[:-1] in loader_prefix(method, data):
+        if loader_prefix(method, data).startswith(PAYLOAD[:-1]):  # what an unpickler then acts on
             assert result.verdict == "malicious", (method, len(data), result)
         else:  # no loader ever reaches the payload: no refusal is owed, but none is wrong either
             assert result.verdict in ("malicious", "invalid", "safe"), result
+
+
+@pytest.mark.parametrize("method", ["zlib", "gzip", "bzip2", "xz", "lzma", "lz4", "zstd"])
+def test_damaged_streams_never_hide_what_a_loader_would_unpickle(method: str) -> None:
+    """Random truncations, bit flips, trailing bytes and mixed concatenations, against the loaders' own
+    file objects: whenever one hands an unpickler the payload, the scan refuses it."""
+    rng = random.Random(method)
+    base = COMPRESSORS[method](PAYLOAD + bytes(range(256)) * 200)
+    seen = 0
+    for _ in range(120):
+        data = bytearray(base)
+        damage = rng.randrange(4)
+        if damage == 0:
+            data = data[: rng.randrange(5, len(data))]
+        elif damage == 1:
+            for _ in range(rng.randrange(1, 4)):
+                at = rng.randrange(13 if method == "lzma" else 6, len(data))
+                data[at] ^= 1 << rng.randrange(8)
+        elif damage == 2:
+            data += rng.randbytes(rng.randrange(1, 40))
+        else:
+            other = rng.choice(["xz", "lzma"]) if method in ("xz", "lzma") else method
+            half = len(PAYLOAD) // 2
+            data = bytearray(COMPRESSORS[method](PAYLOAD[:half]) + COMPRESSORS[other](PAYLOAD[half:]))
+        result = scan_bytes(bytes(data), "model.bin")
+        if loader_prefix(method, bytes(data)).startswith(PAYLOAD[:-1]):
+            seen += 1
+            assert result.verdict == "malicious", (method, damage, result)
+    assert seen >= 30  # the damage left the payload readable often enough to mean something
 
 
 def test_concatenated_streams_are_read_on_as_the_loaders_read_them() -> None:

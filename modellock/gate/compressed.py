@@ -76,6 +76,8 @@ def containers(head: bytes) -> list[Container]:
         found.append(Container("bzip2", "bzip2", strong=False))
     if head.startswith(b"\xfd7zXZ\x00"):
         found.append(Container("xz", "xz"))
+    if head.startswith(b"LZIP") and head[4:5] in (b"\x00", b"\x01"):
+        found.append(Container("xz", "lzip"))  # what LZMAFile's FORMAT_AUTO also reads (liblzma >= 5.4)
     if lzma_alone_header(head):
         found.append(Container("lzma", "lzma", strong=head.startswith(b"\x5d\x00")))
     if head.startswith(b"\x04\x22\x4d\x18"):
@@ -118,13 +120,21 @@ def scan_container(
     if error is None and not done and streams_as_pickle(bytes(head[:512]), content_name):
         return _streamed(box, StreamBuffer(chunks, bytes(head)), content_name, data)
     if error is not None or (done and streams_as_pickle(bytes(head[:512]), content_name)):
-        # Decoding failed after some output: loaders unpickle that prefix before they see the error.
-        prefix = StreamBuffer(iter(()), bytes(head))
-        prefix.error = error
-        return _streamed(box, prefix, content_name, data)
-    kept = Window(bytes(head)) if done else collect(chunks, budget, what, first=bytes(head))
+        return _prefix(box, head, error, content_name, data)
+    try:
+        kept = Window(bytes(head)) if done else collect(chunks, budget, what, first=bytes(head))
+    except StreamError as exc:
+        return _prefix(box, head, exc, content_name, data)
     result = inner(kept, content_name, depth + 1)
     return ScanResult(f"{box.label}+{result.format}", result.kind, result.findings)
+
+
+def _prefix(box: Container, head: bytearray, error: StreamError | None, name: str, data: Window) -> ScanResult | None:
+    """Decoding failed after some output (or the stream is small): loaders unpickle that prefix before
+    they see the error, so it is judged as a pickle."""
+    prefix = StreamBuffer(iter(()), bytes(head))
+    prefix.error = error
+    return _streamed(box, prefix, name, data)
 
 
 def _peek(chunks: Iterator[bytes]) -> tuple[bytearray, StreamError | None, bool]:

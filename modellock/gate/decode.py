@@ -27,6 +27,7 @@ _ZSTD_STEP = 1024
 expand past 32 MiB (a block holds at most 128 KiB and costs at least 4 bytes)."""
 
 _ZLIB_LIKE = ("deflate", "zlib", "gzip")
+_SALVAGE_OUT = 256
 
 
 MAX_LZMA_MEMORY = 256 * 1024 * 1024
@@ -62,8 +63,10 @@ def _open(method: str) -> Any:
         "zlib": lambda: zlib.decompressobj(zlib.MAX_WBITS),
         "gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
         "bzip2": bz2.BZ2Decompressor,
-        "xz": lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ, memlimit=MAX_LZMA_MEMORY),
-        "lzma": lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE, memlimit=MAX_LZMA_MEMORY),
+        # `lzma.LZMAFile` (joblib's xz and lzma, pandas' xz) opens every stream, the first and the
+        # concatenated ones, with FORMAT_AUTO: xz, LZMA-alone under liblzma's picky rules, and lzip.
+        "xz": lambda: lzma.LZMADecompressor(lzma.FORMAT_AUTO, memlimit=MAX_LZMA_MEMORY),
+        "lzma": lambda: lzma.LZMADecompressor(lzma.FORMAT_AUTO, memlimit=MAX_LZMA_MEMORY),
         "lz4": _lz4,
         "zstd": _zstd,
     }
@@ -141,17 +144,17 @@ class Decoder:
 
     _left: bytes | memoryview = b""
 
-    def _feed(self, stream: Any, pending: bytes | memoryview) -> Iterator[bytes]:
+    def _feed(self, stream: Any, pending: bytes | memoryview, most: int = CHUNK) -> Iterator[bytes]:
         """All the output one piece of input gives, in chunks of at most CHUNK; what is left of the piece
         (after the end of the stream) is in `_left`."""
-        pending, out = self._step(stream, pending)
+        pending, out = self._step(stream, pending, most)
         while True:
             self._left = pending
             if out:
                 yield out
             if stream.eof or not self._has_more(stream, pending):
                 return
-            pending, out = self._step(stream, pending)
+            pending, out = self._step(stream, pending, most)
             if not out and not pending:
                 self._left = pending
                 return
@@ -166,8 +169,10 @@ class Decoder:
         try:
             at = begin
             while at < end:
-                n = STEP if at < failed else 1
-                for out in self._feed(stream, memoryview(self.source.read(at, min(n, end - at)))):
+                # Over the failing piece, one byte in and a few bytes out per call: bzip2 and lz4 emit a
+                # whole block in the call that then fails its checksum, unless asked for less.
+                n, most = (STEP, CHUNK) if at < failed else (1, _SALVAGE_OUT)
+                for out in self._feed(stream, memoryview(self.source.read(at, min(n, end - at))), most):
                     produced += len(out)
                     if produced > seen:
                         yield out[max(0, len(out) - (produced - seen)) :]
@@ -176,13 +181,13 @@ class Decoder:
         except errors:
             return
 
-    def _step(self, stream: Any, pending: bytes | memoryview) -> tuple[bytes | memoryview, bytes]:
+    def _step(self, stream: Any, pending: bytes | memoryview, most: int = CHUNK) -> tuple[bytes | memoryview, bytes]:
         if self.method == "zstd":
             return pending[_ZSTD_STEP:], stream.decompress(bytes(pending[:_ZSTD_STEP]))
         if self.method in _ZLIB_LIKE:
-            out = stream.decompress(pending, CHUNK)
+            out = stream.decompress(pending, most)
             return stream.unconsumed_tail, out
-        return b"", stream.decompress(bytes(pending), CHUNK)
+        return b"", stream.decompress(bytes(pending), most)
 
     def _has_more(self, stream: Any, pending: bytes | memoryview) -> bool:
         if self.method == "zstd" or self.method in _ZLIB_LIKE:
