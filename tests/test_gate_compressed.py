@@ -387,3 +387,13 @@ def test_lock_admits_a_safe_compressed_joblib_under_scan_and_denies_it_by_defaul
     run = cli("lock")
     assert run.exit_code == 0, run.stderr
     assert 'format = "lz4+joblib", scan = "clean"' in (project / "modellock.lock").read_text()
+
+
+def test_a_damaged_zip_member_is_named_by_the_payload_before_the_damage() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("frame.pkl", PAYLOAD + bytes(range(256)) * 300)
+    data = bytearray(out.getvalue())
+    data[300] ^= 0xFF  # inside the deflate stream, well after the payload's bytes
+    result = scan_bytes(bytes(data), "frame.pkl.zip")
+    assert result.verdict == "malicious" and any("os.system" in f.message for f in result.findings), result

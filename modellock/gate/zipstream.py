@@ -64,6 +64,11 @@ def scan_deflated(
             head += out
             if len(head) >= _NPY_HEAD or (len(head) >= 512 and not head.startswith(b"\x93NUMPY")):
                 break
+    except StreamError as exc:  # broken early: what came before it is what an unpickler reads first
+        prefix = StreamBuffer(iter(()), bytes(head))
+        prefix.error = exc
+        return _judged(scan_pickle_stream(prefix), prefix, member)
+    try:
         if head.startswith(b"\x93NUMPY"):
             result = _numeric(bytes(head), chunks, checked, member)
             if result is not None:
@@ -72,7 +77,7 @@ def scan_deflated(
             buf = StreamBuffer(chunks, bytes(head))
             result = scan_pickle_stream(buf)
             if buf.error is not None:
-                raise ZipInvalid(f"member {member.name!r}: {buf.error}")
+                return _judged(result, buf, member)
             if result is not None:
                 if checked.finished:  # a complete pickle that ends the member: the usual case
                     checked.verify(member)
@@ -86,6 +91,14 @@ def scan_deflated(
         raise ZipInvalid(f"member {member.name!r}: {exc}") from None
     checked.verify(member)
     return kept
+
+
+def _judged(result: ScanResult | None, buf: StreamBuffer, member: Member) -> ScanResult:
+    """A member whose inflating broke: refused, and named by what its prefix imports if it is a pickle."""
+    if result is None:  # nothing an unpickler would act on before the error
+        raise ZipInvalid(f"member {member.name!r}: {buf.error}")
+    broken = Finding("invalid", f"zip archive: member {member.name!r}: {buf.error}")
+    return ScanResult(result.format, result.kind, (*result.findings, broken))
 
 
 def _numeric(head: bytes, chunks: Iterator[bytes], checked: _Checked, member: Member) -> ScanResult | None:
