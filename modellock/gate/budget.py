@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from modellock.gate.buffer import Window
 from modellock.gate.decode import CHUNK, CapExceeded, Decoder, StreamError
 
-MAX_EXPANDED = 64 * 1024 * 1024 * 1024
-"""Bytes all decompression in one file may produce, in total (streamed or kept): about three
-minutes of decoding, more than any compressed model file real libraries write expands to."""
+MAX_EXPANDED = 16 * 1024 * 1024 * 1024
+"""Bytes all decompression in one file may produce, in total (streamed or kept). Decoding is the
+floor of any scan (deflate of zeros runs at about 0.5 GB/s per core here), so this bounds what a
+small hostile file costs: 16 GiB, about 40 s of CPU. Compressed pickles and `.npz` files expand to
+far less; large checkpoints are stored uncompressed (safetensors, torch zips)."""
 MAX_KEPT = 1024 * 1024 * 1024
 """Decompressed bytes kept for containers that need random access (a zip or tar inside a stream);
 spilled to a temporary file, never held in memory."""
