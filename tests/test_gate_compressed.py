@@ -74,7 +74,8 @@ def _alone(lc: int, lp: int, pb: int, dictionary: int, size: int = (1 << 64) - 1
         (b"\x78\x00", []),  # fails zlib's header check: zlib.decompress refuses it at once
         (b"ZF0x1f" + b" " * 15 + b"\x78", [Container("zlib", "joblib-zfile", offset=21)]),
         (b"ZF0x1f" + b" " * 16 + b"\x78", [Container("zlib", "joblib-zfile", offset=22)]),
-        (b"ZFzz", []),
+        (b"ZF  +0X1_F" + b" " * 11 + b"\x78", [Container("zlib", "joblib-zfile", offset=21)]),  # int(_, 16)
+        (b"ZFzz" + b" " * 17, []),
         (b"BZh91AY&SY", [Container("bzip2", "bzip2", strong=False)]),
         (b"BZh0", []),
         (b"\xfd7zXZ\x00\x00", [Container("xz", "xz")]),

@@ -15,7 +15,6 @@ decode is refused as a broken container.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -29,7 +28,6 @@ from modellock.gate.verdict import Finding, Kind, ScanResult, worst
 
 PEEK = 64 * 1024
 """Decoded bytes looked at before deciding whether the content streams past (a pickle) or is kept."""
-_ZFILE = re.compile(rb"^ZF0x[0-9a-f]{1,17} *")
 _SUFFIXES = (".gz", ".gzip", ".z", ".zlib", ".bz2", ".xz", ".lzma", ".lz4", ".zst", ".zstd", ".tgz")
 
 
@@ -42,6 +40,16 @@ class Container:
     offset: int = 0
     strong: bool = True
     """A magic few files start with by chance: a stream that then fails to decode is refused as broken."""
+
+
+def _zfile_length(field: bytes) -> bool:
+    """joblib's `read_zfile` takes bytes 2-21 as `int(field, 16)`: whatever Python parses so (spaces,
+    a sign, `0X`, underscores) opens the file as a ZF file."""
+    try:
+        int(field.decode("ascii"), 16)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return len(field) == 19
 
 
 def lzma_alone_header(head: bytes) -> bool:
@@ -69,8 +77,7 @@ def containers(head: bytes) -> list[Container]:
         found.append(Container("gzip", "gzip"))
     if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
         found.append(Container("zlib", "zlib", strong=False))  # joblib's `.z` (joblib tries any `78`)
-    zfile = _ZFILE.match(head[:64])
-    if zfile:
+    if head.startswith(b"ZF") and _zfile_length(head[2:21]):
         found.append(Container("zlib", "joblib-zfile", offset=22 if head[21:22] == b" " else 21))
     if head.startswith(b"BZh") and head[3:4] in b"123456789" and len(head) > 3:
         found.append(Container("bzip2", "bzip2", strong=False))
