@@ -225,7 +225,7 @@ def _scan_zip(data: Window, name: str, budget: Budget, depth: int) -> ScanResult
         scanned: ScanResult | Window
         try:
             if member.method == 8:
-                scanned = scan_deflated(data, member, budget, _streams_as_pickle)
+                scanned = scan_deflated(data, member, budget, _member_streams_as_pickle)
             else:
                 stored = member_window(data, member, budget)
                 assert stored is not None
@@ -287,6 +287,12 @@ def _inner(content: Window, name: str, depth: int) -> ScanResult:
     budget = ACTIVE.get()
     assert budget is not None
     return _scan(content, name, budget, depth)
+
+
+def _member_streams_as_pickle(head: bytes, name: str) -> bool:
+    """A zip member is walked as it inflates only under a pickle's name: other names keep the
+    leniency `_scan_pickle` gives text that happens to spell GLOBAL names."""
+    return name.lower().endswith(_PICKLE_NAMES) and _streams_as_pickle(head, name)
 
 
 def _streams_as_pickle(head: bytes, name: str = "") -> bool:
