@@ -398,3 +398,18 @@ def test_a_damaged_zip_member_is_named_by_the_payload_before_the_damage() -> Non
     data[300] ^= 0xFF  # inside the deflate stream, well after the payload's bytes
     result = scan_bytes(bytes(data), "frame.pkl.zip")
     assert result.verdict == "malicious" and any("os.system" in f.message for f in result.findings), result
+
+
+@pytest.mark.parametrize("method", ["zlib", "gzip", "bzip2", "xz", "lz4", "zstd"])
+def test_damage_in_the_same_input_piece_as_the_payload_does_not_hide_it(method: str) -> None:
+    # 200 KB of incompressible bytes first: the payload's compressed bytes sit deep in the stream, and
+    # the damage right after them falls in the piece of input the decoder was given with them.
+    filler = random.Random(5).randbytes(200_000)
+    body = b"\x80\x04\x8e" + len(filler).to_bytes(8, "little") + filler + b"0" + PAYLOAD[2:]
+    whole = COMPRESSORS[method](body + random.Random(6).randbytes(50_000))
+    for offset in (len(body) // 2, len(whole) * len(body) // (len(body) + 50_000) + 200):
+        data = bytearray(whole)
+        data[min(offset, len(data) - 20)] ^= 0x55
+        result = scan_bytes(bytes(data), "model.bin")
+        if loader_prefix(method, bytes(data)).startswith(body[:-1]):
+            assert result.verdict == "malicious", (method, offset, result)

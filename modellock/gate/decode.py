@@ -28,6 +28,10 @@ expand past 32 MiB (a block holds at most 128 KiB and costs at least 4 bytes).""
 
 _ZLIB_LIKE = ("deflate", "zlib", "gzip")
 _SALVAGE_OUT = 256
+MAX_SALVAGE = 256 * 1024 * 1024
+"""Output of one bzip2, xz, lz4 or zstd stream decoded a second time to find what came before an error
+(zlib streams are resumed from a copy instead). Past it, a broken stream's last piece (at most 64 KiB
+of input) is judged by the output before that piece."""
 
 
 MAX_LZMA_MEMORY = 256 * 1024 * 1024
@@ -102,11 +106,12 @@ class Decoder:
         errors = _errors()
         pos, total = self.start, len(self.source)
         pending: bytes | memoryview = b""
+        zlib_like = self.method in _ZLIB_LIKE
         while True:
             stream = _open(self.method)
             self.streams += 1
             began, begin = self.produced, pos - len(pending)
-            piece = len(pending)
+            piece, snapshot, before = len(pending), None, self.produced
             try:
                 while not stream.eof:
                     if not pending:
@@ -116,6 +121,8 @@ class Decoder:
                         pos += len(pending)
                         piece = len(pending)
                         self.consumed = pos - self.start
+                    if zlib_like:  # a copy costs microseconds; it spares decoding the stream again
+                        snapshot, before = (stream.copy(), pending), self.produced
                     for out in self._feed(stream, pending):
                         self.produced += len(out)
                         yield out
@@ -128,7 +135,11 @@ class Decoder:
                     ) from None
                 if self.streams > 1 and self.produced == began:
                     raise StreamError(f"{total - begin} bytes after the end of the {self.method} stream") from None
-                for out in self._salvage(begin, pos - piece, pos, self.produced - began):
+                if snapshot is not None:
+                    salvaged = self._resume(snapshot[0], snapshot[1], self.produced - before)
+                else:
+                    salvaged = self._salvage(begin, pos - piece, pos, self.produced - began)
+                for out in salvaged:
                     self.produced += len(out)
                     yield out
                 raise StreamError(f"{self.method} stream: {exc}") from None
@@ -145,40 +156,63 @@ class Decoder:
     _left: bytes | memoryview = b""
 
     def _feed(self, stream: Any, pending: bytes | memoryview, most: int = CHUNK) -> Iterator[bytes]:
-        """All the output one piece of input gives, in chunks of at most CHUNK; what is left of the piece
+        """All the output one piece of input gives, in chunks of at most `most`; what is left of the piece
         (after the end of the stream) is in `_left`."""
-        pending, out = self._step(stream, pending, most)
         while True:
+            pending, out = self._step(stream, pending, most)
             self._left = pending
             if out:
                 yield out
-            if stream.eof or not self._has_more(stream, pending):
-                return
-            pending, out = self._step(stream, pending, most)
-            if not out and not pending:
-                self._left = pending
+            if stream.eof or not self._more(stream, pending, len(out), most):
                 return
 
+    def _more(self, stream: Any, pending: bytes | memoryview, produced: int, most: int) -> bool:
+        if self.method == "zstd":
+            return bool(pending)
+        if self.method in _ZLIB_LIKE:  # output cut at `most` may leave more inside zlib, input or not
+            return bool(pending) or produced == most
+        return not stream.needs_input
+
+    def _tiny_steps(self, stream: Any, piece: bytes | memoryview, seen: int) -> Iterator[bytes]:
+        """Feed `piece` a byte in and a few bytes out per call, yielding what follows the first `seen`
+        bytes: bzip2 and lz4 emit a whole block in the call that then fails its checksum, and zlib a
+        whole piece, unless asked for less."""
+        produced = 0
+        for at in range(len(piece)):
+            for out in self._feed(stream, piece[at : at + 1], _SALVAGE_OUT):
+                produced += len(out)
+                if produced > seen:
+                    yield out[max(0, len(out) - (produced - seen)) :]
+                    seen = produced
+
+    def _resume(self, stream: Any, piece: bytes | memoryview, seen: int) -> Iterator[bytes]:
+        """zlib: from the copy taken before the failing piece, that piece again in tiny steps."""
+        try:
+            yield from self._tiny_steps(stream, piece, seen)
+        except _errors():
+            return
+
     def _salvage(self, begin: int, failed: int, end: int, seen: int) -> Iterator[bytes]:
-        """The output before the exact byte where decoding fails. A call that fails returns nothing, and
-        loaders read in blocks of 8-128 KiB: decode the stream again, and its failing piece byte by byte,
-        so the scanner sees at least what any loader's unpickler saw before its error."""
-        errors = _errors()
+        """The output before the exact byte where decoding fails, for decompressors that cannot be
+        copied: the stream is decoded again up to the failing piece (at most MAX_SALVAGE of output),
+        then that piece in tiny steps, so the scanner sees at least what a loader's unpickler saw
+        before its error (loaders read in blocks of 8-128 KiB)."""
+        if seen > MAX_SALVAGE:
+            return
         stream = _open(self.method)
         produced = 0
         try:
             at = begin
-            while at < end:
-                # Over the failing piece, one byte in and a few bytes out per call: bzip2 and lz4 emit a
-                # whole block in the call that then fails its checksum, unless asked for less.
-                n, most = (STEP, CHUNK) if at < failed else (1, _SALVAGE_OUT)
-                for out in self._feed(stream, memoryview(self.source.read(at, min(n, end - at))), most):
+            while at < failed:
+                piece = memoryview(self.source.read(at, min(STEP, failed - at)))
+                for out in self._feed(stream, piece):
                     produced += len(out)
                     if produced > seen:
                         yield out[max(0, len(out) - (produced - seen)) :]
                         seen = produced
-                at += n
-        except errors:
+                at += len(piece)
+            yield from self._tiny_steps(stream, memoryview(self.source.read(failed, end - failed)), seen - produced)
+        except _errors():
             return
 
     def _step(self, stream: Any, pending: bytes | memoryview, most: int = CHUNK) -> tuple[bytes | memoryview, bytes]:
@@ -188,11 +222,6 @@ class Decoder:
             out = stream.decompress(pending, most)
             return stream.unconsumed_tail, out
         return b"", stream.decompress(bytes(pending), most)
-
-    def _has_more(self, stream: Any, pending: bytes | memoryview) -> bool:
-        if self.method == "zstd" or self.method in _ZLIB_LIKE:
-            return bool(pending)
-        return not stream.needs_input
 
 
 def _unused(stream: Any) -> bytes:
