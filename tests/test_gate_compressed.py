@@ -25,7 +25,7 @@ import pytest
 import zstandard
 
 from modellock.gate import scanner
-from modellock.gate.compressed import Container, containers, lzma_alone_header
+from modellock.gate.compressed import Container, containers, inner_name, lzma_alone_header
 from modellock.gate.enforce import decide
 from modellock.gate.scanner import scan_bytes
 from modellock.project.policy import Policy
@@ -413,3 +413,46 @@ def test_damage_in_the_same_input_piece_as_the_payload_does_not_hide_it(method: 
         result = scan_bytes(bytes(data), "model.bin")
         if loader_prefix(method, bytes(data)).startswith(body[:-1]):
             assert result.verdict == "malicious", (method, offset, result)
+
+
+@pytest.mark.parametrize(
+    ("head", "name", "streams"),
+    [
+        (BENIGN[:64], "model.pkl", True),
+        (BENIGN[:64], "frame", True),  # what a compressed stream holds: unpickled whatever its name
+        (BENIGN[:64], "setup.py", False),  # judged as code by name when it is no pickle: kept whole
+        (BENIGN[:64], "notes.txt", False),
+        (b"\x93NUMPY\x01\x00", "a.npy", False),  # 0x93 is STACK_GLOBAL, but this is an array
+        (b"PK\x03\x04", "x.pkl", False),  # P is PERSID, but this is a zip
+        (b"GGUF\x03\x00", "x.pkl", False),  # G is BINFLOAT
+        (b"BZh91AY&SY", "x.pkl", False),  # B is BINBYTES, but this is bzip2
+        (b"\x5d\x00\x00\x80\x00" + b"\xff" * 8, "x.pkl", False),  # ] is EMPTY_LIST, but this is LZMA-alone
+        (b"\x28\xb5\x2f\xfd", "x.pkl", False),  # ( is MARK, but this is zstd
+        (b"\x10\x00\x00\x00\x00\x00\x00\x00{}", "x.pkl", False),  # a safetensors header
+        (b"hello", "x.pkl", True),
+        (b"\x00\x01", "x.pkl", False),  # no opcode
+    ],
+)
+def test_which_decoded_bytes_are_walked_as_they_stream(head: bytes, name: str, streams: bool) -> None:
+    assert scanner._streams_as_pickle(head, name) is streams
+
+
+@pytest.mark.parametrize(
+    ("name", "member_streams"), [("frame.pkl", True), ("model.joblib", True), ("frame", False), ("a.txt", False)]
+)
+def test_zip_members_stream_only_under_a_pickle_name(name: str, member_streams: bool) -> None:
+    assert scanner._member_streams_as_pickle(BENIGN[:64], name) is member_streams
+
+
+@pytest.mark.parametrize(
+    ("name", "inner"),
+    [
+        ("x.pkl.gz", "x.pkl"),
+        ("x.joblib", "x.joblib"),
+        ("a.tgz", "a.tar"),
+        ("m.pkl.zst", "m.pkl"),
+        ("M.PKL.XZ", "M.PKL"),
+    ],
+)
+def test_the_name_inside_a_compressed_stream(name: str, inner: str) -> None:
+    assert inner_name(name) == inner
