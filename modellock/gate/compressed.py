@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from modellock.gate.budget import Budget, StreamError, charged, collect
 from modellock.gate.buffer import Window
 from modellock.gate.decode import Decoder
-from modellock.gate.pickle_walk import is_opcode
 from modellock.gate.streambuf import StreamBuffer
 from modellock.gate.streamed import scan_pickle_stream
 from modellock.gate.verdict import Finding, Kind, ScanResult, worst
@@ -101,6 +100,7 @@ InnerScan = Callable[[Window, str, int], ScanResult]
 
 
 def inner_name(name: str) -> str:
+    """The name of what a compressed file holds (`x.pkl.gz` holds `x.pkl`), for the checks by name."""
     lower = name.lower()
     for suffix in _SUFFIXES:
         if lower.endswith(suffix):
@@ -122,26 +122,26 @@ def scan_container(
     chunks = charged(decoder, budget, what)
     head, error, done = _peek(chunks)
     if not head and error is not None:
-        return _broken(box, error, data) if box.strong else None
+        return _broken(box, error) if box.strong else None
     content_name = inner_name(name)
     if error is None and not done and streams_as_pickle(bytes(head[:512]), content_name):
-        return _streamed(box, StreamBuffer(chunks, bytes(head)), content_name, data)
+        return _streamed(box, StreamBuffer(chunks, bytes(head)))
     if error is not None or (done and streams_as_pickle(bytes(head[:512]), content_name)):
-        return _prefix(box, head, error, content_name, data)
+        return _prefix(box, head, error)
     try:
         kept = Window(bytes(head)) if done else collect(chunks, budget, what, first=bytes(head))
     except StreamError as exc:
-        return _prefix(box, head, exc, content_name, data)
+        return _prefix(box, head, exc)
     result = inner(kept, content_name, depth + 1)
     return ScanResult(f"{box.label}+{result.format}", result.kind, result.findings)
 
 
-def _prefix(box: Container, head: bytearray, error: StreamError | None, name: str, data: Window) -> ScanResult | None:
+def _prefix(box: Container, head: bytearray, error: StreamError | None) -> ScanResult | None:
     """Decoding failed after some output (or the stream is small): loaders unpickle that prefix before
     they see the error, so it is judged as a pickle."""
     prefix = StreamBuffer(iter(()), bytes(head))
     prefix.error = error
-    return _streamed(box, prefix, name, data)
+    return _streamed(box, prefix)
 
 
 def _peek(chunks: Iterator[bytes]) -> tuple[bytearray, StreamError | None, bool]:
@@ -156,18 +156,18 @@ def _peek(chunks: Iterator[bytes]) -> tuple[bytearray, StreamError | None, bool]
     return head, None, False
 
 
-def _broken(box: Container, error: StreamError, data: Window) -> ScanResult:
+def _broken(box: Container, error: StreamError) -> ScanResult:
     return ScanResult(box.label, "data", (Finding("invalid", f"a broken {box.label} container: {error}"),))
 
 
-def _streamed(box: Container, buf: StreamBuffer, name: str, data: Window) -> ScanResult | None:
+def _streamed(box: Container, buf: StreamBuffer) -> ScanResult | None:
     result = scan_pickle_stream(buf)
     if result is None:
         # No unpickler acts on these bytes. A stream that decodes cleanly is data; a broken one is
         # not this container (weak magic) or a broken container (strong).
         if buf.error is None:
             return ScanResult(f"{box.label}+data", "data", ())
-        return _broken(box, buf.error, data) if box.strong else None
+        return _broken(box, buf.error) if box.strong else None
     findings = result.findings
     if buf.error is not None:
         findings = (*findings, Finding("invalid", f"the {box.label} stream breaks after the pickle began: {buf.error}"))
@@ -180,4 +180,4 @@ def merge(a: ScanResult, b: ScanResult) -> ScanResult:
     return ScanResult(a.format, kind, (*a.findings, *b.findings))
 
 
-__all__ = ["Container", "containers", "is_opcode", "lzma_alone_header", "merge", "scan_container"]
+__all__ = ["Container", "containers", "inner_name", "lzma_alone_header", "merge", "scan_container"]
