@@ -62,25 +62,40 @@ def nested_zip(path: Path) -> None:
     path.write_bytes(level)
 
 
-def zip_of_bombs(path: Path) -> None:
+def zip_of_bombs(path: Path, header: bytes = b"") -> None:
     """64 members that each inflate to 400 MiB (the issue's 26 MB, 115 s file)."""
     squeeze = zlib.compressobj(9, zlib.DEFLATED, -15)
-    body = b"".join(squeeze.compress(b"\0" * (16 * MIB)) for _ in range(25)) + squeeze.flush()
+    body = squeeze.compress(header) if header else b""
+    body += b"".join(squeeze.compress(b"\0" * (16 * MIB)) for _ in range(25)) + squeeze.flush()
+    crc = 0
+    if header:  # a real CRC, so every member is a numeric .npy the gate must read to its end
+        crc = zlib.crc32(header)
+        for _ in range(25):
+            crc = zlib.crc32(b"\0" * (16 * MIB), crc)
     out = io.BytesIO()
     central = []
     for i in range(64):
         name = f"m{i}.npy".encode()
         offset = out.tell()
-        out.write(struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0, 0, len(body), 400 * MIB, len(name), 0))
+        size = 400 * MIB + len(header)
+        out.write(struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(body), size, len(name), 0))
         out.write(name + body)
         central.append(
-            struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, 0, len(body), 400 * MIB,
+            struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc, len(body), size,
                         len(name), 0, 0, 0, 0, 0, offset) + name
         )  # fmt: skip
     start = out.tell()
     out.write(b"".join(central))
     out.write(struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 64, 64, out.tell() - start, start, 0))
     path.write_bytes(out.getvalue())
+
+
+def zip_of_numeric_bombs(path: Path) -> None:
+    """The same, each member a valid .npy of 400 MiB of zeros: what np.savez_compressed writes for
+    zero arrays, so it is scanned to the end rather than refused (cost bounded by MAX_EXPANDED)."""
+    text = repr({"descr": "<f4", "fortran_order": False, "shape": (100 * MIB,)}).encode()
+    text += b" " * ((64 - (10 + len(text) + 1) % 64) % 64) + b"\n"
+    zip_of_bombs(path, b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text)
 
 
 def sparse_with_magic(magic: bytes, size: int) -> Callable[[Path], None]:
@@ -217,6 +232,18 @@ def many_members(path: Path) -> None:
             archive.writestr(f"f{i}.txt", b"hello")
 
 
+def tar_200k(path: Path) -> None:
+    """A tar of 200,000 small text files (issue #20: a tar real projects write must pass)."""
+    import tarfile
+
+    with tarfile.open(path, "w") as archive:
+        for i in range(200_000):
+            info = tarfile.TarInfo(f"d/{i}.txt")
+            body = b"hello %d\n" % i
+            info.size = len(body)
+            archive.addfile(info, io.BytesIO(body))
+
+
 def bz2_pickle(path: Path) -> None:
     path.write_bytes(bz2.compress(pickle.dumps(b"\0" * (200 * MIB))))
 
@@ -224,6 +251,7 @@ def bz2_pickle(path: Path) -> None:
 CASES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "nested 42.zip-style zip (16^4 members)": ("nested.zip", nested_zip),
     "zip of 64 members x 400 MiB deflate": ("bombs.npz", zip_of_bombs),
+    "npz of 64 numeric .npy members x 400 MiB of zeros": ("zeros.npz", zip_of_numeric_bombs),
     "2 GiB file, gzip magic": ("big.gz", sparse_with_magic(b"\x1f\x8b\x08\x00", 2 * 1024 * MIB)),
     "2 GiB file, bzip2 magic": ("big.bz2", sparse_with_magic(b"BZh9", 2 * 1024 * MIB)),
     "2 GiB tar, one 2 GiB member": ("big.tar", tar_2gib),
@@ -236,6 +264,7 @@ CASES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "pickle at the memo cap": ("memo.pkl", memo_pickle),
     "bzip2 pickle expanding to 200 MiB": ("big.pkl.bz2", bz2_pickle),
     "zip at the member cap (40,000 tiny files)": ("members.zip", many_members),
+    "tar of 200,000 tiny files": ("members.tar", tar_200k),
     "100 MB safetensors, 60,000 tensors": ("model.safetensors", safetensors_100mb),
     "100 MB torch zip state_dict": ("pytorch_model.bin", state_dict_100mb),
     "100 MB torch zip, 20,000 storages": ("many.bin", torch_many_storages),

@@ -300,6 +300,12 @@ def _download(cfg: Config) -> list[Row]:
     return download(cfg)
 
 
+def _gate(cfg: Config) -> list[Row]:
+    from benchmarks.gate_stream import gate
+
+    return gate(cfg)
+
+
 SCENARIOS = {
     "verify-large": verify_large,
     "verify-small": verify_small,
@@ -307,6 +313,7 @@ SCENARIOS = {
     "download": _download,
     "fast-paths": fast_paths,
     "oci-pull": _oci_pull,
+    "gate": _gate,
 }
 
 

@@ -13,6 +13,9 @@ import time
 import zipfile
 import zlib
 
+import pytest
+
+from modellock.gate import budget
 from modellock.gate.enforce import decide
 from modellock.gate.pickle_walk import MAX_MEMO, MAX_OPCODES
 from modellock.gate.scanner import scan_bytes
@@ -82,11 +85,19 @@ def test_deflate_bomb_hits_the_expansion_cap() -> None:
     eocd = bytearray(raw[raw.find(b"PK\x05\x06") :])
     struct.pack_into("<II", eocd, 12, len(central), len(header) + len(body))
     bomb = bytes(header) + body + bytes(central) + bytes(eocd)
-    refused_by(bomb, "arrays.npz", "MAX_EXPANDED")
+    # 300 MiB is no longer refused by size: the member is inflated in full and its CRC checked.
+    refused_by(bomb, "arrays.npz", "CRC")
+
+
+def test_expansion_past_the_total_cap_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(budget, "MAX_EXPANDED", 8 << 20)
+    refused_by(zlib.compress(b"\0" * (9 << 20)), "model.pkl.z", "MAX_EXPANDED")
 
 
 def test_bzip2_bomb_hits_the_ratio_cap() -> None:
-    refused_by(bz2.compress(b"\0" * (40 << 20)), "model.pkl.bz2", "MAX_RATIO")
+    # bzip2 of 45 MiB of zeros is 81 bytes; concatenated streams are read on, as BZ2File reads them.
+    bomb = bz2.compress(b"\0" * (45 << 20)) * 7
+    refused_by(bomb, "model.pkl.bz2", "MAX_RATIO")
 
 
 def test_overlapping_zip_members_are_refused() -> None:

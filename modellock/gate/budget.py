@@ -2,37 +2,39 @@
 
 A nested archive is charged once: the bytes a decompressor produces are counted against the
 file's single budget, however deep the nesting, and stored members are read in place at no charge.
+Decompressed bytes are scanned as they stream past wherever the format allows it (pickles, numeric
+arrays); only containers that need random access (a zip or tar inside a compressed stream) are kept,
+and those are capped separately (MAX_KEPT).
 """
 
 from __future__ import annotations
 
-import bz2
-import lzma
 import mmap
 import tempfile
-import zlib
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
 
 from modellock.gate.buffer import Window
+from modellock.gate.decode import CHUNK, CapExceeded, Decoder, StreamError
 
-MAX_EXPANDED = 256 * 1024 * 1024
-"""Bytes all decompression in one file may produce, in total."""
+MAX_EXPANDED = 16 * 1024 * 1024 * 1024
+"""Bytes all decompression in one file may produce, in total (streamed or kept). Decoding is the
+floor of any scan (deflate of zeros runs at about 0.5 GB/s per core here), so this bounds what a
+small hostile file costs: 16 GiB, about 40 s of CPU. Compressed pickles and `.npz` files expand to
+far less; large checkpoints are stored uncompressed (safetensors, torch zips)."""
+MAX_KEPT = 1024 * 1024 * 1024
+"""Decompressed bytes kept for containers that need random access (a zip or tar inside a stream);
+spilled to a temporary file, never held in memory."""
 MAX_RATIO = 1100
 """Output/input ratio above which a stream is a bomb (deflate cannot exceed ~1032:1)."""
-RATIO_FLOOR = 16 * 1024 * 1024
-"""Streams may expand freely up to this size before the ratio applies."""
+RATIO_FLOOR = 256 * 1024 * 1024
+"""Streams may expand freely up to this size before the ratio applies: joblib's bz2, xz and lz4
+files of zero-filled arrays expand far past 1100:1, and scanning them stays cheap up to here."""
 MAX_DEPTH = 3
 """Archives or compressed streams nested inside one another."""
-CHUNK = 1024 * 1024
 IN_MEMORY = 4 * 1024 * 1024
 """Decompressed output kept in memory up to this size; larger output is spilled to a temporary file."""
-
-
-class CapExceeded(Exception):
-    """A scanning cap refused the file; the message names the cap."""
-
 
 MAX_FILE_OPCODES = 3_000_000
 """Opcodes all the pickles of one file may have together (legacy and tar files hold many)."""
@@ -45,6 +47,7 @@ class Budget:
     """What one file's scan has spent so far, across every archive, stream and pickle in it."""
 
     expanded: int = 0
+    kept: int = 0
     opcodes: int = 0
     pickles: int = 0
 
@@ -52,27 +55,27 @@ class Budget:
         """Count `added` new bytes of a stream that has produced `produced` from `consumed` so far."""
         self.expanded += added
         if self.expanded > MAX_EXPANDED:
-            raise CapExceeded(f"{what} expands past {MAX_EXPANDED >> 20} MiB in total (cap MAX_EXPANDED)")
+            raise CapExceeded(f"{what} expands past {MAX_EXPANDED >> 30} GiB in total (cap MAX_EXPANDED)")
         if produced > RATIO_FLOOR and produced > MAX_RATIO * max(consumed, 1):
-            raise CapExceeded(f"{what} expands more than {MAX_RATIO}:1 (cap MAX_RATIO)")
+            raise CapExceeded(f"{what} expands more than {MAX_RATIO}:1 past {RATIO_FLOOR >> 20} MiB (cap MAX_RATIO)")
+
+    def keep(self, added: int, what: str) -> None:
+        self.kept += added
+        if self.kept > MAX_KEPT:
+            raise CapExceeded(
+                f"{what}: more than {MAX_KEPT >> 20} MiB of decompressed archive to hold for reading (cap MAX_KEPT)"
+            )
 
 
 ACTIVE: ContextVar[Budget | None] = ContextVar("modellock_scan_budget", default=None)
 """The budget of the scan in progress: every pickle walk inside it charges this one."""
 
 
-def _decompressor(method: str) -> Any:
-    return {
-        "deflate": lambda: zlib.decompressobj(-15),
-        "zlib": lambda: zlib.decompressobj(zlib.MAX_WBITS),
-        "gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
-        "bzip2": bz2.BZ2Decompressor,
-        "xz": lzma.LZMADecompressor,
-    }[method]()
-
-
-class StreamError(Exception):
-    """A compressed stream that does not decompress, or has data after its end."""
+def charged(decoder: Decoder, budget: Budget, what: str) -> Iterator[bytes]:
+    """The decoder's chunks, each charged to the budget before it is used."""
+    for out in decoder.chunks():
+        budget.charge(len(out), decoder.produced, decoder.consumed, what)
+        yield out
 
 
 def expand(source: Window, method: str, budget: Budget, what: str, *, keep: bool) -> tuple[int, Window | None]:
@@ -81,47 +84,38 @@ def expand(source: Window, method: str, budget: Budget, what: str, *, keep: bool
     Kept output stays in memory up to IN_MEMORY bytes, then goes to an anonymous temporary file
     mapped read-only, so memory stays bounded and small members cost no file.
     """
-    stream = _decompressor(method)
-    zlib_like = method in ("deflate", "zlib", "gzip")
-    small = bytearray() if keep else None
+    decoder = Decoder(source, method)
+    if not keep:
+        for _ in charged(decoder, budget, what):
+            pass
+        return decoder.produced, None
+    kept = collect(charged(decoder, budget, what), budget, what)
+    return decoder.produced, kept
+
+
+def collect(chunks: Iterator[bytes], budget: Budget, what: str, first: bytes = b"") -> Window:
+    """Keep a stream's output for random access: in memory while small, then in a temporary file."""
+    small: bytearray | None = bytearray(first)
+    budget.keep(len(first), what)
     sink = None
-    pending = source.read(0, CHUNK)
-    produced, consumed = 0, len(pending)
     try:
-        while True:
-            try:
-                out = stream.decompress(pending, CHUNK)
-            except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:
-                raise StreamError(f"{method} stream: {exc}") from None
-            pending = stream.unconsumed_tail if zlib_like else b""
-            if out:
-                produced += len(out)
-                budget.charge(len(out), produced, consumed, what)
-                if sink is not None:
-                    sink.write(out)
-                elif small is not None:
-                    small += out
-                    if len(small) > IN_MEMORY:
-                        sink = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
-                        sink.write(small)
-                        small = None
-            if stream.eof:
-                if stream.unused_data or consumed < len(source):
-                    raise StreamError(f"data after the end of the {method} stream")
-                break
-            if (not pending) if zlib_like else stream.needs_input:
-                if consumed >= len(source):
-                    if out:
-                        continue  # output was cut at CHUNK: the decompressor may hold more
-                    raise StreamError(f"{method} stream is truncated")
-                pending = source.read(consumed, CHUNK)
-                consumed += len(pending)
-        if not keep:
-            return produced, None
+        for out in chunks:
+            budget.keep(len(out), what)
+            if sink is not None:
+                sink.write(out)
+            elif small is not None:
+                small += out
+                if len(small) > IN_MEMORY:
+                    sink = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
+                    sink.write(small)
+                    small = None
         if sink is None:
-            return produced, Window(bytes(small or b""))
+            return Window(bytes(small or b""))
         sink.flush()
-        return produced, Window(mmap.mmap(sink.fileno(), 0, access=mmap.ACCESS_READ))
+        return Window(mmap.mmap(sink.fileno(), 0, access=mmap.ACCESS_READ))
     finally:
         if sink is not None:
             sink.close()
+
+
+__all__ = ["CHUNK", "CapExceeded", "StreamError"]

@@ -1,7 +1,7 @@
 """A read-only window onto file bytes: the scanner never copies a whole file or member into memory.
 
-A window is a (buffer, start, end) triple over `bytes` or an `mmap`; both slice to `bytes` and
-both have a bounded `find`, which is all the parsers need.
+A window is a (buffer, start, end) triple over `bytes`, an `mmap` or a decompressing
+`StreamBuffer`; all slice to `bytes` and have a bounded `find`, which is all the parsers need.
 """
 
 from __future__ import annotations
@@ -9,9 +9,12 @@ from __future__ import annotations
 import io
 import mmap
 from dataclasses import dataclass
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
-Raw = Union[bytes, mmap.mmap]  # noqa: UP007 (a runtime alias on Python 3.10)
+if TYPE_CHECKING:
+    from modellock.gate.streambuf import StreamBuffer
+
+Raw = Union[bytes, mmap.mmap, "StreamBuffer"]
 
 
 @dataclass(frozen=True)

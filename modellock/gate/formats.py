@@ -387,7 +387,8 @@ def _onnx_locations(
 
 def check_onnx(data: Window) -> list[Finding]:
     """External-data locations must stay inside the model's directory."""
-    view = memoryview(data.buf)[data.start : data.end]  # zero-copy: tensors are sliced, never copied
+    # zero-copy: tensors are sliced, never copied (a decompressing stream only ever reaches the pickle walker)
+    view = memoryview(data.buf)[data.start : data.end]  # type: ignore[arg-type]
     try:
         locations = list(_onnx_locations(view, "model"))
     except ValueError as exc:

@@ -168,7 +168,11 @@ class Walker:
         if self.frame_end is not None and stop > self.frame_end:
             raise self.fail("an opcode crosses the end of its FRAME", "differential")
         self.pos = stop
-        return self.buf[pos:stop]
+        chunk = self.buf[pos:stop]
+        if len(chunk) != n:  # a decompressing stream's end is known only when it is reached
+            self.pos = pos
+            raise self.fail("truncated stream")
+        return chunk
 
     def skip(self, n: int) -> None:
         """Advance over `n` bytes that are not opcodes (joblib array data), outside any frame."""

@@ -12,11 +12,14 @@ import itertools
 import mmap
 import os
 import struct
+import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from modellock.gate.arrays import elements, has_objects, itemsize, joblib_build, npy_header
-from modellock.gate.budget import ACTIVE, MAX_DEPTH, Budget, CapExceeded, StreamError, expand
+from modellock.gate.budget import ACTIVE, MAX_DEPTH, Budget, CapExceeded
 from modellock.gate.buffer import Window
+from modellock.gate.compressed import containers, merge, scan_container
 from modellock.gate.formats import (
     MAX_KERAS_CONFIG,
     check_gguf,
@@ -30,12 +33,13 @@ from modellock.gate.pickle_walk import LEGACY_TORCH_MAGIC, PickleInvalid, is_opc
 from modellock.gate.pickles import failure_finding, import_findings, walk_graded
 from modellock.gate.torchfile import scan_legacy, scan_torch_tar, scan_torch_zip
 from modellock.gate.verdict import Finding, Kind, ScanResult, worst
-from modellock.gate.zipread import MAX_MEMBERS, ZipInvalid, check_crc, member_window, read_members
+from modellock.gate.zipread import ZipInvalid, check_crc, member_window, read_members
+from modellock.gate.zipstream import scan_deflated
 
 CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyx", ".pyd", ".so", ".dll", ".dylib", ".sh", ".bash", ".bat", ".ps1", ".exe")
 _NATIVE_MAGIC = (b"\x7fELF", b"MZ", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe")
 _HDF5 = b"\x89HDF\r\n\x1a\n"
-_OPAQUE = {b"7z\xbc\xaf\x27\x1c": "7z", b"\x28\xb5\x2f\xfd": "zstd", b"\x04\x22\x4d\x18": "lz4", b"Rar!": "rar"}
+_OPAQUE = {b"7z\xbc\xaf\x27\x1c": "7z", b"Rar!": "rar"}
 # What a name promises. A file named so must be that format; code-bearing content is "disguised".
 _CLAIMS = {
     ".safetensors": "safetensors", ".gguf": "gguf", ".npy": "numpy", ".npz": "npz", ".onnx": "onnx",
@@ -107,11 +111,12 @@ def _scan(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
         return ScanResult("gguf", "data", tuple(check_gguf(data)))
     if head.startswith(_HDF5):
         return ScanResult("hdf5", "data", tuple(f for c in keras_configs_in(data) for f in check_keras_config(c)))
-    method = _compression(head)
-    if method is not None:
-        result = _scan_compressed(data, name, budget, depth, method)
+    for box in containers(head):
+        result = scan_container(data, name, budget, depth, box, _streams_as_pickle, _inner)
         if result is not None:
-            return result
+            # The raw bytes are read too: a loader that does not decompress may unpickle them.
+            raw = _scan_pickle(data, lower) if head and is_opcode(head[0]) else None
+            return result if raw is None else merge(result, raw)
     for magic, label in _OPAQUE.items():
         if head.startswith(magic):
             return ScanResult(label, "data", (Finding("invalid", f"a {label} archive modellock cannot inspect"),))
@@ -153,6 +158,7 @@ def _scan_pickle(data: Window, lower: str) -> ScanResult | None:
     except PickleInvalid as exc:
         inert = exc.kind == "parse" or (exc.kind == "unresolvable" and not data.head(1).startswith(b"\x80"))
         if inert and not exc.calls and not exc.imports:
+            _refund_sniff()
             return None
         graded = import_findings(exc.imports)
         if (
@@ -161,6 +167,7 @@ def _scan_pickle(data: Window, lower: str) -> ScanResult | None:
             and not lower.endswith(_PICKLE_NAMES)
             and all(f.verdict != "malicious" for f in graded)
         ):
+            _refund_sniff()
             return None  # text that happens to spell GLOBAL names; no loader reads it as a pickle
         return ScanResult("pickle", "pickle", (*graded, failure_finding(exc)))
     if type(first.value) is int and first.value == LEGACY_TORCH_MAGIC:
@@ -172,6 +179,14 @@ def _scan_pickle(data: Window, lower: str) -> ScanResult | None:
         findings.append(Finding("invalid", f"{len(data) - first.end} bytes of other data follow the pickle"))
         findings += _trailing_pickles(data, first.end)
     return ScanResult("joblib" if joblib else "pickle", "pickle", tuple(findings))
+
+
+def _refund_sniff() -> None:
+    """A walk that proved the bytes are no pickle is not one of the file's pickles (MAX_PICKLES):
+    a tar of many small text files would otherwise reach it. Its opcodes stay charged."""
+    budget = ACTIVE.get()
+    if budget is not None:
+        budget.pickles -= 1
 
 
 def _trailing_pickles(data: Window, pos: int) -> list[Finding]:
@@ -207,17 +222,26 @@ def _scan_zip(data: Window, name: str, budget: Budget, depth: int) -> ScanResult
     for member in members:
         if member.name.endswith("/") and member.size == 0:
             continue
+        scanned: ScanResult | Window
         try:
-            content = member_window(data, member, budget)
-            assert content is not None
-            check_crc(content, member)
+            if member.method == 8:
+                scanned = scan_deflated(data, member, budget, _member_streams_as_pickle)
+            else:
+                stored = member_window(data, member, budget)
+                assert stored is not None
+                check_crc(stored, member)
+                scanned = stored
         except ZipInvalid as exc:
             findings.append(Finding("invalid", f"zip archive: {exc}"))
             continue
-        if fmt == "keras" and member.name == "config.json":
-            findings += _keras_json(content)
-            continue
-        inner = _scan(content, f"{name}/{member.name}", budget, depth + 1)
+        if isinstance(scanned, ScanResult):
+            inner = scanned  # scanned as it inflated
+        else:
+            content = scanned
+            if fmt == "keras" and member.name == "config.json":
+                findings += _keras_json(content)
+                continue
+            inner = _scan(content, f"{name}/{member.name}", budget, depth + 1)
         if fmt == "npz" and not inner.format.startswith("numpy"):
             findings.append(Finding("invalid", f"{member.name}: an .npz member that is {inner.format}, not numpy"))
         kind = worst(kind, inner.kind)
@@ -259,53 +283,68 @@ def _scan_npy(data: Window) -> ScanResult:
     return ScanResult("numpy-object", "pickle", tuple(findings))
 
 
-def _compression(head: bytes) -> str | None:
-    if head.startswith(b"\x1f\x8b"):
-        return "gzip"
-    if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
-        return "zlib"  # joblib's `.z` files, among others
-    if head.startswith(b"BZh") and head[3:4].isdigit():
-        return "bzip2"
-    if head.startswith(b"\xfd7zXZ\x00"):
-        return "xz"
-    return None
+def _inner(content: Window, name: str, depth: int) -> ScanResult:
+    budget = ACTIVE.get()
+    assert budget is not None
+    return _scan(content, name, budget, depth)
 
 
-def _scan_compressed(data: Window, name: str, budget: Budget, depth: int, method: str) -> ScanResult | None:
-    try:
-        _, content = expand(data, method, budget, f"{method} stream", keep=True)
-    except StreamError as exc:
-        if method in ("zlib", "bzip2"):
-            return None  # bytes that merely look like a weak magic number
-        return ScanResult(method, "data", (Finding("invalid", str(exc)),))
-    assert content is not None
-    inner = _scan(content, name.rsplit(".", 1)[0], budget, depth + 1)
-    return ScanResult(f"{method}+{inner.format}", inner.kind, inner.findings)
+def _member_streams_as_pickle(head: bytes, name: str) -> bool:
+    """A zip member is walked as it inflates only under a pickle's name: other names keep the
+    leniency `_scan_pickle` gives text that happens to spell GLOBAL names."""
+    return name.lower().endswith(_PICKLE_NAMES) and _streams_as_pickle(head, name)
+
+
+def _streams_as_pickle(head: bytes, name: str = "") -> bool:
+    """Decoded bytes `_scan` would read as a pickle: they can be walked as they decompress."""
+    if not head or not is_opcode(head[0]) or containers(head):
+        return False
+    lower = name.lower()
+    if lower.endswith((*CODE_SUFFIXES, *_NON_CODE_SUFFIXES, ".onnx", "saved_model.pb", "saved_model.pbtxt")):
+        return False  # judged by name when no pickle: read whole
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY", b"GGUF", _HDF5, *_OPAQUE)):
+        return False
+    return not (len(head) >= 262 and head[257:262] == b"ustar") and head[8:9] not in (b"{", b" ")
+
+
+MAX_TAR_MEMBERS = 1_000_000
+"""Members of one tar (read one header at a time, so memory does not grow with them): datasets and
+pandas archives hold hundreds of thousands; each costs tens of microseconds."""
+_TORCH_TAR_PROBE = 16
 
 
 def _scan_tar(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
-    import tarfile
-
-    try:
-        with tarfile.open(fileobj=data.reader(), mode="r:") as archive:  # type: ignore[call-overload]
-            members = list(itertools.islice(archive, MAX_MEMBERS + 1))
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        return ScanResult("tar", "data", (Finding("invalid", f"tar archive: {exc}"),))
-    if len(members) > MAX_MEMBERS:
-        return ScanResult("tar", "data", (Finding("invalid", f"more than {MAX_MEMBERS} members (cap MAX_MEMBERS)"),))
-    if any(m.name == "pickle" for m in members):
-        return scan_torch_tar(data)
     findings: list[Finding] = []
     kind: Kind = "data"
-    for member in members:
-        if member.issym() or member.islnk():
-            findings.append(Finding("invalid", f"{member.name}: links inside an archive"))
-        if not member.isfile():
-            continue
-        inner = _scan(data.sub(member.offset_data, member.size), f"{name}/{member.name}", budget, depth + 1)
-        kind = worst(kind, inner.kind)
-        findings += [Finding(f.verdict, f"{member.name}: {f.message}") for f in inner.findings]
+    try:
+        with tarfile.open(fileobj=data.reader(), mode="r:") as archive:  # type: ignore[call-overload]
+            first = [m for m in itertools.islice(_members(archive), _TORCH_TAR_PROBE)]
+            if any(m.name == "pickle" for m in first):
+                return scan_torch_tar(data)  # torch's own tar layout (before 0.1.10): four members
+            for count, member in enumerate(itertools.chain(first, _members(archive)), 1):
+                if count > MAX_TAR_MEMBERS:
+                    message = f"more than {MAX_TAR_MEMBERS} members (cap MAX_TAR_MEMBERS)"
+                    return ScanResult("tar", "data", (Finding("invalid", message),))
+                if member.issym() or member.islnk():
+                    findings.append(Finding("invalid", f"{member.name}: links inside an archive"))
+                if not member.isfile():
+                    continue
+                inner = _scan(data.sub(member.offset_data, member.size), f"{name}/{member.name}", budget, depth + 1)
+                kind = worst(kind, inner.kind)
+                findings += [Finding(f.verdict, f"{member.name}: {f.message}") for f in inner.findings]
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        return ScanResult("tar", "data", (*findings, Finding("invalid", f"tar archive: {exc}")))
     return ScanResult("tar", kind, tuple(findings))
+
+
+def _members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    """Headers one at a time; TarFile keeps every one it reads, which is dropped here."""
+    while True:
+        member = archive.next()
+        archive.members.clear()  # type: ignore[attr-defined]
+        if member is None:
+            return
+        yield member
 
 
 def scan_tree(root: Path) -> list[tuple[str, ScanResult]]:

@@ -30,11 +30,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+
+# `make_corpus.py compressed` (joblib, pandas, numpy, lz4, zstandard) needs no torch; tests/data/torch/,
+# a fixtures folder beside this script, also imports as `torch`.
+try:
+    import torch
+
+    torch.save  # noqa: B018
+except (ImportError, AttributeError):
+    torch = None
 
 OUT = Path(__file__).parent / "corpus"
 MANIFEST: dict[str, dict[str, str]] = {}
-torch.manual_seed(0)
+if torch is not None:
+    torch.manual_seed(0)
 np.random.seed(0)
 random.seed(0)
 warnings.filterwarnings("ignore")
@@ -534,6 +543,7 @@ def main() -> None:
     suspicious()
     malicious()
     allowlist_reference()
+    prove_labels(compressed_families())
     with open(OUT / "MANIFEST.json", "w") as f:
         json.dump(dict(sorted(MANIFEST.items())), f, indent=1)
         f.write("\n")
@@ -542,6 +552,113 @@ def main() -> None:
     print(f"{len(MANIFEST)} files, {total / 1024:.0f} KiB: {counts}")
 
 
+# -- compressed containers (issue #20): written by joblib, numpy and pandas, every label proven ----------
+#
+# Needs joblib, numpy, pandas, lz4 and zstandard (no torch):
+#     python3 -m venv /tmp/corpus-venv && /tmp/corpus-venv/bin/pip install joblib numpy pandas lz4 zstandard
+#     /tmp/corpus-venv/bin/python tests/data/make_corpus.py compressed
+# rewrites {safe,malicious}/compressed/ and their MANIFEST.json entries, leaving every other entry as it is.
+# Unlike the families above, each label is proven: every file is loaded by its real loader in a throwaway
+# process in an empty directory; a malicious one must create the marker file there, a safe one must load.
+
+MARKER = "modellock-payload-ran"
+JOBLIB_COMPRESSORS = ("zlib", "gzip", "bz2", "lzma", "xz", "lz4")
+PANDAS_SUFFIXES = {"gzip": ".gz", "bz2": ".bz2", "zip": ".zip", "xz": ".xz", "zstd": ".zst", "tar": ".tar"}
+_LOADERS = {
+    "joblib": "import joblib, sys; joblib.load(sys.argv[1])",
+    "pandas": "import pandas, sys; pandas.read_pickle(sys.argv[1])",
+    "numpy": "import numpy, sys; f = numpy.load(sys.argv[1], allow_pickle=True); [f[k] for k in f.files]",
+}
+
+
+def _payload() -> Reduce:
+    return Reduce(os.system, f"touch {MARKER}")
+
+
+def compressed_families() -> list[tuple[str, str]]:
+    """Write the families; returns (corpus path, loader) for every file, to prove its label."""
+    import joblib
+    import pandas
+
+    written: list[tuple[str, str]] = []
+    arrays = {
+        "w": np.arange(12, dtype="f4").reshape(3, 4),
+        "ids": np.arange(5),
+        "seeded": np.frombuffer(b"".join(MAGICS[:8]), np.uint8),
+    }
+    tmp = OUT / "tmp-compressed"
+    tmp.mkdir(parents=True, exist_ok=True)
+    for compressor in JOBLIB_COMPRESSORS:
+        for kind, obj in (("safe", arrays), ("malicious", {**arrays, "x": _payload()})):
+            path = tmp / f"joblib_{compressor}.joblib"
+            joblib.dump(obj, path, compress=compressor)
+            name = f"compressed/joblib_{compressor}.joblib"
+            put(kind, name, path.read_bytes(), "system (" if kind == "malicious" else "")
+            written.append((f"{kind}/{name}", "joblib"))
+    # The issue's bypass as it would be shipped: joblib's LZMA-alone file under a torch checkpoint's name.
+    put(
+        "malicious",
+        "compressed/joblib_lzma_as_pytorch_model.bin",
+        (OUT / "malicious/compressed/joblib_lzma.joblib").read_bytes(),
+        "system (",
+    )
+    written.append(("malicious/compressed/joblib_lzma_as_pytorch_model.bin", "joblib"))
+    # numpy: np.savez_compressed, numeric (what embeddings are) and with an object array (a pickle inside).
+    for kind, extra in (("safe", {}), ("malicious", {"obj": np.array([_payload()], dtype=object)})):
+        path = tmp / "arrays.npz"
+        np.savez_compressed(path, **arrays, **extra)
+        name = f"compressed/savez_compressed{'_object' if extra else ''}.npz"
+        put(kind, name, path.read_bytes(), "system (" if kind == "malicious" else "")
+        written.append((f"{kind}/{name}", "numpy"))
+    # pandas infers the compression from the extension; each of its methods, safe (a dict of arrays) and not.
+    for method, suffix in PANDAS_SUFFIXES.items():
+        for kind, obj in (("safe", arrays), ("malicious", {"x": _payload()})):
+            path = tmp / f"frame.pkl{suffix}"
+            pandas.to_pickle(obj, path, compression=method)
+            name = f"compressed/pandas_{method}.pkl{suffix}"
+            put(kind, name, path.read_bytes(), "system (" if kind == "malicious" else "")
+            written.append((f"{kind}/{name}", "pandas"))
+    shutil.rmtree(tmp)
+    return written
+
+
+def prove_labels(written: list[tuple[str, str]]) -> None:
+    """Load each file with its real loader in a fresh process and empty directory; fail loudly on a wrong label."""
+    import sys
+    import tempfile
+
+    for name, loader in written:
+        with tempfile.TemporaryDirectory() as cwd:
+            run = subprocess.run(
+                [sys.executable, "-c", _LOADERS[loader], str((OUT / name).resolve())],
+                cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            ran = (Path(cwd) / MARKER).exists()
+        if name.startswith("malicious/") and not ran:
+            raise SystemExit(f"{name}: the payload did not run under {loader} ({run.stderr.strip()[-300:]})")
+        if name.startswith("safe/") and (ran or run.returncode):
+            raise SystemExit(f"{name}: did not load cleanly under {loader} ({run.stderr.strip()[-300:]})")
+        print(f"proven: {name} ({loader})")
+
+
+def add_compressed_families() -> None:
+    manifest_path = OUT / "MANIFEST.json"
+    MANIFEST.update(json.loads(manifest_path.read_text()))
+    for key in [k for k in MANIFEST if k.split("/", 1)[1].startswith("compressed/")]:
+        del MANIFEST[key]
+    for kind in ("safe", "malicious"):
+        shutil.rmtree(OUT / kind / "compressed", ignore_errors=True)
+    prove_labels(compressed_families())
+    with open(manifest_path, "w") as f:
+        json.dump(dict(sorted(MANIFEST.items())), f, indent=1)
+        f.write("\n")
+
+
 if __name__ == "__main__":
     struct.calcsize("<Q")
-    main()
+    import sys
+
+    if sys.argv[1:] == ["compressed"]:
+        add_compressed_families()
+    else:
+        main()
