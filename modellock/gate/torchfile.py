@@ -83,7 +83,7 @@ def scan_torch_zip(data: Window, members: list[Member], budget: Budget) -> ScanR
     try:
         pickle_window = member_window(data, by_name["data.pkl"], budget)
         assert pickle_window is not None
-        check_crc(pickle_window, by_name["data.pkl"])
+        check_crc(pickle_window, by_name["data.pkl"], unset_ok=True)
     except ZipInvalid as exc:
         return ScanResult(fmt, "pickle", (Finding("invalid", f"zip archive: {exc}"),))
     label = f"{prefix}/data.pkl"

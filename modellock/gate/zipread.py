@@ -172,8 +172,16 @@ def member_window(data: Window, member: Member, budget: Budget, *, keep: bool = 
     return out
 
 
-def check_crc(window: Window, member: Member) -> None:
-    """Python's zipfile refuses a bad CRC and torch ignores it: a member loaders would read differently."""
+def check_crc(window: Window, member: Member, *, unset_ok: bool = False) -> None:
+    """Refuse a member whose bytes changed after its writer computed their CRC.
+
+    torch's reader never checks CRCs, and its writer records 0 for every member when CRC computation
+    is off (`torch.serialization.set_crc32_options(False)`); `unset_ok` accepts that 0 for archives
+    torch writes, whose loader reads the same bytes whatever the CRC says. A nonzero CRC that does
+    not match is still refused: no writer produces one.
+    """
+    if unset_ok and member.crc == 0:
+        return
     crc, at = 0, 0
     while at < len(window):
         chunk = window.read(at, 1 << 20)
