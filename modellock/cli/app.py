@@ -48,4 +48,3 @@ def main() -> None:
             sys.stderr.flush()
             os._exit(exc.code)
         raise
-

@@ -25,7 +25,7 @@ _ELEMENT = {
     "BFloat16": 2, "ComplexDouble": 16, "ComplexFloat": 8, "QInt8": 1, "QInt32": 4, "QUInt8": 1,
     "QUInt4x2": 1, "QUInt2x4": 1,
 }  # fmt: skip
-_SMALL_RECORDS = {
+SMALL_RECORDS = {
     "byteorder": re.compile(rb"^(little|big)$"),
     "version": re.compile(rb"^[0-9]{1,4}\n?$"),
     ".data/version": re.compile(rb"^[0-9]{1,4}\n?$"),
@@ -122,7 +122,7 @@ def _check_record(
         if member.size != sizes[key]:
             return [Finding("invalid", f"{name}: {member.size} bytes, but data.pkl declares {sizes[key]}")]
         return []
-    rule = _SMALL_RECORDS.get(name)
+    rule = SMALL_RECORDS.get(name)
     if rule is None:
         return [Finding("invalid", f"{name}: not part of a torch checkpoint's layout")]
     window = member_window(data, member, budget)
