@@ -547,7 +547,6 @@ def write_manifest() -> None:
     print(f"{len(MANIFEST)} files, {total / 1024:.0f} KiB: {counts}")
 
 
-
 # -- archives by layout (issue #20): torch.export, CRC-0 torch zips, GGUF in both byte orders ---------
 #
 # Run alone, keeping the rest of the corpus: `python tests/data/make_corpus.py --only archives`
@@ -611,7 +610,10 @@ def _pt2_programs() -> dict[str, Any]:
     }
 
 
-def _pt2_repack(source: Path, target: Path, change: Callable[[str, bytes], bytes | None], add: dict[str, bytes]) -> None:
+Change = Callable[[str, bytes], bytes | None]
+
+
+def _pt2_repack(source: Path, target: Path, change: Change, add: dict[str, bytes]) -> None:
     """The same archive rewritten record by record through torch's own PT2 writer."""
     from torch.export.pt2_archive import PT2ArchiveWriter
 
@@ -700,7 +702,7 @@ def archives_by_layout() -> None:
             "symbolic expression",
         ),
         "pt2_guard_payload.pt2": (
-            _edit_json("models/model.json", lambda d: d.update(guards_code=["__import__('os').system('echo pwn-guard') == 0"])),
+            _edit_json("models/model.json", lambda d: d.update(guards_code=[GUARD_PAYLOAD])),
             {},
             "guard",
         ),
@@ -720,6 +722,9 @@ def architectures_free_state() -> dict[str, torch.Tensor]:
     state = dict(conv.state_dict())
     state["half"] = torch.randn(5).half()
     return state
+
+
+GUARD_PAYLOAD = "__import__('os').system('echo pwn-guard') == 0"
 
 
 def _sympy_payload(program: Any) -> None:
