@@ -91,7 +91,11 @@ def test_record_roles(name: str, role: str) -> None:
         ("_operator.call", "malicious"),
         ("_operator.methodcaller", "malicious"),
         ("_operator.index", "malicious"),  # every operator function is graded as a primitive
-        ("math.gcd", "invalid"),
+        ("math.gcd", None),  # the math module is pure
+        ("math._private", "invalid"),
+        ("torch._C._set_grad_enabled", None),  # what export's verifier lets a graph call
+        ("torch.amp.autocast_mode._enter_autocast", None),
+        ("torch._C._get_tracing_state", "invalid"),
         ("math.__loader__", "malicious"),
         ("torch.nn.Linear", "invalid"),
     ],
@@ -116,7 +120,10 @@ def test_operator_targets(target: str, verdict: str | None) -> None:
         ("Symbol('x', __class__=1)", "malicious"),
         ("[c for c in ()]", "malicious"),
         ("1)\nimport os\n(1", "malicious"),
-        ("Foo(1)", "invalid"),
+        ("Piecewise((Integer(1), StrictLessThan(Symbol('s0'), Integer(2))), (Integer(0), true))", None),
+        ("OpaqueUnaryFn_cos(Symbol('s0'))", None),
+        ("lambdify(1)", "invalid"),  # a lowercase sympy name not in the list: lambdify and preview run code
+        ("foo(1)", "invalid"),
     ],
 )
 def test_symbolic_expressions(text: str, verdict: str | None) -> None:
@@ -132,6 +139,10 @@ def test_symbolic_expressions(text: str, verdict: str | None) -> None:
         ("L['x'].stride()[0] == 3 and L['args'][0].size()[1] >= 2", None),
         ("math.floor(L['x'].size()[0] / 2) == 3", None),
         ("torch.sym_max(L['x'].size()[0], 2) <= inf", None),
+        ("max(L['x'].size()[0], 2) <= math.inf", None),  # what torch's Python printer writes for Max, oo
+        ("float(L['x'].size()[0]) / 2 >= 1.5 and torch._sym_sqrt(L['x'].size()[0]) > 1", None),
+        ("math.__loader__", "malicious"),
+        ("exec('1')", "malicious"),
         ("__import__('os').system('echo pwn') == 0", "malicious"),
         ("torch.load('x')", "malicious"),
         ("L['x'].__class__", "malicious"),

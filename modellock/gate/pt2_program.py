@@ -35,9 +35,23 @@ _OPERATOR = {
     "getitem", "eq", "ne", "le", "ge", "lt", "gt", "neg", "pos", "not_", "abs", "mul", "add", "sub",
     "floordiv", "truediv", "mod", "pow", "and_", "or_", "lshift", "rshift",
 }  # fmt: skip
-_MATH = {"trunc", "floor", "ceil", "sqrt", "log2", "exp", "log", "cos", "sin", "tan", "fabs", "pow", "round"}
-_TORCH_SYM = {"sym_not", "sym_int", "sym_float", "sym_ite", "sym_max", "sym_min", "sym_sqrt", "sym_sum",
-              "_sym_sqrt", "cast_symbool_to_symint_guardless"}  # fmt: skip
+# The torch functions export's verifier lets a graph call (torch/_export/verifier.py), as the
+# serializer names them (`module.name`).
+_TORCH_FUNCTIONS = {
+    "torch.autograd.grad_mode.set_grad_enabled", "torch.sym_int", "torch.sym_float", "torch.sym_ite",
+    "torch.sym_max", "torch.sym_min", "torch.sym_not", "torch.sym_sqrt", "torch._sym_sqrt", "torch.sym_sum",
+    "torch.export.custom_ops._call_custom_autograd_function_in_pre_dispatch", "torch._C._set_grad_enabled",
+    "torch.amp.autocast_mode._enter_autocast", "torch.amp.autocast_mode._exit_autocast",
+    "torch.fx.experimental.symbolic_shapes.cast_symbool_to_symint_guardless",
+    *(f"torch._functorch.predispatch.{name}" for name in (
+        "_add_batch_dim", "_remove_batch_dim", "_vmap_increment_nesting", "_vmap_decrement_nesting",
+        "lazy_load_decompositions", "_make_dual", "_unpack_dual", "_jvp_increment_nesting",
+        "_jvp_decrement_nesting", "_unwrap_for_grad", "_enter_dual_level", "_exit_dual_level",
+    )),
+}  # fmt: skip
+# Functions of the guard printer's output (torch/utils/_sympy/printers.py) that are builtins: pure.
+_GUARD_BUILTINS = {"abs", "max", "min", "round", "int", "float", "bool"}
+_GUARD_TORCH = {"sym_float", "sym_int", "sym_max", "sym_min", "sym_not", "sym_ite", "sym_sqrt", "_sym_sqrt"}
 # _Ops methods that load code when called: never a namespace, whatever follows them.
 _OPS_METHODS = {"import_module", "load_library"}
 # What sympy's printers write (srepr and str) and the functions the deserializer hands sympify.
@@ -51,12 +65,13 @@ _SYMPY = {
     "LShift", "RShift", "PowByNatural", "FloatPow", "FloatTrueDiv", "IntTrueDiv",
     "IsNonOverlappingAndDenseIndicator", "TruncToFloat", "TruncToInt", "RoundToInt", "RoundDecimal",
     "ToFloat", "Identity", "BitwiseFn_bitwise_and", "BitwiseFn_bitwise_or", "BitwiseFn_bitwise_xor",
-    "Trunc", "OpaqueUnaryFn_sqrt", "OpaqueUnaryFn_exp", "OpaqueUnaryFn_log",
+    "Trunc", "OpaqueUnaryFn_sqrt", "OpaqueUnaryFn_exp", "OpaqueUnaryFn_log", "exp", "log", "sin", "cos", "tan",
+    "sinh", "cosh", "tanh", "asin", "acos", "atan", "pi", "E", "I",
 }  # fmt: skip
 # Tensor methods a guard reads sizes with.
 _GUARD_METHODS = {"size", "stride", "storage_offset", "dim", "numel"}
 _ARITHMETIC = (
-    ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.Constant, ast.Load,
+    ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp, ast.Tuple, ast.Constant, ast.Load,
     ast.operator, ast.unaryop, ast.cmpop, ast.boolop,
 )  # fmt: skip
 _BUILTINS = frozenset(dir(builtins)) - {"True", "False", "None"}
@@ -77,15 +92,15 @@ def check_target(target: str) -> Finding | None:
         # string (the deserializer's catch-all), which the graph cannot call.
         return None
     path = target.split(".")[1:]
+    if target in _TORCH_FUNCTIONS:
+        return None
     if all(_NAME.match(p) and not p.startswith("__") for p in path):
         if root == "torch" and len(path) in (3, 4) and path[0] == "ops" and path[1] not in _OPS_METHODS:
             return None
         if (root, len(path)) == ("_operator", 1) and path[0] in _OPERATOR:
             return None
-        if (root, len(path)) == ("math", 1) and path[0] in _MATH:
-            return None
-        if (root, len(path)) == ("torch", 1) and path[0] in _TORCH_SYM:
-            return None
+        if (root, len(path)) == ("math", 1) and not path[0].startswith("_"):
+            return None  # the math module holds pure numeric functions and constants only
     grade, why = allowlist.classify({"_operator": "operator"}.get(root, root), ".".join(path) or root)
     if grade == "malicious" or any(p in _OPS_METHODS or p.startswith("__") for p in path):
         return Finding("malicious", f"operator target {target!r} reaches Python beyond torch's operators: {why}")
@@ -139,6 +154,8 @@ def _walk(tree: ast.Expression, guard: bool) -> None:
             _guard_subscript(node)
         elif isinstance(node, ast.Attribute) and id(node) in called:
             continue
+        elif guard and isinstance(node, ast.Attribute) and _is_math(node.value) and not node.attr.startswith("_"):
+            continue  # math.inf, math.nan
         elif guard and isinstance(node, ast.Attribute) and _NAME.match(node.attr) and not node.attr.startswith("_"):
             raise _Refused("invalid", f"reads .{node.attr}, which torch's guard printer never writes")
         else:
@@ -147,6 +164,8 @@ def _walk(tree: ast.Expression, guard: bool) -> None:
 
 
 def _name(name: str, guard: bool) -> None:
+    if guard and name in _GUARD_BUILTINS:
+        return
     if name.startswith("_") or name in _BUILTINS:
         raise _Refused("malicious", f"names {name!r}")
     if guard and name not in ("L", "inf", "math", "torch") and name not in _SYMPY:
@@ -156,20 +175,29 @@ def _name(name: str, guard: bool) -> None:
 def _call(node: ast.Call, guard: bool) -> None:
     func = node.func
     if isinstance(func, ast.Name):
-        if func.id not in _SYMPY:
-            verdict = "malicious" if func.id in _BUILTINS or func.id.startswith("_") else "invalid"
-            raise _Refused(verdict, f"calls {func.id!r}, which is no sympy constructor")
+        if guard and func.id in _GUARD_BUILTINS:
+            return
+        if func.id in _BUILTINS or func.id.startswith("_"):
+            raise _Refused("malicious", f"calls {func.id!r}")
+        # sympy's expression classes are capitalised (Add, Symbol, FloorDiv); its lowercase names
+        # that are not in the list include functions such as lambdify and preview, which run code.
+        if func.id not in _SYMPY and not func.id[0].isupper():
+            raise _Refused("invalid", f"calls {func.id!r}, which is no sympy constructor")
         return
     if guard and isinstance(func, ast.Attribute):
         base = func.value
-        if isinstance(base, ast.Name) and base.id == "math" and func.attr in _MATH:
+        if isinstance(base, ast.Name) and base.id == "math" and not func.attr.startswith("_"):
             return
-        if isinstance(base, ast.Name) and base.id == "torch" and func.attr in _TORCH_SYM:
+        if isinstance(base, ast.Name) and base.id == "torch" and func.attr in _GUARD_TORCH:
             return
         if func.attr in _GUARD_METHODS and _is_input(base) and not node.keywords:
             return
         raise _Refused("malicious", f"calls .{func.attr}, which no guard needs")
     raise _Refused("malicious", "calls something other than a named function")
+
+
+def _is_math(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id == "math"
 
 
 def _guard_subscript(node: ast.Subscript) -> None:
