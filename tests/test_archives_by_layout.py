@@ -400,3 +400,46 @@ def test_lock_refuses_a_pt2_by_default_and_records_it_when_scanning(project: Pat
     (project / "modellock.toml").write_text('[policy]\npickle = "allow"\n\n[models.evil]\nrepo = "acme/evil"\n')
     run = cli("lock")
     assert run.exit_code == 1 and "malicious" in run.stderr and "symbolic expression" in run.stderr
+
+
+# -- PT2: torchbind objects and the flat layout before the PT2 archive ---------------------------------
+
+
+def test_torchbind_classes_are_accepted_in_custom_objects_only() -> None:
+    data = (SAFE / "pt2_custom_object.pt2").read_bytes()
+    assert b"__torch__.torch.classes.quantized" in data  # a real packed-parameters object, pickled by torch
+    assert scan_bytes(data, "model.pt2").verdict == "clean"
+    torchbind = corpus.P2 + corpus.g("__torch__.torch.classes.quantized", "LinearPackedParamsBase") + b")\x81."
+    as_inputs = _rewrite(data, {"data/sample_inputs/model.pt": corpus.torch_zip(torchbind)})
+    assert "not on the allowlist" in _findings(as_inputs, "suspicious")  # torch.load would not resolve it
+    system = corpus.P2 + corpus.g("__torch__.torch.classes.os", "system") + b")\x81."
+    as_object = _rewrite(data, {"data/constants/custom_obj_0": corpus.torch_zip(system)})
+    assert "custom_obj_0" in _findings(as_object, "malicious")
+
+
+def test_the_flat_layout_before_pt2_archives() -> None:
+    data = (SAFE / "pt2_legacy_layout.pt2").read_bytes()
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert "serialized_exported_program.json" in names and "version" in names
+    result = scan_bytes(data, "model.pt2")
+    assert (result.format, result.kind, result.verdict) == ("pt2", "pickle", "clean"), result.findings
+    hostile = scan_bytes((MALICIOUS / "pt2_legacy_inputs_payload.pt2").read_bytes(), "model.pt2")
+    assert hostile.verdict == "malicious" and "serialized_example_inputs.pt" in str(hostile.findings)
+    flat = zipfile.ZipFile(io.BytesIO(data))
+
+    def rebuilt(change: dict[str, bytes]) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as dst:
+            for info in flat.infolist():
+                dst.writestr(info.filename, change.get(info.filename, flat.read(info.filename)))
+            for name in change.keys() - set(flat.namelist()):
+                dst.writestr(name, change[name])
+        return out.getvalue()
+
+    program = json.loads(flat.read("serialized_exported_program.json"))
+    program["guards_code"] = ["__import__('os').system('x') == 0"]
+    assert "guard" in _findings(
+        rebuilt({"serialized_exported_program.json": json.dumps(program).encode()}), "malicious"
+    )
+    assert "not part of a torch.export archive" in _findings(rebuilt({"evil.pkl": corpus.call("os", "system")}))
+    assert "schema version" in _findings(rebuilt({"version": b"x"}))

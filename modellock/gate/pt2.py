@@ -64,6 +64,16 @@ def record_role(name: str) -> Role:
     return next((role for pattern, role in _ROLES if pattern.match(name)), "unknown")
 
 
+_LEGACY_ARTIFACTS = ("serialized_state_dict", "serialized_constants", "serialized_example_inputs")
+_TORCHBIND = re.compile(r"imports __torch__\.torch\.classes\.[A-Za-z0-9_.]+ \(.*: not on the allowlist$")
+
+
+def is_legacy_export(members: list[Member]) -> bool:
+    """`torch.export.save` before the PT2 archive (torch 2.1 to 2.4): flat, with `version` beside the program."""
+    names = {m.name for m in members}
+    return "serialized_exported_program.json" in names and "version" in names
+
+
 def is_pt2(members: list[Member]) -> bool:
     """The archive's own marker: `<root>/archive_format` (torch's `is_pt2_package` asks the same)."""
     root = members[0].name.split("/", 1)[0] if members else ""
@@ -77,7 +87,8 @@ class _Archive:
     def read(self, name: str, cap: int) -> bytes:
         member = self.members[name]
         if member.size > cap:
-            raise ZipInvalid(f"{name}: {member.size} bytes, more than {cap} (cap MAX_PT2_JSON)")
+            what = "(cap MAX_PT2_JSON)" if cap == MAX_PT2_JSON else "for this record"
+            raise ZipInvalid(f"{name}: {member.size} bytes, more than {cap} {what}")
         window = member_window(self.data, member, self.budget)
         assert window is not None
         check_crc(window, member, unset_ok=True)  # written by torch's own zip writer
@@ -110,6 +121,42 @@ def scan_pt2(data: Window, members: list[Member], budget: Budget, scan_nested: S
         return ScanResult("pt2", "pickle", (Finding("invalid", f"pt2 archive: {exc}"),))
 
 
+def scan_legacy_export(data: Window, members: list[Member], budget: Budget, scan_nested: ScanNested) -> ScanResult:
+    """The flat layout `torch.export.load` still reads: the program, and artifacts it `torch.load`s.
+
+    Each artifact goes to `torch.load(weights_only=True)` and, when that fails, `weights_only=False`,
+    so each is scanned as the file `torch.load` would open, whatever its format.
+    """
+    archive = _Archive(data, {m.name: m for m in members if not m.name.endswith("/")}, budget, "")
+    findings: list[Finding] = []
+    kind: Kind = "pickle"
+    for name in sorted(archive.members):
+        try:
+            found, record_kind = _legacy_record(archive, name, scan_nested)
+        except ZipInvalid as exc:
+            found, record_kind = [Finding("invalid", f"torch.export archive: {exc}")], "pickle"
+        findings += found
+        kind = worst(kind, record_kind)
+    return ScanResult("pt2", kind, tuple(findings))
+
+
+def _legacy_record(archive: _Archive, name: str, scan_nested: ScanNested) -> tuple[list[Finding], Kind]:
+    if name == "version":
+        if not re.fullmatch(rb"[0-9]{1,4}\.[0-9]{1,4}", archive.read(name, 64)):
+            return [Finding("invalid", "version: not the schema version torch writes")], "data"
+        return [], "data"
+    if name == "serialized_exported_program.json":
+        return [Finding(f.verdict, f"{name}: {f.message}") for f in check_program(archive.json(name))], "data"
+    if name.rsplit(".", 1)[0] in _LEGACY_ARTIFACTS:
+        if not archive.members[name].size:
+            return [], "data"
+        inner = scan_nested(archive.window(name), name)
+        return [Finding(f.verdict, f"{name}: {f.message}") for f in inner.findings], worst("pickle", inner.kind)
+    if name.startswith("extra_files/"):
+        return [], "data"
+    return [Finding("invalid", f"{name}: not part of a torch.export archive's layout")], "data"
+
+
 def _scan(archive: _Archive, scan_nested: ScanNested) -> ScanResult:
     findings: list[Finding] = []
     kind: Kind = "data"
@@ -123,7 +170,10 @@ def _scan(archive: _Archive, scan_nested: ScanNested) -> ScanResult:
     for name, role in sorted(roles.items()):
         if role in ("format", "version"):
             continue
-        found, record_kind = _record(archive, name, role, declared, scan_nested)
+        try:
+            found, record_kind = _record(archive, name, role, declared, scan_nested)
+        except ZipInvalid as exc:  # one broken record never hides what the others hold
+            found, record_kind = [Finding("invalid", f"pt2 archive: {exc}")], "pickle"
         findings += found
         kind = worst(kind, record_kind)
     return ScanResult("pt2", kind, tuple(findings))
@@ -135,7 +185,11 @@ def _declared_payloads(archive: _Archive, roles: dict[str, Role], findings: list
     for name, role in roles.items():
         if role != "payload-config":
             continue
-        config = archive.json(name)
+        try:
+            config = archive.json(name)
+        except ZipInvalid as exc:
+            findings.append(Finding("invalid", f"pt2 archive: {exc}"))
+            continue
         entries = config.get("config") if isinstance(config, dict) else None
         if not isinstance(entries, dict):
             findings.append(Finding("invalid", f"{name}: not a payload config"))
@@ -182,7 +236,12 @@ def _record(
         inner = scan_nested(archive.window(name), f"{archive.label}/{name}")
         if not inner.format.startswith(("torch-zip", "torchscript")):
             return [Finding("invalid", f"{name}: a {inner.format} where torch expects a torch.save archive")], "pickle"
-        return [Finding(f.verdict, f"{name}: {f.message}") for f in inner.findings], worst("pickle", inner.kind)
+        found = list(inner.findings)
+        if role == "custom-object":
+            # TorchScript's unpickler resolves `__torch__.torch.classes.<ns>.<Class>` only to a C++
+            # class a library registered (torchbind), never to Python; everything else is judged as usual.
+            found = [f for f in found if not (f.verdict == "suspicious" and _TORCHBIND.search(f.message))]
+        return [Finding(f.verdict, f"{name}: {f.message}") for f in found], worst("pickle", inner.kind)
     return [Finding("invalid", f"{name}: not part of a PT2 archive's layout")], "data"
 
 

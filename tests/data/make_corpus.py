@@ -592,6 +592,52 @@ def _pt2_programs() -> dict[str, Any]:
         def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             return torch.cond(x.sum() > 0, lambda a, b: a + b, lambda a, b: a - b, (x, y))
 
+    class Unbacked(torch.nn.Module):  # data-dependent sizes: unbacked symbols and runtime asserts
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            count = (x > 0).sum().item()
+            torch._check(count >= 0)
+            return x.nonzero().float().sum() + torch.zeros(count).sum()
+
+    class Loop(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> Any:
+            from torch._higher_order_ops.while_loop import while_loop
+
+            return while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * 2), (torch.tensor(0), x))
+
+    class GradModes(torch.nn.Module):  # no_grad and autocast regions: wrap_with_set_grad_enabled/autocast
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                y = self.lin(x)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                z = self.lin(x)
+            return y + z.float()
+
+    class Tied(torch.nn.Module):  # one storage behind a parameter, its tied copy and a view buffer
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = torch.nn.Embedding(20, 4)
+            self.out = torch.nn.Linear(4, 20, bias=False)
+            self.out.weight = self.emb.weight
+            self.register_buffer("rows", self.emb.weight.detach()[2:5])
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.out(self.emb(x)) + self.rows.sum()
+
+    class Dtypes(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            kinds = (torch.float16, torch.bfloat16, torch.int8, torch.bool, torch.float64, torch.complex64,
+                     torch.uint8, torch.int64, torch.float8_e4m3fn)  # fmt: skip
+            for i, dtype in enumerate(kinds):
+                self.register_buffer(f"b{i}", torch.ones(3, dtype=dtype))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + self.b0.float().sum() + self.b4.float().sum()
+
     half = Dim("half", min=1, max=64)
     seeded = Buffers()
     with torch.no_grad():  # raw weight records that start like pickles and archives
@@ -607,6 +653,12 @@ def _pt2_programs() -> dict[str, Any]:
             dynamic_shapes={"x": {0: 2 * half}, "y": {0: 4 * half}},
         ),
         "branch": torch.export.export(Branch(), (torch.randn(3), torch.randn(3))),
+        "unbacked": torch.export.export(Unbacked(), (torch.tensor([1.0, -1.0, 2.0]),)),
+        "while_loop": torch.export.export(Loop(), (torch.randn(3),)),
+        "grad_modes": torch.export.export(GradModes(), (torch.randn(2, 4),)),
+        "tied_views": torch.export.export(Tied(), (torch.randint(0, 20, (3,)),)),
+        "dtypes": torch.export.export(Dtypes(), (torch.randn(2),)),
+        "buffers_decomposed": torch.export.export(Buffers(), (torch.randn(2, 4),)).run_decompositions(),
     }
 
 
@@ -661,7 +713,8 @@ def archives_by_layout() -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     programs = _pt2_programs()
     saved = {}
-    for name in ("buffers", "seeded", "branch"):
+    for name in ("buffers", "seeded", "branch", "unbacked", "while_loop", "grad_modes", "tied_views", "dtypes",
+                 "buffers_decomposed"):  # fmt: skip
         saved[name] = tmp / f"pt2_{name}.pt2"
         torch.export.save(programs[name], saved[name])
     saved["dynamic"] = tmp / "pt2_dynamic_guards.pt2"
@@ -710,10 +763,35 @@ def archives_by_layout() -> None:
     for name, (change, add, reason) in hostile.items():
         _pt2_repack(base, tmp / name, change, add)
         put("malicious", name, path=tmp / name, reason=reason)
+    # A torchbind object (a quantized linear's packed parameters) as TorchScript's pickler writes it.
+    packed = torch.ops.quantized.linear_prepack(torch.quantize_per_tensor(torch.randn(3, 4), 0.1, 0, torch.qint8))
+    custom = {"data/constants/custom_obj_0": torch._C._pickle_save(packed)}
+    _pt2_repack(base, tmp / "pt2_custom_object.pt2", _declare_constant("custom_obj_0"), custom)
+    put("safe", "pt2_custom_object.pt2", path=tmp / "pt2_custom_object.pt2")
+    put("safe", "pt2_legacy_layout.pt2", _legacy_export(programs["buffers"]))
+    hostile_inputs = _legacy_export(programs["buffers"], example_inputs=sample)
+    put("malicious", "pt2_legacy_inputs_payload.pt2", hostile_inputs, "system (")
     for order in ("little", "big"):
         put("safe", f"gguf_{order}_endian.gguf", _gguf(order))
     shutil.rmtree(tmp)
     prove_archive_labels()
+
+
+def _legacy_export(program: Any, example_inputs: bytes | None = None) -> bytes:
+    """The flat layout `torch.export.save` wrote before the PT2 archive (torch 2.1 to 2.4), which
+    `torch.export.load` still reads, assembled from torch's own serializer as those versions did."""
+    from torch._export.serde.schema import SCHEMA_VERSION
+    from torch._export.serde.serialize import serialize
+
+    artifact = serialize(program)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("serialized_exported_program.json", artifact.exported_program)
+        archive.writestr("serialized_state_dict.pt", artifact.state_dict)
+        archive.writestr("serialized_constants.pt", artifact.constants)
+        archive.writestr("serialized_example_inputs.pt", example_inputs or artifact.example_inputs)
+        archive.writestr("version", ".".join(map(str, SCHEMA_VERSION)))
+    return out.getvalue()
 
 
 def architectures_free_state() -> dict[str, torch.Tensor]:
