@@ -16,7 +16,14 @@ from modellock.gate.buffer import Window
 from modellock.gate.enforce import decide
 from modellock.gate.formats import gguf_byte_order, gguf_metadata
 from modellock.gate.pt2 import _raw_fits, record_role
-from modellock.gate.pt2_program import check_expression, check_guard, check_program, check_target
+from modellock.gate.pt2_program import (
+    check_expression,
+    check_guard,
+    check_program,
+    check_target,
+    check_treespec,
+    program_strings,
+)
 from modellock.gate.scanner import scan_bytes, scan_file
 from modellock.gate.zipread import Member, ZipInvalid, check_crc, read_members
 from modellock.project.policy import Policy
@@ -158,10 +165,54 @@ def test_guards(text: str, verdict: str | None) -> None:
     assert (found.verdict if found else None) == verdict, found
 
 
+LEAF = {"type": None, "context": None, "children_spec": []}
+
+
+def _spec(kind: str, context: object) -> str:
+    return json.dumps([1, {"type": kind, "context": json.dumps(context), "children_spec": [LEAF]}])
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict"),
+    [
+        (_spec("builtins.dict", ["mask"]), None),
+        (json.dumps([1, LEAF]), None),
+        (
+            _spec(
+                "collections.defaultdict",
+                {"default_factory_module": "builtins", "default_factory_name": "list", "dict_context": ["a"]},
+            ),
+            None,
+        ),
+        (
+            _spec(
+                "collections.defaultdict",
+                {"default_factory_module": "os", "default_factory_name": "system", "dict_context": ["a"]},
+            ),
+            "malicious",
+        ),
+        (_spec("builtins.dict", [{"__enum__": True, "fqn": "subprocess:Popen", "name": "x"}]), "malicious"),
+        # treespec_loads imports the enum's module: `this` prints the Zen of Python when imported.
+        (_spec("builtins.dict", [{"__enum__": True, "fqn": "this:s", "name": "x"}]), "suspicious"),
+        (
+            _spec("builtins.list", {"nested": [{"__enum__": True, "fqn": "myapp.colors:Color", "name": "RED"}]}),
+            "suspicious",
+        ),
+        ("[1, {", "invalid"),
+        (json.dumps([1, ["not", "a", "node"]]), "invalid"),
+    ],
+)
+def test_input_and_output_specs(text: str, verdict: str | None) -> None:
+    found = check_treespec(text)
+    assert (found.verdict if found else None) == verdict, found
+
+
 def test_every_evaluated_string_of_a_real_program_is_found_and_passes() -> None:
     with zipfile.ZipFile(SAFE / "pt2_dynamic_guards.pt2") as archive:
         program = json.loads(archive.read("pt2_dynamic_guards/models/model.json"))
     assert program["guards_code"] and "expr_str" in json.dumps(program)  # derived dims: guards and sympy
+    kinds = {kind for kind, _ in program_strings(program)}
+    assert kinds == {"target", "expression", "guard", "treespec"}
     assert check_program(program) == []
     program["guards_code"].append("__import__('os').system('x') == 0")
     program["graph_module"]["graph"]["nodes"][0]["target"] = "torch.os.system"

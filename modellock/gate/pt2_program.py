@@ -1,12 +1,14 @@
 """The serialized program of a `torch.export` archive (`models/<name>.json`), judged by what its loader runs.
 
-The program is JSON, but three kinds of string in it reach Python when it is loaded and run:
+The program is JSON, but four kinds of string in it reach Python when it is loaded and run:
 
 - operator targets are resolved by walking attributes of `torch`, `operator` or `math`
   (`torch.os.system` resolves as well as `torch.ops.aten.add.Tensor`), and the graph calls them;
 - symbolic expressions (`expr_str`) go through `sympy.sympify`, which evaluates them as Python
   during `torch.export.load`;
-- guards (`guards_code`) are pasted into Python source that `ExportedProgram.module()` executes.
+- guards (`guards_code`) are pasted into Python source that `ExportedProgram.module()` executes;
+- input and output specs (`in_spec`, `out_spec`) import the module an enum or a defaultdict's
+  factory names.
 
 So each is held to the grammar torch writes: operator names under `torch.ops.<namespace>.<op>`, the
 symbolic operators of `operator`, `math` and `torch.sym_*`; expressions built from sympy's
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -125,6 +128,53 @@ def check_guard(text: str) -> Finding | None:
     return None
 
 
+def check_treespec(text: str) -> Finding | None:
+    """An input or output spec, rebuilt by `torch.utils._pytree.treespec_loads` at load.
+
+    A node's type must be one torch registered (no import), but two contexts import by name: an
+    enum (`{"__enum__": …, "fqn": "module:Class"}`) and a defaultdict's factory. Each such import
+    is graded like a pickle's.
+    """
+    try:
+        _protocol, schema = json.loads(text)
+        for module, name in _spec_imports(schema):
+            grade, why = allowlist.classify(module, name)
+            if grade != "allowed":
+                verdict = "malicious" if grade == "malicious" else "suspicious"
+                return Finding(verdict, f"input/output spec imports {module}.{name} when loaded: {why}")  # type: ignore[arg-type]
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+        return Finding("invalid", f"input/output spec is not one torch writes ({type(exc).__name__})")
+    return None
+
+
+def _spec_imports(schema: Any) -> Iterator[tuple[str, str]]:
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
+            raise TypeError("a spec node that is no object")
+        context = node.get("context")
+        if isinstance(context, str):
+            value = json.loads(context)
+            if node.get("type") == "collections.defaultdict" and isinstance(value, dict):
+                yield str(value.get("default_factory_module")), str(value.get("default_factory_name"))
+            yield from _enum_imports(value)
+        stack.extend(node.get("children_spec") or [])
+
+
+def _enum_imports(value: Any) -> Iterator[tuple[str, str]]:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "__enum__" in item:
+                module, _, name = str(item.get("fqn")).partition(":")
+                yield module, name
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def _parse(text: str) -> ast.Expression:
     if len(text) > MAX_PROGRAM_STRING:
         raise _Refused("invalid", f"longer than {MAX_PROGRAM_STRING} characters (cap MAX_PROGRAM_STRING)")
@@ -222,8 +272,10 @@ def program_strings(program: Any) -> Iterator[tuple[str, str]]:
         item = stack.pop()
         if isinstance(item, dict):
             for key, value in item.items():
-                if key == "target" and isinstance(value, str) and "inputs" in item:
+                if key == "target" and isinstance(value, str):
                     yield "target", value
+                elif key in ("in_spec", "out_spec") and isinstance(value, str):
+                    yield "treespec", value
                 elif key == "expr_str" and isinstance(value, str):
                     yield "expression", value
                 elif key == "guards_code" and isinstance(value, list):
@@ -239,7 +291,7 @@ def check_program(program: Any) -> list[Finding]:
     """Every string of the program its loader evaluates, judged once each."""
     if not isinstance(program, dict) or not isinstance(program.get("graph_module"), dict):
         return [Finding("invalid", "not a serialized ExportedProgram (no graph_module)")]
-    checks = {"target": check_target, "expression": check_expression, "guard": check_guard}
+    checks = {"target": check_target, "expression": check_expression, "guard": check_guard, "treespec": check_treespec}
     findings: list[Finding] = []
     seen: set[tuple[str, str]] = set()
     for kind, text in program_strings(program):
