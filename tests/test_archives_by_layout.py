@@ -314,6 +314,12 @@ def test_tampered_archives_are_refused() -> None:
     assert "not in the archive" in _findings(_rewrite(data, {"data/weights/weight_0": None}))
     assert "unexpected content" in _findings(_rewrite(data, {"byteorder": b"sideways"}))
     assert "not JSON" in _findings(_rewrite(data, {"models/model.json": b"{"}))
+    assert "no archive_version" in _findings(_rewrite(data, {"archive_version": None}))
+    # A broken record beside a payload: the payload is still named, so the file stays malicious.
+    payload = corpus.torch_zip(corpus.call("os", "system"))
+    both = _rewrite(data, {"models/model.json": b"{", "archive_format": b"x" * 100,
+                           "data/sample_inputs/model.pt": payload})  # fmt: skip
+    assert "not JSON" in _findings(both, "malicious") and "system" in _findings(both, "malicious")
 
 
 def test_custom_objects_and_legacy_state_are_walked() -> None:

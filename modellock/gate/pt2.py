@@ -161,15 +161,10 @@ def _scan(archive: _Archive, scan_nested: ScanNested) -> ScanResult:
     findings: list[Finding] = []
     kind: Kind = "data"
     roles = {name: record_role(name) for name in archive.members}
-    if archive.read("archive_format", 64) != b"pt2":
-        findings.append(Finding("invalid", "archive_format is not 'pt2' (torch.export.load refuses it)"))
-    version = archive.read("archive_version", 64) if "archive_version" in archive.members else b""
-    if version != b"0":
-        findings.append(Finding("invalid", f"archive_version {version[:8]!r} is not 0, the version torch reads"))
+    if "archive_version" not in archive.members:
+        findings.append(Finding("invalid", "no archive_version (torch.export.load refuses it)"))
     declared = _declared_payloads(archive, roles, findings)
     for name, role in sorted(roles.items()):
-        if role in ("format", "version"):
-            continue
         try:
             found, record_kind = _record(archive, name, role, declared, scan_nested)
         except ZipInvalid as exc:  # one broken record never hides what the others hold
@@ -207,6 +202,12 @@ def _declared_payloads(archive: _Archive, roles: dict[str, Role], findings: list
 def _record(
     archive: _Archive, name: str, role: Role, declared: dict[str, list[Any]], scan_nested: ScanNested
 ) -> tuple[list[Finding], Kind]:
+    if role == "format" and archive.read(name, 64) != b"pt2":
+        return [Finding("invalid", "archive_format is not 'pt2' (torch.export.load refuses it)")], "data"
+    if role == "version" and (version := archive.read(name, 64)) != b"0":
+        return [Finding("invalid", f"archive_version {version[:8]!r} is not 0, the version torch reads")], "data"
+    if role in ("format", "version"):
+        return [], "data"
     if role == "small":
         content = archive.read(name, 64)
         if not SMALL_RECORDS[name].match(content):
