@@ -278,7 +278,8 @@ def _raw_fits(meta: Any, size: int) -> str | None:
     """torch reads size // element-size elements and views them with the declared strides."""
     if not isinstance(meta, dict):
         return "no tensor metadata for raw bytes"
-    element = _ELEMENT.get(meta.get("dtype"))  # type: ignore[arg-type]
+    dtype = meta.get("dtype")
+    element = _ELEMENT.get(dtype) if isinstance(dtype, int) else None
     if element is None:
         return f"dtype {meta.get('dtype')!r} is not one torch serializes"
     if size % element:
