@@ -8,7 +8,8 @@ bytes (`weight_<n>`, `tensor_<n>`), and the records torch unpickles: sample inpu
 with `torch.save`, opaque objects (`pickle.loads`), TorchScript custom objects. Raw tensors are
 never sniffed: each is checked against the dtype, sizes, strides and offset its config declares.
 Every pickle is walked with the allowlist; the program is held to the grammar of `pt2_program`.
-AOTInductor, ExecuTorch and MTIA artifacts are compiled code.
+AOTInductor, ExecuTorch and MTIA artifacts are compiled code. The flat layout written before the
+PT2 archive (torch 2.1 to 2.4), which `torch.export.load` still reads, is read here too.
 """
 
 from __future__ import annotations
