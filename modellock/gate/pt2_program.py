@@ -186,8 +186,11 @@ def _parse(text: str) -> ast.Expression:
 
 
 def _walk(tree: ast.Expression, guard: bool) -> None:
-    called: set[int] = set()  # attributes judged as the function of a call (ast.walk meets calls first)
-    for node in ast.walk(tree):
+    nodes = list(ast.walk(tree))
+    called = {id(n.func) for n in nodes if isinstance(n, ast.Call)}  # attributes judged with their call
+    # In reading order, innermost first, so a refusal names what a reader would see first (`__import__`).
+    nodes.sort(key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0), getattr(n, "end_col_offset", 0)))
+    for node in nodes:
         if isinstance(node, _ARITHMETIC):
             if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str, type(None))):
                 raise _Refused("invalid", f"a constant of type {type(node.value).__name__}")
@@ -196,7 +199,6 @@ def _walk(tree: ast.Expression, guard: bool) -> None:
             _name(node.id, guard)
         elif isinstance(node, ast.Call):
             _call(node, guard)
-            called.add(id(node.func))
         elif isinstance(node, ast.keyword):
             if node.arg is None or not _NAME.match(node.arg) or node.arg.startswith("_"):
                 raise _Refused("malicious", "a keyword argument that is no plain name")
