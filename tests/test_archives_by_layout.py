@@ -555,3 +555,21 @@ def test_programs_and_configs_of_any_shape_end_in_a_verdict() -> None:
         result = scan_bytes(mutated, "model.pt2")
         assert result.format == "pt2", result
         assert result.verdict in ("clean", "safe") or result.findings
+
+
+def test_lock_takes_a_big_endian_gguf_by_default_and_a_crc0_checkpoint_when_scanning(
+    project: Path, hub: FakeHub
+) -> None:
+    hub.repo("acme/quant").commit({"model.gguf": (SAFE / "gguf_big_endian.gguf").read_bytes()})
+    hub.repo("acme/ckpt").commit({"pytorch_model.bin": (SAFE / "torch_crc0.pt").read_bytes()})
+    (project / "modellock.toml").write_text('[models.quant]\nrepo = "acme/quant"\n')
+    run = cli("lock")
+    assert run.exit_code == 0, run.stderr  # pickle = "deny" (the default) has nothing to refuse
+    (project / "modellock.toml").write_text(
+        '[policy]\npickle = "scan"\n\n[models.quant]\nrepo = "acme/quant"\n\n[models.ckpt]\nrepo = "acme/ckpt"\n'
+    )
+    run = cli("lock")
+    assert run.exit_code == 0, run.stderr
+    text = (project / "modellock.lock").read_text()
+    assert 'format = "gguf"' in text and 'format = "torch-zip", scan = "clean"' in text
+    assert cli("sync").exit_code == 0
