@@ -16,7 +16,7 @@ from modellock.cli import (  # noqa: F401 - they register their commands
     project_cmd,
     scan_cmd,
 )
-from modellock.cli.base import app, options
+from modellock.cli.base import PIPE_CLOSED, app, options, pipe_closed
 
 __all__ = ["app", "main"]
 
@@ -33,7 +33,13 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _terminated)
     try:
-        app()
+        try:
+            app()
+        finally:
+            sys.stdout.flush()  # here, not at interpreter exit, where a closed pipe cannot be answered
+    except BrokenPipeError:
+        pipe_closed()
+        raise SystemExit(PIPE_CLOSED) from None
     except SystemExit as exc:
         if exc.code in (130, 143) and threading.active_count() > 1:
             # A download thread abandoned in a read: leave now rather than tear the interpreter down
@@ -42,4 +48,3 @@ def main() -> None:
             sys.stderr.flush()
             os._exit(exc.code)
         raise
-

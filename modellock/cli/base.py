@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import functools
 import os
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -158,6 +159,9 @@ def command(fn: F) -> F:
             raise typer.Exit(128 + options.signal) from None
         except typer.Exit:
             raise
+        except BrokenPipeError:
+            pipe_closed()
+            raise typer.Exit(PIPE_CLOSED) from None
         except OSError as exc:
             from modellock.store.diskspace import describe
 
@@ -172,6 +176,23 @@ def command(fn: F) -> F:
             raise typer.Exit(USAGE) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+PIPE_CLOSED = 128 + 13
+"""The exit code of a process SIGPIPE ended, which is what a shell reports for `yes | head`."""
+
+
+def pipe_closed() -> None:
+    """The reader of stdout went away (`modellock scan DIR | head`): leave quietly, as the pipe expects.
+
+    stdout is pointed at /dev/null first, so the interpreter's last flush of what is still buffered
+    cannot fail a second time (the recipe of Python's `signal` documentation).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def _tidy_project() -> None:
