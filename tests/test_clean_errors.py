@@ -70,7 +70,14 @@ def test_the_reader_bounds_depth_and_raises_one_typed_error(data: bytes | str, f
 
 @pytest.mark.parametrize(
     ("value", "limit", "exceeds"),
-    [(1, 0, False), ([], 0, True), ([], 1, False), ({"a": [[]]}, 2, True), ({"a": [[]]}, 3, False), ([1, [2]], 2, False)],
+    [
+        (1, 0, False),
+        ([], 0, True),
+        ([], 1, False),
+        ({"a": [[]]}, 2, True),
+        ({"a": [[]]}, 3, False),
+        ([1, [2]], 2, False),
+    ],
 )
 def test_depth_exceeds(value: Any, limit: int, exceeds: bool) -> None:
     assert depth_exceeds(value, limit) is exceeds
@@ -217,3 +224,35 @@ def test_a_docker_config_nested_deep_is_a_clean_exit_2(
     done = run("push", f"{registry.url}/fleet")
     clean_failure(done, 2, "config.json: cannot read Docker's credentials", "nested deeper than 64 levels")
     assert snapshot(project) == before
+
+
+# -- error documents huggingface_hub indexes without checking -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/api/models/acme/m/revision/main", b"[1, 2]", "the Hub's answer about acme/m@main is malformed"),
+        ("/api/models/acme/m/revision/main", b'{"errors": 5}', "the Hub's answer about acme/m@main is malformed"),
+        ("/api/models/acme/m/tree/", b'"x"', "is malformed"),
+        ("/api/models/acme/m/revision/main", nested(100_000), "nested too deep"),
+        ("/acme/m/resolve/", b'{"errors": [5]}', "the Hub's answer about acme/m@"),
+    ],
+)
+def test_an_error_document_of_the_wrong_shape_is_a_clean_exit_2(
+    project: Path, hub: FakeHub, monkeypatch: pytest.MonkeyPatch, path: str, body: bytes, message: str
+) -> None:
+    hub.repo("acme/m").commit(FILES)
+
+    def refuse(request: Any, data: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        if request.path.startswith(path) and "expand=cardData" not in request.path:
+            return 403, {"Content-Type": "application/json"}, body  # a refusal: not retried
+        return None
+
+    proxy = HostileProxy(refuse, upstream=hub.endpoint)
+    monkeypatch.setenv("HF_ENDPOINT", proxy.url)
+    (project / "modellock.toml").write_text('[models.m]\nrepo = "acme/m"\n')
+    before = snapshot(project)
+    clean_failure(run("lock"), 2, message)
+    assert snapshot(project) == before
+    proxy.close()

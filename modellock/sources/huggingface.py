@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -270,3 +271,27 @@ def _mapped_errors(ref: RepoRef, revision: str, path: str | None = None) -> Iter
             f"the Hub's answer about {what}@{revision[:40]} is JSON nested too deep to read",
             hint="the endpoint (or a proxy in front of it) does not speak the Hub's API; check HF_ENDPOINT",
         ) from None
+    except (TypeError, AttributeError, KeyError, json.JSONDecodeError) as exc:
+        # huggingface_hub indexes answers (error documents too: `{"errors": 5}`, a list) without checking
+        # them. Only what it raised is the server's doing; the same error from our own code is a bug.
+        if not _raised_in_huggingface_hub(exc):
+            raise
+        raise SourceError(
+            f"the Hub's answer about {what}@{revision[:40]} is malformed ({type(exc).__name__})",
+            hint="the endpoint (or a proxy in front of it) does not speak the Hub's API; check HF_ENDPOINT",
+        ) from None
+
+
+def _raised_in_huggingface_hub(exc: BaseException) -> bool:
+    """Whether the innermost frame of huggingface_hub or modellock that `exc` passed is huggingface_hub's
+    (frames of the standard library or httpx below it, e.g. json's decoder, do not count)."""
+    owner = None
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if f"{os.sep}huggingface_hub{os.sep}" in name:
+            owner = "huggingface_hub"
+        elif f"{os.sep}modellock{os.sep}" in name:
+            owner = "modellock"
+        tb = tb.tb_next
+    return owner == "huggingface_hub"
