@@ -256,3 +256,48 @@ def test_an_error_document_of_the_wrong_shape_is_a_clean_exit_2(
     clean_failure(run("lock"), 2, message)
     assert snapshot(project) == before
     proxy.close()
+
+
+def _hub_raises(body: bytes) -> BaseException:
+    import httpx2
+    from huggingface_hub import hf_raise_for_status
+
+    request = httpx2.Request("GET", "http://127.0.0.1:9/api/models/a/b")
+    try:
+        hf_raise_for_status(httpx2.Response(403, content=body, request=request))
+    except Exception as exc:
+        return exc
+    raise AssertionError("no error")
+
+
+def _we_raise() -> BaseException:
+    try:
+        [].append(1, 2)  # type: ignore[call-arg]
+    except TypeError as exc:
+        return exc
+    raise AssertionError("no error")
+
+
+def _json_under_hub() -> BaseException:
+    from huggingface_hub.utils import _http
+
+    try:
+        _http.json.loads("not json")  # stands for huggingface_hub calling the decoder
+    except ValueError as exc:
+        return exc
+    raise AssertionError("no error")
+
+
+@pytest.mark.parametrize(
+    ("make", "library"),
+    [
+        (lambda: _hub_raises(b"[1, 2]"), True),
+        (lambda: _hub_raises(b'{"errors": 5}'), True),
+        (_we_raise, False),  # the same TypeError from our own code is a bug to see, not a server to blame
+        (_json_under_hub, False),  # raised in json, called from here: not huggingface_hub's doing
+    ],
+)
+def test_only_errors_raised_inside_huggingface_hub_are_blamed_on_the_server(make: Any, library: bool) -> None:
+    from modellock.sources.huggingface import _raised_in_huggingface_hub
+
+    assert _raised_in_huggingface_hub(make()) is library
