@@ -301,3 +301,34 @@ def test_only_errors_raised_inside_huggingface_hub_are_blamed_on_the_server(make
     from modellock.sources.huggingface import _raised_in_huggingface_hub
 
     assert _raised_in_huggingface_hub(make()) is library
+
+
+# -- a lone surrogate from JSON in a repository path ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "refused"),
+    [("config.json", False), ("naïve/日本.json", False), ("con\ud800fig.json", True), ("a/\udfff", True)],
+)
+def test_a_path_with_a_lone_surrogate_is_unsafe(path: str, refused: bool) -> None:
+    from modellock.project.paths import unsafe_reason
+
+    reason = unsafe_reason(path)
+    assert (reason is not None) is refused
+    assert reason is None or "lone surrogate" in reason
+
+
+def test_a_hub_listing_path_with_a_lone_surrogate_is_refused_cleanly(project: Path, hub: FakeHub) -> None:
+    hub.repo("acme/m").commit(FILES)
+
+    def surrogate(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for entry in page:
+            if entry["path"] == "config.json":
+                entry["path"] = "con\ud800fig.json"  # json.dumps sends it as the escape `\ud800`
+        return page
+
+    hub.faults.tree_json = surrogate
+    (project / "modellock.toml").write_text('[models.m]\nrepo = "acme/m"\n')
+    before = snapshot(project)
+    clean_failure(run("lock"), 1, "repository path 'con\\ud800fig.json' is unsafe: the path contains a lone surrogate")
+    assert snapshot(project) == before
