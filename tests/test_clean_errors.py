@@ -332,3 +332,15 @@ def test_a_hub_listing_path_with_a_lone_surrogate_is_refused_cleanly(project: Pa
     before = snapshot(project)
     clean_failure(run("lock"), 1, "repository path 'con\\ud800fig.json' is unsafe: the path contains a lone surrogate")
     assert snapshot(project) == before
+
+
+def test_an_unreadable_card_is_remembered_as_unreadable_for_offline_relocks(project: Path, hub: FakeHub) -> None:
+    commit = hub.repo("acme/m").commit(FILES, card={"license": "mit"})
+    hub.faults.info_json = _card_answer(b'{"_id": "x", "id": "acme/m", "cardData": ["license", "mit"]}')
+    (project / "modellock.toml").write_text(f'[models.m]\nrepo = "acme/m"\nrevision = "{commit}"\n')
+    assert "`cardData` is a list, not a mapping" in run("lock").stderr
+    (project / "modellock.lock").unlink()
+    done = run("lock", "--offline")  # the store's record of the answer, no request
+    assert done.returncode == 0, done.stderr
+    assert "warning: m: the Hub's card data for acme/m@" in done.stderr and "is a list, not a mapping" in done.stderr
+    assert "card = " not in (project / "modellock.lock").read_text()
