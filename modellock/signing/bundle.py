@@ -161,7 +161,7 @@ def _verify_sigstore(raw: bytes, signer: Signer, trust: TrustRoot, where: str) -
 
 def _envelope(raw: bytes, where: str) -> tuple[dict[str, Any], str, bytes, bytes]:
     try:
-        bundle = jsonread.loads(raw, where)
+        bundle = jsonread.loads(raw, "the bundle")
         if bundle.get("mediaType") != _BUNDLE_V03:
             raise SignatureInvalid(f"{where}: unsupported bundle media type {bundle.get('mediaType')!r}")
         envelope = bundle["dsseEnvelope"]

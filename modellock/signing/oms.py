@@ -47,7 +47,7 @@ def parse_statement(payload_type: str, payload: bytes, where: str) -> SignedMani
     if payload_type != PAYLOAD_TYPE:
         raise SignatureInvalid(f"{where}: payload type is {payload_type!r}, not an in-toto statement")
     try:
-        statement = jsonread.loads(payload, where)
+        statement = jsonread.loads(payload, "the statement")
         if statement["_type"] != STATEMENT_TYPE:
             raise SignatureInvalid(f"{where}: not an in-toto v1 statement")
         if statement["predicateType"] != PREDICATE_TYPE:
