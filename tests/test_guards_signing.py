@@ -63,6 +63,8 @@ KEY_CASES: list[tuple[str, bytes, str | None]] = [
     ("statement swapped under the signature", _with_payload(GOOD, statement({"x": b"y"})), "invalid for this key"),
     ("signature bytes garbage", _resign(GOOD, b"\x30\x06\x02\x01\x01\x02\x01\x01"), "invalid for this key"),
     ("hint of another key", json.dumps(sign_with_key(PAYLOAD, OTHER)).encode(), "key hint differs"),
+    ("a bundle nested 100,000 deep", b"[" * 100_000 + b"]" * 100_000, "the bundle is JSON nested deeper than 64"),
+    ("a statement nested 100,000 deep", _with_payload(GOOD, b"[" * 100_000), "invalid for this key"),
 ]  # fmt: skip
 
 
