@@ -7,13 +7,13 @@ manifest fetched by digest is hashed here, and no error message carries a creden
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx2
 
+from modellock import jsonread
 from modellock.errors import NetworkError, SourceError
 from modellock.oci.auth import Challenge, Credentials, lookup, parse_challenge
 from modellock.oci.reference import RegistryRef, is_loopback
@@ -137,9 +137,11 @@ class Registry:
         if response.status_code != 200:
             raise AuthError(f"{parts.netloc} answered HTTP {response.status_code} to a token request")
         try:
-            data = json.loads(body)
+            data = jsonread.loads(body, f"the token answer of {parts.netloc}")
             token = data.get("token") or data.get("access_token")
-        except (ValueError, AttributeError):
+        except jsonread.MalformedJSON as exc:
+            raise AuthError(f"{exc.message}: no usable token") from None
+        except AttributeError:
             token = None
         if not isinstance(token, str) or not token or not all(33 <= ord(c) < 127 for c in token):
             raise AuthError(f"{parts.netloc} answered a token request with no usable token")
@@ -374,7 +376,7 @@ def _plain(headers: httpx2.Headers) -> list[tuple[str, str]]:
 def _error_code(response: httpx2.Response) -> str:
     """`: CODE` from the distribution API's error body, for messages (never echoes anything else)."""
     try:
-        code = json.loads(response.read()[:65536])["errors"][0]["code"]
+        code = jsonread.loads(response.read()[:65536], "an error document")["errors"][0]["code"]
     except (ValueError, KeyError, IndexError, TypeError):
         return ""
     return f": {code}" if isinstance(code, str) and code.isupper() and len(code) < 40 else ""

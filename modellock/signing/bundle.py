@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from modellock import jsonread
 from modellock.signing.oms import SignatureInvalid
 from modellock.signing.trust import TrustRoot
 
@@ -191,7 +191,7 @@ def _verify_sigstore(raw: bytes, signer: Signer, trust: TrustRoot, where: str) -
 
 def _envelope(raw: bytes, where: str) -> tuple[dict[str, Any], str, bytes, bytes]:
     try:
-        bundle = json.loads(raw)
+        bundle = jsonread.loads(raw, "the bundle")
         if bundle.get("mediaType") != _BUNDLE_V03:
             raise SignatureInvalid(f"{where}: unsupported bundle media type {bundle.get('mediaType')!r}")
         envelope = bundle["dsseEnvelope"]

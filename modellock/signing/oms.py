@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
+from modellock import jsonread
 from modellock.errors import CheckFailed
 from modellock.project.paths import unsafe_reason
 
@@ -47,7 +47,7 @@ def parse_statement(payload_type: str, payload: bytes, where: str) -> SignedMani
     if payload_type != PAYLOAD_TYPE:
         raise SignatureInvalid(f"{where}: payload type is {payload_type!r}, not an in-toto statement")
     try:
-        statement = json.loads(payload)
+        statement = jsonread.loads(payload, "the statement")
         if statement["_type"] != STATEMENT_TYPE:
             raise SignatureInvalid(f"{where}: not an in-toto v1 statement")
         if statement["predicateType"] != PREDICATE_TYPE:

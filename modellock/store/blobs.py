@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from modellock import jsonread
 from modellock.store import atomic
 from modellock.store.hashing import FileDigest, blake3_file, file_digests
 from modellock.store.leftovers import pid_alive
@@ -149,10 +150,9 @@ class Store:
 
     def read_installs(self, lock_path: Path) -> dict[str, str]:
         """Where syncs of this lock installed each model (so a model dropped from the lock can go)."""
-        import json
 
         try:
-            data = json.loads(self._installs_path(lock_path).read_text(encoding="utf-8"))
+            data = jsonread.loads(self._installs_path(lock_path).read_text(encoding="utf-8"), "installs")
         except (OSError, ValueError):
             return {}
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}

@@ -37,7 +37,7 @@ class Faults:
     tree_json: Callable[[list[dict[str, Any]]], Any] | None = None
     """Rewrite each tree page before it is sent (malformed listings)."""
     info_json: Callable[[dict[str, Any]], Any] | None = None
-    """Rewrite each model_info answer before it is sent."""
+    """Rewrite each model_info answer before it is sent (bytes are sent as they are)."""
     link_base: str | None = None
     """Origin that pagination `Link: rel=next` URLs point at (default: the Hub's own)."""
     ignore_range: bool = False
@@ -165,7 +165,8 @@ class _Base(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, data: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(200, json.dumps(data).encode(), {"Content-Type": "application/json", **(headers or {})})
+        body = data if isinstance(data, bytes) else json.dumps(data).encode()  # bytes: a fault's raw answer
+        self._send(200, body, {"Content-Type": "application/json", **(headers or {})})
 
     def _error(self, status: int, code: str | None, message: str, extra: dict[str, str] | None = None) -> None:
         headers = {"Content-Type": "application/json", "X-Error-Message": message, **(extra or {})}
