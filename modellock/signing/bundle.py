@@ -70,7 +70,7 @@ def bundle_kind(raw: bytes) -> Mode | None:
     Nothing is verified here: this only chooses which verification, and which refusal, applies.
     """
     try:
-        bundle = json.loads(raw)
+        bundle = jsonread.loads(raw, "the bundle")
     except (ValueError, RecursionError):
         return None
     material = bundle.get("verificationMaterial") if isinstance(bundle, dict) else None
@@ -86,7 +86,7 @@ def bundle_kind(raw: bytes) -> Mode | None:
 def key_hint(raw: bytes) -> str | None:
     """The key hint of a key-mode bundle (model_signing: SHA-256 of the public key's PEM), if it has one."""
     try:
-        hint = json.loads(raw)["verificationMaterial"]["publicKey"]["hint"]
+        hint = jsonread.loads(raw, "the bundle")["verificationMaterial"]["publicKey"]["hint"]
     except (ValueError, RecursionError, KeyError, TypeError):
         return None
     return hint if isinstance(hint, str) and hint.isascii() and hint.isalnum() and len(hint) <= 128 else None
