@@ -92,6 +92,12 @@ def test_unknown_imports_are_only_suspicious(module: str, name: str, words: str)
     assert words in classify(module, name)[1]
 
 
+def test_a_dangerous_dotted_name_says_it_is_dotted() -> None:
+    grade, why = classify("pathlib", "os.system")
+    assert grade == "malicious"
+    assert why.startswith("a dotted name reaches other objects by attribute access; 'os' names")
+
+
 def test_a_bad_name_from_a_dangerous_module_still_counts_its_import() -> None:
     # find_class imports `antigravity` (which opens a browser) before it fails on the name.
     assert classify("antigravity", "no such name") == (

@@ -93,12 +93,11 @@ def danger(module: str, name: str) -> str | None:
     if attr is not None:
         return f"{attr!r} names a code-execution, import or system primitive"
     if "." in name and any(_reaches_beyond_a_class(p) for p in name.split(".")[:-1]):
-        # Python writes nested classes as `Outer.Inner`; a lower-case or dunder step is a module or
-        # function reached by attribute access (`pathlib` + `os.system`), never a class's qualname.
+        # Python writes nested classes as `Outer.Inner`; a lower-case step is a module or function
+        # reached by attribute access (`pathlib` + `_os.getcwd`), never a class's qualname.
         return "a dotted name that reaches a module or function by attribute access"
     return None
 
 
 def _reaches_beyond_a_class(step: str) -> bool:
-    stripped = step.lstrip("_")
-    return step.startswith("__") or not stripped[:1].isupper()
+    return not step.lstrip("_")[:1].isupper()
