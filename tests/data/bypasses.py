@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 MARKER = "modellock-bypass-ran"
+PROVEN_ON = (3, 11)
+"""The Python the committed fixtures were written and proven with (marshal's code bytes are per version)."""
 SH = f"touch {MARKER}"
 PY = f"open({MARKER!r}, 'w').close()"
 
