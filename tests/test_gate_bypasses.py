@@ -77,6 +77,7 @@ def test_every_fixture_is_what_the_generator_writes_and_was_proven_to_run() -> N
         assert opcode in opcodes
 
 
+@pytest.mark.timeout(600)
 def test_stdlib_payloads_really_run_with_pickle_load() -> None:
     # One shape of each technique that needs no third-party library, loaded by pickle.load in a
     # forked child started in an empty directory: the marker it leaves proves the payload is live.

@@ -36,7 +36,8 @@ MALICIOUS = [
     ("webbrowser", "get", "webbrowser is a code-execution"),
     ("asyncio", "run", "asyncio is a code-execution"),
     ("pickle", "Pickler", "pickle is a code-execution"),
-    ("antigravity", "geohash", "antigravity is a code-execution"),
+    ("antigravity", "geohash", "importing antigravity runs a program"),
+    ("somelib.__main__", "main", "importing somelib.__main__ runs a program"),
     ("copyreg", "add_extension", "copyreg is a code-execution"),
     # exact pairs in libraries that also hold harmless names (dangerous.PAIRS)
     ("uuid", "_get_command_stdout", "nested-load primitive"),
@@ -104,8 +105,12 @@ def test_a_bad_name_from_a_dangerous_module_still_counts_its_import() -> None:
         "malicious",
         "find_class imports antigravity before the name fails",
     )
-    assert classify("torch.hub", "a b")[0] == "malicious"
+    assert classify("idlelib.idle", "a b")[0] == "malicious"  # starts IDLE
+    assert classify("somelib.__main__", "a b")[0] == "malicious"  # runs the package's program
+    # Importing these runs nothing: text that spells them on its first lines stays text.
+    assert classify("os", "cosine of an angle")[0] == "suspicious"
     assert classify("somelib", "a b")[0] == "suspicious"
+    assert classify("__main__", "a b")[0] == "suspicious"
 
 
 def test_allowlisted_pairs_win_over_every_grading_rule() -> None:
@@ -129,5 +134,7 @@ def test_every_listed_module_and_attribute_is_graded_malicious() -> None:
         assert classify("somelib", attr)[0] == "malicious", attr
     for module, name in dangerous.PAIRS:
         assert classify(module, name)[0] == "malicious", (module, name)
+    for module in dangerous.IMPORT_RUNS:
+        assert classify(module, "Anything")[0] == "malicious", module
     for prefix in dangerous.PREFIXES:
         assert classify(prefix, "Anything")[0] == "malicious", prefix

@@ -44,6 +44,7 @@ ROWS = [
     # text that spells a harmless GLOBAL line and breaks: not a pickle
     (b"csomething\nelse\n\n", "notes.txt", False, ""),
     (b"cuda\nversion\n12.1\n", "notes.txt", False, ""),
+    (b"cos\ncosine of an angle\n", "notes.txt", False, ""),  # imports os (which runs nothing), then fails
     # broken at once, nothing imported: not a pickle, whatever the name (guards the first clause)
     (b"0 is where this file starts", "model.bin", False, ""),
     (b"cd build\nmake install\n", "INSTALL", False, ""),

@@ -157,8 +157,9 @@ def classify(module: str, name: str) -> tuple[Grade, str]:
     if not _IDENTIFIER.match(module):
         return "suspicious", "not an importable name (find_class fails on it)"
     if not _IDENTIFIER.match(name):
-        # find_class imports the module before looking the name up: that import happens.
-        if dangerous.danger(module, "_") is not None:
+        # find_class imports the module before it looks the name up: grade that import if it runs
+        # something (importing `os` does nothing; text such as "cos\ncosine of x\n" must stay text).
+        if dangerous.import_runs_code(module):
             return "malicious", f"find_class imports {module} before the name fails"
         return "suspicious", "not an importable name (find_class fails on it)"
     if module in ("builtins", "__builtin__") and name in _HARMLESS_BUILTINS:

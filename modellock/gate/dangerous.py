@@ -25,7 +25,7 @@ MODULES = _words(
     "__builtins__ _sitebuiltins code codeop marshal types inspect gc warnings pickle _pickle copyreg shelve dbm",
     "dill cloudpickle ctypes _ctypes cffi _cffi_backend _xxsubinterpreters _interpreters _xxinterpchannels",
     "_interpchannels _interpqueues concurrent multiprocessing _multiprocessing _posixshmem threading _thread signal",
-    "_signal atexit operator _operator functools _functools webbrowser antigravity this mailcap idlelib turtledemo",
+    "_signal atexit operator _operator functools _functools webbrowser mailcap idlelib",
     "turtle tkinter _tkinter rlcompleter cgitb pdb bdb timeit profile cProfile trace doctest unittest pydoc",
     "tabnanny ensurepip pip venv distutils setuptools lib2to3 test compileall py_compile zipapp asyncio socket",
     "_socket ssl _ssl select selectors socketserver xmlrpc http httplib urllib urllib2 requests aiohttp ftplib",
@@ -77,12 +77,24 @@ ATTRS = _words(
 )
 
 
+# Modules whose import alone runs something (opens a browser, starts IDLE): graded even where
+# find_class fails on the name after importing them. Any `pkg.__main__` module runs its program.
+IMPORT_RUNS = ("antigravity", "this", "turtledemo", "idlelib.idle")
+
+
+def import_runs_code(module: str) -> bool:
+    parts = module.split(".")
+    return any(module == m or module.startswith(m + ".") for m in IMPORT_RUNS) or "__main__" in parts[1:]
+
+
 def danger(module: str, name: str) -> str | None:
     """Why importing `name` from `module` is a known primitive, or None if it is not known to be."""
     parts = f"{module}.{name}".split(".")
     root = parts[0]
     if root in MODULES:
         return f"{root} is a code-execution, import or system module"
+    if import_runs_code(module):
+        return f"importing {module} runs a program"
     path = ".".join(parts)
     for cut in range(1, len(parts)):
         if (".".join(parts[:cut]), ".".join(parts[cut:])) in PAIRS:

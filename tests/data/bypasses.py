@@ -1,11 +1,12 @@
 """The pickle bypass classes reported against denylist scanners up to 2026, as payload programs.
 
 Each technique is a small expression (imports, calls, BUILDs, literals) that `encode` turns into
-opcode streams of several shapes: protocol 0 text, protocol 1 INST and OBJ, protocol 2 GLOBAL,
-protocol 4 STACK_GLOBAL in a FRAME, and protocol 5 with every import hidden in the memo first and
-fetched back with BINGET. A value used twice (a module object left over from one call and used by
-another) is memoized and fetched, as real exploits do. Every payload, when really unpickled, creates
-`MARKER` in the current directory and nothing else.
+opcode streams of several shapes: protocol 0 text, protocol 1 INST and OBJ, protocol 2 GLOBAL
+(bytes as `_codecs.encode`), protocol 3 GLOBAL with BINBYTES, protocol 4 STACK_GLOBAL in a FRAME,
+and protocol 5 with every import hidden in the memo first and fetched back with BINGET. A value
+used twice (a module object left over from one call and used by another) is memoized and fetched,
+as real exploits do. Every payload, when really unpickled, creates `MARKER` in the current
+directory and nothing else.
 
 Standard library only: `make_bypasses.py` writes the fixtures from this, the tests read it back.
 """
@@ -153,7 +154,6 @@ def techniques() -> list[Technique]:
             "marshal_code_function_type",
             Call(call("types", "FunctionType", call("marshal", "loads", _code_bytes()), {})),
             "marshal.loads",
-            cannot_run="",
         ),
         t(
             "xxsubinterpreters_run_string",
@@ -321,7 +321,7 @@ def techniques() -> list[Technique]:
 
 # -- encoding --------------------------------------------------------------------------------------
 
-ENCODINGS = ("p0", "p1_inst", "p1_obj", "p2", "p4", "p5_memo")
+ENCODINGS = ("p0", "p1_inst", "p1_obj", "p2", "p3", "p4", "p5_memo")
 
 
 class Unsupported(Exception):
@@ -369,7 +369,7 @@ def needs_protocol(expr: object) -> int:
 class _Encoder:
     def __init__(self, style: str) -> None:
         self.style = style
-        self.proto = {"p0": 0, "p1_inst": 1, "p1_obj": 1, "p2": 2, "p4": 4, "p5_memo": 5}[style]
+        self.proto = {"p0": 0, "p1_inst": 1, "p1_obj": 1, "p2": 2, "p3": 3, "p4": 4, "p5_memo": 5}[style]
         self.out = bytearray()
         self.memo: dict[int, int] = {}
         self.globals: dict[G, int] = {}
