@@ -58,6 +58,14 @@ class Build:
     state: object
 
 
+@dataclass(eq=False)
+class StackGlobal:
+    """STACK_GLOBAL on operands that are computed, not literal strings (protocol 4+)."""
+
+    module: object
+    name: object
+
+
 def call(module: str, name: str, *args: object) -> Call:
     return Call(G(module, name), args)
 
@@ -84,6 +92,10 @@ class Technique:
     loader_needs: str = ""
     """A library the payload itself imports (torch, numpy, joblib): proven in that environment only."""
     cannot_run: str = ""
+    raw: bytes = b""
+    """Hand-assembled opcodes, for tricks the expression language cannot say (memo confusion)."""
+    only: tuple[str, ...] = ()
+    """The encodings that keep its order of effects (p5_memo imports everything before any BUILD)."""
     """Why it cannot execute on the Python the fixtures were proven with (refusal is still asserted)."""
 
 
@@ -316,12 +328,64 @@ def techniques() -> list[Technique]:
             "subprocess.getoutput",
             loader_needs="numpy",
         ),
+        t(
+            # BUILD sets attributes on an imported function; dotted GLOBALs read them back as the
+            # operands of a STACK_GLOBAL, so no literal "os" ever meets a STACK_GLOBAL.
+            "build_setattr_then_dotted_global_operands",
+            (
+                Build(G("numpy", "prod"), (None, {"a": "os", "b": "system"})),
+                Call(StackGlobal(G("numpy", "prod.a"), G("numpy", "prod.b")), (SH,)),
+            ),
+            "numpy.prod.a",
+            loader_needs="numpy",
+            only=("p4",),
+        ),
+        t("memo_memoize_confusion", None, "os.system", raw=_memo_confusion()),
+        t("memo_overwritten", None, "os.system", raw=_memo_overwritten()),
+        t("exception_after_the_call", None, "os.system", raw=_exception_after_call()),
     ]
+
+
+def _u(text: str) -> bytes:
+    return b"\x8c" + bytes([len(text)]) + text.encode()
+
+
+def _memo_confusion() -> bytes:
+    """BINPUT 0/1 hold "os"/"system"; MEMOIZE then stores the allowlisted names at 2 and 3 (it uses
+    len(memo), not a counter of its own), and BINGET 0/1 feed STACK_GLOBAL os.system."""
+    out = b"\x80\x04" + _u("os") + b"q\x000" + _u("system") + b"q\x010"
+    out += _u("torch._utils") + b"\x940" + _u("_rebuild_tensor_v2") + b"\x940"
+    return out + b"h\x00h\x01\x93" + _u(SH) + b"\x85R."
+
+
+def _memo_overwritten() -> bytes:
+    """Memo 0/1 first hold an allowlisted pair, then are overwritten with os/system before use."""
+    out = b"\x80\x04" + _u("torch._utils") + b"q\x000" + _u("_rebuild_tensor_v2") + b"q\x010"
+    out += _u("os") + b"q\x000" + _u("system") + b"q\x010"
+    return out + b"h\x00h\x01\x93" + _u(SH) + b"\x85R."
+
+
+def _exception_after_call() -> bytes:
+    """The payload runs, then a BINGET of a memo key never set makes every unpickler raise."""
+    return b"\x80\x02cos\nsystem\n" + b"X" + struct.pack("<I", len(SH)) + SH.encode() + b"\x85Rh\x63."
 
 
 # -- encoding --------------------------------------------------------------------------------------
 
-ENCODINGS = ("p0", "p1_inst", "p1_obj", "p2", "p3", "p4", "p5_memo")
+ENCODINGS = ("p0", "p1_inst", "p1_obj", "p2", "p3", "p4", "p5_memo", "raw")
+
+
+def payloads(technique: Technique) -> dict[str, bytes]:
+    """Every shape the technique can be written in, by encoding name."""
+    if technique.raw:
+        return {"raw": technique.raw}
+    out = {}
+    for style in technique.only or ENCODINGS[:-1]:
+        try:
+            out[style] = encode(technique.expr, style)
+        except Unsupported:
+            continue
+    return out
 
 
 class Unsupported(Exception):
@@ -345,6 +409,9 @@ def _walk_nodes(expr: object, out: list[object]) -> None:
     elif isinstance(expr, Build):
         _walk_nodes(expr.obj, out)
         _walk_nodes(expr.state, out)
+    elif isinstance(expr, StackGlobal):
+        _walk_nodes(expr.module, out)
+        _walk_nodes(expr.name, out)
     elif isinstance(expr, (tuple, list)):
         for a in expr:
             _walk_nodes(a, out)
@@ -363,6 +430,8 @@ def needs_protocol(expr: object) -> int:
             need = max(need, 4)  # find_class resolves dotted names from protocol 4 on
         if isinstance(node, New):
             need = max(need, 4 if node.kwargs else 2)
+        if isinstance(node, StackGlobal):
+            need = max(need, 4)
     return need
 
 
@@ -492,6 +561,10 @@ class _Encoder:
             self.expr(e.obj)
             self.expr(e.state)
             self.out += b"b"
+        elif isinstance(e, StackGlobal):
+            self.expr(e.module)
+            self.expr(e.name)
+            self.out += b"\x93"
         else:
             raise TypeError(e)
         if self.counts.get(key, 0) > 1:

@@ -75,7 +75,7 @@ CONTAINERS = {
 
 def container_encodings(supported: list[str]) -> list[str]:
     """A low-protocol shape and the memo-hidden one: enough for every container, without 6x the files."""
-    low = next(e for e in ("p0", "p2", "p4") if e in supported)
+    low = next(e for e in ("p0", "p2", "p4", "raw") if e in supported)
     return [low] + [e for e in ("p5_memo",) if e in supported and e != low]
 
 
@@ -111,15 +111,9 @@ def main() -> None:
     manifest: dict[str, dict[str, object]] = {}
     jobs: list[tuple[str, str]] = []
     for tech in bypasses.techniques():
-        supported = []
-        for encoding in bypasses.ENCODINGS:
-            try:
-                bypasses.encode(tech.expr, encoding)
-            except bypasses.Unsupported:
-                continue
-            supported.append(encoding)
-        for encoding in supported:
-            data = bypasses.encode(tech.expr, encoding)
+        shapes = bypasses.payloads(tech)
+        supported = list(shapes)
+        for encoding, data in shapes.items():
             for suffix, (loader, write) in CONTAINERS.items():
                 if suffix != "pkl" and encoding not in container_encodings(supported):
                     continue
