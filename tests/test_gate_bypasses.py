@@ -158,5 +158,6 @@ def test_sync_gate_refuses_a_bypass_once_the_locks_reviewed_exception_is_gone(pr
     before = snapshot(project)
     run = cli("sync", "--frozen")
     assert run.exit_code == 1, run.stdout + run.stderr
-    assert "model.joblib" in run.stderr and "pkgutil.resolve_name" in run.stderr and "malicious" in run.stderr
+    assert "refusing evil: 1 file failed the safety gate" in run.stderr, run.stderr
+    assert "model.joblib (" in run.stderr and "): malicious: imports pkgutil.resolve_name" in run.stderr
     assert snapshot(project) == before
