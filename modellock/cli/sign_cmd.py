@@ -17,7 +17,8 @@ from modellock.errors import UsageError
 def sign(
     targets: Annotated[list[str], typer.Argument(help="Locked model names, or a model directory (or file).")],
     key: Annotated[
-        Path | None, typer.Option("--key", help="EC private key (PEM, P-256/384/521): key mode, or the certificate's key.")
+        Path | None,
+        typer.Option("--key", help="EC private key (PEM, P-256/384/521): key mode, or the certificate's key."),
     ] = None,
     certificate: Annotated[
         Path | None, typer.Option("--certificate", help="Signing certificate (PEM) for --key: certificate mode.")
@@ -38,7 +39,9 @@ def sign(
     ] = None,
     signature: Annotated[
         Path | None,
-        typer.Option("--signature", help="Where to write (one target). Default DIR/model.sig, or signatures/NAME/model.sig."),
+        typer.Option(
+            "--signature", help="Where to write (one target). Default DIR/model.sig, or signatures/NAME/model.sig."
+        ),
     ] = None,
     serialization: Annotated[
         str, typer.Option("--serialization", help="files (one digest per file) or shards (per byte range).")
@@ -46,7 +49,8 @@ def sign(
     shard_size: Annotated[int, typer.Option("--shard-size", help="Bytes per shard (shards).")] = 1_000_000_000,
     hash_type: Annotated[str, typer.Option("--hash", help="sha256 (default), blake3 or blake2b.")] = "sha256",
     ignore_path: Annotated[
-        list[str] | None, typer.Option("--ignore-path", help="Exclude this path (exact, from the model root); repeatable.")
+        list[str] | None,
+        typer.Option("--ignore-path", help="Exclude this path (exact, from the model root); repeatable."),
     ] = None,
     output: FormatOption = Format.text,
 ) -> None:

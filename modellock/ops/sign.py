@@ -158,7 +158,9 @@ def _verified_blob(store: Store, model: LockedModel, path: str, blake3: str, siz
         )
 
 
-def prepare_locked(model: LockedModel, store: Store, options: SignOptions, project_dir: Path) -> tuple[Path, bytes, SignedModel, str]:
+def prepare_locked(
+    model: LockedModel, store: Store, options: SignOptions, project_dir: Path
+) -> tuple[Path, bytes, SignedModel, str]:
     """The statement over a locked model's files, from the lock's digests once the store's bytes are proved."""
     serialization = serialization_for(options, (SIGNATURE_NAME,))
     signature = options.signature or project_dir / "signatures" / model.name / SIGNATURE_NAME

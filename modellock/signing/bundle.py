@@ -279,7 +279,7 @@ def _verify_key(raw: bytes, signer: Signer, where: str) -> Attestation:
         raise SignatureInvalid(f"{where}: signed with a different key than the one configured (key hint differs)")
     # Bundles before model_signing 1.1 carry the key itself (`rawBytes`, OMS §11.2): it must be the pinned one.
     if not hint and raw_key and _spki_fingerprint(load_public_key(_b64(raw_key, where))) != _spki_fingerprint(key):
-        raise SignatureInvalid(f"{where}: signed with a different key than the one configured (the bundle's key differs)")
+        raise SignatureInvalid(f"{where}: signed with a different key than the one configured (the bundle's key)")
     _ec_verify(key, signature, _pae(payload_type, payload), where)
     fingerprint = _spki_fingerprint(key)
     return Attestation("key", fingerprint, "", fingerprint, None, None, payload_type, payload)

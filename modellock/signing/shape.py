@@ -20,7 +20,9 @@ _MEDIA_PREFIX = "application/vnd.dev.sigstore.bundle"
 
 
 def _refuse(where: str, reason: str) -> SignatureInvalid:
-    return SignatureInvalid(f"{where}: {reason}", hint="the signature file is not an OMS v1.0 bundle; nothing was trusted")
+    return SignatureInvalid(
+        f"{where}: {reason}", hint="the signature file is not an OMS v1.0 bundle; nothing was trusted"
+    )
 
 
 def method_of(material: dict[str, Any], where: str) -> Method:
@@ -43,7 +45,8 @@ def method_of(material: dict[str, Any], where: str) -> Method:
         if not (isinstance(entries, list) and entries):
             raise _refuse(
                 where,
-                "a Sigstore (keyless) bundle must carry at least one transparency-log entry (OMS §4.1), this one has none",
+                "a Sigstore (keyless) bundle must carry at least one transparency-log entry (OMS §4.1), "
+                "this one has none",
             )
         return "sigstore"
     raise _refuse(where, "the verification material names no public key, certificate chain or certificate")

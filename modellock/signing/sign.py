@@ -112,7 +112,9 @@ class CertificateSigner(KeySigner):
         return {"x509CertificateChain": {"certificates": chain}, "tlogEntries": []}
 
 
-def certificate_signer(key_path: Path, certificate: Path, chain: tuple[Path, ...], password: bytes | None) -> CertificateSigner:
+def certificate_signer(
+    key_path: Path, certificate: Path, chain: tuple[Path, ...], password: bytes | None
+) -> CertificateSigner:
     """The key and its certificate must pair, or the bundle would never verify: refused here, not later."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
@@ -130,7 +132,10 @@ def certificate_signer(key_path: Path, certificate: Path, chain: tuple[Path, ...
     rest: list[bytes] = []
     for path in chain:
         try:
-            rest += [c.public_bytes(serialization.Encoding.DER) for c in x509.load_pem_x509_certificates(_read(path, "chain"))]
+            rest += [
+                c.public_bytes(serialization.Encoding.DER)
+                for c in x509.load_pem_x509_certificates(_read(path, "chain"))
+            ]
         except ValueError:
             raise UsageError(f"{path}: not PEM certificates") from None
     return CertificateSigner(key, (leaf.public_bytes(serialization.Encoding.DER), *rest))
