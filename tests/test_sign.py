@@ -309,3 +309,11 @@ def test_an_existing_signature_is_replaced_atomically(tmp_path: Path) -> None:
     assert os.stat(model / "model.sig").st_ino != inode  # a new file renamed into place, not rewritten in place
     verify_directory((model / "model.sig").read_bytes(), Signer("key", public_key=public.read_bytes()), None, model)
     assert [p.name for p in model.iterdir() if p.name.startswith(".modellock-tmp")] == []
+
+
+def test_a_name_modellock_would_refuse_to_install_is_not_signed(tmp_path: Path) -> None:
+    model = make_model(tmp_path / "model", {"a.bin": b"abc", "C:evil": b"x"})
+    private, _ = key_pair(tmp_path)
+    run = cli("sign", str(model), "--key", str(private))
+    assert run.exit_code == 2 and "C:evil cannot be signed: the path is absolute" in run.stderr
+    assert cli("sign", str(model), "--key", str(private), "--ignore-path", "C:evil").exit_code == 0

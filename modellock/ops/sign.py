@@ -17,6 +17,7 @@ from typing import Protocol
 
 from modellock.errors import CheckFailed, IntegrityError, UsageError
 from modellock.project.lockfile import LockedModel, Lockfile
+from modellock.project.paths import unsafe_reason
 from modellock.signing.directory import DEFAULT_IGNORES, canonical_ignore, enumerate_model, hash_ranges, is_ignored
 from modellock.signing.statement import Serialization, Signed, build_statement, shard_resources
 from modellock.store import atomic
@@ -124,6 +125,9 @@ def prepare_directory(root: Path, options: SignOptions) -> tuple[Path, bytes, Si
     resources: list[Signed] = []
     empty = []
     for f in files:
+        reason = unsafe_reason(f.name)
+        if reason:  # a verifier (modellock's own) would refuse the path: never sign what cannot be installed
+            raise UsageError(f"{root}: {f.name} cannot be signed: {reason}", hint=f"exclude it: --ignore-path {f.name}")
         ranges = hash_ranges(f.path, f.size, serialization.hash_type, serialization.shard_size)
         if not ranges:
             empty.append(f.name)
