@@ -317,3 +317,31 @@ def test_a_name_modellock_would_refuse_to_install_is_not_signed(tmp_path: Path) 
     run = cli("sign", str(model), "--key", str(private))
     assert run.exit_code == 2 and "C:evil cannot be signed: the path is absolute" in run.stderr
     assert cli("sign", str(model), "--key", str(private), "--ignore-path", "C:evil").exit_code == 0
+
+
+def test_keyless_signing_against_the_test_sigstore_instance(tmp_path: Path, sigstore: object) -> None:
+    """sigstore-python's own signer against a loopback Fulcio and Rekor (tests/sigstore_service.py): the bundle
+    carries a certificate for the token's identity and a log entry, and verifies against that instance's root."""
+    from modellock.signing.trust import load_trust_root
+    from tests.sigstore_fake import FakeSigstore
+    from tests.sigstore_service import identity_token, serve
+
+    assert isinstance(sigstore, FakeSigstore)
+    model = make_model(tmp_path / "model")
+    with serve(sigstore) as config:
+        (tmp_path / "trust-config.json").write_text(json.dumps(config))
+        (tmp_path / "trusted_root.json").write_text(json.dumps(config["trustedRoot"]))
+        run = cli("sign", str(model), "--identity-token", identity_token("release@example.com"),
+                  "--trust-config", str(tmp_path / "trust-config.json"), "--ignore-path", "logs")  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    raw = (model / "model.sig").read_bytes()
+    material = json.loads(raw)["verificationMaterial"]
+    assert "certificate" in material and len(material["tlogEntries"]) == 1
+    assert schema_verdict(raw)
+    root, _ = load_trust_root(tmp_path / "trusted_root.json", online=False)
+    attestation, coverage = verify_directory(raw, Signer("sigstore", "release@example.com", "https://oidc.test.invalid"),
+                                             root, model)  # fmt: skip
+    assert (attestation.identity, attestation.issuer, coverage.covered) == (
+        "release@example.com", "https://oidc.test.invalid", 5)  # fmt: skip
+    with pytest.raises(SignatureInvalid, match="but the policy requires 'someone@else'"):
+        verify_directory(raw, Signer("sigstore", "someone@else"), root, model)

@@ -173,7 +173,9 @@ def sign_keyless(payload: bytes, identity_token: str | None, trust_config: Path 
         else:
             config = ClientTrustConfig.production()
         context = SigningContext.from_trust_config(config)
-        with context.signer(identity, cache=False) as signer:
+        # cache=True is not about reuse here: with cache=False sigstore-python 4.5 draws a new ephemeral key on
+        # every use, so the certificate is for one key and the signature by another (it never verifies).
+        with context.signer(identity, cache=True) as signer:
             bundle = signer.sign_dsse(Statement(payload))
     except SigstoreError as exc:
         raise SigningFailed(f"keyless signing failed: {str(exc).splitlines()[0]}") from None
