@@ -149,3 +149,53 @@ def test_json_output(locked: Path, tmp_path: Path) -> None:
     assert run.exit_code == 0, run.stderr
     doc = json.loads(run.stdout)
     assert doc["ok"] is True and doc["models"][0]["target"] == "m" and len(doc["models"][0]["root_digest"]) == 64
+
+
+KEYS = Path(__file__).parent / "data" / "oms-vectors" / "keys"
+
+
+def _consumer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: str = "") -> Path:
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    monkeypatch.chdir(consumer)
+    if settings:
+        (consumer / "modellock.toml").write_text(settings)
+    return consumer
+
+
+def test_certificate_signed_then_added_with_its_root(
+    locked: Path, hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = cli("sign", "m", "--key", str(KEYS / "signing-key.pem"), "--certificate", str(KEYS / "signing-key-cert.pem"),
+              "--chain", str(KEYS / "int-ca-cert.pem"))  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    hub.repo("acme/m").commit({**FILES, "model.sig": (locked / "signatures/m/model.sig").read_bytes()})
+    consumer = _consumer(tmp_path, monkeypatch)
+    (consumer / "roots.pem").write_bytes((KEYS / "ca-cert.pem").read_bytes())
+    run = cli("add", "acme/m", "--certificate-chain", "roots.pem")
+    assert run.exit_code == 0, run.stderr
+    assert "Verified signature of m: certificate, CN=intermediate-ca (pinned in the manifest)" in run.stdout
+    assert cli("sync").exit_code == 0
+
+
+def test_keyless_signed_then_added_with_identity_and_issuer(
+    locked: Path, hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sigstore: object
+) -> None:
+    from tests.sigstore_fake import FakeSigstore
+    from tests.sigstore_service import ISSUER, identity_token, serve
+
+    assert isinstance(sigstore, FakeSigstore)
+    with serve(sigstore) as config:
+        (tmp_path / "trust-config.json").write_text(json.dumps(config))
+        run = cli("sign", "m", "--identity-token", identity_token("release@acme.example"),
+                  "--trust-config", str(tmp_path / "trust-config.json"))  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    hub.repo("acme/m").commit({**FILES, "model.sig": (locked / "signatures/m/model.sig").read_bytes()})
+    consumer = _consumer(tmp_path, monkeypatch, '[settings]\ntrusted-root = "trusted_root.json"\n')
+    (consumer / "trusted_root.json").write_text(json.dumps(config["trustedRoot"]))
+    run = cli("add", "acme/m", "--identity", "someone@else.example", "--issuer", ISSUER)
+    assert run.exit_code == 1 and "release@acme.example" in run.stderr
+    run = cli("add", "acme/m", "--identity", "release@acme.example", "--issuer", ISSUER)
+    assert run.exit_code == 0, run.stderr
+    assert "Verified signature of m: sigstore, release@acme.example" in run.stdout
+    assert cli("sync").exit_code == 0
