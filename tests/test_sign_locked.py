@@ -107,6 +107,28 @@ def test_shards_of_a_locked_model_hash_the_verified_blobs(locked: Path, tmp_path
     assert coverage.unsigned_empty == ("empty.txt",)
 
 
+def test_a_shard_signature_locks_with_its_empty_files_reported(
+    locked: Path, hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The empty-file gap (model-transparency #653): the lock still names the empty file (size 0, digests, sealed),
+    so it is installed as locked; the summary says the signature does not cover it."""
+    private, public = key_pair(tmp_path)
+    assert cli("sign", "m", "--key", str(private), "--serialization", "shards", "--shard-size", "1000").exit_code == 0
+    hub.repo("acme/m").commit({**FILES, "model.sig": (locked / "signatures/m/model.sig").read_bytes()})
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    monkeypatch.chdir(consumer)
+    (consumer / "signer.pem").write_bytes(public.read_bytes())
+    run = cli("add", "acme/m", "--public-key", "signer.pem")
+    assert run.exit_code == 0, run.stderr
+    assert "empty, so not in the shard-mode signature (the lock covers them): empty.txt" in run.stdout
+    lock = read_lock(consumer / "modellock.lock")
+    assert lock is not None
+    assert any(f.path == "empty.txt" and f.size == 0 for f in lock.get("m").files)  # type: ignore[union-attr]
+    assert cli("sync").exit_code == 0
+    assert (consumer / "models" / "m" / "empty.txt").read_bytes() == b""
+
+
 def test_a_store_byte_mismatch_is_exit_1_and_nothing_is_written(locked: Path, tmp_path: Path) -> None:
     private, _ = key_pair(tmp_path)
     model = read_lock(locked / "modellock.lock").get("m")  # type: ignore[union-attr]
