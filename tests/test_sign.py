@@ -345,3 +345,20 @@ def test_keyless_signing_against_the_test_sigstore_instance(tmp_path: Path, sigs
         "release@example.com", "https://oidc.test.invalid", 5)  # fmt: skip
     with pytest.raises(SignatureInvalid, match="but the policy requires 'someone@else'"):
         verify_directory(raw, Signer("sigstore", "someone@else"), root, model)
+
+
+def test_an_encrypted_key_needs_its_password(tmp_path: Path) -> None:
+    model = make_model(tmp_path / "model", {"a.bin": b"abc"})
+    key = ec.generate_private_key(ec.SECP384R1())
+    encrypted = tmp_path / "enc.pem"
+    encrypted.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.BestAvailableEncryption(b"s3cret")))  # fmt: skip
+    run = cli("sign", str(model), "--key", str(encrypted))
+    assert run.exit_code == 2 and "the private key is encrypted" in run.stderr and "--password-file" in run.stderr
+    (tmp_path / "wrong").write_text("nope\n")
+    run = cli("sign", str(model), "--key", str(encrypted), "--password-file", str(tmp_path / "wrong"))
+    assert run.exit_code == 2 and "the password is wrong" in run.stderr and "s3cret" not in run.stderr
+    (tmp_path / "pw").write_text("s3cret\n")
+    assert cli("sign", str(model), "--key", str(encrypted), "--password-file", str(tmp_path / "pw")).exit_code == 0
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    verify_directory((model / "model.sig").read_bytes(), Signer("key", public_key=public), None, model)
