@@ -185,6 +185,14 @@ def test_modellock_verifies_what_the_reference_signs(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     _, coverage = verify_directory(sig.read_bytes(), Signer("key", public_key=public.read_bytes()), None, model)
     assert coverage.covered == 6  # every file but .git and .gitattributes
+    # Both tools describe the same directory identically: the same resources, so the same root digest.
+    assert cli("sign", str(model), "--key", str(private), "--signature", str(tmp_path / "ours.sig")).exit_code == 0
+    theirs, ours = statement_of(sig), statement_of(tmp_path / "ours.sig")
+    assert ours["subject"][0]["digest"] == theirs["subject"][0]["digest"]
+    assert ours["predicate"]["resources"] == [
+        {"name": r["name"], "algorithm": r["algorithm"], "digest": r["digest"]}
+        for r in theirs["predicate"]["resources"]
+    ]
     sig = tmp_path / "ref-cert.sig"
     done = reference("sign", "certificate", "--private_key", str(KEYS / "signing-key.pem"),
                      "--signing_certificate", str(KEYS / "signing-key-cert.pem"),
