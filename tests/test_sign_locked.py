@@ -170,7 +170,16 @@ def test_json_output(locked: Path, tmp_path: Path) -> None:
     run = cli("sign", "m", "--key", str(private), "--format", "json")
     assert run.exit_code == 0, run.stderr
     doc = json.loads(run.stdout)
-    assert doc["ok"] is True and doc["models"][0]["target"] == "m" and len(doc["models"][0]["root_digest"]) == 64
+    assert doc["schema"] == 1 and doc["ok"] is True
+    [entry] = doc["signatures"]
+    assert entry["target"] == "m" and entry["signature"] == "signatures/m/model.sig"
+    assert entry["root_digest"].startswith("sha256:") and len(entry["root_digest"]) == 71
+    assert (entry["files"], entry["serialization"], entry["hash"], entry["unsigned_empty"]) == (
+        4,
+        "files",
+        "sha256",
+        [],
+    )
 
 
 KEYS = Path(__file__).parent / "data" / "oms-vectors" / "keys"

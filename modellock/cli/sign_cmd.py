@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from modellock.cli.base import Format, FormatOption, app, command, options
 from modellock.errors import UsageError
+
+if TYPE_CHECKING:
+    from modellock.ops.sign import SignResult
 
 
 @app.command()
@@ -86,7 +88,7 @@ def sign(
         result = sign_targets(targets, lock, store, maker, sign_options, options.project)
     console = options.console()
     if output is Format.json:
-        console.json({"ok": True, "schema": 1, **dataclasses.asdict(result)})
+        console.json(_json(result))
         return
     for m in result.models:
         what = f"{m.files} file{'s' if m.files != 1 else ''}"
@@ -99,6 +101,27 @@ def sign(
                 "(their presence is not covered by the signature)"
             )
     console.line(f"Signed {len(result.models)} model{'s' if len(result.models) != 1 else ''}")
+
+
+def _json(result: SignResult) -> dict[str, object]:
+    """`sign --format json`, schema 1: one entry per signature written."""
+    return {
+        "schema": 1,
+        "ok": True,
+        "signatures": [
+            {
+                "target": m.target,
+                "signature": m.signature,
+                "files": m.files,
+                "resources": m.resources,
+                "root_digest": f"sha256:{m.root_digest}",
+                "serialization": m.serialization,
+                "hash": m.hash_type,
+                "unsigned_empty": list(m.unsigned_empty),
+            }
+            for m in result.models
+        ],
+    }
 
 
 def _password(path: Path | None) -> bytes | None:
