@@ -124,3 +124,19 @@ def schema_verdict(raw: bytes) -> bool:
 @pytest.mark.parametrize("vector", sorted(str(p.relative_to(VECTORS)) for p in VECTORS.rglob("*.json")))
 def test_the_schemas_agree_with_the_verifier(vector: str) -> None:
     assert schema_verdict((VECTORS / vector).read_bytes()) is vector.startswith("valid/")
+
+
+HISTORICAL = DATA / "historical"
+
+
+@pytest.mark.parametrize("version", sorted(p.name for p in HISTORICAL.iterdir()))
+def test_historical_bundles_verify(version: str) -> None:
+    """model_signing 0.3.1 to 1.0.1 bundles (OMS §11): no ignore_paths recorded, keyid null. The verifier names its
+    own exclusions, as the reference scripts do (`--ignore-paths ignore-me`)."""
+    model = HISTORICAL / version
+    mode = version.split("-", 1)[1].replace("elliptic-key", "key")
+    trust = shipped_root() if mode == "sigstore" else None
+    ignores = ("ignore-me",) if (model / "ignore-me").exists() else ()
+    attestation, coverage = verify_directory((model / "model.sig").read_bytes(), _signer(mode), trust, model,
+                                             ignore_paths=ignores)  # fmt: skip
+    assert attestation.mode == mode and coverage.covered == 2

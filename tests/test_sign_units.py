@@ -44,6 +44,15 @@ CERT = {"rawBytes": "MII="}
         (_bundle({"publicKey": {"rawBytes": "MFkw"}}), "key"),  # pre-1.1 bundles (OMS §11.2)
         (_bundle({"x509CertificateChain": {"certificates": [CERT]}}), "certificate"),
         (_bundle({"certificate": CERT, "tlogEntries": [{}]}), "sigstore"),
+        # Before bundle v0.3 a keyless bundle carried its Fulcio certificate as a chain.
+        (
+            _bundle(
+                {"x509CertificateChain": {"certificates": [CERT]}, "tlogEntries": [{}]},
+                mediaType="application/vnd.dev.sigstore.bundle+json;version=0.2",
+            ),
+            "sigstore",
+        ),
+        (_bundle({"x509CertificateChain": {"certificates": [CERT]}, "tlogEntries": [{}]}), "certificate"),
         (b"", "the signature file is empty"),
         (b"  \n", "the signature file is empty"),
         (b"{", "not JSON"),

@@ -7,6 +7,7 @@ and for the OMS conformance vectors.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from modellock.signing.bundle import Attestation, Signer, verify_bundle
@@ -16,12 +17,24 @@ from modellock.signing.trust import TrustRoot
 
 
 def verify_directory(
-    raw: bytes, signer: Signer, trust: TrustRoot | None, root: Path, *, signature_name: str = "model.sig"
+    raw: bytes,
+    signer: Signer,
+    trust: TrustRoot | None,
+    root: Path,
+    *,
+    signature_name: str = "model.sig",
+    ignore_paths: tuple[str, ...] = (),
 ) -> tuple[Attestation, Coverage]:
-    """The bundle verified for `signer`, and every file under `root` matching it; SignatureInvalid otherwise."""
+    """The bundle verified for `signer`, and every file under `root` matching it; SignatureInvalid otherwise.
+
+    `ignore_paths` are the verifier's own exclusions (`--ignore-paths` of model_signing verify), added to those the
+    statement records: bundles before model_signing 1.1 record none (OMS §11.2).
+    """
     where = f"{root}: {signature_name}"
     attestation = verify_bundle(raw, signer, trust, where)
     manifest = parse_statement(attestation.payload_type, attestation.payload, where)
+    if ignore_paths:
+        manifest = replace(manifest, ignore_paths=(*manifest.ignore_paths, *ignore_paths))
     files = {f.name: f for f in enumerate_model(root, (*DEFAULT_IGNORES, *manifest.ignore_paths, signature_name))}
 
     def digest_of(path: str, algorithm: str, start: int | None, end: int | None) -> str:

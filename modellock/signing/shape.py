@@ -25,21 +25,25 @@ def _refuse(where: str, reason: str) -> SignatureInvalid:
     )
 
 
-def method_of(material: dict[str, Any], where: str) -> Method:
-    """The signing method the verification material belongs to (spec §4.1), or a refusal saying what is missing."""
+def method_of(material: dict[str, Any], where: str, media: str = _MEDIA_PREFIX + ".v0.3+json") -> Method:
+    """The signing method the verification material belongs to (spec §4.1), or a refusal saying what is missing.
+
+    Sigstore bundles before v0.3 carried the Fulcio certificate as a chain; from v0.3 a chain is certificate mode.
+    """
     if "publicKey" in material:
         key = material["publicKey"]
         if not (isinstance(key, dict) and (isinstance(key.get("hint"), str) or isinstance(key.get("rawBytes"), str))):
             raise _refuse(where, "the public-key material has neither a `hint` nor `rawBytes`")
         return "key"
-    if "x509CertificateChain" in material:
+    legacy_keyless = not media.endswith(".v0.3+json") and material.get("tlogEntries")
+    if "x509CertificateChain" in material and not legacy_keyless:
         chain = material["x509CertificateChain"]
         certificates = chain.get("certificates") if isinstance(chain, dict) else None
         if not (isinstance(certificates, list) and certificates and all(_raw_bytes(c) for c in certificates)):
             raise _refuse(where, "the certificate chain carries no certificates")
         return "certificate"
-    if "certificate" in material:
-        if not _raw_bytes(material["certificate"]):
+    if "certificate" in material or legacy_keyless:
+        if not _raw_bytes(material.get("certificate", {"rawBytes": "chain"})):
             raise _refuse(where, "the Fulcio certificate is empty")
         entries = material.get("tlogEntries")
         if not (isinstance(entries, list) and entries):
@@ -76,7 +80,7 @@ def check_shape(raw: bytes, where: str) -> Method:
     if not isinstance(envelope, dict):
         what = "a message signature, not" if "messageSignature" in bundle else "no"
         raise _refuse(where, f"the bundle has {what} DSSE envelope")
-    method = method_of(material, where)
+    method = method_of(material, where, media)
     _check_envelope(envelope, where)
     return method
 
