@@ -111,7 +111,7 @@ def _directory_signature(root: Path, options: SignOptions) -> Path:
     return (root if root.is_dir() and not root.is_symlink() else root.parent) / SIGNATURE_NAME
 
 
-def prepare_directory(root: Path, options: SignOptions) -> tuple[Path, bytes, SignedModel, str]:
+def prepare_directory(root: Path, options: SignOptions) -> tuple[Path, bytes, SignedModel]:
     """The statement over a directory, and where its signature goes (excluded from what is signed)."""
     signature = _directory_signature(root, options)
     extra: tuple[str, ...] = ()
@@ -139,7 +139,7 @@ def prepare_directory(root: Path, options: SignOptions) -> tuple[Path, bytes, Si
     payload, digest = build_statement(name, resources, serialization)
     model = SignedModel(str(root), str(signature), len(files), len(resources), digest, serialization.method,
                         serialization.hash_type, tuple(empty))  # fmt: skip
-    return signature, payload, model, str(root)
+    return signature, payload, model
 
 
 def _verified_blob(store: Store, model: LockedModel, path: str, blake3: str, size: int, sha256: str) -> None:
@@ -164,7 +164,7 @@ def _verified_blob(store: Store, model: LockedModel, path: str, blake3: str, siz
 
 def prepare_locked(
     model: LockedModel, store: Store, options: SignOptions, project_dir: Path
-) -> tuple[Path, bytes, SignedModel, str]:
+) -> tuple[Path, bytes, SignedModel]:
     """The statement over a locked model's files, from the lock's digests once the store's bytes are proved."""
     serialization = serialization_for(options, (SIGNATURE_NAME,))
     signature = options.signature or project_dir / "signatures" / model.name / SIGNATURE_NAME
@@ -189,7 +189,7 @@ def prepare_locked(
     payload, digest = build_statement(model.repo.rsplit("/", 1)[-1], resources, serialization)
     signed = SignedModel(model.name, str(signature), len(files), len(resources), digest, serialization.method,
                          serialization.hash_type, tuple(empty))  # fmt: skip
-    return signature, payload, signed, model.name
+    return signature, payload, signed
 
 
 def sign_targets(
@@ -217,7 +217,7 @@ def sign_targets(
         raise UsageError("two targets would write the same signature file")
     for destination in destinations:
         refuse_symlink(destination)
-    bundles = [maker.bundle(payload) for _, payload, _, _ in prepared]
-    for (destination, _, _, _), bundle in zip(prepared, bundles, strict=True):
+    bundles = [maker.bundle(payload) for _, payload, _ in prepared]
+    for (destination, _, _), bundle in zip(prepared, bundles, strict=True):
         atomic.write_text(destination, bundle.decode())
     return SignResult(tuple(p[2] for p in prepared))
