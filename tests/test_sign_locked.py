@@ -230,3 +230,27 @@ def test_keyless_signed_then_added_with_identity_and_issuer(
     assert run.exit_code == 0, run.stderr
     assert "Verified signature of m: sigstore, release@acme.example" in run.stdout
     assert cli("sync").exit_code == 0
+
+
+def test_a_model_the_reference_signed_with_a_certificate_is_added_in_one_command(
+    project: Path, hub: FakeHub, tmp_path: Path
+) -> None:
+    """`model_signing sign certificate` (the real CLI), published to the Hub, then `add --certificate-chain`."""
+    import subprocess
+
+    from tests.test_sign import MODEL_SIGNING
+
+    directory = make_model(tmp_path / "published", FILES)
+    done = subprocess.run(
+        [str(MODEL_SIGNING), "sign", "certificate", "--private_key", str(KEYS / "signing-key.pem"),
+         "--signing_certificate", str(KEYS / "signing-key-cert.pem"), "--certificate_chain",
+         str(KEYS / "int-ca-cert.pem"), "--signature", str(tmp_path / "model.sig"), str(directory)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    hub.repo("acme/refcert").commit({**FILES, "model.sig": (tmp_path / "model.sig").read_bytes()})
+    (project / "roots.pem").write_bytes((KEYS / "ca-cert.pem").read_bytes())
+    run = cli("add", "acme/refcert", "--certificate-chain", "roots.pem")
+    assert run.exit_code == 0, run.stderr
+    assert "Verified signature of refcert: certificate, CN=intermediate-ca (pinned in the manifest)" in run.stdout
+    assert cli("sync").exit_code == 0
