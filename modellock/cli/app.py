@@ -15,6 +15,7 @@ from modellock.cli import (  # noqa: F401 - they register their commands
     oci_cmd,
     project_cmd,
     scan_cmd,
+    sign_cmd,
 )
 from modellock.cli.base import PIPE_CLOSED, app, options, pipe_closed
 

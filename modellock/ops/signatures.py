@@ -53,6 +53,8 @@ class SignatureReport:
     """The signer was not known before this run: trusted on first use, or accepted with --accept-new-signer."""
     trust: str = "pinned"
     """Why this signer is trusted, one of TRUST_REASONS."""
+    unsigned_empty: tuple[str, ...] = ()
+    """Locked zero-byte files a shard-mode signature cannot cover (OMS §6.3.2): the lock alone vouches for them."""
 
 
 TRUST_REASONS = ("pinned", "first-use", "re-established", "recorded", "accepted")
@@ -214,6 +216,7 @@ def attest_for_lock(
         root.source if root is not None else "",
         reason in ("first-use", "re-established", "accepted"),
         reason,
+        coverage.unsigned_empty,
     )
     return record, report
 

@@ -138,6 +138,9 @@ class Console:
             if s.signed_not_installed:
                 shown = ", ".join(s.signed_not_installed[:5]) + (" ..." if len(s.signed_not_installed) > 5 else "")
                 self.line(f"  signed, not installed: {shown}")
+            if s.unsigned_empty:
+                shown = ", ".join(s.unsigned_empty[:5]) + (" ..." if len(s.unsigned_empty) > 5 else "")
+                self.line(f"  empty, so not in the shard-mode signature (the lock covers them): {shown}")
             if s.trust_root:
                 self.line(f"  verified against {s.trust_root}")
         if result.dry_run:
