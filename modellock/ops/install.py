@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modellock.errors import CheckFailed, UsageError
+from modellock.errors import StaleLock, UsageError
 from modellock.ops.check import check_lock
 from modellock.ops.context import (
     certificate_roots,
@@ -83,9 +83,10 @@ def sync_project(project_dir: Path, options: SyncOptions, progress: Progress | N
         if not stale.ok:
             if o.locked or o.offline or o.check or o.dry_run:
                 problems = "\n".join(f"  - {p.model + ': ' if p.model else ''}{p.message}" for p in stale.problems)
-                raise CheckFailed(
+                raise StaleLock(
                     f"the lock is stale or edited:\n{problems}",
                     hint="run `modellock lock` (--locked, --offline, --check and --dry-run do not re-lock)",
+                    problems=[(p.model, p.message) for p in stale.problems],
                 )
             from modellock.ops.lock import lock_project
 

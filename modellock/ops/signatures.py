@@ -10,7 +10,7 @@ from pathlib import Path
 
 import blake3
 
-from modellock.errors import CheckFailed, ConfigError
+from modellock.errors import ConfigError, SignatureError
 from modellock.project.lockfile import LockedFile, LockedModel, LockedSignature
 from modellock.project.manifest import ModelSpec
 from modellock.signing.bundle import Attestation, Signer, load_public_key, verify_bundle
@@ -117,19 +117,22 @@ def attest_for_lock(
     """Verify the model's signature at the locked commit against the policy; nothing is written on refusal."""
     if signature is None:
         if spec.signature is not None and spec.signature.path is not None:
-            raise CheckFailed(
-                f"refusing {spec.name}: the configured signature {spec.signature.path} is not in the repository"
+            raise SignatureError(
+                f"refusing {spec.name}: the configured signature {spec.signature.path} is not in the repository",
+                model=spec.name,
             )
         if spec.require_signature:
-            raise CheckFailed(
+            raise SignatureError(
                 f"refusing {spec.name}: it is not signed (no {DEFAULT_SIGNATURE}) and the policy requires signatures",
                 hint="sign the model with model_signing, or remove it from [policy] require-signatures",
+                model=spec.name,
             )
         if old is not None and old.signature is not None and not allow_unsigned:
-            raise CheckFailed(
+            raise SignatureError(
                 f"refusing {spec.name}: the locked commit was signed by {old.signature.identity}, "
                 "the new one is unsigned",
                 hint="pass --allow-unsigned to accept an unsigned upgrade",
+                model=spec.name,
             )
         return None, None
     raw = store.blob_path(signature.blake3).read_bytes()
@@ -208,8 +211,9 @@ def attest_for_sync(
         signer = Signer("key", public_key=base64.b64decode(signature.public_key))
     elif signature.mode == "certificate":
         if roots is None:
-            raise CheckFailed(
-                f"{where}: certificate-mode signatures need the manifest's certificate-chain (not --frozen)"
+            raise SignatureError(
+                f"{where}: certificate-mode signatures need the manifest's certificate-chain (not --frozen)",
+                model=model.name,
             )
         signer = Signer("certificate", roots=roots)
     else:

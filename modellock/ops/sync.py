@@ -179,6 +179,10 @@ def _check_pairing(store: Store, model: LockedModel, f: LockedFile) -> None:
             f"but the bytes with that BLAKE3 have SHA-256 {sha256[:12]}…",
             hint="the lock was edited or forged; nothing was installed (`modellock lock --check --remote` "
             "shows what the Hub holds)",
+            model=model.name,
+            path=f.path,
+            expected=f"sha256:{f.sha256}",
+            actual=f"sha256:{sha256}",
         )
 
 
