@@ -122,7 +122,7 @@ class Project:
     def sync(
         self,
         *,
-        locked: bool = True,
+        locked: bool | None = None,
         frozen: bool = False,
         offline: bool = False,
         registry: str | None = None,
@@ -138,15 +138,18 @@ class Project:
         from_oci_layout: StrPath | None = None,
         progress: Progress | None = None,
     ) -> SyncResult:
-        """Install exactly what the lock says. `locked` (the default here, unlike the CLI): raise `StaleLock`
-        rather than re-lock; `frozen`: install the lock without reading the manifest; `registry`
-        (`oci://HOST/NAMESPACE`): pull from an OCI registry before the Hub; `check`: change nothing, and
-        the result's `in_sync` says whether anything would change."""
+        """Install exactly what the lock says.
+
+        `locked` (the default here unless `frozen` or `upgrade`; the CLI's default is to re-lock): raise
+        `StaleLock` rather than re-lock a lock that does not match the manifest. `frozen`: install the lock
+        without reading the manifest. `registry` (`oci://HOST/NAMESPACE`): pull from an OCI registry before
+        the Hub. `check`: change nothing; the result's `in_sync` says whether anything would change.
+        """
         from modellock.api.results import sync_result
         from modellock.ops.install import SyncOptions, sync_project
 
         flags = SyncOptions(
-            locked=locked and not frozen and not upgrade,
+            locked=(not frozen and not upgrade) if locked is None else locked,
             frozen=frozen,
             offline=offline,
             dry_run=dry_run,
@@ -162,7 +165,7 @@ class Project:
             upgrade=upgrade,
         )
         outcome = sync_project(self.root, flags, progress)
-        return sync_result(outcome.result, outcome.relocked, outcome.warnings)
+        return sync_result(outcome)
 
     def verify(
         self, *, models: Sequence[str] = (), store: bool = False, trusted_root: StrPath | None = None

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from modellock.ops.check import CheckResult as _Check
+    from modellock.ops.install import InstallOutcome as _Install
     from modellock.ops.lock import LockResult as _Lock
     from modellock.ops.prove import ProofResult as _Proof
     from modellock.ops.scan import ScanReport as _Scan
-    from modellock.ops.sync import SyncResult as _Sync
     from modellock.ops.verify import Report as _Report
 
 ChangeKind = Literal["added", "updated", "unchanged", "removed"]
@@ -213,7 +213,8 @@ def lock_result(result: _Lock, bases_added: tuple[tuple[str, str], ...] = ()) ->
     )
 
 
-def sync_result(result: _Sync, relocked: _Lock | None, warnings: tuple[str, ...]) -> SyncResult:
+def sync_result(outcome: _Install) -> SyncResult:
+    result, relocked = outcome.result, outcome.relocked
     return SyncResult(
         models=tuple(
             ModelSync(m.name, m.commit, Path(m.target), m.action, m.reason, m.files, m.size) for m in result.models
@@ -224,9 +225,9 @@ def sync_result(result: _Sync, relocked: _Lock | None, warnings: tuple[str, ...]
         dry_run=result.dry_run,
         check=result.check,
         signatures_verified=result.signatures_verified,
-        warnings=(*warnings, *result.warnings),
+        warnings=(*outcome.warnings, *result.warnings),
         relocked=lock_result(relocked) if relocked is not None else None,
-        detail=result,
+        detail=outcome,
     )
 
 

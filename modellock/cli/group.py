@@ -96,7 +96,10 @@ class ModellockGroup(TyperGroup):
             if _wants_json(argv):
                 import json
 
-                print(json.dumps({"ok": False, "error": message, "hint": f"see `{command} --help`"}))
+                from modellock.report.json_docs import usage_failure
+
+                name = exc.ctx.command.name if exc.ctx is not None and exc.ctx.command.name else "modellock"
+                print(json.dumps(usage_failure(name, message, f"see `{command} --help`", USAGE), indent=2))
             sys.exit(USAGE)
         except ClickException as exc:
             print(f"error: {exc.format_message()}", file=sys.stderr)
