@@ -271,9 +271,12 @@ def _remove_dropped(lock: Lockfile, lock_path: Path, store: Store, project_dir: 
     from filelock import FileLock
 
     previous = store.read_installs(lock_path)
-    current = {m.name: str(target_of(m, project_dir)) for m in lock.models}
+    # Absolute: the same project is reached as `.`, `../..` or `/srv/app` depending on where a command
+    # runs, and a target recorded one way must not look like a superseded snapshot when read another.
+    current = {m.name: os.path.abspath(target_of(m, project_dir)) for m in lock.models}
     removed = []
-    for name, where in sorted(previous.items()):
+    for name, recorded in sorted(previous.items()):
+        where = os.path.abspath(recorded)
         target = Path(where)
         if act:
             recover(target)
