@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -41,7 +40,9 @@ def push(
         client.close()
     console = options.console()
     if output is Format.json:
-        console.json({"ok": True, **dataclasses.asdict(result)})
+        from modellock.report.json_more import push as document
+
+        console.json(document(result))
         return
     for m in result.models:
         sent = f"{m.uploaded} uploaded ({human_size(m.uploaded_bytes)})" if m.uploaded else "nothing uploaded"
@@ -62,7 +63,9 @@ def export_layout(root: Path, models: tuple[str, ...], output: Format) -> None:
         result = write(lock, store, root, models=models)
     console = options.console()
     if output is Format.json:
-        console.json({"ok": True, **dataclasses.asdict(result)})
+        from modellock.report.json_more import oci_layout as document
+
+        console.json(document(result))
         return
     for m in result.models:
         console.line(f" + {m.name} -> {m.ref_name} ({m.digest})")

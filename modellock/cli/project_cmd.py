@@ -55,7 +55,6 @@ def add(
     with_bases: WithBasesOption = False,
 ) -> None:
     """Add a model to the manifest and lock it."""
-    import dataclasses
 
     from modellock.ops.add import AddRequest, add_and_lock
     from modellock.ops.project import parse_repo_spec
@@ -77,7 +76,9 @@ def add(
     outcome = add_and_lock(options.project, request, trusted_root=trusted_root, progress=progress)
     console.bases_added(outcome.bases_added)
     if output is Format.json:
-        console.json({"ok": True, "added": outcome.name, **dataclasses.asdict(outcome.lock)})
+        from modellock.report.json_more import add as document
+
+        console.json(document(outcome.name, outcome.lock, options.project / "modellock.lock", outcome.bases_added))
         return
     if outcome.excluded:
         files = outcome.excluded

@@ -51,7 +51,7 @@ def usage_failure(command: str, message: str, hint: str, exit_code: int) -> dict
     }
 
 
-def _lock_body(result: LockResult, bases_added: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+def lock_fields(result: LockResult, bases_added: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     return {
         "written": result.written,
         "dry_run": result.dry_run,
@@ -96,7 +96,7 @@ def _lock_body(result: LockResult, bases_added: tuple[tuple[str, str], ...]) -> 
 
 def lock(result: LockResult, lock_path: Path, bases_added: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     """`lock`."""
-    return {**_head("lock", True), "lock": str(lock_path), **_lock_body(result, bases_added)}
+    return {**_head("lock", True), "lock": str(lock_path), **lock_fields(result, bases_added)}
 
 
 def check(result: CheckResult, lock_path: Path, proof: ProofResult | None = None) -> dict[str, Any]:
@@ -134,7 +134,7 @@ def sync(result: SyncResult, relocked: LockResult | None, warnings: tuple[str, .
         "link_mode": result.link_mode,
         "signatures_verified": result.signatures_verified,
         "warnings": [*warnings, *result.warnings],
-        "relocked": None if relocked is None else _lock_body(relocked, ()),
+        "relocked": None if relocked is None else lock_fields(relocked, ()),
     }
 
 
