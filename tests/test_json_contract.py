@@ -65,7 +65,7 @@ def test_sync(locked: Path) -> None:
     data = run_json("sync")
     keys = {"dry_run", "check", "models", "downloaded_files", "downloaded_bytes", "link_mode"}
     assert set(data) == HEAD | keys | {"signatures_verified", "warnings", "relocked"}
-    assert set(data["models"][0]) == {"name", "commit", "target", "action", "reason", "files", "size"}
+    assert set(data["models"][0]) == {"name", "commit", "target", "action", "reason", "files", "size", "dropped"}
     (locked / "modellock.toml").write_text('[models.tiny]\nrepo = "acme/tiny"\ninclude = ["*.json"]\n')
     relocked = run_json("sync")["relocked"]
     assert set(relocked) == LOCK_FIELDS

@@ -87,6 +87,8 @@ class ModelSync:
     reason: str
     files: int
     size: int
+    dropped: tuple[str, ...] = ()
+    """Files in its directory the lock does not list, which the exact install removed (or would)."""
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,8 @@ def sync_result(outcome: _Install) -> SyncResult:
     result, relocked = outcome.result, outcome.relocked
     return SyncResult(
         models=tuple(
-            ModelSync(m.name, m.commit, Path(m.target), m.action, m.reason, m.files, m.size) for m in result.models
+            ModelSync(m.name, m.commit, Path(m.target), m.action, m.reason, m.files, m.size, m.dropped)
+            for m in result.models
         ),
         downloaded_files=result.downloaded_files,
         downloaded_bytes=result.downloaded_bytes,

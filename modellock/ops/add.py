@@ -65,6 +65,7 @@ def add_and_lock(
                 source_factory=source_factory(manifest, store),
                 with_bases=request.with_bases,
             ),
+            adding=spec,
         )
         result = done.result
         patterns, files = result.auto_excluded.get(added, ([], []))

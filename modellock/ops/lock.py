@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from modellock.errors import ModellockError, UsageError
+from modellock.errors import ModellockError, RevisionNotFound, UsageError
 from modellock.gate.enforce import gate_files
 from modellock.gate.verdict import SCANNER_VERSION, ScanResult
 from modellock.ops.check import manifest_differences
@@ -99,7 +99,14 @@ def _plan(
         spec.revision,
     )
     # Sticky: a changed include list or path keeps the locked commit, like Cargo keeps a git rev.
-    commit = old.commit if (same_origin and old is not None and not upgrade) else source.resolve(ref, spec.revision)
+    if same_origin and old is not None and not upgrade:
+        commit = old.commit
+    else:
+        try:
+            commit = source.resolve(ref, spec.revision)
+        except RevisionNotFound as exc:
+            # The Hub's words name the repository; the user edits the manifest entry, so name that too.
+            raise RevisionNotFound(f"model `{spec.name}`: {exc.message}", hint=exc.hint) from None
     listed = source.list_files(ref, commit, scans=True)
     check_repo_paths(spec.repo, [f.path for f in listed])
     chosen = set(select([f.path for f in listed], spec.include, spec.exclude))

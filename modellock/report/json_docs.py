@@ -126,6 +126,7 @@ def sync(result: SyncResult, relocked: LockResult | None, warnings: tuple[str, .
                 "reason": m.reason,
                 "files": m.files,
                 "size": m.size,
+                "dropped": list(m.dropped),
             }
             for m in result.models
         ],
