@@ -43,7 +43,7 @@ def locked(project: Path, hub: FakeHub) -> Path:
 def test_add(project: Path, hub: FakeHub) -> None:
     make_tiny(hub)
     data = run_json("add", "acme/tiny")
-    assert set(data) == HEAD | {"added", "lock"} | LOCK_FIELDS and data["command"] == "add"
+    assert set(data) == HEAD | {"added", "locked", "lock"} | LOCK_FIELDS and data["command"] == "add"
     assert set(data["changes"][0]) == CHANGE
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from modellock.cli import (  # noqa: F401 - they register their commands
     cache_cmd,
+    completion_cmd,
     inspect_cmd,
     install_cmd,
     lineage_cmd,

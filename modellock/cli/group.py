@@ -7,6 +7,7 @@ subcommand, so they are moved there before parsing.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -111,6 +112,10 @@ class ModellockGroup(TyperGroup):
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         readable_metavars(self)
+        if "_MODELLOCK_COMPLETE" in os.environ:  # the shell asks for completions (`modellock completion SHELL`)
+            from typer._completion_classes import completion_init
+
+            completion_init()
         try:
             code = super().main(
                 argv, prog_name, complete_var, standalone_mode=False, windows_expand_args=windows_expand_args, **extra

@@ -53,6 +53,9 @@ def add(
     output: FormatOption = Format.text,
     trusted_root: TrustedRootOption = None,
     with_bases: WithBasesOption = False,
+    no_lock: Annotated[
+        bool, typer.Option("--no-lock", help="Only add the manifest entry; `lock` or `sync` resolves it later.")
+    ] = False,
 ) -> None:
     """Add a model to the manifest and lock it."""
 
@@ -72,6 +75,15 @@ def add(
         with_bases=with_bases,
     )
     console = options.console()
+    if no_lock:
+        from modellock.ops.add import add_without_lock
+
+        added = add_without_lock(options.project, request)
+        if output is Format.json:
+            from modellock.report.json_more import added_unlocked
+
+            return console.json(added_unlocked(added, options.project / "modellock.toml"))
+        return console.line(f"Added {added} to modellock.toml (not locked: `modellock lock` or `sync` resolves it)")
     progress = console.progress() if output is Format.text else None
     outcome = add_and_lock(options.project, request, trusted_root=trusted_root, progress=progress)
     console.bases_added(outcome.bases_added)

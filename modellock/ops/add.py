@@ -95,3 +95,17 @@ def _write_entry(
         path=request.path,
         pickle=request.pickle,
     )
+
+
+def add_without_lock(project_dir: Path, request: AddRequest) -> str:
+    """`add --no-lock` (uv's habit): only the manifest entry; the next `lock` or `sync` resolves it."""
+    from modellock.errors import UsageError
+
+    if request.with_bases:
+        raise UsageError("--with-bases finds the bases by locking, so it cannot be combined with --no-lock")
+    manifest_path = project_dir / MANIFEST_NAME
+    spec = replace(request.spec, repo_type=request.repo_type) if request.repo_type else request.spec
+    with restored_on_failure(manifest_path, project_dir / LOCK_NAME):
+        if not manifest_path.exists():
+            init_manifest(project_dir)
+        return _write_entry(manifest_path, spec, request, request.name, request.exclude)

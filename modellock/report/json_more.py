@@ -24,7 +24,18 @@ def _head(command: str, ok: bool) -> dict[str, Any]:
 
 def add(name: str, result: LockResult, lock_path: Path, bases_added: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     """`add`: the entry added, and the lock run that came with it."""
-    return {**_head("add", True), "added": name, "lock": str(lock_path), **lock_fields(result, bases_added)}
+    return {
+        **_head("add", True),
+        "added": name,
+        "locked": True,
+        "lock": str(lock_path),
+        **lock_fields(result, bases_added),
+    }
+
+
+def added_unlocked(name: str, manifest_path: Path) -> dict[str, Any]:
+    """`add --no-lock`: only the manifest changed."""
+    return {**_head("add", True), "added": name, "manifest": str(manifest_path), "locked": False}
 
 
 def cache_verify(result: CacheVerifyResult) -> dict[str, Any]:
