@@ -118,7 +118,12 @@ class ModellockGroup(TyperGroup):
             completion_init()
         try:
             code = super().main(
-                argv, prog_name, complete_var, standalone_mode=False, windows_expand_args=windows_expand_args, **extra
+                argv,
+                prog_name,
+                complete_var or "_MODELLOCK_COMPLETE",  # the same whether run as `modellock` or `python -m`
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
             )
         except NoArgsIsHelpError as exc:
             print(exc.ctx.get_help() if exc.ctx is not None else "", file=sys.stderr)

@@ -84,7 +84,8 @@ def sync(
     else:
         if done.relocked is not None:
             console.lock_result(done.relocked)
-        console.sync_result(done.result)
+        if done.relocked is None or not done.relocked.dry_run:  # a dry re-lock has no install plan yet
+            console.sync_result(done.result)
     if drifted:
         raise typer.Exit(CHECK_FAILED)
 
