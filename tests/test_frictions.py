@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from modellock.project.lockread import read_lock
 from tests.helpers import cli, snapshot
 from tests.hub import FakeHub
@@ -25,7 +27,7 @@ def added(hub: FakeHub) -> str:
     return commit
 
 
-def test_an_unreachable_hub_hints_endpoint_proxy_and_offline(project: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreachable_hub_hints_endpoint_proxy_and_offline(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_ENDPOINT", closed_endpoint())
     run = cli("add", "acme/tiny")
     assert run.exit_code == 2 and "cannot reach the Hub" in run.stderr
@@ -65,7 +67,7 @@ def test_sync_upgrade_re_resolves_then_installs(project: Path, hub: FakeHub) -> 
     assert refused.exit_code == 2 and "--upgrade re-locks" in refused.stderr
 
 
-def test_add_no_lock_writes_only_the_manifest(project: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_add_no_lock_writes_only_the_manifest(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_ENDPOINT", closed_endpoint())  # no network needed
     run = cli("add", "acme/tiny", "--no-lock", "--revision", "v1")
     assert run.exit_code == 0, run.stderr
