@@ -46,46 +46,34 @@ __all__ = [
     "__version__",
     "scan",
 ]
-# The rest come from modellock.api.
-_FROM_ERRORS = frozenset(
-    {
-        "ModellockError",
-        "UsageError",
-        "ConfigError",
-        "SourceError",
-        "RepoNotFound",
-        "RevisionNotFound",
-        "GatedRepo",
-        "NetworkError",
-        "Interrupted",
-        "CheckFailed",
-        "LockTampered",
-        "IntegrityError",
-        "SignatureError",
-        "PolicyRefusal",
-        "StaleLock",
-        "UnsafePath",
-    }
-)
+# Where each name lives; the errors come from modellock.errors.
+_WHERE = {
+    "Project": "modellock.api.project",
+    "ExportFormat": "modellock.api.project",
+    "scan": "modellock.api.scanning",
+    "Problem": "modellock.api.results.check",
+    "CheckResult": "modellock.api.results.check",
+    "ModelChange": "modellock.api.results.lock",
+    "LockResult": "modellock.api.results.lock",
+    "ModelSync": "modellock.api.results.sync",
+    "SyncResult": "modellock.api.results.sync",
+    "ModelReport": "modellock.api.results.install",
+    "InstallReport": "modellock.api.results.install",
+    "ScannedFile": "modellock.api.results.scan",
+    "ScanResult": "modellock.api.results.scan",
+    "Bom": "modellock.api.results.bom",
+    "Progress": "modellock.api.project",
+}
 
 if TYPE_CHECKING:
-    from modellock.api import (
-        Bom,
-        CheckResult,
-        ExportFormat,
-        InstallReport,
-        LockResult,
-        ModelChange,
-        ModelReport,
-        ModelSync,
-        Problem,
-        Progress,
-        Project,
-        ScannedFile,
-        ScanResult,
-        SyncResult,
-        scan,
-    )
+    from modellock.api.project import ExportFormat, Progress, Project
+    from modellock.api.results.bom import Bom
+    from modellock.api.results.check import CheckResult, Problem
+    from modellock.api.results.install import InstallReport, ModelReport
+    from modellock.api.results.lock import LockResult, ModelChange
+    from modellock.api.results.scan import ScannedFile, ScanResult
+    from modellock.api.results.sync import ModelSync, SyncResult
+    from modellock.api.scanning import scan
     from modellock.errors import (
         CheckFailed,
         ConfigError,
@@ -107,9 +95,9 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    if name not in __all__ or name == "__version__":
+    where = _WHERE.get(name) or ("modellock.errors" if name in __all__ and name != "__version__" else None)
+    if where is None:
         raise AttributeError(f"module 'modellock' has no attribute {name!r}")
-    where = "modellock.errors" if name in _FROM_ERRORS else "modellock.api"
     value = getattr(importlib.import_module(where), name)
     globals()[name] = value  # the next access is a plain lookup
     return value

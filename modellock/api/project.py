@@ -13,15 +13,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from modellock.api.results import Bom, CheckResult, InstallReport, LockResult, SyncResult
+from modellock.ops.progress import Progress
 from modellock.project.discover import LOCK_NAME, MANIFEST_NAME
 
 if TYPE_CHECKING:
-    from modellock.ops.progress import Progress
+    from modellock.api.results.bom import Bom
+    from modellock.api.results.check import CheckResult
+    from modellock.api.results.install import InstallReport
+    from modellock.api.results.lock import LockResult
+    from modellock.api.results.sync import SyncResult
 
 StrPath = str | os.PathLike[str]
 ExportFormat = Literal["cyclonedx1.6", "cyclonedx1.7", "spdx3"]
 EXPORT_FORMATS: tuple[str, ...] = ("cyclonedx1.6", "cyclonedx1.7", "spdx3")
+
+__all__ = ["EXPORT_FORMATS", "ExportFormat", "Progress", "Project"]
 
 
 class Project:
@@ -75,7 +81,7 @@ class Project:
     ) -> LockResult:
         """Resolve the manifest to commits and digests and write modellock.lock (sticky: locked commits stay
         unless `upgrade` or `upgrade_models` names them)."""
-        from modellock.api.results import lock_result
+        from modellock.api.results.lock import lock_result
         from modellock.ops.context import open_project, source_factory, trust_source
         from modellock.ops.lock import lock_project
         from modellock.ops.withbases import lock_and_maybe_bases
@@ -106,7 +112,7 @@ class Project:
     def check(self, *, remote: bool = False) -> CheckResult:
         """Whether the lock is intact (sealed, canonical) and matches the manifest; offline and reading no
         model bytes. With `remote`, also whether every locked commit and file is what the source holds."""
-        from modellock.api.results import check_result
+        from modellock.api.results.check import check_result
         from modellock.ops.check import check_lock
         from modellock.project.manifest import load_manifest
 
@@ -145,7 +151,7 @@ class Project:
         without reading the manifest. `registry` (`oci://HOST/NAMESPACE`): pull from an OCI registry before
         the Hub. `check`: change nothing; the result's `in_sync` says whether anything would change.
         """
-        from modellock.api.results import sync_result
+        from modellock.api.results.sync import sync_result
         from modellock.ops.install import SyncOptions, sync_project
 
         flags = SyncOptions(
@@ -172,7 +178,7 @@ class Project:
     ) -> InstallReport:
         """Re-hash every installed file against the lock (and with `store`, every store blob it uses);
         re-verify locked signatures offline. `ok` is False when anything differs."""
-        from modellock.api.results import install_report
+        from modellock.api.results.install import install_report
         from modellock.ops.context import read_lock_to_use
         from modellock.ops.verify import verify_project
 
@@ -185,7 +191,7 @@ class Project:
 
     def status(self, *, models: Sequence[str] = ()) -> InstallReport:
         """Compare installed files' size, mtime and inode with what `sync` recorded; reads no file contents."""
-        from modellock.api.results import install_report
+        from modellock.api.results.install import install_report
         from modellock.ops.context import read_lock_to_use
         from modellock.ops.verify import status_installed
 
@@ -209,6 +215,7 @@ class Project:
 
     def export(self, format: ExportFormat = "cyclonedx1.6") -> Bom:
         """An AI-BOM of the lock (validated first; SOURCE_DATE_EPOCH sets its timestamp); `.text` is the document."""
+        from modellock.api.results.bom import Bom
         from modellock.errors import UsageError
         from modellock.ops.export import export_source
 

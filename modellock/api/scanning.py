@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from modellock.api.results import ScanResult
+if TYPE_CHECKING:
+    from modellock.api.results.scan import ScanResult
 
 PickleMode = Literal["deny", "scan", "allow"]
 RemoteCodeMode = Literal["deny", "allow"]
@@ -20,7 +21,7 @@ def scan(
     `pickle`: deny every pickle, `scan` (accept pickles whose imports are all known-safe) or allow;
     `remote_code`: whether code files (`*.py`) are allowed.
     """
-    from modellock.api.results import scan_result
+    from modellock.api.results.scan import scan_result
     from modellock.errors import UsageError
     from modellock.ops.scan import scan_paths
     from modellock.project.policy import PICKLE_MODES, REMOTE_CODE_MODES, Policy

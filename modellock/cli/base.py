@@ -143,7 +143,7 @@ def _say_where(console: Console) -> None:
     """`-v`: the project and the store in use (docs/cli.md), before anything else is said."""
     if not options.verbose:
         return
-    from modellock.api import Project
+    from modellock.api.project import Project
 
     try:
         store = Project(options.project).store_root()

@@ -47,7 +47,7 @@ def export(
         from modellock.cli.oci_cmd import export_layout
 
         return export_layout(oci_layout, (), Format.text)
-    from modellock.api import Project
+    from modellock.api.project import Project
 
     bom = Project(options.project).export(fmt.value)  # type: ignore[arg-type]
     if output_file is None:

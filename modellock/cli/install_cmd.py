@@ -52,7 +52,7 @@ def sync(
     ] = None,
 ) -> None:
     """Install exactly what the lock says into each model's directory."""
-    from modellock.api import Project
+    from modellock.api.project import Project
     from modellock.errors import CHECK_FAILED
 
     console = options.console()
@@ -99,7 +99,7 @@ def verify(
     trusted_root: TrustedRootOption = None,
 ) -> None:
     """Re-hash installed files; report missing, modified and extra ones."""
-    from modellock.api import Project
+    from modellock.api.project import Project
 
     report = Project(options.project).verify(models=model or (), store=store_too, trusted_root=trusted_root)
     _render_report(report.detail, output, "verify")
@@ -109,7 +109,7 @@ def verify(
 @command
 def status(model: ModelOption = None, output: FormatOption = Format.text) -> None:
     """Compare installed files' size, mtime and inode with the install."""
-    from modellock.api import Project
+    from modellock.api.project import Project
 
     _render_report(Project(options.project).status(models=model or ()).detail, output, "status")
 

@@ -90,7 +90,7 @@ def _projects_of(files: list[Path]) -> list[Path]:
 
 
 def _check_one(output: Format, remote: bool) -> bool:
-    from modellock.api import Project
+    from modellock.api.project import Project
 
     console = options.console()
     result = Project(options.project).check(remote=remote)
@@ -118,7 +118,7 @@ def _lock_one(
     allow_unsigned: bool,
     lineage: tuple[bool, bool] = (False, False),
 ) -> None:
-    from modellock.api import Project
+    from modellock.api.project import Project
 
     console = options.console()
     project = Project(options.project)

@@ -24,7 +24,7 @@ def scan(
     output: Annotated[ScanFormat, typer.Option("--format", help="Output format.")] = ScanFormat.text,
 ) -> None:
     """Scan model files without loading them (exit 1 if any is refused)."""
-    from modellock.api import scan as scan_files
+    from modellock.api.scanning import scan as scan_files
     from modellock.errors import CHECK_FAILED
 
     result = scan_files(*paths, pickle=pickle, remote_code=remote_code)  # type: ignore[arg-type]
