@@ -95,6 +95,10 @@ def test_failures_carry_the_error_and_its_facts(locked: Path) -> None:
     assert data["details"]["problems"][0]["model"] == "tiny"
     usage = run_json("sync", "--nope", code=2)
     assert set(usage) == FAILURE and usage["error_type"] == "UsageError" and usage["exit_code"] == 2
+    tampered = locked / "modellock.lock"
+    tampered.write_text(tampered.read_text() + "\x00")
+    broken = run_json("lock", "--check", code=2)
+    assert set(broken) == FAILURE and broken["command"] == "check"  # the same name as its success
     config = run_json("-p", str(locked / "nowhere"), "lock", code=2)
     assert set(config) == FAILURE and set(config["details"]) == {"file", "line"}
 

@@ -159,7 +159,7 @@ def command(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         console = options.console()
         as_json = _wants_json(kwargs)
-        name = fn.__name__.rstrip("_")
+        name = "check" if fn.__name__ == "lock" and kwargs.get("check") else fn.__name__.rstrip("_")  # as its JSON
         try:
             _tidy_project()
             _say_where(console)
