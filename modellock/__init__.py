@@ -33,6 +33,8 @@ __all__ = [
     "Problem",
     "Progress",
     "Project",
+    "PushResult",
+    "PushedModel",
     "RepoNotFound",
     "RevisionNotFound",
     "ScanResult",
@@ -62,6 +64,8 @@ _WHERE = {
     "ScannedFile": "modellock.api.results.scan",
     "ScanResult": "modellock.api.results.scan",
     "Bom": "modellock.api.results.bom",
+    "PushResult": "modellock.api.results.push",
+    "PushedModel": "modellock.api.results.push",
     "Progress": "modellock.api.project",
 }
 
@@ -71,6 +75,7 @@ if TYPE_CHECKING:
     from modellock.api.results.check import CheckResult, Problem
     from modellock.api.results.install import InstallReport, ModelReport
     from modellock.api.results.lock import LockResult, ModelChange
+    from modellock.api.results.push import PushedModel, PushResult
     from modellock.api.results.scan import ScannedFile, ScanResult
     from modellock.api.results.sync import ModelSync, SyncResult
     from modellock.api.scanning import scan

@@ -23,8 +23,10 @@ from modellock import (
 )
 from tests.helpers import cli
 from tests.hub import FakeHub
+from tests.registry import LocalRegistry
 from tests.test_hf_cache import add_hf_cache_model
 from tests.test_lock_e2e import make_tiny
+from tests.test_oci_registry import closed_endpoint
 from tests.test_scan import BENIGN, HOSTILE
 
 
@@ -134,3 +136,19 @@ def test_a_project_reached_by_another_path_keeps_its_snapshot(project: Path, hub
     run = cli("-p", str(project.resolve()), "sync")
     assert run.exit_code == 0 and "remove" not in run.stdout.lower(), run.stdout
     assert (project / "hf" / "models--acme--tiny" / "snapshots" / commit / "config.json").is_file()
+
+
+def test_push_then_sync_from_the_registry_alone(
+    project: Path, hub: FakeHub, registry: LocalRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_tiny(hub)
+    (project / "modellock.toml").write_text('[models.tiny]\nrepo = "acme/tiny"\n')
+    lib = Project.open(project)
+    lib.lock()
+    pushed = lib.push(f"{registry.url}/fleet")
+    assert [m.name for m in pushed.models] == ["tiny"] and pushed.models[0].digest.startswith("sha256:")
+    monkeypatch.setenv("MODELLOCK_CACHE_DIR", str(tmp_path / "fresh-store"))
+    monkeypatch.setenv("HF_ENDPOINT", closed_endpoint())
+    synced = lib.sync(registry=f"{registry.url}/fleet")
+    assert [m.name for m in synced.installed] == ["tiny"] and synced.downloaded_files == 3
+    assert lib.verify().ok

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from modellock.api.results.check import CheckResult
     from modellock.api.results.install import InstallReport
     from modellock.api.results.lock import LockResult
+    from modellock.api.results.push import PushResult
     from modellock.api.results.sync import SyncResult
 
 StrPath = str | os.PathLike[str]
@@ -212,6 +213,15 @@ class Project:
             names = ", ".join(lock.names()) or "none"
             raise UsageError(f"no model named {name!r} in {self.lock_path} (locked: {names})")
         return target_of(model, self.root)
+
+    def push(self, registry: str, *, models: Sequence[str] = (), tag_ref: bool = False) -> PushResult:
+        """Push every locked model (verified in the store) to `registry` (`oci://HOST/NAMESPACE`, or
+        `http://127.0.0.1:PORT/NAMESPACE` for a loopback test registry) as a ModelPack artifact, tagged by
+        commit (and by the requested ref with `tag_ref`); `sync(registry=…)` installs from there."""
+        from modellock.api.results.push import push_result
+        from modellock.ops.push import push_project
+
+        return push_result(push_project(self.root, registry, models=tuple(models), tag_ref=tag_ref))
 
     def export(self, format: ExportFormat = "cyclonedx1.6") -> Bom:
         """An AI-BOM of the lock (validated first; SOURCE_DATE_EPOCH sets its timestamp); `.text` is the document."""

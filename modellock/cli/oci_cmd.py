@@ -23,21 +23,10 @@ def push(
     output: FormatOption = Format.text,
 ) -> None:
     """Push every locked model, verified in the store, as a ModelPack artifact (tagged by commit)."""
-    from modellock.oci.client import Registry
-    from modellock.oci.reference import parse_registry
-    from modellock.ops.context import manifest_if_any, read_lock_to_use, store_for
-    from modellock.ops.push import push_lock
+    from modellock.api.project import Project
     from modellock.text import human_size
 
-    ref = parse_registry(registry)
-    lock = read_lock_to_use(options.project / "modellock.lock")
-    store = store_for(manifest_if_any(options.manifest_path))
-    client = Registry(ref)
-    try:
-        with store.held():
-            result = push_lock(lock, store, client, models=tuple(model or ()), tag_ref=tag_ref)
-    finally:
-        client.close()
+    result = Project(options.project).push(registry, models=model or (), tag_ref=tag_ref).detail
     console = options.console()
     if output is Format.json:
         from modellock.report.json_more import push as document
