@@ -8,7 +8,7 @@ from typing import Any
 
 from modellock.cli import (  # noqa: F401 - they register their commands
     cache_cmd,
-    completion_cmd,
+    completion_cmd,  # registered below, last
     inspect_cmd,
     install_cmd,
     lineage_cmd,
@@ -18,6 +18,8 @@ from modellock.cli import (  # noqa: F401 - they register their commands
     scan_cmd,
 )
 from modellock.cli.base import app, options
+
+completion_cmd.register()
 
 __all__ = ["app", "main"]
 

@@ -23,10 +23,14 @@ class Shell(str, enum.Enum):
     fish = "fish"
 
 
-@app.command()
 @command
 def completion(shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish.", show_default=False)]) -> None:
     """Print the shell's completion script (bash: `eval "$(modellock completion bash)"` in ~/.bashrc)."""
     from typer._completion_shared import get_completion_script
 
     typer.echo(get_completion_script(prog_name="modellock", complete_var=COMPLETE_VAR, shell=shell.value))
+
+
+def register() -> None:
+    """Registered last, so `--help` lists it after the commands people came for."""
+    app.command()(completion)
