@@ -125,3 +125,14 @@ def test_push(locked: Path, registry: LocalRegistry) -> None:
     assert set(data) == HEAD | {"registry", "models"}
     keys = {"name", "repository", "tags", "digest", "uploaded", "uploaded_bytes", "mounted", "skipped"}
     assert set(data["models"][0]) == keys
+
+
+def test_an_integrity_failure_carries_the_digests(project: Path, hub: FakeHub) -> None:
+    make_tiny(hub)
+    hub.faults.corrupt.add("model.safetensors")
+    data = run_json("add", "acme/tiny", code=1)
+    assert data["error_type"] == "IntegrityError"
+    details = data["details"]
+    assert details["model"] == "acme/tiny" and details["path"] == "model.safetensors"
+    assert details["expected"].startswith("sha256:") and details["actual"].startswith("sha256:")
+    assert details["expected"] != details["actual"]

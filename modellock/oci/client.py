@@ -345,6 +345,9 @@ class Registry:
             raise IntegrityError(
                 f"{self.ref.host} answered {name}@{digest[:19]}… with a manifest hashing to {got[:19]}…",
                 hint="the registry (or a proxy) serves other bytes than the lock names; nothing was installed",
+                path=f"{name}@{digest}",
+                expected=digest,
+                actual=got,
             )
         return body
 

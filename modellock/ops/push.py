@@ -65,6 +65,10 @@ def check_store(store: Store, model: LockedModel, art: Artifact) -> None:
                 f"{model.name}: {layer.path}: the lock pairs BLAKE3 {layer.blake3[:12]}… with another SHA-256 "
                 "than the store's bytes have",
                 hint="the lock was edited or forged; nothing was pushed",
+                model=model.name,
+                path=layer.path,
+                expected=layer.digest,
+                actual=f"sha256:{sha256}",
             )
 
 
