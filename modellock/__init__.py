@@ -66,11 +66,12 @@ _WHERE = {
     "Bom": "modellock.api.results.bom",
     "PushResult": "modellock.api.results.push",
     "PushedModel": "modellock.api.results.push",
-    "Progress": "modellock.api.project",
+    "Progress": "modellock.api.progress",
 }
 
 if TYPE_CHECKING:
-    from modellock.api.project import ExportFormat, Progress, Project
+    from modellock.api.progress import Progress
+    from modellock.api.project import ExportFormat, Project
     from modellock.api.results.bom import Bom
     from modellock.api.results.check import CheckResult, Problem
     from modellock.api.results.install import InstallReport, ModelReport

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from modellock.ops.progress import Progress
 from modellock.project.discover import LOCK_NAME, MANIFEST_NAME
 
 if TYPE_CHECKING:
@@ -23,12 +22,13 @@ if TYPE_CHECKING:
     from modellock.api.results.lock import LockResult
     from modellock.api.results.push import PushResult
     from modellock.api.results.sync import SyncResult
+    from modellock.ops.progress import Progress
 
 StrPath = str | os.PathLike[str]
 ExportFormat = Literal["cyclonedx1.6", "cyclonedx1.7", "spdx3"]
 EXPORT_FORMATS: tuple[str, ...] = ("cyclonedx1.6", "cyclonedx1.7", "spdx3")
 
-__all__ = ["EXPORT_FORMATS", "ExportFormat", "Progress", "Project"]
+__all__ = ["EXPORT_FORMATS", "ExportFormat", "Project"]
 
 
 class Project:
