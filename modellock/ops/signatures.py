@@ -13,8 +13,9 @@ import blake3
 from modellock.errors import ConfigError, SignatureError
 from modellock.project.lockfile import LockedFile, LockedModel, LockedSignature
 from modellock.project.manifest import ModelSpec
-from modellock.signing.bundle import Attestation, Signer, load_public_key, verify_bundle
+from modellock.signing.bundle import Attestation, load_public_key, verify_bundle
 from modellock.signing.oms import Coverage, SignatureInvalid, compare, parse_statement
+from modellock.signing.policy import PublicKey, from_lock, from_manifest
 from modellock.signing.trust import TrustRoot, load_trust_root
 from modellock.store.blobs import Store
 
@@ -137,19 +138,10 @@ def attest_for_lock(
         return None, None
     raw = store.blob_path(signature.blake3).read_bytes()
     config = spec.signature
-    mode = config.mode if config is not None else "sigstore"
-    if mode == "key":
-        assert config is not None and config.public_key is not None
-        signer = Signer("key", public_key=_read_manifest_file(project_dir, config.public_key, "public key"))
-    elif mode == "certificate":
-        assert config is not None and config.certificate_chain is not None
-        signer = Signer(
-            "certificate", roots=_read_manifest_file(project_dir, config.certificate_chain, "certificate chain")
-        )
-    else:
-        signer = Signer("sigstore", config.identity if config else None, config.issuer if config else None)
+    policy = from_manifest(config, lambda relative, what: _read_manifest_file(project_dir, relative, what))
+    mode = policy.mode
     root = trust.get() if mode == "sigstore" else None
-    attestation = verify_bundle(raw, signer, root, f"{spec.name}: {signature.path}")
+    attestation = verify_bundle(raw, policy.signer(), root, f"{spec.name}: {signature.path}")
     new_signer = False
     if config is None or config.identity is None:
         # Trust on first use: the first lock records the signer; a later one must match it.
@@ -165,10 +157,10 @@ def attest_for_lock(
         new_signer = new_signer or previous is None
     coverage = _check(attestation, spec.name, files, store, signature.path, repo_paths)
     public_key = ""
-    if mode == "key":
+    if isinstance(policy, PublicKey):
         from cryptography.hazmat.primitives import serialization
 
-        key = load_public_key(signer.public_key or b"")
+        key = load_public_key(policy.key)
         der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         public_key = base64.b64encode(der).decode()
     record = LockedSignature(
@@ -207,18 +199,8 @@ def attest_for_sync(
     assert signature is not None
     raw = store.blob_path(signature.blake3).read_bytes()
     where = f"{model.name}: {signature.path}"
-    if signature.mode == "key":
-        signer = Signer("key", public_key=base64.b64decode(signature.public_key))
-    elif signature.mode == "certificate":
-        if roots is None:
-            raise SignatureError(
-                f"{where}: certificate-mode signatures need the manifest's certificate-chain (not --frozen)",
-                model=model.name,
-            )
-        signer = Signer("certificate", roots=roots)
-    else:
-        signer = Signer("sigstore", signature.identity, signature.issuer)
-    attestation = verify_bundle(raw, signer, trust.get() if signature.mode == "sigstore" else None, where)
+    policy = from_lock(signature, roots, model.name)
+    attestation = verify_bundle(raw, policy.signer(), trust.get() if policy.mode == "sigstore" else None, where)
     if signature.mode == "certificate" and attestation.key != signature.key:
         raise SignatureInvalid(f"{where}: the chain leads to a different root than the one locked")
     _check(attestation, model.name, list(model.files), store, signature.path, None)
