@@ -8,6 +8,7 @@ from typing import Any
 
 from modellock.cli import (  # noqa: F401 - they register their commands
     cache_cmd,
+    completion_cmd,  # registered below, last
     inspect_cmd,
     install_cmd,
     lineage_cmd,
@@ -18,6 +19,8 @@ from modellock.cli import (  # noqa: F401 - they register their commands
     sign_cmd,
 )
 from modellock.cli.base import PIPE_CLOSED, app, options, pipe_closed
+
+completion_cmd.register()
 
 __all__ = ["app", "main"]
 

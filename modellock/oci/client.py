@@ -68,6 +68,16 @@ class Registry:
         self._pinged = False
 
     # -- auth -------------------------------------------------------------------------------------------------
+    def _unreachable(self, exc: Exception) -> NetworkError:
+        """No answer at all; `oci://` to this machine is most often a plain-HTTP test registry spoken to in TLS."""
+        hint = "check the registry address and the network"
+        if self.ref.scheme == "https" and is_loopback(self.ref.host):
+            hint = (
+                f"oci:// speaks HTTPS; a registry on this machine without TLS (such as `registry:2`) "
+                f"is addressed as http://{self.ref.host}/{self.ref.namespace}"
+            )
+        return NetworkError(f"cannot reach the registry {self.ref.host}: {type(exc).__name__}", hint=hint)
+
     def ping(self) -> None:
         """`GET /v2/`: the registry speaks the API; a 401 tells how it wants us to authenticate."""
         if self._pinged:
@@ -188,10 +198,7 @@ class Registry:
             finally:
                 streamed.close()
         except httpx2.TransportError as exc:
-            raise NetworkError(
-                f"cannot reach the registry {self.ref.host}: {type(exc).__name__}",
-                hint="check the registry address and the network",
-            ) from None
+            raise self._unreachable(exc) from None
         except (httpx2.InvalidURL, httpx2.UnsupportedProtocol, ValueError) as exc:
             raise RegistryError(
                 f"the registry {self.ref.host} sent an unusable address ({type(exc).__name__})",
@@ -332,7 +339,7 @@ class Registry:
                     )
                 body = _read_capped(response, MAX_MANIFEST)
         except httpx2.TransportError as exc:
-            raise NetworkError(f"cannot reach the registry {self.ref.host}: {type(exc).__name__}") from None
+            raise self._unreachable(exc) from None
         got = "sha256:" + hashlib.sha256(body).hexdigest()
         if got != digest:
             from modellock.errors import IntegrityError
@@ -340,6 +347,9 @@ class Registry:
             raise IntegrityError(
                 f"{self.ref.host} answered {name}@{digest[:19]}… with a manifest hashing to {got[:19]}…",
                 hint="the registry (or a proxy) serves other bytes than the lock names; nothing was installed",
+                path=f"{name}@{digest}",
+                expected=digest,
+                actual=got,
             )
         return body
 

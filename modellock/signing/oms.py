@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from modellock import jsonread
-from modellock.errors import CheckFailed
+from modellock.errors import SignatureError
 from modellock.project.paths import unsafe_reason
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -16,7 +16,7 @@ PREDICATE_TYPE = "https://model_signing/signature/v1.0"
 _DIGEST_ALGORITHMS = ("sha256", "blake3", "blake2b")
 
 
-class SignatureInvalid(CheckFailed):
+class SignatureInvalid(SignatureError):
     """The signature, its statement or the files it covers do not check out."""
 
 

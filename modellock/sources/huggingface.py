@@ -27,6 +27,7 @@ from huggingface_hub.utils._pagination import paginate
 from modellock import __version__, jsonread
 from modellock.download.location import Location
 from modellock.errors import (
+    HUB_UNREACHABLE_HINT,
     GatedRepo,
     ModellockError,
     NetworkError,
@@ -264,7 +265,7 @@ def _mapped_errors(ref: RepoRef, revision: str, path: str | None = None) -> Iter
             hint="the endpoint (or a proxy in front of it) is misconfigured; check HF_ENDPOINT",
         ) from None
     except httpx2.HTTPError as exc:
-        raise NetworkError(f"cannot reach the Hub for {what}: {_describe(exc)}") from None
+        raise NetworkError(f"cannot reach the Hub for {what}: {_describe(exc)}", hint=HUB_UNREACHABLE_HINT) from None
     except RecursionError:
         # huggingface_hub parses its answers with json.loads: arrays nested past the interpreter's limit.
         raise SourceError(
