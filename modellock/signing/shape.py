@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any, Literal
 
+from modellock import jsonread
 from modellock.signing.oms import PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, SignatureInvalid
 
 Method = Literal["sigstore", "key", "certificate"]
@@ -65,9 +65,9 @@ def check_shape(raw: bytes, where: str) -> Method:
     if not raw.strip():
         raise _refuse(where, "the signature file is empty")
     try:
-        bundle = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise _refuse(where, "the signature file is not JSON") from None
+        bundle = jsonread.loads(raw, "the bundle")
+    except jsonread.MalformedJSON as exc:
+        raise _refuse(where, exc.message) from None
     if not isinstance(bundle, dict):
         raise _refuse(where, "the signature file is not a JSON object")
     media = bundle.get("mediaType")
@@ -104,8 +104,8 @@ def _check_envelope(envelope: dict[str, Any], where: str) -> None:
     if not decoded:
         raise _refuse(where, "the envelope's payload is missing or not Base64")
     try:
-        statement = json.loads(decoded)
-    except (ValueError, RecursionError):
+        statement = jsonread.loads(decoded, "the statement")
+    except ValueError:
         return  # bytes changed in transit read as a broken signature, which the verifier reports next
     if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
         raise _refuse(where, "the envelope's payload is not an in-toto v1 statement")
