@@ -108,7 +108,9 @@ class Store:
     def intact(self, blake3: str, size: int) -> bool:
         """The blob exists and its size and mtime are as written; a deep check is `verify_blob`."""
         st = self._lstat(blake3)
-        return not self.verify_all and st is not None and st.st_size == size and sealed(st, blake3)
+        if self.verify_all or st is None or st.st_size != size:
+            return False
+        return sealed(st, blake3, self.tmp_dir)
 
     def verify_blob(self, blake3: str) -> bool:
         """Re-hash a blob; False if it is missing, not a regular file, or its bytes no longer match its name."""
