@@ -141,8 +141,8 @@ def test_a_trickling_body_trips_the_speed_limit_and_names_the_file(
     elapsed = time.monotonic() - started
     assert run.exit_code == 2, run.stderr
     assert "could not download model.safetensors from acme/tiny@" in run.stderr
-    assert "after 5 attempts: slower than 1024 bytes/s for 0.4 s" in run.stderr
-    assert elapsed < 10
+    assert "it received" in run.stderr and "less than 1024 bytes/s" in run.stderr
+    assert elapsed < 60  # the first window ends it (0.4 s here); the bound is for a loaded machine
     assert not (project / "models").exists()
     # What trickled in is kept, and a healthy server later resumes it.
     hub.faults.trickle.clear()
