@@ -170,7 +170,7 @@ def test_a_sigkill_mid_download_costs_the_rerun_little_more_than_the_missing_byt
     assert cli("add", "acme/big").exit_code == 0
     store = tmp_path / "killed-store"
     monkeypatch.setenv("MODELLOCK_PIECE_SIZE", str(1 << 20))
-    hub.faults.rate = 4_000_000.0  # per connection: 8 connections take about a second
+    hub.faults.rate = 3_000_000.0  # per connection: 8 connections take about 1.4 s (a record a second lost half)
     hub.served.clear()
     proc = spawn(project, hub, store, "sync", "--locked")
     wait_for(lambda: hub.served.get("model.safetensors", 0) > max(1, when * len(big)), timeout=60)
