@@ -299,3 +299,23 @@ def test_a_trickle_of_one_byte_a_second_fails_cleanly_naming_the_file(
     assert code == 2 and "could not download model.safetensors from acme/tiny@" in err, err
     assert "less than 1024 bytes/s" in err and "hint: " in err
     assert took < 60, took
+
+
+def test_a_server_that_answers_every_range_with_the_rest_of_the_file_finishes(
+    project: Path, hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`bytes=a-b` answered with `bytes a-END/size` (more than asked): each piece stops at its own end."""
+
+    def generous(found: str) -> Iterator[bytes]:
+        start = int(found.removeprefix("bytes=").partition("-")[0] or 0)
+        rest = WEIGHTS[start:]
+        head = {"Content-Length": str(len(rest)), "Content-Range": f"bytes {start}-{len(WEIGHTS) - 1}/{len(WEIGHTS)}"}
+        yield _raw("206 Partial Content", head)
+        for at in range(0, len(rest), PIECE // 4):
+            yield rest[at : at + PIECE // 4]
+
+    _locked(project, hub)
+    hub.faults.cdn_raw = generous
+    code, err, _ = _sync_fresh(tmp_path, monkeypatch)
+    assert code == 0, err
+    assert tree(project / "models" / "tiny") == EXPECTED

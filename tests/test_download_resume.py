@@ -193,3 +193,24 @@ def test_a_sigkill_mid_download_costs_the_rerun_little_more_than_the_missing_byt
     assert wasted <= 0.15 * len(big), (first, again)
     assert (project / "models" / "big" / "model.safetensors").read_bytes() == big
     assert not list((store / "tmp").glob("partial-*")) and not list((store / "tmp").glob("ranges-*"))
+
+
+@pytest.mark.parametrize(
+    ("written", "length"), [(300_000, 1 << 20), (0, 1 << 20), (1 << 20, 1 << 20), (65536, 65536 * 3)]
+)
+def test_before_first_hole(tmp_path: Path, written: int, length: int) -> None:
+    """Where a record-less partial's prefix may end: never past what was written, at most two blocks short."""
+    from modellock.store.partial import _before_first_hole
+
+    path = tmp_path / "sparse"
+    path.write_bytes(b"\1" * written)
+    os.truncate(path, length)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if written < length and os.lseek(fd, 0, os.SEEK_HOLE) >= length:
+            pytest.skip("this filesystem does not report holes")
+        prefix = _before_first_hole(fd, length)
+    finally:
+        os.close(fd)
+    assert prefix <= written
+    assert prefix == length if written == length else prefix >= written - 2 * max(4096, os.stat(path).st_blksize)
