@@ -71,3 +71,14 @@ def test_a_same_size_tamper_dated_1970_is_rehashed_and_never_installed(project: 
     assert run.exit_code == 0, run.stderr
     assert tree(project / "models" / "tiny") == EXPECTED  # the blob was re-hashed and fetched again
     assert blake3.blake3(blob.read_bytes()).hexdigest() == blob.name
+
+
+def test_a_probe_left_by_a_killed_process_is_cleaned_up(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    store.tmp_dir.mkdir(parents=True)
+    dead = store.tmp_dir / ".mtime-probe-999999999-abcd"
+    live = store.tmp_dir / f".mtime-probe-{os.getpid()}-abcd"
+    dead.write_bytes(b"")
+    live.write_bytes(b"")
+    store.clean_partials()
+    assert not dead.exists() and live.exists()

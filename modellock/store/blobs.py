@@ -258,8 +258,14 @@ class Store:
             with contextlib.suppress(FileNotFoundError):
                 if key == "_" or time.time() - entry.stat().st_mtime > RESUMABLE_S:
                     entry.unlink()
-        # Records whose partial is gone (removed, committed, or renamed away by a claimant that then died).
+        # Records whose partial is gone (removed, committed, or renamed away by a claimant that then died),
+        # and mtime probes (`seal.keeps_nanoseconds`) of processes killed in the middle of one.
         if self.tmp_dir.is_dir():
+            for entry in self.tmp_dir.glob(".mtime-probe-*"):
+                pid = entry.name.split("-")[2]
+                if pid.isdigit() and not pid_alive(int(pid)):
+                    with contextlib.suppress(FileNotFoundError):
+                        entry.unlink()
             for entry in self.tmp_dir.glob("ranges-*"):
                 partial = entry.with_name("partial" + entry.name[len("ranges") :])
                 if not partial.exists():
