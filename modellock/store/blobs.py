@@ -262,8 +262,8 @@ class Store:
         # and mtime probes (`seal.keeps_nanoseconds`) of processes killed in the middle of one.
         if self.tmp_dir.is_dir():
             for entry in self.tmp_dir.glob(".mtime-probe-*"):
-                pid = entry.name.split("-")[2]
-                if pid.isdigit() and not pid_alive(int(pid)):
+                owner = entry.name.split("-")[2]
+                if owner.isdigit() and not pid_alive(int(owner)):
                     with contextlib.suppress(FileNotFoundError):
                         entry.unlink()
             for entry in self.tmp_dir.glob("ranges-*"):
