@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -27,10 +28,10 @@ KEY = "b3_" + blake3.blake3(WEIGHTS).hexdigest()
 DEAD = 999_999_999  # above pid_max: never a live process
 
 
-def _plant(store: Path, data: bytes, record: object | None = None, length: int | None = None) -> Path:
+def _plant(store: Path, data: bytes, record: object | None = None, length: int | None = None, key: str = KEY) -> Path:
     tmp = store / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    partial = tmp / f"partial-{DEAD}-{KEY}-planted"
+    partial = tmp / f"partial-{DEAD}-{key}-planted"
     partial.write_bytes(data)
     if length is not None:
         os.truncate(partial, length)  # a sparse tail: a hole where nothing was written
@@ -68,6 +69,25 @@ def test_a_kept_partial_longer_than_the_file_with_a_record_is_cut_to_size(
     for blob in _blob_files(store):
         assert blake3.blake3(blob.read_bytes()).hexdigest() == blob.name  # every blob hashes to its name
     assert tree(project / "models" / "tiny") == EXPECTED
+
+
+def test_lock_over_a_kept_partial_longer_than_the_file_locks_the_file(
+    project: Path, hub: FakeHub, tmp_path: Path
+) -> None:
+    """At `lock` the partial is keyed by the Hub's SHA-256; the tail once made the gate refuse valid weights."""
+    make_tiny(hub)
+    assert cli("add", "acme/tiny").exit_code == 0
+    locked = (project / "modellock.lock").read_text()
+    (project / "modellock.lock").unlink()
+    store = tmp_path / "long-lock-store"
+    record = {"size": len(WEIGHTS), "ranges": [[0, len(WEIGHTS)]]}
+    _plant(store, WEIGHTS + b"tail", record, key="sha256_" + hashlib.sha256(WEIGHTS).hexdigest())
+    run = spawn(project, hub, store, "lock")
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 0, err.decode()
+    assert (project / "modellock.lock").read_text() == locked
+    for blob in _blob_files(store):
+        assert blake3.blake3(blob.read_bytes()).hexdigest() == blob.name
 
 
 def test_commit_refuses_a_file_longer_than_what_was_hashed(tmp_path: Path) -> None:
