@@ -198,6 +198,12 @@ def test_a_sigkill_mid_download_costs_the_rerun_little_more_than_the_missing_byt
     proc.communicate(timeout=30)
     first = hub.served.get("model.safetensors", 0)
     assert first < len(big), "the download finished before the kill"
+    # What the killed process had landed (the partial's blocks) against what its record names.
+    [partial] = (store / "tmp").glob("partial-*")
+    landed = partial.stat().st_blocks * 512
+    records = list((store / "tmp").glob("ranges-*"))
+    held = sum(b - a for a, b in json.loads(records[0].read_text())["ranges"]) if records else partial.stat().st_size
+    assert landed - held <= 2 * record_step(len(big)) + 64 * 1024, (landed, held)
 
     hub.faults.rate = None
     hub.served.clear()
@@ -205,12 +211,14 @@ def test_a_sigkill_mid_download_costs_the_rerun_little_more_than_the_missing_byt
     _, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err.decode()
     again = hub.served["model.safetensors"]
-    # What the killed run received and the rerun had to fetch again: its unrecorded tail and what
-    # was in flight. A record once a second lost half the file here; a kill before the first record
-    # of an out-of-order write made the rerun fetch all of it and more.
+    assert again <= len(big) - held + (1 << 20), (again, held)  # what the record did not name, no more
+    # What the killed run was sent and the rerun fetched again: its unrecorded tail and what was in
+    # flight (socket buffers of a client a loaded machine has not scheduled). A record once a second
+    # lost half the file here; a kill before the first record of an out-of-order write made the
+    # rerun fetch all of it and more.
     wasted = first + again - len(big)
     print(f"killed at {first / len(big):.0%}, rerun fetched {again / len(big):.0%}, wasted {wasted / len(big):.1%}")
-    assert wasted <= 0.15 * len(big), (first, again)
+    assert wasted <= 0.35 * len(big), (first, again)
     assert (project / "models" / "big" / "model.safetensors").read_bytes() == big
     assert not list((store / "tmp").glob("partial-*")) and not list((store / "tmp").glob("ranges-*"))
 
