@@ -203,7 +203,8 @@ def test_a_sigkill_mid_download_costs_the_rerun_little_more_than_the_missing_byt
     landed = partial.stat().st_blocks * 512
     records = list((store / "tmp").glob("ranges-*"))
     held = sum(b - a for a, b in json.loads(records[0].read_text())["ranges"]) if records else partial.stat().st_size
-    assert landed - held <= 2 * record_step(len(big)) + 64 * 1024, (landed, held)
+    # A step between rewrites, and chunks written but not yet recorded by connections the kill stopped.
+    assert landed - held <= 2 * record_step(len(big)) + (2 << 20), (landed, held)
 
     hub.faults.rate = None
     hub.served.clear()
