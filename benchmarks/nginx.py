@@ -7,11 +7,13 @@ files: one as fast as the machine allows, one with nginx's per-request `limit_ra
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -53,6 +55,15 @@ def binary() -> str | None:
     return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: nginx gets SIGTERM when the benchmark dies, however it dies (Linux)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -86,6 +97,7 @@ class Nginx:
                 [nginx, "-p", str(self._prefix), "-c", str(conf)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
             if self._wait_listening(fast) and self._wait_listening(slow):
                 self.fast, self.capped = f"http://127.0.0.1:{fast}", f"http://127.0.0.1:{slow}"
