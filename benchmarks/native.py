@@ -16,6 +16,7 @@ CPU is user + system time of each client process and its children (`wait4`), not
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -89,6 +90,9 @@ def native(cfg: Config) -> list[Row]:
             scratch.mkdir(parents=True)
             for project, *_ in projects.values():
                 (project / "modellock.lock").unlink(missing_ok=True)
+            # What the previous contender left dirty in the page cache would be written back during
+            # the next one's run, and slow its fsync (only modellock and `curl + fsync` wait for one).
+            os.sync()
 
         def contenders(label: str) -> dict[str, Callable[[], Sample]]:
             project, repo, commit, served = projects[label]
