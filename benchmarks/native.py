@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -158,7 +159,7 @@ def _rows(cfg: Config, capped: dict[str, Series], plain: dict[str, Series]) -> l
             small,
         )
     ]
-    rows.append(_fixed_cost(where, ours, capped["modellock lock (store warm)"]))
+    rows.append(_fixed_cost(where, ours, capped["modellock lock (store warm)"], capped["aria2c -x8 -s8"]))
     where = f"one {big / GIB:.2f} GiB file, no cap, nginx"
     ours = plain["modellock lock"]
     downloads = {
@@ -170,7 +171,7 @@ def _rows(cfg: Config, capped: dict[str, Series], plain: dict[str, Series]) -> l
     )
     for peer in ("curl | b3sum", "aria2c -x8 -s8", "hf_hub_download"):
         rows.append(cpu(_reference(where, ours, plain[peer]), ours, plain[peer], big))
-    rows.append(_fixed_cost(where, ours, plain["modellock lock (store warm)"]))
+    rows.append(_fixed_cost(where, ours, plain["modellock lock (store warm)"], plain["curl + fsync"]))
     parts = ("curl", "b3sum", "sha256sum")
     floor = sum(per_gib(plain[p], big) for p in parts)
     strict = floor - per_gib(plain["sha256sum"], big) + per_gib(plain["openssl dgst -sha256"], big)
@@ -194,16 +195,24 @@ def _rows(cfg: Config, capped: dict[str, Series], plain: dict[str, Series]) -> l
     return rows
 
 
-def _fixed_cost(where: str, ours: Series, warm: Series) -> Row:
-    """The same lock with the bytes already in a store: the part of a lock that is not the download."""
-    from benchmarks.download import _reference
+def _fixed_cost(where: str, ours: Series, warm: Series, peer: Series) -> Row:
+    """The download part of a lock against the peer: each round's lock minus the same round's lock
+    with the bytes already in a store (start-up, imports, the Hub's API, the lock file)."""
+    from benchmarks.run import Row
 
-    row = _reference(where, ours, warm)
-    row.note = (
+    download = statistics.median(o.seconds - w.seconds for o, w in zip(ours.samples, warm.samples, strict=True))
+    return Row(
+        where,
+        "lock minus lock (store warm)",
+        peer.name,
+        download,
+        peer.median,
+        download / peer.median,
+        "(reference)",
+        True,
         f"the lock without the download (start-up, imports, the Hub's API, the lock file): "
-        f"{warm.median:.2f} s, {warm.cpu_median:.2f} CPU s"
+        f"{warm.median:.2f} s, {warm.cpu_median:.2f} CPU s",
     )
-    return row
 
 
 def _rates(size: int, series: dict[str, Series]) -> str:
