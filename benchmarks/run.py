@@ -332,8 +332,9 @@ def render(rows: list[Row]) -> str:
         peer = f"{r.peer_s:.3f} s" if r.peer_s else "-"
         value = f"{r.metric:.0f} MiB" if r.scenario.startswith("peak") else f"{r.metric:.2f}"
         cpu = f" {r.cpu or '-'} |" if with_cpu else ""
+        peer_name = r.peer.replace("|", "\\|")  # `curl | b3sum` inside a table cell
         lines.append(
-            f"| {r.scenario} | {r.ours} | {r.peer} | {r.ours_s:.3f} s | {peer} | {value} | {r.target} | "
+            f"| {r.scenario} | {r.ours} | {peer_name} | {r.ours_s:.3f} s | {peer} | {value} | {r.target} | "
             f"{'-' if r.target == '(reference)' else 'yes' if r.met else '**no**'} |{cpu}"
         )
     notes = [f"- {r.scenario}: {r.note}" for r in rows if r.note]
