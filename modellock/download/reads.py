@@ -63,7 +63,6 @@ def install() -> None:
         SyncStream.read = read  # type: ignore[method-assign]
 
 
-
 # ReceiveBuffer methods that read its bytes: each first folds a held chunk into the buffer.
 _READERS = (
     "__bool__",
