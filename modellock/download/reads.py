@@ -90,8 +90,9 @@ def _extract_without_copies() -> None:
         from h11._receivebuffer import ReceiveBuffer
     except ImportError:
         return
-    if not all(hasattr(ReceiveBuffer, name) for name in (*_READERS, "__iadd__", "maybe_extract_at_most")):
-        return
+    names = (*_READERS, "__iadd__", "maybe_extract_at_most")
+    if hasattr(ReceiveBuffer, "__slots__") or not all(hasattr(ReceiveBuffer, name) for name in names):
+        return  # another h11 than the one this was written against: keep its copies
     plain_add = ReceiveBuffer.__iadd__
     plain_at_most = ReceiveBuffer.maybe_extract_at_most
 
