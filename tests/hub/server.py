@@ -53,6 +53,10 @@ class Faults:
     """Bytes per second each connection is allowed (a per-connection cap, as far-away CDNs impose)."""
     after_revision: Callable[[Repo, str], None] | None = None
     """Called after each revision lookup (model_info), e.g. to move a branch between calls."""
+    cdn_base: str | None = None
+    """Where LFS redirects point instead of the emulator's own CDN port: `{cdn_base}/blobs/{sha256}`
+    (a native server, e.g. nginx over a directory of blobs, so a benchmark measures the client, not
+    this Python server)."""
 
 
 class FakeHub:
@@ -428,7 +432,8 @@ class _Base(BaseHTTPRequestHandler):
         if blob.lfs:
             headers.update(
                 {
-                    "Location": f"{self.hub.cdn}/blobs/{blob.sha256}?X-Amz-Signature={self.hub.sign(path)}",
+                    "Location": f"{self.hub.faults.cdn_base or self.hub.cdn}/blobs/{blob.sha256}"
+                    f"?X-Amz-Signature={self.hub.sign(path)}",
                     "X-Linked-Etag": f'"{blob.sha256}"',
                     "X-Linked-Size": str(len(blob.data)),
                     "ETag": f'W/"{blob.oid}"',
