@@ -91,22 +91,32 @@ def refused(load, *args, **kwargs):
 
 def test_transformers_model_and_tokenizer(project: Path, hub: FakeHub, made: Path) -> None:
     commit = upload(hub, "acme/bert-tiny", made / "bert")
+    upload(hub, "acme/bert-dir", made / "bert")
     lock_models(project, {"bert": "acme/bert-tiny"})
+    manifest = project / "modellock.toml"  # the same model once more, installed as a plain directory
+    manifest.write_text(manifest.read_text() + '\n[models.bert-dir]\nrepo = "acme/bert-dir"\npath = "models/bert"\n')
+    assert cli("sync").exit_code == 0
     out = run_app(
         project,
         hub,
         REFUSALS + "from transformers import AutoModel, AutoTokenizer\n"
+        "from transformers.utils import cached_file\n"
         "m = AutoModel.from_pretrained('acme/bert-tiny')\n"
         "t = AutoTokenizer.from_pretrained('acme/bert-tiny')\n"
-        "from transformers.utils import cached_file\n"
         "out['config'] = cached_file('acme/bert-tiny', 'config.json')\n"
         "out['ids'] = t('hello world')['input_ids']\n"
+        "d = AutoModel.from_pretrained('acme/bert-dir')\n"
+        "AutoTokenizer.from_pretrained('acme/bert-dir')\n"
+        "out['dir'] = cached_file('acme/bert-dir', 'model.safetensors')\n"
+        "out['same'] = bool((d.embeddings.word_embeddings.weight == m.embeddings.word_embeddings.weight).all())\n"
         "out['unlocked'] = refused(AutoModel.from_pretrained, 'acme/not-locked')\n"
         "out['revision'] = refused(AutoModel.from_pretrained, 'acme/bert-tiny', revision='main-next')\n"
         "print(json.dumps(out))\n",
     )
     assert str(out["config"]).endswith(f"models--acme--bert-tiny/snapshots/{commit}/config.json")
     assert out["ids"] == [2, 1, 1, 3]  # [CLS] [UNK] [UNK] [SEP]: the made tokenizer's own answer, from its files
+    assert Path(str(out["dir"])) == (project / "models" / "bert" / "model.safetensors").absolute()
+    assert out["same"] is True
     assert "'acme/not-locked' is not in the lock" in str(out["unlocked"])
     assert "revision 'main-next' of 'acme/bert-tiny' is not the locked one" in str(out["revision"])
 
