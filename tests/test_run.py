@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from huggingface_hub import hf_hub_download, snapshot_download, try_to_load_from_cache
 
 from tests.helpers import cli
 from tests.hub import FakeHub
@@ -174,3 +175,82 @@ def test_run_isolated_python_is_not_guarded(project: Path, hub: FakeHub, python_
     code = "import sys; print('sitecustomize' in sys.modules and hasattr(sys.modules['sitecustomize'], '_hooks'))"
     assert modellock("run", "--", PY, "-c", code, cwd=project).stdout.strip() == "True"
     assert modellock("run", "--", PY, python_flag, "-c", code, cwd=project).stdout.strip() == "False"
+
+
+def test_a_python_without_modellock_is_guarded(project: Path, hub: FakeHub, tmp_path: Path) -> None:
+    """A venv of its own (the application's), with huggingface_hub made importable but not modellock."""
+    two_models(project, hub)
+    venv = tmp_path / "venv"
+    subprocess.run([PY, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    import huggingface_hub
+
+    hub_pkg = Path(huggingface_hub.__file__).parent.parent  # site-packages: huggingface_hub and its deps
+    code = (
+        "import sys\n"
+        f"sys.path.append({str(hub_pkg)!r})\n"
+        "from huggingface_hub import hf_hub_download\n"
+        "print(hf_hub_download('acme/plain', 'config.json'))\n"
+        "try:\n    hf_hub_download('acme/nope', 'config.json')\nexcept Exception as e:\n"
+        "    print(type(e).__name__, type(e).__module__)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = modellock("run", "--", str(venv / "bin" / "python"), "-c", code, cwd=project, env=env)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert Path(lines[0]) == (project / "models" / "plain" / "config.json").absolute()
+    assert lines[1] == "LockGuardError _modellock_guard_hooks"
+
+
+def test_a_bad_guard_table_stops_python_instead_of_running_unguarded(tmp_path: Path) -> None:
+    from modellock.runtime.environment import SITE_DIR
+
+    env = {**os.environ, "PYTHONPATH": SITE_DIR, "MODELLOCK_GUARD": "{not json"}
+    done = subprocess.run([PY, "-c", "print('ran')"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "ran" not in done.stdout
+    assert "error: modellock guard: cannot arm the guard" in done.stderr
+
+
+def test_an_existing_sitecustomize_still_runs(project: Path, hub: FakeHub, tmp_path: Path) -> None:
+    two_models(project, hub)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "sitecustomize.py").write_text("import builtins\nbuiltins.THEIRS = True\n")
+    code = "import builtins, sys; print(getattr(builtins, 'THEIRS', False), 'sitecustomize' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(theirs)}
+    done = modellock("run", "--", PY, "-c", code, cwd=project, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
+
+
+def test_guard_in_process_after_the_loaders_were_imported(project: Path, hub: FakeHub) -> None:
+    """`guard()` without `run`: module-level references taken before it (this module's imports) are guarded too."""
+    from huggingface_hub.file_download import _CACHED_NO_EXIST
+
+    from modellock.runtime import LockGuardError, guard
+    from modellock.runtime.hooks import uninstall
+
+    commit = two_models(project, hub)
+    hub.requests.clear()
+    guard(project)
+    try:
+        import huggingface_hub
+
+        snap = (project / "hf" / "models--acme--tiny" / "snapshots" / commit).absolute()
+        assert Path(huggingface_hub.hf_hub_download("acme/tiny", "config.json")) == snap / "config.json"
+        assert Path(snapshot_download("acme/tiny", revision=commit)) == snap
+        assert try_to_load_from_cache("acme/plain", "nope.json") is _CACHED_NO_EXIST
+        with pytest.raises(LockGuardError, match="not in the lock"):
+            hf_hub_download("acme/elsewhere", "config.json")
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        with pytest.raises(LocalEntryNotFoundError, match="not a file of 'acme/tiny'"):
+            hf_hub_download("acme/tiny", "../../../../etc/passwd")
+        with pytest.raises(LockGuardError, match="already enabled"):
+            guard(project)
+        assert hub.requests == []  # nothing downloaded, even online
+    finally:
+        uninstall()
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    with pytest.raises(LocalEntryNotFoundError):  # huggingface_hub's own answer again: not the guard's
+        hf_hub_download("acme/elsewhere", "config.json", local_files_only=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from modellock.runtime.guard import guard as guard
+    from modellock.runtime.enable import guard as guard
     from modellock.runtime.hooks import LockGuardError as LockGuardError
 
 __all__ = ["LockGuardError", "guard"]
@@ -17,7 +17,7 @@ __all__ = ["LockGuardError", "guard"]
 def __getattr__(name: str) -> Any:
     # Lazy: `import modellock.runtime.hooks` from a guarded process must not pull in the lock reader.
     if name == "guard":
-        from modellock.runtime.guard import guard
+        from modellock.runtime.enable import guard
 
         return guard
     if name == "LockGuardError":

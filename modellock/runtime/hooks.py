@@ -218,6 +218,13 @@ def install(table: Table) -> bool:
         modules = {key: importlib.import_module(module) for key, (module, _) in _PLACES.items()}
     except ImportError:
         return False
+    missing = [f"{module}.{attr}" for key, (module, attr) in _PLACES.items() if not hasattr(modules[key], attr)]
+    if missing:  # fail closed: a guard that hooks half the paths would let the other half through
+        version = getattr(sys.modules.get("huggingface_hub"), "__version__", "?")
+        raise LockGuardError(
+            f"modellock guard: huggingface_hub {version} has no {', '.join(missing)}; the guard cannot hold "
+            "with this version (modellock is tested with huggingface_hub 2.x)"
+        )
     originals = {key: getattr(modules[key], attr) for key, (_, attr) in _PLACES.items()}
     wrappers = _wrappers(table, originals)
     # Loaders imported before the guard hold their own references (`from huggingface_hub import

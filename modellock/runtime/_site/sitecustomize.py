@@ -37,4 +37,11 @@ def _hooks():  # type: ignore[no-untyped-def]
 
 _chain()
 if os.environ.get("MODELLOCK_GUARD"):
-    _hooks().install_from_environment()  # type: ignore[no-untyped-call]
+    try:
+        _hooks().install_from_environment()  # type: ignore[no-untyped-call]
+    except Exception as exc:
+        # site.py reports an exception here and carries on unguarded: stop instead (fail closed).
+        # (SystemExit here would print a traceback and exit 1: leave at once, with the usage code.)
+        sys.stderr.write(f"error: modellock guard: cannot arm the guard from $MODELLOCK_GUARD: {exc}\n")
+        sys.stderr.flush()
+        os._exit(2)
