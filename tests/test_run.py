@@ -254,3 +254,34 @@ def test_guard_in_process_after_the_loaders_were_imported(project: Path, hub: Fa
 
     with pytest.raises(LocalEntryNotFoundError):  # huggingface_hub's own answer again: not the guard's
         hf_hub_download("acme/elsewhere", "config.json", local_files_only=True)
+
+
+def test_run_isolate_hides_tokens_and_the_network(project: Path, hub: FakeHub) -> None:
+    from modellock.runtime.isolate import network_isolation
+
+    if network_isolation() is None:
+        pytest.skip("this machine does not allow a new network namespace")
+    two_models(project, hub)
+    host, port = hub.endpoint.removeprefix("http://").split(":")
+    code = (
+        "import json, os, socket\n"
+        "names = ('HF_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'KEEP_ME_TOKEN', 'HF_TOKEN_PATH')\n"
+        "out = {k: os.environ.get(k) for k in names}\n"
+        "try:\n"
+        f"    socket.create_connection(({host!r}, {int(port)}), timeout=5).close()\n"
+        "    out['net'] = 'connected'\n"
+        "except OSError as exc:\n"
+        "    out['net'] = type(exc).__name__\n"
+        "print(json.dumps(out))\n"
+    )
+    env = {**os.environ, "HF_TOKEN": "hf_secret", "AWS_SECRET_ACCESS_KEY": "aws", "KEEP_ME_TOKEN": "kept"}
+    seen = modellock("run", "--", PY, "-c", code, cwd=project, env=env)
+    assert json.loads(seen.stdout)["net"] == "connected"  # the control: without --isolate it reaches the Hub
+    done = modellock("run", "--isolate", "--allow-env", "KEEP_ME_TOKEN", "--", PY, "-c", code, cwd=project, env=env)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["HF_TOKEN"] is None and out["AWS_SECRET_ACCESS_KEY"] is None
+    assert out["KEEP_ME_TOKEN"] == "kept" and out["HF_TOKEN_PATH"] == "/dev/null"
+    assert out["net"] != "connected"
+    bad = modellock("run", "--allow-env", "X", "--", "true", cwd=project)
+    assert bad.returncode == 2 and "--allow-env goes with --isolate" in bad.stderr

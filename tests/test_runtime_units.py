@@ -138,3 +138,38 @@ def test_hooks_import_nothing_of_modellock() -> None:
             assert node.level == 0 and not (node.module or "").startswith("modellock"), node.module
         elif isinstance(node, ast.Import):
             assert not any(a.name.startswith("modellock") for a in node.names)
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("HF_TOKEN", True),
+        ("HUGGING_FACE_HUB_TOKEN", True),
+        ("GITHUB_TOKEN", True),
+        ("OPENAI_API_KEY", True),
+        ("AWS_SECRET_ACCESS_KEY", True),
+        ("AWS_PROFILE", True),
+        ("AZURE_CLIENT_ID", True),
+        ("GOOGLE_APPLICATION_CREDENTIALS", True),
+        ("DOCKER_CONFIG", True),
+        ("MODELLOCK_REGISTRY_PASSWORD", True),
+        ("KUBECONFIG", True),
+        ("SSH_AUTH_SOCK", True),
+        ("db_password", True),
+        ("PATH", False),
+        ("HOME", False),
+        ("HF_HUB_OFFLINE", False),
+        ("MODELLOCK_GUARD", False),
+        ("PYTHONPATH", False),
+        ("LANG", False),
+    ],
+)
+def test_isolate_removes_credentials(name: str, secret: bool) -> None:
+    from modellock.runtime.isolate import is_secret, isolated_environment
+
+    assert is_secret(name) is secret
+    env, removed = isolated_environment({name: "x"})
+    assert (name in removed) is secret
+    kept, _ = isolated_environment({name: "x"}, allow={name})
+    assert kept[name] == "x"
+    assert env["HF_TOKEN_PATH"] == "/dev/null" and env["NETRC"] == "/dev/null"

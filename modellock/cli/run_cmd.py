@@ -20,6 +20,14 @@ def run(
     verify: Annotated[
         str, typer.Option("--verify", help="status (size, mtime, inode) or full (re-hash every file).")
     ] = "status",
+    isolate: Annotated[
+        bool,
+        typer.Option("--isolate", help="Start CMD without credentials in its environment and without network."),
+    ] = False,
+    allow_env: Annotated[
+        list[str] | None,
+        typer.Option("--allow-env", help="With --isolate: keep this variable (repeatable).", show_default=False),
+    ] = None,
 ) -> None:
     """Refuse on any drift from the lock, then run CMD offline with the guard armed (docs/runtime.md)."""
     from modellock.errors import CheckFailed
@@ -36,12 +44,35 @@ def run(
     lock_path = options.project / "modellock.lock"
     table = guard_table(found.lock, options.project, lock_path, found.unlocked)
     env = run_environment(os.environ, table, options.project)
+    if allow_env and not isolate:
+        from modellock.errors import UsageError
+
+        raise UsageError("--allow-env goes with --isolate")
+    if isolate:
+        argv, env = _isolated(argv, env, allow_env or [])
     try:
         code = run_command(argv, env)
     except CommandNotStarted as exc:
         options.console().error(_as_error(exc.message))
         raise typer.Exit(exc.exit_code) from None
     raise typer.Exit(code)
+
+
+def _isolated(argv: list[str], env: dict[str, str], allow: list[str]) -> tuple[list[str], dict[str, str]]:
+    from modellock.errors import ModellockError
+    from modellock.runtime.isolate import isolated_environment, network_isolation
+
+    prefix = network_isolation()
+    if prefix is None:  # fail closed: --isolate promises no network
+        raise ModellockError(
+            "--isolate: this machine does not allow a new network namespace (`unshare -n` and `unshare -rn` fail)",
+            hint="run as root or in a container that may create namespaces, or isolate the network with the "
+            "container's own network policy and drop --isolate",
+        )
+    clean, removed = isolated_environment(env, allow)
+    if removed:
+        options.console().debug(f"--isolate removed: {', '.join(removed)}")
+    return [*prefix, *argv], clean
 
 
 def _refusal(found: Preflight) -> str:
