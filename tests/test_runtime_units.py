@@ -173,3 +173,30 @@ def test_isolate_removes_credentials(name: str, secret: bool) -> None:
     kept, _ = isolated_environment({name: "x"}, allow={name})
     assert kept[name] == "x"
     assert env["HF_TOKEN_PATH"] == "/dev/null" and env["NETRC"] == "/dev/null"
+
+
+def test_run_with_handlers_passes_a_sigterm_on(tmp_path: Path) -> None:
+    """The path for systems without sigtimedwait (macOS), exercised here."""
+    import os
+    import sys
+    import threading
+    import time
+
+    from modellock.runtime.process import run_with_handlers
+
+    ready = tmp_path / "ready"
+    child = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda n, f: sys.exit(7))\n"
+        f"open({str(ready)!r}, 'w').close()\n"
+        "time.sleep(60)\n"
+    )
+
+    def kill_us_when_ready() -> None:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=kill_us_when_ready, daemon=True).start()
+    assert run_with_handlers([sys.executable, "-c", child], dict(os.environ)) == 7

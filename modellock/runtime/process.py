@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 _SI_KERNEL = 0x80
@@ -38,19 +39,25 @@ def should_forward(si_code: int, from_terminal_reaches_child: bool) -> bool:
     return not (si_code == _SI_KERNEL and from_terminal_reaches_child)
 
 
+def _start(argv: Sequence[str], env: Mapping[str, str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(list(argv), env=dict(env), **kwargs)
+    except FileNotFoundError:
+        raise CommandNotStarted(f"command not found: {argv[0]}", 127) from None
+    except PermissionError:
+        raise CommandNotStarted(f"permission denied: {argv[0]}", 126) from None
+    except OSError as exc:
+        raise CommandNotStarted(f"cannot execute {argv[0]}: {exc.strerror}", 126) from None
+
+
 def run_command(argv: Sequence[str], env: Mapping[str, str]) -> int:
     """Run `argv` with `env`, passing signals on; return its exit status (128+N for a signal)."""
+    if not hasattr(signal, "sigtimedwait"):  # macOS
+        return run_with_handlers(argv, env)
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, [*FORWARDED, signal.SIGCHLD])
     try:
-        try:
-            # The child must not inherit our blocked set: it gets the mask we had before.
-            child = subprocess.Popen(list(argv), env=dict(env), preexec_fn=lambda: _restore(previous))
-        except FileNotFoundError:
-            raise CommandNotStarted(f"command not found: {argv[0]}", 127) from None
-        except PermissionError:
-            raise CommandNotStarted(f"permission denied: {argv[0]}", 126) from None
-        except OSError as exc:
-            raise CommandNotStarted(f"cannot execute {argv[0]}: {exc.strerror}", 126) from None
+        # The child must not inherit our blocked set: it gets the mask we had before.
+        child = _start(argv, env, preexec_fn=lambda: _restore(previous))
         shares_group = os.getpgid(child.pid) == os.getpgrp()
         while True:
             info = signal.sigtimedwait([*FORWARDED, signal.SIGCHLD], 0.5)
@@ -67,6 +74,23 @@ def run_command(argv: Sequence[str], env: Mapping[str, str]) -> int:
         while signal.sigtimedwait([*FORWARDED, signal.SIGCHLD], 0) is not None:
             pass
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def run_with_handlers(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    """Where a signal's origin cannot be read: SIGINT is left to the terminal (the command, in the same
+    process group, has it already) and every other signal is passed on."""
+    child = _start(argv, env)
+
+    def forward(signum: int, frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    previous = {s: signal.signal(s, signal.SIG_IGN if s == signal.SIGINT else forward) for s in FORWARDED}
+    try:
+        return exit_status(child.wait())
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _restore(mask: set[int | signal.Signals]) -> None:
