@@ -245,6 +245,14 @@ def test_guard_in_process_after_the_loaders_were_imported(project: Path, hub: Fa
 
         with pytest.raises(LocalEntryNotFoundError, match="not a file of 'acme/tiny'"):
             hf_hub_download("acme/tiny", "../../../../etc/passwd")
+        # local_dir: the locked bytes copied out, over whatever the directory held (never trusted as it is).
+        out = project.parent / "out"
+        (out / "sub" / "dir").mkdir(parents=True)
+        (out / "config.json").write_bytes(b"planted")
+        assert Path(hf_hub_download("acme/tiny", "config.json", local_dir=out)).read_bytes() == CONFIG
+        assert snapshot_download("acme/plain", local_dir=out, allow_patterns=["sub/*"]) == str(out)
+        assert (out / "sub" / "dir" / "extra.json").read_bytes() == b"{}"
+        assert not (out / ".modellock-install.json").exists()
         with pytest.raises(LockGuardError, match="already enabled"):
             guard(project)
         assert hub.requests == []  # nothing downloaded, even online

@@ -200,3 +200,21 @@ def test_run_with_handlers_passes_a_sigterm_on(tmp_path: Path) -> None:
 
     threading.Thread(target=kill_us_when_ready, daemon=True).start()
     assert run_with_handlers([sys.executable, "-c", child], dict(os.environ)) == 7
+
+
+@pytest.mark.parametrize(
+    ("allow", "ignore", "expected"),
+    [
+        (None, None, ["a.json", "sub/b.bin", "sub/c.json"]),
+        ("*.json", None, ["a.json", "sub/c.json"]),
+        (["sub/"], None, ["sub/b.bin", "sub/c.json"]),
+        (None, ["*.bin"], ["a.json", "sub/c.json"]),
+        (["sub/*"], "*.json", ["sub/b.bin"]),
+    ],
+)
+def test_snapshot_local_dir_patterns(allow: object, ignore: object, expected: list[str]) -> None:
+    from modellock.runtime.hooks import _matches, _patterns
+
+    files = ["a.json", "sub/b.bin", "sub/c.json"]
+    a, i = _patterns(allow), _patterns(ignore)
+    assert [f for f in files if not ((a and not _matches(f, a)) or _matches(f, i))] == expected

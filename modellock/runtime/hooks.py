@@ -13,6 +13,7 @@ installed tree itself and never lets huggingface_hub reach the network; `sync` i
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
@@ -123,6 +124,53 @@ def locked_file(entry: Entry, filename: str) -> str | None:
     return path if os.path.isfile(path) else None
 
 
+_MARKER = ".modellock-install.json"
+"""modellock's install record inside a `dir` tree (store/installed.py): not one of the model's files."""
+
+
+def tree_files(entry: Entry) -> list[str]:
+    """The model's files in its installed tree (relative, `/`-separated)."""
+    found = []
+    for dirpath, _, names in os.walk(entry.tree):
+        rel = os.path.relpath(dirpath, entry.tree)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        found += [prefix + n for n in names if prefix + n != _MARKER]
+    return sorted(found)
+
+
+def copy_out(entry: Entry, filename: str, local_dir: str) -> str:
+    """The locked file copied into `local_dir` (what `local_dir=` asks for), replacing whatever was there:
+    huggingface_hub would return a file already in `local_dir` unchecked."""
+    import shutil
+    import tempfile
+
+    source = locked_file(entry, filename)
+    if source is None:
+        raise _not_found(entry, filename)
+    target = os.path.join(local_dir, *filename.split("/"))
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".modellock-")
+    os.close(handle)
+    try:
+        shutil.copyfile(source, temp)
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    return target
+
+
+def _patterns(value: Any) -> list[str]:
+    """`allow_patterns`/`ignore_patterns` as huggingface_hub reads them: a string or a list; `dir/` means `dir/*`."""
+    found = [value] if isinstance(value, str) else list(value or ())
+    return [p + "*" if p.endswith("/") else p for p in found]
+
+
+def _matches(filename: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatch(filename, p) for p in patterns)
+
+
 def _not_found(entry: Entry, filename: str) -> Exception:
     """What huggingface_hub raises offline for a file it does not have: loaders treat it as an optional file
     that is absent (transformers probes for tokenizer files this way)."""
@@ -146,40 +194,33 @@ def _wrappers(table: Table, originals: Mapping[str, Callable[..., Any]]) -> dict
         path = locked_file(entry, kwargs["filename"])
         if path is None:
             raise _not_found(entry, kwargs["filename"])
-        if kwargs.get("dry_run"):  # a dry run asks what would be downloaded: nothing
-            return originals["to_cache_dir"](**{**kwargs, "revision": entry.commit, "local_files_only": True})
+        if kwargs.get("dry_run"):
+            raise LockGuardError("modellock guard: dry_run of a locked repository: nothing would be downloaded")
         return path
 
     def to_local_dir(**kwargs: Any) -> Any:
         entry = resolve(table, kwargs["repo_id"], kwargs.get("repo_type"), kwargs.get("revision"))
         if entry is None:
             return originals["to_local_dir"](**kwargs)
-        if locked_file(entry, kwargs["filename"]) is None:
-            raise _not_found(entry, kwargs["filename"])
-        # Copied out of the locked cache at the locked commit, never downloaded.
-        cache = entry.root if entry.layout == "hf-cache" else kwargs["cache_dir"]
-        if entry.layout != "hf-cache":
-            raise LockGuardError(
-                f"modellock guard: {entry.repo!r} is installed as a directory ({entry.tree}); read it there "
-                "instead of downloading it into local_dir"
-            )
-        return originals["to_local_dir"](
-            **{**kwargs, "revision": entry.commit, "cache_dir": cache, "local_files_only": True}
-        )
+        if kwargs.get("dry_run"):
+            raise LockGuardError("modellock guard: dry_run of a locked repository: nothing would be downloaded")
+        return copy_out(entry, kwargs["filename"], kwargs["local_dir"])
 
     def snapshot_download(repo_id: str, *args: Any, **kwargs: Any) -> Any:
         entry = resolve(table, repo_id, kwargs.get("repo_type"), kwargs.get("revision"))
         if entry is None:
             return originals["snapshot_download"](repo_id, *args, **kwargs)
-        if kwargs.get("local_dir") is None and not kwargs.get("dry_run"):
+        if kwargs.get("dry_run"):
+            raise LockGuardError("modellock guard: dry_run of a locked repository: nothing would be downloaded")
+        local_dir = kwargs.get("local_dir")
+        if local_dir is None:
             return entry.tree
-        if entry.layout != "hf-cache":
-            raise LockGuardError(
-                f"modellock guard: {entry.repo!r} is installed as a directory ({entry.tree}); read it there"
-            )
-        return originals["snapshot_download"](
-            repo_id, *args, **{**kwargs, "revision": entry.commit, "cache_dir": entry.root, "local_files_only": True}
-        )
+        allow, ignore = _patterns(kwargs.get("allow_patterns")), _patterns(kwargs.get("ignore_patterns"))
+        for filename in tree_files(entry):
+            if (allow and not _matches(filename, allow)) or _matches(filename, ignore):
+                continue
+            copy_out(entry, filename, str(local_dir))
+        return str(local_dir)
 
     def try_to_load_from_cache(repo_id: str, filename: str, *args: Any, **kwargs: Any) -> Any:
         names = ("cache_dir", "revision", "repo_type")
