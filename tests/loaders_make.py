@@ -36,6 +36,12 @@ def main(out: str) -> None:
     with open(vocab, "w") as f:
         f.write("\n".join(words) + "\n")
     BertTokenizerFast(vocab_file=vocab).save_pretrained(bert)
+    try:  # a processor beside them (preprocessor_config.json), as multimodal repositories carry
+        from transformers import ViTImageProcessor
+
+        ViTImageProcessor(size={"height": 8, "width": 8}).save_pretrained(bert)
+    except ImportError as exc:
+        print(f"skip the image processor: {exc}", file=sys.stderr)
     try:
         from peft import LoraConfig, get_peft_model
 

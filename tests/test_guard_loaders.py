@@ -105,6 +105,9 @@ def test_transformers_model_and_tokenizer(project: Path, hub: FakeHub, made: Pat
         "t = AutoTokenizer.from_pretrained('acme/bert-tiny')\n"
         "out['config'] = cached_file('acme/bert-tiny', 'config.json')\n"
         "out['ids'] = t('hello world')['input_ids']\n"
+        "from transformers import AutoImageProcessor\n"
+        "p = AutoImageProcessor.from_pretrained('acme/bert-tiny', use_fast=False)\n"
+        "out['processor'] = [type(p).__name__, p.size['height']]\n"
         "d = AutoModel.from_pretrained('acme/bert-dir')\n"
         "AutoTokenizer.from_pretrained('acme/bert-dir')\n"
         "out['dir'] = cached_file('acme/bert-dir', 'model.safetensors')\n"
@@ -115,6 +118,7 @@ def test_transformers_model_and_tokenizer(project: Path, hub: FakeHub, made: Pat
     )
     assert str(out["config"]).endswith(f"models--acme--bert-tiny/snapshots/{commit}/config.json")
     assert out["ids"] == [2, 1, 1, 3]  # [CLS] [UNK] [UNK] [SEP]: the made tokenizer's own answer, from its files
+    assert str(out["processor"][0]).startswith("ViTImageProcessor") and out["processor"][1] == 8  # type: ignore[index]
     assert Path(str(out["dir"])) == (project / "models" / "bert" / "model.safetensors").absolute()
     assert out["same"] is True
     assert "'acme/not-locked' is not in the lock" in str(out["unlocked"])
