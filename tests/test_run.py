@@ -72,6 +72,15 @@ def test_run_refuses_a_modified_file_before_the_command_starts(project: Path, hu
     assert not started.exists()
 
 
+def test_run_refuses_a_model_that_is_not_installed(project: Path, hub: FakeHub) -> None:
+    import shutil
+
+    two_models(project, hub)
+    shutil.rmtree(project / "models" / "plain")
+    done = modellock("run", "--", "true", cwd=project)
+    assert done.returncode == 1 and "plain: not installed at" in done.stderr
+
+
 def test_run_verify_full_finds_what_status_cannot(project: Path, hub: FakeHub) -> None:
     """Same size, same mtime, same inode: only re-hashing sees it."""
     two_models(project, hub)

@@ -15,7 +15,11 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+FORWARDED = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+    if hasattr(signal, name)
+)
 _SI_KERNEL = 0x80
 """`si_code` of a signal the kernel sent on a terminal's behalf (Linux's include/uapi/asm-generic/siginfo.h)."""
 
