@@ -218,3 +218,15 @@ def test_snapshot_local_dir_patterns(allow: object, ignore: object, expected: li
     files = ["a.json", "sub/b.bin", "sub/c.json"]
     a, i = _patterns(allow), _patterns(ignore)
     assert [f for f in files if not ((a and not _matches(f, a)) or _matches(f, i))] == expected
+
+
+def test_a_large_table_is_packed_below_the_environment_limit() -> None:
+    entries = tuple(
+        Entry(f"m{i}", "model", f"org/model-{i}", f"{i:040x}", "main", "hf-cache", "/srv/app/models/hf-cache")
+        for i in range(2000)
+    )
+    table = Table("/srv/app/modellock.lock", entries)
+    text = table.dumps()
+    assert text.startswith("zlib:") and len(text) < 128 * 1024
+    assert Table.loads(text) == table
+    assert not TABLE.dumps().startswith("zlib:")  # a small one stays readable

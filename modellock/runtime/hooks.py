@@ -57,6 +57,12 @@ class Entry:
         return self.root
 
 
+_INLINE = 16 * 1024
+_PACKED = "zlib:"
+"""A large table is compressed: one environment string may hold at most 128 KiB on Linux (MAX_ARG_STRLEN);
+entries repeat their keys and cache paths, so a few thousand models fit."""
+
+
 @dataclass(frozen=True)
 class Table:
     lock: str
@@ -67,10 +73,21 @@ class Table:
 
     def dumps(self) -> str:
         data = {"lock": self.lock, "unlocked": list(self.unlocked), "entries": [e.__dict__ for e in self.entries]}
-        return json.dumps(data, separators=(",", ":"), sort_keys=True)
+        text = json.dumps(data, separators=(",", ":"), sort_keys=True)
+        if len(text) <= _INLINE:
+            return text
+        import base64
+        import zlib
+
+        return _PACKED + base64.b64encode(zlib.compress(text.encode(), 9)).decode()
 
     @classmethod
     def loads(cls, text: str) -> Table:
+        if text.startswith(_PACKED):
+            import base64
+            import zlib
+
+            text = zlib.decompress(base64.b64decode(text[len(_PACKED) :], validate=True)).decode()
         data = json.loads(text)
         entries = tuple(Entry(**{k: str(v) for k, v in e.items()}) for e in data["entries"])
         return cls(str(data["lock"]), entries, tuple(str(p) for p in data.get("unlocked", ())))
