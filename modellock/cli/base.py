@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import functools
 import os
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -131,10 +132,25 @@ def _wants_json(kwargs: dict[str, Any]) -> bool:
     return output is not None and output.value != "text"
 
 
-def _fail(console: Console, exc: ModellockError, as_json: bool) -> None:
+def _fail(console: Console, exc: ModellockError, as_json: bool, command: str = "modellock") -> None:
     console.error(exc)
     if as_json:
-        console.json({"ok": False, "error": exc.message, "hint": exc.hint, "exit_code": exc.exit_code})
+        from modellock.report import json_docs
+
+        console.json(json_docs.failure(command, exc))
+
+
+def _say_where(console: Console) -> None:
+    """`-v`: the project and the store in use (docs/cli.md), before anything else is said."""
+    if not options.verbose:
+        return
+    from modellock.api.project import Project
+
+    try:
+        store = Project(options.project).store_root()
+    except ModellockError:
+        store = None  # a manifest that cannot be read: the command itself says why
+    console.debug(f"project {options.project}, store {store or 'unknown'}")
 
 
 def command(fn: F) -> F:
@@ -144,34 +160,56 @@ def command(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         console = options.console()
         as_json = _wants_json(kwargs)
+        name = "check" if fn.__name__ == "lock" and kwargs.get("check") else fn.__name__.rstrip("_")  # as its JSON
         try:
             _tidy_project()
+            _say_where(console)
             return fn(*args, **kwargs)
         except Interrupted as exc:
-            _fail(console, exc, as_json)
+            _fail(console, exc, as_json, name)
             raise typer.Exit(128 + options.signal) from None
         except ModellockError as exc:
-            _fail(console, exc, as_json)
+            _fail(console, exc, as_json, name)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            _fail(console, Interrupted("interrupted"), as_json)
+            _fail(console, Interrupted("interrupted"), as_json, name)
             raise typer.Exit(128 + options.signal) from None
         except typer.Exit:
             raise
+        except BrokenPipeError:
+            pipe_closed()
+            raise typer.Exit(PIPE_CLOSED) from None
         except OSError as exc:
             from modellock.store.diskspace import describe
 
             mapped = describe(exc)
             if mapped is None:
-                _internal(console, exc, as_json)
+                _internal(console, exc, as_json, name)
             else:
-                _fail(console, mapped, as_json)
+                _fail(console, mapped, as_json, name)
             raise typer.Exit(USAGE) from None
         except Exception as exc:
-            _internal(console, exc, as_json)
+            _internal(console, exc, as_json, name)
             raise typer.Exit(USAGE) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+PIPE_CLOSED = 128 + 13
+"""The exit code of a process SIGPIPE ended, which is what a shell reports for `yes | head`."""
+
+
+def pipe_closed() -> None:
+    """The reader of stdout went away (`modellock scan DIR | head`): leave quietly, as the pipe expects.
+
+    stdout is pointed at /dev/null first, so the interpreter's last flush of what is still buffered
+    cannot fail a second time (the recipe of Python's `signal` documentation).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def _tidy_project() -> None:
@@ -183,7 +221,7 @@ def _tidy_project() -> None:
         atomic.clean_temps(project)
 
 
-def _internal(console: Console, exc: BaseException, as_json: bool) -> None:
+def _internal(console: Console, exc: BaseException, as_json: bool, command: str) -> None:
     if os.environ.get("MODELLOCK_DEBUG") or options.verbose:
         traceback.print_exc()
     _fail(
@@ -193,6 +231,7 @@ def _internal(console: Console, exc: BaseException, as_json: bool) -> None:
             hint="this is a bug in modellock; run with -v (or MODELLOCK_DEBUG=1) for a traceback and report it",
         ),
         as_json,
+        command,
     )
 
 

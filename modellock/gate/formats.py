@@ -7,7 +7,7 @@ import json
 import re
 import struct
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 from modellock.gate.buffer import Window
 from modellock.gate.verdict import Finding
@@ -131,9 +131,19 @@ MAX_ONNX_FIELDS = 1_000_000
 """Protobuf fields visited looking for external-data locations (big tensors are one field each)."""
 
 
+def gguf_byte_order(data: Window) -> Literal["little", "big"]:
+    """GGUF names no byte order: the version, a small number, tells it.
+
+    The magic is the same bytes in both orders; a version read in the wrong order has its low 16 bits
+    zero, the test gguf-py's reader makes (and llama.cpp's, which names the mismatch).
+    """
+    raw = data.read(4, 4)
+    return "big" if len(raw) == 4 and int.from_bytes(raw, "little") & 0xFFFF == 0 else "little"
+
+
 class _Reader:
-    def __init__(self, data: Window, pos: int) -> None:
-        self.data, self.pos = data, pos
+    def __init__(self, data: Window, pos: int, order: Literal["little", "big"] = "little") -> None:
+        self.data, self.pos, self.order = data, pos, order
 
     def take(self, n: int) -> bytes:
         if n < 0 or self.pos + n > len(self.data):
@@ -148,10 +158,10 @@ class _Reader:
         self.pos += n
 
     def u32(self) -> int:
-        return int.from_bytes(self.take(4), "little")
+        return int.from_bytes(self.take(4), self.order)
 
     def u64(self) -> int:
-        return int.from_bytes(self.take(8), "little")
+        return int.from_bytes(self.take(8), self.order)
 
     def string(self, keep: bool = True) -> str | None:
         n = self.u64()
@@ -168,7 +178,7 @@ def _skip_strings(r: _Reader, count: int) -> None:
     for _ in range(count):
         if pos + 8 > end:
             raise ValueError("truncated string array")
-        pos += 8 + int.from_bytes(buf[pos : pos + 8], "little")
+        pos += 8 + int.from_bytes(buf[pos : pos + 8], r.order)
         if pos > end:
             raise ValueError("a string in an array runs past the end of the file")
     r.pos = pos - r.data.start
@@ -178,7 +188,7 @@ def _gguf_value(r: _Reader, kind: int, keep: bool, depth: int = 0) -> Any:
     """A metadata value; strings are kept only when `keep` (templates), arrays of scalars are skipped whole."""
     if kind in _GGUF_SCALAR:
         raw = r.take(_GGUF_SCALAR[kind])
-        return int.from_bytes(raw, "little") if kind in (4, 10) else None
+        return int.from_bytes(raw, r.order) if kind in (4, 10) else None
     if kind == 8:
         return r.string(keep)
     if kind == 9 and depth < 2:
@@ -205,7 +215,7 @@ def gguf_metadata(data: Window, wanted: Callable[[str], bool]) -> dict[str, Any]
     read gives {} (the gate's own check reports it).
     """
     found: dict[str, Any] = {}
-    r = _Reader(data, 4)
+    r = _Reader(data, 4, gguf_byte_order(data))
     try:
         if data.head(4) != b"GGUF" or r.u32() not in (2, 3):
             return {}
@@ -227,7 +237,7 @@ def gguf_metadata(data: Window, wanted: Callable[[str], bool]) -> dict[str, Any]
 def check_gguf(data: Window) -> list[Finding]:
     """Header sanity: counts and lengths bounded by the file, tensors aligned and inside it, templates."""
     findings: list[Finding] = []
-    r = _Reader(data, 4)
+    r = _Reader(data, 4, gguf_byte_order(data))
     try:
         version = r.u32()
         if version not in (2, 3):

@@ -31,6 +31,7 @@ from modellock.gate.formats import (
 )
 from modellock.gate.pickle_walk import LEGACY_TORCH_MAGIC, PickleInvalid, is_opcode, walk
 from modellock.gate.pickles import failure_finding, import_findings, walk_graded
+from modellock.gate.pt2 import is_legacy_export, is_pt2, scan_legacy_export, scan_pt2
 from modellock.gate.torchfile import scan_legacy, scan_torch_tar, scan_torch_zip
 from modellock.gate.verdict import Finding, Kind, ScanResult, worst
 from modellock.gate.zipread import ZipInvalid, check_crc, member_window, read_members
@@ -209,6 +210,10 @@ def _scan_zip(data: Window, name: str, budget: Budget, depth: int) -> ScanResult
     except ZipInvalid as exc:
         return ScanResult("zip", "pickle", (Finding("invalid", f"zip archive: {exc}"),))
     names = [m.name for m in members]
+    if is_pt2(members):
+        return scan_pt2(data, members, budget, lambda inner, label: _scan(inner, label, budget, depth + 1))
+    if is_legacy_export(members):
+        return scan_legacy_export(data, members, budget, lambda inner, label: _scan(inner, label, budget, depth + 1))
     if members and any(n.count("/") == 1 and n.endswith("/data.pkl") for n in names):
         return scan_torch_zip(data, members, budget)
     if members and all(n.endswith(".npy") for n in names):

@@ -25,7 +25,7 @@ _ELEMENT = {
     "BFloat16": 2, "ComplexDouble": 16, "ComplexFloat": 8, "QInt8": 1, "QInt32": 4, "QUInt8": 1,
     "QUInt4x2": 1, "QUInt2x4": 1,
 }  # fmt: skip
-_SMALL_RECORDS = {
+SMALL_RECORDS = {
     "byteorder": re.compile(rb"^(little|big)$"),
     "version": re.compile(rb"^[0-9]{1,4}\n?$"),
     ".data/version": re.compile(rb"^[0-9]{1,4}\n?$"),
@@ -83,7 +83,7 @@ def scan_torch_zip(data: Window, members: list[Member], budget: Budget) -> ScanR
     try:
         pickle_window = member_window(data, by_name["data.pkl"], budget)
         assert pickle_window is not None
-        check_crc(pickle_window, by_name["data.pkl"])
+        check_crc(pickle_window, by_name["data.pkl"], unset_ok=True)
     except ZipInvalid as exc:
         return ScanResult(fmt, "pickle", (Finding("invalid", f"zip archive: {exc}"),))
     label = f"{prefix}/data.pkl"
@@ -122,7 +122,7 @@ def _check_record(
         if member.size != sizes[key]:
             return [Finding("invalid", f"{name}: {member.size} bytes, but data.pkl declares {sizes[key]}")]
         return []
-    rule = _SMALL_RECORDS.get(name)
+    rule = SMALL_RECORDS.get(name)
     if rule is None:
         return [Finding("invalid", f"{name}: not part of a torch checkpoint's layout")]
     window = member_window(data, member, budget)

@@ -34,6 +34,8 @@ class Member(NamedTuple):
     compressed_size: int
     size: int
     data_offset: int
+    local_crc: int = -1
+    """The CRC the local header records, or its data descriptor when the header defers to one."""
 
 
 def _u16(data: Window, at: int) -> int:
@@ -121,7 +123,11 @@ def _read(data: Window) -> list[Member]:
         start = local + 30 + local_name_len + local_extra_len
         if start + csize > cd_offset:
             raise ZipInvalid(f"member {name!r} runs into the central directory")
-        members.append(Member(name, method, crc, csize, size, start))
+        local_crc = int.from_bytes(header[14:18], "little")
+        if flags & 0x0008:
+            descriptor = data.buf[data.start + start + csize : min(data.end, data.start + start + csize + 8)]
+            local_crc = int.from_bytes(descriptor[4:8] if descriptor[:4] == b"PK\x07\x08" else descriptor[:4], "little")
+        members.append(Member(name, method, crc, csize, size, start, local_crc))
         local_offsets.append(local)
     if members and min(local_offsets) != 0:
         raise ZipInvalid("data before the first member (a file prefixed to the archive)")
@@ -172,8 +178,17 @@ def member_window(data: Window, member: Member, budget: Budget, *, keep: bool = 
     return out
 
 
-def check_crc(window: Window, member: Member) -> None:
-    """Python's zipfile refuses a bad CRC and torch ignores it: a member loaders would read differently."""
+def check_crc(window: Window, member: Member, *, unset_ok: bool = False) -> None:
+    """Refuse a member whose bytes changed after its writer computed their CRC.
+
+    torch's reader never checks CRCs, and its writer records 0 for every member when CRC computation
+    is off (`torch.serialization.set_crc32_options(False)`), in the directory and in the descriptor
+    after the data; `unset_ok` accepts that 0 for archives torch writes, whose loader reads the same
+    bytes whatever the CRC says. A 0 in one place and a CRC in another is an edit, not torch's
+    output, and a nonzero CRC that does not match is refused: no writer produces either.
+    """
+    if unset_ok and member.crc == 0 and member.local_crc == 0:
+        return
     crc, at = 0, 0
     while at < len(window):
         chunk = window.read(at, 1 << 20)

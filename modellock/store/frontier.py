@@ -70,6 +70,11 @@ class Frontier:
         with self._cond:
             return len(self._starts) <= 1 and self._prefix_end() == self.landed_bytes
 
+    def extends_prefix(self, offset: int) -> bool:
+        """Whether bytes at `offset` keep everything landed one range from byte 0."""
+        with self._cond:
+            return offset == self._prefix_end() == self.landed_bytes
+
     def finish(self) -> None:
         """Hash every landed byte of the prefix, then stop the thread; raises what it failed with.
 

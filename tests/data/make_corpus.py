@@ -542,8 +542,13 @@ def main() -> None:
     safe_onnx()
     suspicious()
     malicious()
+    archives_by_layout()
     allowlist_reference()
     prove_labels(compressed_families())
+    write_manifest()
+
+
+def write_manifest() -> None:
     with open(OUT / "MANIFEST.json", "w") as f:
         json.dump(dict(sorted(MANIFEST.items())), f, indent=1)
         f.write("\n")
@@ -654,11 +659,344 @@ def add_compressed_families() -> None:
         f.write("\n")
 
 
-if __name__ == "__main__":
-    struct.calcsize("<Q")
+# -- archives by layout (issue #20): torch.export, CRC-0 torch zips, GGUF in both byte orders ---------
+#
+# Run alone, keeping the rest of the corpus: `python tests/data/make_corpus.py --only archives`
+# (needs torch==2.13.0, numpy and gguf only).
+
+
+class Payload:
+    """`echo pwn-<where>` on unpickling, so a label's proof can see which payload ran."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def __reduce__(self) -> tuple[Callable[..., object], tuple[object, ...]]:
+        return os.system, (f"echo pwn-{self.where}",)
+
+
+def _pt2_programs() -> dict[str, Any]:
+    """Real exported programs: weights with buffers and constants, derived dynamic shapes, control flow."""
+    from torch.export import Dim
+
+    class Buffers(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 3)
+            self.register_buffer("running", torch.ones(3))
+            self.register_buffer("scratch", torch.arange(3.0), persistent=False)
+            self.scale = torch.tensor([1.0, 2.0, 3.0])  # a tensor constant
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.lin(x) * self.scale + self.running + self.scratch
+
+    class Dynamic(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = torch.nn.Linear(3, 3)
+
+        def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            n = x.shape[0]
+            z = self.proj(torch.cat([x, y], dim=0))
+            return z[: n // 2 + 1].reshape(-1) * (n * 3 - 1)
+
+    class Branch(torch.nn.Module):
+        def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return torch.cond(x.sum() > 0, lambda a, b: a + b, lambda a, b: a - b, (x, y))
+
+    class Unbacked(torch.nn.Module):  # data-dependent sizes: unbacked symbols and runtime asserts
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            count = (x > 0).sum().item()
+            torch._check(count >= 0)
+            return x.nonzero().float().sum() + torch.zeros(count).sum()
+
+    class Loop(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> Any:
+            from torch._higher_order_ops.while_loop import while_loop
+
+            return while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * 2), (torch.tensor(0), x))
+
+    class GradModes(torch.nn.Module):  # no_grad and autocast regions: wrap_with_set_grad_enabled/autocast
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                y = self.lin(x)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                z = self.lin(x)
+            return y + z.float()
+
+    class Tied(torch.nn.Module):  # one storage behind a parameter, its tied copy and a view buffer
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = torch.nn.Embedding(20, 4)
+            self.out = torch.nn.Linear(4, 20, bias=False)
+            self.out.weight = self.emb.weight
+            self.register_buffer("rows", self.emb.weight.detach()[2:5])
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.out(self.emb(x)) + self.rows.sum()
+
+    class Dtypes(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            kinds = (torch.float16, torch.bfloat16, torch.int8, torch.bool, torch.float64, torch.complex64,
+                     torch.uint8, torch.int64, torch.float8_e4m3fn)  # fmt: skip
+            for i, dtype in enumerate(kinds):
+                self.register_buffer(f"b{i}", torch.ones(3, dtype=dtype))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + self.b0.float().sum() + self.b4.float().sum()
+
+    half = Dim("half", min=1, max=64)
+    seeded = Buffers()
+    with torch.no_grad():  # raw weight records that start like pickles and archives
+        for i, magic in enumerate((b"\x80\x02N.", b"PK\x03\x04", b"GGUF")):
+            raw = seeded.lin.weight.view(-1).view(torch.uint8)
+            raw[i * 16 : i * 16 + len(magic)] = torch.tensor(list(magic), dtype=torch.uint8)
+    return {
+        "buffers": torch.export.export(Buffers(), (torch.randn(2, 4),)),
+        "seeded": torch.export.export(seeded, (torch.randn(2, 4),)),
+        "dynamic": torch.export.export(
+            Dynamic(),
+            (torch.randn(6, 3), torch.randn(12, 3)),
+            dynamic_shapes={"x": {0: 2 * half}, "y": {0: 4 * half}},
+        ),
+        "branch": torch.export.export(Branch(), (torch.randn(3), torch.randn(3))),
+        "unbacked": torch.export.export(Unbacked(), (torch.tensor([1.0, -1.0, 2.0]),)),
+        "while_loop": torch.export.export(Loop(), (torch.randn(3),)),
+        "grad_modes": torch.export.export(GradModes(), (torch.randn(2, 4),)),
+        "tied_views": torch.export.export(Tied(), (torch.randint(0, 20, (3,)),)),
+        "dtypes": torch.export.export(Dtypes(), (torch.randn(2),)),
+        "buffers_decomposed": torch.export.export(Buffers(), (torch.randn(2, 4),)).run_decompositions(),
+    }
+
+
+Change = Callable[[str, bytes], bytes | None]
+
+
+def _pt2_repack(source: Path, target: Path, change: Change, add: dict[str, bytes]) -> None:
+    """The same archive rewritten record by record through torch's own PT2 writer."""
+    from torch.export.pt2_archive import PT2ArchiveWriter
+
+    written_by_writer = (".data/version", ".data/serialization_id", "byteorder")
+    with zipfile.ZipFile(source) as src, PT2ArchiveWriter(str(target)) as writer:
+        root = src.namelist()[0].split("/", 1)[0]
+        for info in src.infolist():
+            name = info.filename[len(root) + 1 :]
+            body = change(name, src.read(info))
+            if body is not None and name not in written_by_writer:
+                writer.write_bytes(name, body)
+        for name, body in add.items():
+            writer.write_bytes(name, body)
+
+
+def _edit_json(record: str, edit: Callable[[Any], None]) -> Callable[[str, bytes], bytes | None]:
+    def change(name: str, body: bytes) -> bytes:
+        if name != record:
+            return body
+        document = json.loads(body)
+        edit(document)
+        return json.dumps(document).encode()
+
+    return change
+
+
+def _declare_constant(path_name: str) -> Callable[[str, bytes], bytes | None]:
+    meta = {"path_name": path_name, "is_param": False, "use_pickle": True, "tensor_meta": None}
+    return _edit_json("data/constants/model_constants_config.json", lambda d: d["config"].update({"extra": meta}))
+
+
+def _pickled_constants(name: str, body: bytes) -> bytes | None:
+    if name == "data/constants/model_constants_config.json":
+        document = json.loads(body)
+        for meta in document["config"].values():
+            meta["use_pickle"] = True
+        return json.dumps(document).encode()
+    return tsave(Payload("pickled-constant")) if name == "data/constants/tensor_0" else body
+
+
+def archives_by_layout() -> None:
+    from torch.export.pt2_archive._package import package_pt2
+
+    tmp = OUT / "tmp-pt2"
+    tmp.mkdir(parents=True, exist_ok=True)
+    programs = _pt2_programs()
+    saved = {}
+    for name in ("buffers", "seeded", "branch", "unbacked", "while_loop", "grad_modes", "tied_views", "dtypes",
+                 "buffers_decomposed"):  # fmt: skip
+        saved[name] = tmp / f"pt2_{name}.pt2"
+        torch.export.save(programs[name], saved[name])
+    saved["dynamic"] = tmp / "pt2_dynamic_guards.pt2"
+    torch.export.save(programs["dynamic"], saved["dynamic"], extra_files={"note.txt": "derived dims"})
+    package_pt2(
+        tmp / "pt2_package_two_models.pt2",
+        exported_programs={"model": programs["buffers"], "branch": programs["branch"]},
+        extra_files={"module_info.json": "{}"},
+    )
+    saved["two"] = tmp / "pt2_package_two_models.pt2"
+    torch.serialization.set_crc32_options(False)
+    try:
+        torch.export.save(programs["buffers"], tmp / "pt2_crc0.pt2")
+        saved["crc0"] = tmp / "pt2_crc0.pt2"
+        put("safe", "torch_crc0.pt", tsave(architectures_free_state()))
+        put("malicious", "torch_crc0_payload.pt", tsave({"w": torch.ones(2), "x": Payload("crc0")}), "system (")
+    finally:
+        torch.serialization.set_crc32_options(True)
+    for path in saved.values():
+        put("safe", path.name, path=path)
+    base = saved["buffers"]
+    sample = tsave(((torch.ones(2, 4), Payload("sample-inputs")), {}))
+    hostile: dict[str, tuple[Callable[[str, bytes], bytes | None], dict[str, bytes], str]] = {
+        "pt2_opaque_object_payload.pt2": (
+            _declare_constant("opaque_obj_0"),
+            {"data/constants/opaque_obj_0": pickle.dumps(Payload("opaque-object"), protocol=2)},
+            "system (",
+        ),
+        "pt2_pickled_constant_payload.pt2": (_pickled_constants, {}, "system ("),
+        "pt2_sample_inputs_payload.pt2": (
+            lambda name, body: sample if name == "data/sample_inputs/model.pt" else body,
+            {},
+            "system (",
+        ),
+        "pt2_sympy_expression_payload.pt2": (
+            _edit_json("models/model.json", _sympy_payload),
+            {},
+            "symbolic expression",
+        ),
+        "pt2_guard_payload.pt2": (
+            _edit_json("models/model.json", lambda d: d.update(guards_code=[GUARD_PAYLOAD])),
+            {},
+            "guard",
+        ),
+    }
+    for name, (change, add, reason) in hostile.items():
+        _pt2_repack(base, tmp / name, change, add)
+        put("malicious", name, path=tmp / name, reason=reason)
+    # A torchbind object (a quantized linear's packed parameters) as TorchScript's pickler writes it.
+    packed = torch.ops.quantized.linear_prepack(torch.quantize_per_tensor(torch.randn(3, 4), 0.1, 0, torch.qint8))
+    custom = {"data/constants/custom_obj_0": torch._C._pickle_save(packed)}
+    _pt2_repack(base, tmp / "pt2_custom_object.pt2", _declare_constant("custom_obj_0"), custom)
+    put("safe", "pt2_custom_object.pt2", path=tmp / "pt2_custom_object.pt2")
+    put("safe", "pt2_legacy_layout.pt2", _legacy_export(programs["buffers"]))
+    hostile_inputs = _legacy_export(programs["buffers"], example_inputs=sample)
+    put("malicious", "pt2_legacy_inputs_payload.pt2", hostile_inputs, "system (")
+    for order in ("little", "big"):
+        put("safe", f"gguf_{order}_endian.gguf", _gguf(order))
+    shutil.rmtree(tmp)
+    prove_archive_labels()
+
+
+def _legacy_export(program: Any, example_inputs: bytes | None = None) -> bytes:
+    """The flat layout `torch.export.save` wrote before the PT2 archive (torch 2.1 to 2.4), which
+    `torch.export.load` still reads, assembled from torch's own serializer as those versions did."""
+    from torch._export.serde.schema import SCHEMA_VERSION
+    from torch._export.serde.serialize import serialize
+
+    artifact = serialize(program)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("serialized_exported_program.json", artifact.exported_program)
+        archive.writestr("serialized_state_dict.pt", artifact.state_dict)
+        archive.writestr("serialized_constants.pt", artifact.constants)
+        archive.writestr("serialized_example_inputs.pt", example_inputs or artifact.example_inputs)
+        archive.writestr("version", ".".join(map(str, SCHEMA_VERSION)))
+    return out.getvalue()
+
+
+def architectures_free_state() -> dict[str, torch.Tensor]:
+    """A state dict that needs no transformers: the convnet's tensors of several dtypes."""
+    conv = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Linear(4, 2))
+    state = dict(conv.state_dict())
+    state["half"] = torch.randn(5).half()
+    return state
+
+
+GUARD_PAYLOAD = "__import__('os').system('echo pwn-guard') == 0"
+
+
+def _sympy_payload(program: Any) -> None:
+    # The placeholder's first size becomes an expression: sympy.sympify evaluates it in torch.export.load.
+    sizes = program["graph_module"]["graph"]["tensor_values"]["x"]["sizes"]
+    sizes[0] = {"as_expr": {"expr_str": "__import__('os').system('echo pwn-sympy')", "hint": {"as_int": 2}}}
+
+
+def _gguf(order: str) -> bytes:
+    import gguf
+
+    path = OUT / f"tmp-{order}.gguf"
+    endian = gguf.GGUFEndian.BIG if order == "big" else gguf.GGUFEndian.LITTLE
+    writer = gguf.GGUFWriter(str(path), "llama", endianess=endian)
+    writer.add_block_count(1)
+    writer.add_chat_template("{% for m in messages %}{{ m['role'] + ': ' + m['content'] }}{% endfor %}")
+    writer.add_token_list([f"tok{i}" for i in range(40)])
+    writer.add_array("tokenizer.ggml.scores", [float(i) for i in range(40)])
+    data = np.random.rand(4, 32).astype(np.float32)
+    writer.add_tensor("f32", data)
+    writer.add_tensor("f16", data.astype(np.float16))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    body = path.read_bytes()
+    path.unlink()
+    return body
+
+
+_PROVE = """
+import sys, torch
+path, kind = sys.argv[1], sys.argv[2]
+if path.endswith(".pt2"):
+    ep = torch.export.load(path)
+    args, kwargs = ep.example_inputs
+    ep.module()(*args, **kwargs)  # the guards function built from guards_code runs on each call
+elif path.endswith(".gguf"):
+    import gguf
+    reader = gguf.GGUFReader(path)
+    assert [t.name for t in reader.tensors] == ["f32", "f16"], reader.tensors
+else:
+    torch.load(path, weights_only=kind == "safe")
+print("loaded")
+"""
+
+
+def prove_archive_labels() -> None:
+    """Each label of this section proven by loading the file in a throwaway process."""
     import sys
 
+    for key, entry in MANIFEST.items():
+        name = key.split("/", 1)[1]
+        if not (name.startswith(("pt2_", "gguf_", "torch_crc0"))):
+            continue
+        run = subprocess.run(
+            [sys.executable, "-c", _PROVE, str(OUT / key), entry["expect"]], capture_output=True, text=True, timeout=600
+        )
+        ran = "pwn-" in run.stdout
+        if entry["expect"] == "malicious" and not ran:
+            raise SystemExit(f"{key}: the payload did not run on load\n{run.stdout}{run.stderr[-2000:]}")
+        if entry["expect"] == "safe" and (ran or "loaded" not in run.stdout):
+            raise SystemExit(f"{key}: a safe file did not load\n{run.stdout}{run.stderr[-2000:]}")
+        print(f"proved {key}: {'payload ran' if ran else 'loaded'}")
+
+
+def only_archives() -> None:
+    """Regenerate this section alone, keeping every other file and manifest entry."""
+    MANIFEST.update(json.loads((OUT / "MANIFEST.json").read_text()))
+    for key in [k for k in MANIFEST if k.split("/", 1)[1].startswith(("pt2_", "gguf_", "torch_crc0"))]:
+        del MANIFEST[key]
+    archives_by_layout()
+    write_manifest()
+
+
+if __name__ == "__main__":
+    import sys
+
+    struct.calcsize("<Q")
     if sys.argv[1:] == ["compressed"]:
         add_compressed_families()
+    elif sys.argv[1:] == ["--only", "archives"]:
+        only_archives()
     else:
         main()
