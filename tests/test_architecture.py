@@ -25,7 +25,7 @@ ALLOWED = {
     "text": set(),
     "jsonread": set(),
     "__main__": {"cli"},
-    "__init__": {"api"},
+    "__init__": {"api", "runtime"},  # `guard` and `LockGuardError`, by name, imported on first use
 }
 
 

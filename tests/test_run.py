@@ -302,3 +302,12 @@ def test_run_isolate_hides_tokens_and_the_network(project: Path, hub: FakeHub) -
     assert out["net"] != "connected"
     bad = modellock("run", "--allow-env", "X", "--", "true", cwd=project)
     assert bad.returncode == 2 and "--allow-env goes with --isolate" in bad.stderr
+
+
+def test_the_guard_is_public() -> None:
+    import modellock
+    import modellock.runtime
+
+    assert modellock.guard is modellock.runtime.guard
+    assert modellock.LockGuardError is modellock.runtime.LockGuardError
+    assert "guard" in modellock.__all__
