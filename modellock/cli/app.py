@@ -15,6 +15,7 @@ from modellock.cli import (  # noqa: F401 - they register their commands
     lock_cmd,
     oci_cmd,
     project_cmd,
+    run_cmd,
     scan_cmd,
     sign_cmd,
 )
