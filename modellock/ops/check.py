@@ -59,6 +59,12 @@ def manifest_differences(model: LockedModel, spec: ModelSpec, project_dir: Path)
         why = "requires a signature" if spec.require_signature else "configures a signature"
         found.append(f"the manifest {why} and the lock records none")
     config = spec.signature
+    if signature is not None:
+        from modellock.ops.signatures import DEFAULT_SIGNATURE
+
+        expected = config.path if config is not None and config.path is not None else DEFAULT_SIGNATURE
+        if signature.path != expected:
+            found.append(f"the lock records the signature at {signature.path!r}, the manifest's is {expected!r}")
     if signature is not None and config is not None:
         if config.mode != signature.mode:
             found.append(f"the lock records a {signature.mode}-mode signature, the manifest asks for {config.mode}")

@@ -14,7 +14,7 @@ from modellock.errors import CheckFailed, ConfigError
 from modellock.project.lockfile import LockedFile, LockedModel, LockedSignature
 from modellock.project.manifest import ModelSpec
 from modellock.signing.bundle import Attestation, Signer, bundle_kind, key_hint, load_public_key, verify_bundle
-from modellock.signing.oms import Coverage, SignatureInvalid, compare, parse_statement
+from modellock.signing.oms import Coverage, SignatureInvalid, compare, ignored, parse_statement
 from modellock.signing.trust import TrustRoot, load_trust_root
 from modellock.store.blobs import Store
 
@@ -99,6 +99,19 @@ def _read_manifest_file(project_dir: Path, relative: str, what: str) -> bytes:
         raise ConfigError(f"cannot read the {what}: {exc.strerror}", file=str(path)) from None
 
 
+def hidden_by_signature_path(sig_path: str, sig_blake3: str, files: Collection[LockedFile]) -> list[str]:
+    """Locked files the signature's own path would exclude from coverage, other than the bundle itself.
+
+    The coverage check skips the signature file (and anything under its path); the path comes from
+    the lock, which anyone can reseal, so naming a weights file there must not leave it unsigned.
+    """
+    return sorted(
+        f.path
+        for f in files
+        if ignored(f.path, (sig_path,)) and not (f.path == sig_path and f.blake3 == sig_blake3)
+    )
+
+
 def _check(
     attestation: Attestation,
     model: str,
@@ -106,8 +119,16 @@ def _check(
     store: Store,
     sig_path: str,
     repo_paths: Collection[str] | None,
+    sig_blake3: str,
 ) -> Coverage:
     where = f"{model}: {sig_path}"
+    hidden = hidden_by_signature_path(sig_path, sig_blake3, files)
+    if hidden:
+        raise SignatureInvalid(
+            f"{where}: the signature's path names locked files that are not the signature: {', '.join(hidden[:5])}",
+            hint="the lock was edited or forged (its signature path hides files from the signature); nothing was "
+            "installed",
+        )
     manifest = parse_statement(attestation.payload_type, attestation.payload, where)
     by_path = {f.path: f for f in files}
     selected = {f.path: {"sha256": f.sha256, "blake3": f.blake3, "size": str(f.size)} for f in files}
@@ -183,7 +204,7 @@ def attest_for_lock(
     root = trust.get() if mode == "sigstore" else None
     attestation = verify_bundle(raw, signer, root, where)
     reason = _trust_reason(spec, old, attestation, discarded, accept_new_signer=accept_new_signer)
-    coverage = _check(attestation, spec.name, files, store, signature.path, repo_paths)
+    coverage = _check(attestation, spec.name, files, store, signature.path, repo_paths, signature.blake3)
     public_key = ""
     if mode == "key":
         from cryptography.hazmat.primitives import serialization
@@ -301,4 +322,4 @@ def attest_for_sync(
     attestation = verify_bundle(raw, signer, trust.get() if signature.mode == "sigstore" else None, where)
     if signature.mode == "certificate" and attestation.key != signature.key:
         raise SignatureInvalid(f"{where}: the chain leads to a different root than the one locked")
-    _check(attestation, model.name, list(model.files), store, signature.path, None)
+    _check(attestation, model.name, list(model.files), store, signature.path, None, signature.blake3)
