@@ -13,6 +13,7 @@ import binascii
 import json
 from typing import Any, Literal
 
+from modellock import jsonread
 from modellock.signing.oms import PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, SignatureInvalid
 
 Method = Literal["sigstore", "key", "certificate"]
@@ -65,9 +66,10 @@ def check_shape(raw: bytes, where: str) -> Method:
     if not raw.strip():
         raise _refuse(where, "the signature file is empty")
     try:
-        bundle = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise _refuse(where, "the signature file is not JSON") from None
+        bundle = jsonread.loads(raw, "the bundle")
+    except jsonread.MalformedJSON as exc:
+        # Too deep is said as such (the same words as every other bounded JSON read), not as "not JSON".
+        raise _refuse(where, exc.message if exc.too_deep else "the signature file is not JSON") from None
     if not isinstance(bundle, dict):
         raise _refuse(where, "the signature file is not a JSON object")
     media = bundle.get("mediaType")
