@@ -3,20 +3,25 @@ arrives in pull requests, and anyone can recompute its seals), a hostile Hub, ho
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import blake3
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from modellock.ops.project import write_lock
-from modellock.project.lockfile import Lockfile, content_digest
+from modellock.project.lockfile import LockedSignature, Lockfile, content_digest
 from modellock.project.lockread import loads, read_lock
 from tests.helpers import cli
 from tests.hub import FakeHub
 from tests.samples import weights
-from tests.test_signatures import FILES
+from tests.sigstore_fake import sign_with_key, statement
+from tests.test_signatures import FILES, signed  # noqa: F401  (fixture)
 from tests.test_signer_pins import key_signed  # noqa: F401  (fixture)
 
 EVIL = weights(b"\x66" * 4096)
@@ -103,3 +108,35 @@ def test_hidden_by_signature_path(sig_path: str, paths: list[str], hidden: list[
         for p in paths
     ]
     assert hidden_by_signature_path(sig_path, bundle, files) == hidden
+
+
+def test_a_key_mode_record_without_a_pinned_key_is_not_the_manifests(
+    signed: Path, hub: FakeHub
+) -> None:
+    """`lock` never trusts a key-signed bundle on first use; a resealed lock that turned a Sigstore record into
+    a key record (the attacker's key, their bundle over their weights in a PR commit) was installed by sync."""
+    project = signed
+    assert cli("lock").exit_code == 0 and cli("sync").exit_code == 0
+    attacker = ec.generate_private_key(ec.SECP256R1())
+    evil_files = {**FILES, "model.safetensors": EVIL}
+    bundle = json.dumps(sign_with_key(statement(evil_files), attacker)).encode()
+    repo = hub.repos[("model", "acme/signed")]
+    commit = repo.commit({**evil_files, "model.sig": bundle}, branch=None, parent=repo.branches["main"])
+    repo.prs[1] = commit
+    lock_path = project / "modellock.lock"
+    model = read_lock(lock_path).get("m")  # type: ignore[union-attr]
+    assert model is not None and model.signature is not None and model.signature.mode == "sigstore"
+    data = {**evil_files, "model.sig": bundle}
+    files = tuple(replace(f, size=len(data[f.path]), blake3=blake3.blake3(data[f.path]).hexdigest(),
+                          sha256=hashlib.sha256(data[f.path]).hexdigest()) for f in model.files)  # fmt: skip
+    der = attacker.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    fingerprint = "sha256:" + hashlib.sha256(der).hexdigest()
+    record = LockedSignature("model.sig", len(bundle), blake3.blake3(bundle).hexdigest(),
+                             hashlib.sha256(bundle).hexdigest(), "key", fingerprint, key=fingerprint,
+                             public_key=base64.b64encode(der).decode(), covers=2)  # fmt: skip
+    _forge(lock_path, "m", commit=commit, files=files, signature=record)
+    check = cli("lock", "--check")
+    assert check.exit_code == 1 and "key-mode signature, and the manifest pins no public key" in check.stderr
+    run = cli("sync")  # re-locked from the Hub's main, as the manifest says
+    assert (project / "models" / "m" / "model.safetensors").read_bytes() == FILES["model.safetensors"], run.stdout
+    assert read_lock(lock_path).get("m").signature.mode == "sigstore"  # type: ignore[union-attr]

@@ -65,6 +65,13 @@ def manifest_differences(model: LockedModel, spec: ModelSpec, project_dir: Path)
         expected = config.path if config is not None and config.path is not None else DEFAULT_SIGNATURE
         if signature.path != expected:
             found.append(f"the lock records the signature at {signature.path!r}, the manifest's is {expected!r}")
+        if config is None and signature.mode != "sigstore":
+            # `lock` trusts only a Sigstore signer on first use: a key or a chain must be pinned to count.
+            pin = "public key" if signature.mode == "key" else "certificate chain"
+            found.append(
+                f"the lock records a {signature.mode}-mode signature, and the manifest pins no {pin} "
+                "(`lock` trusts only a Sigstore signer on first use)"
+            )
     if signature is not None and config is not None:
         if config.mode != signature.mode:
             found.append(f"the lock records a {signature.mode}-mode signature, the manifest asks for {config.mode}")
