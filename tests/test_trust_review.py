@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from modellock.ops.project import write_lock
 from modellock.project.lockfile import LockedSignature, Lockfile, content_digest
 from modellock.project.lockread import loads, read_lock
+from modellock.project.manifest import load_manifest
 from tests.helpers import cli
 from tests.hub import FakeHub
 from tests.samples import weights
@@ -140,3 +141,53 @@ def test_a_key_mode_record_without_a_pinned_key_is_not_the_manifests(
     run = cli("sync")  # re-locked from the Hub's main, as the manifest says
     assert (project / "models" / "m" / "model.safetensors").read_bytes() == FILES["model.safetensors"], run.stdout
     assert read_lock(lock_path).get("m").signature.mode == "sigstore"  # type: ignore[union-attr]
+
+
+def _repo_with_pr(hub: FakeHub, commits: int = 1) -> tuple[str, str]:
+    repo = hub.repo("acme/m")
+    first = repo.commit({"config.json": b"{}", "model.safetensors": weights(b"\x01" * 64)})
+    for i in range(commits - 1):
+        repo.commit({"notes.md": b"%d" % i}, keep=True)
+    pr = repo.commit({"model.safetensors": EVIL}, branch=None, parent=repo.branches["main"], keep=True)
+    repo.prs[1] = pr
+    return first, pr
+
+
+def _manifest(project: Path, revision: str) -> None:
+    (project / "modellock.toml").write_text(f'[models.m]\nrepo = "acme/m"\nrevision = "{revision}"\n')
+
+
+def test_a_history_that_never_ends_fails_closed(project: Path, hub: FakeHub) -> None:
+    """A Hub whose commit listing links back to itself held `lock` (48,000 requests in 30 s, no end) while it
+    looked for a hash on the branches; `lock --check --remote` the same."""
+    first, pr = _repo_with_pr(hub)
+    _manifest(project, first)
+    assert cli("lock").exit_code == 0
+    hub.faults.history_loop = True
+    _manifest(project, pr)
+    fingerprint = load_manifest(project / "modellock.toml").models["m"].fingerprint()
+    _forge(project / "modellock.lock", "m", requested=pr, commit=pr, fingerprint=fingerprint)
+    for args in (("lock", "--upgrade"), ("lock", "--check", "--remote")):
+        hub.requests.clear()
+        before = (project / "modellock.lock").read_text()
+        run = cli(*args)
+        assert run.exit_code in (1, 2) and "lists commit" in run.stderr and "twice" in run.stderr, (args, run.stderr)
+        assert (project / "modellock.lock").read_text() == before
+        assert len([r for r in hub.requests if "/commits/" in r[1]]) < 100
+
+
+def test_a_history_longer_than_the_bound_fails_closed(
+    project: Path, hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import modellock.sources.huggingface as hf
+
+    monkeypatch.setattr(hf, "MAX_HISTORY", 5)
+    hub.page_size = 2
+    _, pr = _repo_with_pr(hub, commits=12)
+    _manifest(project, pr)
+    run = cli("lock")
+    assert run.exit_code == 2 and "has more than 5 commits; not searched further" in run.stderr, run.stderr
+    assert not (project / "modellock.lock").exists()
+    monkeypatch.setattr(hf, "MAX_HISTORY", 100)
+    run = cli("lock")  # within the bound: the pull request is named, as before
+    assert run.exit_code == 1 and "only in refs/pr/1" in run.stderr, run.stderr
