@@ -78,7 +78,8 @@ def test_a_signature_record_naming_a_locked_file_does_not_hide_it_from_the_signa
     _forge(lock_path, "keysigned", commit=commit, files=files,
            signature=replace(model.signature, path="model.safetensors"))  # fmt: skip
     check = cli("lock", "--check")
-    assert check.exit_code == 1 and "the lock records the signature at 'model.safetensors'" in check.stdout + check.stderr
+    assert check.exit_code == 1
+    assert "the lock records the signature at 'model.safetensors'" in check.stdout + check.stderr
     run = cli("sync", "--frozen")  # the lock is the policy: its own record must not hide a file
     assert run.exit_code == 1 and "names locked files that are not the signature: model.safetensors" in run.stderr
     assert (project / "models" / "keysigned" / "model.safetensors").read_bytes() == FILES["model.safetensors"]
@@ -105,14 +106,14 @@ def test_hidden_by_signature_path(sig_path: str, paths: list[str], hidden: list[
 
     bundle = "b" * 64
     files = [
-        LockedFile(p.removesuffix("=bundle"), 1, bundle if p.endswith("=bundle") else "a" * 64, "c" * 64)
-        for p in paths
+        LockedFile(p.removesuffix("=bundle"), 1, bundle if p.endswith("=bundle") else "a" * 64, "c" * 64) for p in paths
     ]
     assert hidden_by_signature_path(sig_path, bundle, files) == hidden
 
 
 def test_a_key_mode_record_without_a_pinned_key_is_not_the_manifests(
-    signed: Path, hub: FakeHub
+    signed: Path,  # noqa: F811
+    hub: FakeHub,
 ) -> None:
     """`lock` never trusts a key-signed bundle on first use; a resealed lock that turned a Sigstore record into
     a key record (the attacker's key, their bundle over their weights in a PR commit) was installed by sync."""
@@ -130,7 +131,8 @@ def test_a_key_mode_record_without_a_pinned_key_is_not_the_manifests(
     data = {**evil_files, "model.sig": bundle}
     files = tuple(replace(f, size=len(data[f.path]), blake3=blake3.blake3(data[f.path]).hexdigest(),
                           sha256=hashlib.sha256(data[f.path]).hexdigest()) for f in model.files)  # fmt: skip
-    der = attacker.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = attacker.public_key().public_bytes(serialization.Encoding.DER, spki)
     fingerprint = "sha256:" + hashlib.sha256(der).hexdigest()
     record = LockedSignature("model.sig", len(bundle), blake3.blake3(bundle).hexdigest(),
                              hashlib.sha256(bundle).hexdigest(), "key", fingerprint, key=fingerprint,
@@ -191,3 +193,40 @@ def test_a_history_longer_than_the_bound_fails_closed(
     monkeypatch.setattr(hf, "MAX_HISTORY", 100)
     run = cli("lock")  # within the bound: the pull request is named, as before
     assert run.exit_code == 1 and "only in refs/pr/1" in run.stderr, run.stderr
+
+
+def test_a_lock_whose_commit_is_not_the_manifests_hash_is_refused_offline(project: Path, hub: FakeHub) -> None:
+    """The manifest names a published commit by hash; a resealed lock keeps `requested` and moves `commit` to
+    a pull request's. `lock --check` passed, `lock` kept it (sticky) and `sync` installed the PR's weights."""
+    first, pr = _repo_with_pr(hub)
+    _manifest(project, first)
+    assert cli("lock").exit_code == 0
+    lock_path = project / "modellock.lock"
+    good = lock_path.read_text()
+    model = read_lock(lock_path).get("m")  # type: ignore[union-attr]
+    assert model is not None
+    files = tuple(replace(f, blake3=blake3.blake3(EVIL).hexdigest(), sha256=hashlib.sha256(EVIL).hexdigest(),
+                          size=len(EVIL)) if f.path == "model.safetensors" else f for f in model.files)  # fmt: skip
+    _forge(lock_path, "m", commit=pr, files=files)
+    run = cli("lock", "--check")
+    assert run.exit_code == 1 and f"requested commit {first[:7]} is not the locked {pr[:7]}" in run.stderr, run.stderr
+    run = cli("sync", "--frozen")  # no manifest: still the lock's own contradiction
+    assert run.exit_code == 1 and not (project / "models" / "m").exists(), run.stdout
+    run = cli("lock")  # the entry is not believed: re-resolved from the manifest's hash
+    assert run.exit_code == 0 and lock_path.read_text() == good, run.stderr
+
+
+@pytest.mark.parametrize(
+    ("requested", "commit", "problem"),
+    [
+        ("a" * 40, "a" * 40, False),
+        ("a" * 40, "b" * 40, True),
+        ("main", "b" * 40, False),
+        ("refs/pr/1", "b" * 40, False),
+        ("v1", "b" * 40, False),
+    ],
+)
+def test_requested_commit_problem(requested: str, commit: str, problem: bool) -> None:
+    from modellock.ops.reach import requested_commit_problem
+
+    assert (requested_commit_problem(requested, commit) is not None) == problem

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modellock.ops.edgecheck import edge_problems
+from modellock.ops.reach import requested_commit_problem
 from modellock.project.lockfile import LockedModel, Lockfile, content_digest
 from modellock.project.lockread import loads_checked
 from modellock.project.manifest import Manifest, ModelSpec
@@ -139,6 +140,10 @@ def _lock_problems(lock: Lockfile, manifest: Manifest) -> list[Problem]:
     clash = claims_problem((model_claim(m) for m in lock.models), project_dir)
     if clash is not None:
         problems.append(Problem(clash[0], f"cannot be installed: {clash[1]}"))
+    # A resealed lock can move `commit` while `requested` still says the manifest's hash.
+    problems.extend(
+        Problem(m.name, why) for m in lock.models if (why := requested_commit_problem(m.requested, m.commit))
+    )
     # Offline, from the lock alone: every edge still names its parent's locked commit and file set.
     problems.extend(Problem(name, message) for name, message in edge_problems(lock.models))
     return problems

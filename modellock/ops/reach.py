@@ -61,6 +61,13 @@ def _walk(source: Source, ref: RepoRef, head: str, commit: str, seen: set[str]) 
     return False
 
 
+def requested_commit_problem(requested: str, commit: str) -> str | None:
+    """A lock entry that asks for a commit by hash and locks another contradicts itself (offline, no Hub needed)."""
+    if _COMMIT.match(requested) and requested != commit:
+        return f"requested commit {requested[:7]} is not the locked {commit[:7]}"
+    return None
+
+
 def refuse_unpublished(spec: ModelSpec, ref: RepoRef, commit: str, source: Source) -> None:
     """At `lock`: a revision given by hash must be on a branch or tag (exit 1 otherwise, before any download).
 
