@@ -230,3 +230,49 @@ def test_requested_commit_problem(requested: str, commit: str, problem: bool) ->
     from modellock.ops.reach import requested_commit_problem
 
     assert (requested_commit_problem(requested, commit) is not None) == problem
+
+
+@pytest.mark.parametrize("spell", [lambda c: c[:7], lambda c: c[:12], lambda c: c[:7].upper()])
+def test_a_short_hash_of_a_pull_request_commit_is_refused(project: Path, hub: FakeHub, spell) -> None:  # type: ignore[no-untyped-def]
+    """The Hub resolves unique hash prefixes: `revision = "<7 hex of a PR commit>"` was locked without the
+    branch-or-tag check that a full hash gets; and a short hash of a published commit failed `--remote`."""
+    first, pr = _repo_with_pr(hub)
+    revision = spell(pr)
+    if not hub.repos[("model", "acme/m")].resolve(revision):
+        pytest.skip("the emulator resolves lower-case prefixes only")
+    _manifest(project, revision)
+    run = cli("lock")
+    assert run.exit_code == 1 and "only in refs/pr/1" in run.stderr, run.stderr
+    assert not (project / "modellock.lock").exists()
+    _manifest(project, spell(first))  # a published commit by short hash: locked, and proved
+    assert cli("lock").exit_code == 0
+    run = cli("lock", "--check", "--remote")
+    assert run.exit_code == 0, run.stderr
+    _manifest(project, revision)
+    fingerprint = load_manifest(project / "modellock.toml").models["m"].fingerprint()
+    _forge(project / "modellock.lock", "m", requested=revision, commit=pr, fingerprint=fingerprint)
+    run = cli("lock", "--check", "--remote")
+    assert run.exit_code == 1 and "only in refs/pr/1" in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize(
+    ("revision", "branches", "tags", "expected"),
+    [
+        ("a" * 40, {}, {}, True),
+        ("abcdef1", {}, {}, True),
+        ("ABCDEF1", {}, {}, True),
+        ("abcdef1", {"abcdef1": "x"}, {}, False),  # a branch spelled in hex is a name
+        ("abcdef1", {}, {"abcdef1": "x"}, False),
+        ("abcdef2", {}, {}, False),  # not a prefix of the commit
+        ("main", {"main": "x"}, {}, False),
+        ("abc", {}, {}, False),  # too short to be a hash
+    ],
+)
+def test_by_hash(revision: str, branches: dict[str, str], tags: dict[str, str], expected: bool) -> None:
+    from modellock.ops.reach import by_hash
+    from modellock.sources.interface import Refs
+
+    commit = "abcdef1" + "0" * 33
+    if revision == "a" * 40:
+        commit = revision
+    assert by_hash(revision, commit, Refs(branches=branches, tags=tags, pull_requests={})) is expected
