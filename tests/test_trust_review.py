@@ -276,3 +276,24 @@ def test_by_hash(revision: str, branches: dict[str, str], tags: dict[str, str], 
     if revision == "a" * 40:
         commit = revision
     assert by_hash(revision, commit, Refs(branches=branches, tags=tags, pull_requests={})) is expected
+
+
+@pytest.mark.parametrize("link", ["signatures", "signatures/m"])
+def test_sign_never_writes_through_a_symlinked_signatures_directory(
+    project: Path, hub: FakeHub, tmp_path: Path, link: str
+) -> None:
+    """A checkout can carry `signatures -> ~/somewhere` (git commits symlinks): `sign NAME` wrote
+    model.sig (and swept temporary-looking files) in the directory the link names."""
+    from tests.test_sign import key_pair
+
+    _repo_with_pr(hub)
+    _manifest(project, "main")
+    assert cli("lock").exit_code == 0
+    private, _ = key_pair(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (project / link).parent.mkdir(parents=True, exist_ok=True)
+    (project / link).symlink_to(outside, target_is_directory=True)
+    run = cli("sign", "m", "--key", str(private))
+    assert run.exit_code == 2 and "symbolic link" in run.stderr, run.stderr
+    assert list(outside.rglob("*")) == []

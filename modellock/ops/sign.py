@@ -22,6 +22,7 @@ from modellock.signing.directory import DEFAULT_IGNORES, canonical_ignore, enume
 from modellock.signing.statement import Serialization, Signed, build_statement, shard_resources
 from modellock.store import atomic
 from modellock.store.blobs import Store
+from modellock.store.installed import symlinked_part
 
 SIGNATURE_NAME = "model.sig"
 DEFAULT_SHARD_SIZE = 1_000_000_000
@@ -168,6 +169,14 @@ def prepare_locked(
     """The statement over a locked model's files, from the lock's digests once the store's bytes are proved."""
     serialization = serialization_for(options, (SIGNATURE_NAME,))
     signature = options.signature or project_dir / "signatures" / model.name / SIGNATURE_NAME
+    if options.signature is None:
+        # A checkout can carry `signatures -> elsewhere` (git commits links): the default place is the project's.
+        linked = symlinked_part(project_dir, "signatures", model.name, SIGNATURE_NAME)
+        if linked is not None:
+            raise UsageError(
+                f"{linked} is a symbolic link; refusing to write {model.name}'s signature through it",
+                hint="remove the link, or pass --signature with the path to write",
+            )
     files = [f for f in model.files if not is_ignored(f.path, serialization.ignore_paths)]
     if not files:
         raise UsageError(f"{model.name}: every locked file is ignored; nothing to sign")
