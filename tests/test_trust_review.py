@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -297,3 +298,32 @@ def test_sign_never_writes_through_a_symlinked_signatures_directory(
     run = cli("sign", "m", "--key", str(private))
     assert run.exit_code == 2 and "symbolic link" in run.stderr, run.stderr
     assert list(outside.rglob("*")) == []
+
+
+@pytest.mark.parametrize("flags", [("--serialization", "shards", "--shard-size", "1000"), ("--hash", "blake2b")])
+def test_sign_hashes_only_bytes_that_are_the_locks(
+    project: Path, hub: FakeHub, tmp_path: Path, flags: tuple[str, ...]
+) -> None:
+    """Shards and BLAKE2b are hashed from the store's blob after a stat-only check: a same-size edit with
+    its mtime put back (or one landing between check and hash) was signed as if it were the locked file."""
+    from modellock.store.blobs import Store
+    from tests.test_sign import key_pair
+
+    _repo_with_pr(hub)
+    _manifest(project, "main")
+    assert cli("lock").exit_code == 0
+    private, _ = key_pair(tmp_path)
+    model = read_lock(project / "modellock.lock").get("m")  # type: ignore[union-attr]
+    assert model is not None
+    f = next(f for f in model.files if f.path == "model.safetensors")
+    blob = Store(tmp_path / "store").blob_path(f.blake3)
+    st = blob.stat()
+    blob.chmod(0o644)
+    data = bytearray(blob.read_bytes())
+    data[-1] ^= 1
+    blob.write_bytes(bytes(data))
+    os.utime(blob, ns=(st.st_atime_ns, st.st_mtime_ns))
+    blob.chmod(st.st_mode & 0o777)
+    run = cli("sign", "m", "--key", str(private), *flags)
+    assert run.exit_code == 1 and "no longer match the lock" in run.stderr, run.stdout + run.stderr
+    assert not (project / "signatures").exists()

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import blake3
+
 from modellock.errors import CheckFailed, IntegrityError, UsageError
 from modellock.project.lockfile import LockedModel, Lockfile
 from modellock.project.paths import unsafe_reason
@@ -189,7 +191,15 @@ def prepare_locked(
             resources.append(Signed(f.path, serialization.hash_type, digest))
             continue
         blob = store.blob_path(f.blake3)
-        ranges = hash_ranges(blob, f.size, serialization.hash_type, serialization.shard_size)
+        # The check above may rest on the blob's stat alone, and the blob can change after it: the bytes
+        # hashed for the signature are the ones proved to be the lock's, in the same read.
+        whole = blake3.blake3()
+        ranges = hash_ranges(blob, f.size, serialization.hash_type, serialization.shard_size, also=whole)
+        if whole.hexdigest() != f.blake3:
+            raise IntegrityError(
+                f"{model.name}: {f.path}: the store's bytes no longer match the lock",
+                hint="run `modellock sync` to fetch them again; nothing was signed",
+            )
         if not ranges:
             empty.append(f.path)
         resources += shard_resources(f.path, ranges, serialization)
