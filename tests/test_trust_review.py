@@ -327,3 +327,45 @@ def test_sign_hashes_only_bytes_that_are_the_locks(
     run = cli("sign", "m", "--key", str(private), *flags)
     assert run.exit_code == 1 and "no longer match the lock" in run.stderr, run.stdout + run.stderr
     assert not (project / "signatures").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--key", "/dev/zero"), "larger than 1 MiB, so not a key"),
+        (("--key", "key.pem", "--password-file", "pw.txt"), "the private key is not encrypted, but a password"),
+        (("--key", "enc.pem"), "the private key is encrypted"),
+        (("--key", "enc.pem", "--password-file", "bad.txt"), "not a PEM private key, or the password is wrong"),
+        (("--key", "key.pem", "--certificate", "/dev/zero"), "larger than 1 MiB"),
+    ],
+)
+def test_hostile_key_files_are_usage_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], message: str
+) -> None:
+    """`/dev/zero` as a key was `internal error: MemoryError`; a password for a plain key said it was encrypted."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    plain = serialization.NoEncryption()
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, plain)
+    )
+    encrypted = serialization.BestAvailableEncryption(b"pw")
+    (tmp_path / "enc.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encrypted)
+    )
+    (tmp_path / "pw.txt").write_bytes(b"pw\n")
+    (tmp_path / "bad.txt").write_bytes(b"nope\n")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_bytes(b"{}")
+    monkeypatch.chdir(tmp_path)
+    run = cli("sign", "model", *args)
+    assert run.exit_code == 2 and message in run.stderr and "internal error" not in run.stderr, run.stderr
+    assert not (model / "model.sig").exists()
+
+
+def test_a_manifest_key_path_naming_dev_zero_is_a_config_error(key_signed: Path) -> None:  # noqa: F811
+    (key_signed / "modellock.toml").write_text(
+        '[models.keysigned]\nrepo = "acme/keysigned"\nsignature = { public-key = "/dev/zero" }\n'
+    )
+    run = cli("lock")
+    assert run.exit_code == 2 and "larger than 1 MiB" in run.stderr and "internal error" not in run.stderr, run.stderr

@@ -108,10 +108,11 @@ def _manifest_key(project_dir: Path, relative: str) -> str | None:
     import base64
 
     from modellock.errors import ModellockError
+    from modellock.project.smallfile import read_small
     from modellock.signing.bundle import load_public_key
 
     try:
-        key = load_public_key((project_dir / relative).read_bytes())
+        key = load_public_key(read_small(project_dir / relative))
     except (OSError, ModellockError):
         return None
     from cryptography.hazmat.primitives import serialization

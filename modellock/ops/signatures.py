@@ -92,9 +92,11 @@ def _digest_of(store: Store, files: dict[str, LockedFile]):  # type: ignore[no-u
 
 
 def _read_manifest_file(project_dir: Path, relative: str, what: str) -> bytes:
+    from modellock.project.smallfile import read_small
+
     path = project_dir / relative
     try:
-        return path.read_bytes()
+        return read_small(path)
     except OSError as exc:
         raise ConfigError(f"cannot read the {what}: {exc.strerror}", file=str(path)) from None
 
