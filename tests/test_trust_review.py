@@ -369,3 +369,18 @@ def test_a_manifest_key_path_naming_dev_zero_is_a_config_error(key_signed: Path)
     )
     run = cli("lock")
     assert run.exit_code == 2 and "larger than 1 MiB" in run.stderr and "internal error" not in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("digest", [None, "", "x", 1, [], ["sha256"], {"sha256": 1}, {}])
+def test_a_subject_digest_of_the_wrong_shape_is_a_signature_refusal(digest: object) -> None:
+    """Found by mutating signed statements: a subject `digest` that is not an object was an internal error."""
+    from modellock.signing.oms import PAYLOAD_TYPE, SignatureInvalid, parse_statement
+    from modellock.signing.statement import Serialization, Signed, build_statement
+
+    payload, _ = build_statement(
+        "m", [Signed("w.bin", "sha256", "ab" * 32)], Serialization("files", "sha256", None, ())
+    )
+    statement = json.loads(payload)
+    statement["subject"][0]["digest"] = digest
+    with pytest.raises(SignatureInvalid, match="the subject digest does not match"):
+        parse_statement(PAYLOAD_TYPE, json.dumps(statement).encode(), "m: model.sig")
