@@ -384,3 +384,29 @@ def test_a_subject_digest_of_the_wrong_shape_is_a_signature_refusal(digest: obje
     statement["subject"][0]["digest"] = digest
     with pytest.raises(SignatureInvalid, match="the subject digest does not match"):
         parse_statement(PAYLOAD_TYPE, json.dumps(statement).encode(), "m: model.sig")
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "start", "end"), [("blake2b", 0, 64 << 20), ("sha256", 1, 40 << 20), ("blake3", 5, (64 << 20) - 3)]
+)
+def test_signed_ranges_are_hashed_in_pieces(tmp_path: Path, algorithm: str, start: int, end: int) -> None:
+    """A shard (1 GB by default) or a BLAKE2b whole file was read into memory at once to verify it."""
+    import tracemalloc
+
+    from modellock.ops.signatures import range_digest
+
+    path = tmp_path / "w.bin"
+    with open(path, "wb") as f:
+        f.truncate(64 << 20)
+        f.seek(start)
+        f.write(b"modellock")
+    data = path.read_bytes()[start:end]
+    expected = blake3.blake3(data).hexdigest() if algorithm == "blake3" else hashlib.new(algorithm, data).hexdigest()
+    del data
+    tracemalloc.start()
+    try:
+        assert range_digest(path, algorithm, start, end) == expected
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 24 << 20, f"{peak >> 20} MiB held to hash {(end - start) >> 20} MiB"
