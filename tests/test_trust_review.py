@@ -12,13 +12,15 @@ from pathlib import Path
 
 import blake3
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from modellock.ops.project import write_lock
 from modellock.project.lockfile import LockedSignature, Lockfile, content_digest
 from modellock.project.lockread import loads, read_lock
 from modellock.project.manifest import load_manifest
+from modellock.signing.statement import Serialization, Signed, build_statement
 from tests.helpers import cli
 from tests.hub import FakeHub
 from tests.samples import weights
@@ -410,3 +412,75 @@ def test_signed_ranges_are_hashed_in_pieces(tmp_path: Path, algorithm: str, star
     finally:
         tracemalloc.stop()
     assert peak < 24 << 20, f"{peak >> 20} MiB held to hash {(end - start) >> 20} MiB"
+
+
+def _certificate_signed(usage: x509.KeyUsage | None, eku: list[x509.ObjectIdentifier] | None) -> tuple[bytes, bytes]:
+    """A bundle signed by a leaf of a pinned root, the leaf carrying `usage` and `eku`; and the root's PEM."""
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography.x509.oid import NameOID
+
+    from modellock.signing.sign import CertificateSigner
+
+    now = datetime.now(timezone.utc)
+    root_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vendor root")])
+    root = (
+        x509.CertificateBuilder().subject_name(root_name).issuer_name(root_name).public_key(root_key.public_key())
+        .serial_number(1).not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )  # fmt: skip
+    builder = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tls server")]))
+        .issuer_name(root_name).public_key(leaf_key.public_key()).serial_number(7)
+        .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=10))
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
+    )  # fmt: skip
+    if usage is not None:
+        builder = builder.add_extension(usage, critical=True)
+    if eku is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+    leaf = builder.sign(root_key, hashes.SHA256())
+    payload, _ = build_statement(
+        "m", [Signed("w.bin", "sha256", "ab" * 32)], Serialization("files", "sha256", None, ())
+    )
+    bundle = CertificateSigner(leaf_key, (leaf.public_bytes(serialization.Encoding.DER),)).bundle(payload)
+    return bundle, root.public_bytes(serialization.Encoding.PEM)
+
+
+_SIGNING = x509.KeyUsage(True, False, False, False, False, False, False, False, False)
+_AGREEMENT = x509.KeyUsage(False, False, False, False, True, False, False, False, False)
+_CODE, _SERVER = x509.oid.ExtendedKeyUsageOID.CODE_SIGNING, x509.oid.ExtendedKeyUsageOID.SERVER_AUTH
+
+
+@pytest.mark.parametrize(
+    ("usage", "eku", "accepted"),
+    [
+        (_SIGNING, None, True),
+        (_SIGNING, [_SERVER], True),
+        (_AGREEMENT, [_CODE], True),
+        (None, [_CODE], True),
+        (_AGREEMENT, None, False),  # an ECDH certificate of the same CA
+        (_AGREEMENT, [_SERVER], False),
+        (None, [_SERVER], False),  # a TLS server certificate of the same CA
+        (None, None, False),
+    ],
+)
+def test_a_certificate_signer_must_be_one_for_signing(
+    usage: x509.KeyUsage | None, eku: list[x509.ObjectIdentifier] | None, accepted: bool
+) -> None:
+    """model_signing refuses a leaf with neither KeyUsage digitalSignature nor EKU codeSigning ("cannot be
+    used for signing"); modellock accepted any leaf of the pinned root, a TLS server certificate included."""
+    from modellock.signing.bundle import Signer, verify_bundle
+    from modellock.signing.oms import SignatureInvalid
+
+    bundle, roots = _certificate_signed(usage, eku)
+    signer = Signer("certificate", roots=roots)
+    if accepted:
+        assert verify_bundle(bundle, signer, None, "m: model.sig").mode == "certificate"
+    else:
+        with pytest.raises(SignatureInvalid, match="not one for signing"):
+            verify_bundle(bundle, signer, None, "m: model.sig")
