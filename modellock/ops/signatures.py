@@ -123,9 +123,7 @@ def hidden_by_signature_path(sig_path: str, sig_blake3: str, files: Collection[L
     the lock, which anyone can reseal, so naming a weights file there must not leave it unsigned.
     """
     return sorted(
-        f.path
-        for f in files
-        if ignored(f.path, (sig_path,)) and not (f.path == sig_path and f.blake3 == sig_blake3)
+        f.path for f in files if ignored(f.path, (sig_path,)) and not (f.path == sig_path and f.blake3 == sig_blake3)
     )
 
 
