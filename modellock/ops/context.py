@@ -76,7 +76,13 @@ def source_factory(manifest: Manifest, store: Store, *, offline: bool = False) -
 
     if offline:
         return lambda name: OfflineSource(name, store)
-    return lambda name: RecordingSource(open_source(name, endpoint=manifest.settings.endpoint), store)
+    settings = manifest.settings
+    return lambda name: RecordingSource(
+        open_source(
+            name, endpoint=settings.endpoint, project_dir=manifest.path.parent, s3_endpoint=settings.s3_endpoint
+        ),
+        store,
+    )
 
 
 REGISTRY_ENV = "MODELLOCK_REGISTRY"

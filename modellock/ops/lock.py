@@ -199,7 +199,14 @@ def lock_project(
 
         def source_for(name: str) -> Source:
             if name not in sources:
-                factory = source_factory or (lambda n: open_source(n, endpoint=manifest.settings.endpoint))
+                factory = source_factory or (
+                    lambda n: open_source(
+                        n,
+                        endpoint=manifest.settings.endpoint,
+                        project_dir=manifest.path.parent,
+                        s3_endpoint=manifest.settings.s3_endpoint,
+                    )
+                )
                 sources[name] = factory(name)
             return sources[name]
 
@@ -259,7 +266,12 @@ def lock_project(
                 entries = [known[(p.spec.name, f.path)] for f in p.files]
                 scans = gate_files(p.spec.name, p.spec.policy, [(d.path, store.blob_path(d.blake3)) for d in entries])
                 hub = {f.path: f.hub_scan.render() for f in p.files if f.hub_scan is not None}
-                files = tuple(replace(labelled(d, scans[d.path]), hub_scan=hub.get(d.path, "")) for d in entries)
+                pins = {f.path: (f.version_id, f.etag) for f in p.files}  # an S3 object's, else empty
+                files = tuple(
+                    replace(labelled(d, scans[d.path]), hub_scan=hub.get(d.path, ""), version_id=pins[d.path][0],
+                            etag=pins[d.path][1])
+                    for d in entries
+                )  # fmt: skip
                 signature, report = attest_for_lock(
                     p.spec,
                     trusted.get(p.spec.name),  # an entry that failed its seal names no previous signer
