@@ -76,3 +76,23 @@ def pin_problem(version_id: str, etag: str) -> str | None:
     if etag and not _ETAG.match(etag):
         return f"`etag` {etag[:40]!r} is not an ETag"
     return None
+
+
+def registry_path(source: str, repo: str, repo_type: str, name: str) -> tuple[str, str]:
+    """(repo, repo type) under which `push` names a model in an OCI registry: a Hub id as it is; a local
+    model by its name (a path on one machine means nothing on another); an S3 one by bucket and prefix."""
+    if source == LOCAL:
+        return f"local/{name}", "model"
+    if source == S3:
+        bucket, prefix = split_s3(repo)
+        return "/".join(["s3", bucket, *prefix.strip("/").split("/")]).rstrip("/"), "model"
+    return repo, repo_type
+
+
+def source_url(source: str, repo: str, repo_type: str, hub: str) -> str | None:
+    """Where a pushed model came from, for its ModelPack descriptor; a local path is nobody else's business."""
+    if source == LOCAL:
+        return None
+    if source == S3:
+        return f"s3://{repo}"
+    return f"{hub}/{'datasets/' if repo_type == 'dataset' else ''}{repo}"
