@@ -65,6 +65,7 @@ class S3Source(PinnedSource, HttpSource):
     def __init__(self, endpoint: str | None = None) -> None:
         self._setting = endpoint
         self._client: Any = None
+        self._http_client: httpx2.Client | None = None
         self._endpoint: str | None = None
         self._lock = threading.Lock()
         self._listed: dict[tuple[str, str], list[S3Object]] = {}
@@ -227,7 +228,17 @@ class S3Source(PinnedSource, HttpSource):
                 )
             return NetworkError(f"S3 answered HTTP {status} for {where}")
 
-        return Location(url, headers, None, refused)
+        return Location(url, headers, self._http(), refused)
+
+    def _http(self) -> httpx2.Client:
+        """Our own connection pool: a presigned URL is a credential for an hour, kept out of other clients' logs."""
+        import httpx2
+
+        with self._lock:
+            if self._http_client is None:
+                timeout = httpx2.Timeout(connect=10.0, read=60.0, write=60.0, pool=60.0)
+                self._http_client = httpx2.Client(timeout=timeout, follow_redirects=False)
+            return self._http_client
 
     def prove(self, model: LockedModel, selects: Selects | None) -> Proof:
         """Each locked object at its version: its size and ETag now; and the prefix's listing against the lock."""
