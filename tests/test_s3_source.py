@@ -98,6 +98,7 @@ def test_a_replaced_object_in_a_versioned_bucket_still_installs_the_pinned_versi
     assert cli("lock").exit_code == 0
     upgraded = cli("lock", "--upgrade")
     assert upgraded.exit_code == 0, upgraded.stderr
+    assert "Downloaded 1 file" in upgraded.stdout  # the unchanged versions are the store's already
     assert cli("sync").exit_code == 0
     assert Path("models/ft/config.json").read_bytes() == b'{"replaced": true}'
 

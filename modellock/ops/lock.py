@@ -139,6 +139,8 @@ def _vouched(store: Store, file: RemoteFile, blake3: str, sha256: str) -> bool:
 def _known_digest(file: RemoteFile, old: LockedModel | None, commit: str, store: Store) -> LockedFile | None:
     """Digests of a file whose bytes are already in the store (the gate scans them there), checked
     against the listing: neither an old entry nor the store's index is believed on its word."""
+    if not file.lfs_sha256 and not file.git_oid:  # an S3 object: no listed digest, but a version never changes
+        return _same_version(file, old, store)
     if old is not None and old.commit == commit:
         for locked in old.files:
             if (
@@ -155,6 +157,17 @@ def _known_digest(file: RemoteFile, old: LockedModel | None, commit: str, store:
     if hit is None or not _vouched(store, file, hit.blake3, hit.sha256):
         return None
     return LockedFile(file.path, hit.size, hit.blake3, hit.sha256)
+
+
+def _same_version(file: RemoteFile, old: LockedModel | None, store: Store) -> LockedFile | None:
+    """The old entry's digests of this very object version, where the store holds those bytes."""
+    if old is None or not file.version_id:
+        return None
+    for locked in old.files:
+        same = (locked.path, locked.size, locked.version_id, locked.etag)
+        if same == (file.path, file.size, file.version_id, file.etag) and store.has(locked.blake3, locked.size):
+            return locked
+    return None
 
 
 def _card(source: Source, spec: ModelSpec, commit: str) -> LockedCard | None:
