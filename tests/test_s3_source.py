@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -146,7 +148,9 @@ def test_a_key_that_would_become_an_unsafe_path_is_refused(s3: S3Server, key: st
     assert snapshot(Path(".")) == before  # neither manifest nor lock changed
 
 
-def test_the_endpoint_from_settings_when_aws_names_none(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_endpoint_from_settings_when_aws_names_none(
+    s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bucket = seeded(s3, versioned=True)
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     Path("modellock.toml").write_text(
@@ -154,8 +158,55 @@ def test_the_endpoint_from_settings_when_aws_names_none(s3: S3Server, monkeypatc
     )
     locked = cli("lock")
     assert locked.exit_code == 0, locked.stderr
-    assert cli("sync").exit_code == 0
+    fresh_store(tmp_path, monkeypatch, "store-2")  # sync downloads too, from the same setting
+    synced = cli("sync")
+    assert synced.exit_code == 0, synced.stderr
     assert installed(Path("models/ft")) == FILES
+
+
+def test_commands_that_need_no_bucket_never_import_botocore(s3: S3Server) -> None:
+    bucket = seeded(s3, versioned=False)
+    cli("init")
+    assert cli("add", f"s3://{bucket}/ft/v1/", "--name", "ft").exit_code == 0
+    assert cli("sync").exit_code == 0
+    for command in (["lock", "--check"], ["status"], ["verify"], ["sync"]):
+        code = f"import sys; from modellock.cli.app import main; sys.argv = ['modellock', *{command!r}]\n"
+        code += "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        code += "assert 'botocore' not in sys.modules, 'botocore imported'"
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, (command, run.stderr)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ([("other/x.json", 1, None, '"e"')], "outside the prefix"),
+        ([("ft/x.json", -1, None, '"e"')], "without a size"),
+        ([("ft/x.json", "1", None, '"e"')], "without a size"),
+        ([("ft/x.json", 1, "v 1", '"e"')], "not an S3 version id"),
+        ([("ft/x.json", 1, None, '"e\nx"')], "not an ETag"),
+        ([("ft/", 0, None, '"e"')], "holds no objects"),
+    ],
+)
+def test_a_hostile_listing_is_refused(raw: list[tuple[object, ...]], message: str) -> None:
+    from modellock.errors import CheckFailed
+    from modellock.sources.interface import RepoRef
+    from modellock.sources.s3 import S3Source
+
+    with pytest.raises(CheckFailed) as caught:
+        S3Source()._objects(RepoRef("bucket/ft/"), "ft/", raw)  # type: ignore[arg-type]
+    assert message in caught.value.message
+
+
+def test_a_listing_keeps_versions_and_drops_folder_markers() -> None:
+    from modellock.sources.interface import RepoRef
+    from modellock.sources.s3 import S3Object, S3Source
+
+    raw = [("ft/a.json", 2, "null", '"e1"'), ("ft/", 0, None, '"d"'), ("ft/b/c.json", 3, "v2", '"e2-4"')]
+    assert S3Source()._objects(RepoRef("bucket/ft/"), "ft/", raw) == [
+        S3Object("a.json", 2, "", "e1"),
+        S3Object("b/c.json", 3, "v2", "e2-4"),
+    ]
 
 
 def test_an_unreachable_endpoint_is_a_clean_error(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -109,7 +109,13 @@ def registry_setting(manifest: Manifest | None, flag: str | None) -> RegistrySet
 
 
 def pull_sources(
-    lock: Lockfile, *, registry: RegistrySetting | None, layout: Path | None, endpoint: str | None
+    lock: Lockfile,
+    *,
+    registry: RegistrySetting | None,
+    layout: Path | None,
+    endpoint: str | None,
+    project_dir: Path | None = None,
+    s3_endpoint: str | None = None,
 ) -> Callable[[str], Source] | None:
     """How `sync` reaches bytes the store lacks: an OCI layout alone, or the registry then the Hub; None: the Hub."""
     if layout is not None:
@@ -130,7 +136,8 @@ def pull_sources(
     def factory(name: str) -> Source:
         if not clients:  # credentials are looked up only when a file is missing
             clients.append(Registry(ref, environment_credentials=not registry.from_project))
-        return OciRegistrySource(clients[0], lock, open_source(name, endpoint=endpoint))
+        fallback = open_source(name, endpoint=endpoint, project_dir=project_dir, s3_endpoint=s3_endpoint)
+        return OciRegistrySource(clients[0], lock, fallback)
 
     return factory
 

@@ -304,6 +304,7 @@ def sync_lock(
     reinstall: bool = False,
     link_mode: LinkMode | None = None,
     endpoint: str | None = None,
+    s3_endpoint: str | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
     source_factory: Callable[[str], Source] | None = None,
@@ -364,7 +365,9 @@ def sync_lock(
             from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
             from modellock.sources import RemoteFile, RepoRef, open_source
 
-            factory = source_factory or (lambda name: open_source(name, endpoint=endpoint, project_dir=project_dir))
+            factory = source_factory or (
+                lambda name: open_source(name, endpoint=endpoint, project_dir=project_dir, s3_endpoint=s3_endpoint)
+            )
             jobs = []
             for m, f in missing:
                 # The lock's digests are stricter than anything the Hub lists, so they are the expectation.
