@@ -121,6 +121,17 @@ def test_manifest_keys_that_mean_nothing_for_a_directory_are_refused(local: Path
     assert "`revision` applies to Hugging Face models only" in run.stderr
 
 
+def test_boms_of_a_local_model_claim_no_hub_and_leak_no_path(local: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "private-dir"
+    shutil.copytree(EXAMPLE, outside)
+    assert cli("add", outside.as_uri(), "--name", "far").exit_code == 0
+    for fmt in ("cyclonedx1.6", "spdx3"):
+        run = cli("export", "--format", fmt)
+        assert run.exit_code == 0, run.stderr
+        assert "huggingface" not in run.stdout and "private-dir" not in run.stdout
+        assert '"far"' in run.stdout
+
+
 def test_a_local_model_pushed_to_a_registry_syncs_from_it_without_the_directory(
     local: Path, registry: LocalRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
