@@ -144,3 +144,11 @@ def test_a_local_model_pushed_to_a_registry_syncs_from_it_without_the_directory(
     synced = cli("sync", "--locked", "--registry", f"{registry.url}/fleet")
     assert synced.exit_code == 0, synced.stderr
     assert installed(Path("models/tiny")) == {p.name: p.read_bytes() for p in EXAMPLE.iterdir()}
+
+
+def test_outdated_says_whether_the_directory_changed_since_the_lock(local: Path) -> None:
+    assert cli("add", "./weights/tiny").exit_code == 0
+    assert "up to date" in cli("outdated").stdout
+    (local / "weights" / "tiny" / "new.json").write_text("{}")
+    run = cli("outdated")
+    assert "tiny weights/tiny latest" in run.stdout and "->" in run.stdout

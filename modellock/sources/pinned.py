@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import blake3
 
 from modellock.project.lockfile import LockedModel
+from modellock.project.origins import UNVERSIONED
 from modellock.sources.interface import Refs, RepoRef, Source
 
 Selects = Callable[[list[str]], list[str]]
@@ -35,10 +36,11 @@ class PinnedSource(Source):
     """A source whose files carry their own pins: no refs, no history, a proof per file."""
 
     def refs(self, ref: RepoRef) -> Refs:
-        return Refs({}, {}, {})
+        """One "branch", `latest`: the name of what the directory or prefix lists now (`outdated` compares it)."""
+        return Refs({UNVERSIONED: self.resolve(ref, UNVERSIONED)}, {}, {})
 
     def history(self, ref: RepoRef, revision: str) -> Iterator[str]:
-        return iter(())
+        yield self.resolve(ref, revision)  # a listing has no past: only what it is now
 
     @abstractmethod
     def prove(self, model: LockedModel, selects: Selects | None) -> Proof:
