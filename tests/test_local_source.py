@@ -152,3 +152,12 @@ def test_outdated_says_whether_the_directory_changed_since_the_lock(local: Path)
     (local / "weights" / "tiny" / "new.json").write_text("{}")
     run = cli("outdated")
     assert "tiny weights/tiny latest" in run.stdout and "->" in run.stdout
+
+
+def test_lock_offline_reads_the_directory(local: Path) -> None:
+    assert cli("add", "./weights/tiny").exit_code == 0
+    (local / "weights" / "tiny" / "new.json").write_text("{}")
+    run = cli("lock", "--offline", "--upgrade")
+    assert run.exit_code == 0, run.stderr
+    lock = read_lock(Path("modellock.lock"))
+    assert lock is not None and "new.json" in [f.path for f in lock.models[0].files]

@@ -74,8 +74,10 @@ def source_factory(manifest: Manifest, store: Store, *, offline: bool = False) -
     from modellock.sources import open_source
     from modellock.sources.stored import OfflineSource, RecordingSource
 
-    if offline:
-        return lambda name: OfflineSource(name, store)
+    if offline:  # a local directory needs no network: it is read as it is
+        return lambda name: (
+            open_source(name, project_dir=manifest.path.parent) if name == "local" else OfflineSource(name, store)
+        )
     settings = manifest.settings
     return lambda name: RecordingSource(
         open_source(
