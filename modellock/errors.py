@@ -1,6 +1,14 @@
-"""Every failure a user can see: a message they can act on, an optional hint, an exit code."""
+"""Every failure a user can see: a message they can act on, an optional hint, an exit code.
+
+These classes are part of the public API (re-exported from `modellock`): a deploy script catches
+them by type and reads their facts (`facts()`: the model, file, digests... as data) instead of
+parsing the English message. Messages may change; class names, `exit_code` and fact keys may not.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 CHECK_FAILED = 1
 USAGE = 2
@@ -16,6 +24,10 @@ class ModellockError(Exception):
         self.message = message
         self.hint = hint
 
+    def facts(self) -> dict[str, Any]:
+        """What failed, as data (JSON-serialisable): what `--format json` carries beside the message."""
+        return {}
+
 
 class UsageError(ModellockError):
     """The command line asked for something impossible."""
@@ -29,6 +41,9 @@ class ConfigError(ModellockError):
         super().__init__(f"{where}: {message}", hint=hint)
         self.file = file
         self.line = line
+
+    def facts(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line}
 
 
 class SourceError(ModellockError):
@@ -51,6 +66,12 @@ class NetworkError(SourceError):
     """The source could not be reached, or kept failing after retries."""
 
 
+HUB_UNREACHABLE_HINT = (
+    "check the network; for a mirror set HF_ENDPOINT, behind a proxy set HTTPS_PROXY; "
+    "or pass --offline to use only what the store already holds"
+)
+
+
 class Interrupted(ModellockError):
     """Ctrl-C or SIGTERM stopped the run; says what was kept for the next one."""
 
@@ -69,6 +90,69 @@ class LockTampered(CheckFailed):
 
 class IntegrityError(CheckFailed):
     """Bytes did not match the digest or size they must have."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        model: str | None = None,
+        path: str | None = None,
+        expected: str | None = None,
+        actual: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.model = model
+        """The manifest entry (or, while downloading, the repository) the bytes belong to."""
+        self.path = path
+        """The file's path in its repository."""
+        self.expected = expected
+        """The digest (`blake3:…`, `sha256:…`) or size the bytes must have."""
+        self.actual = actual
+        """What the bytes have."""
+
+    def facts(self) -> dict[str, Any]:
+        return {"model": self.model, "path": self.path, "expected": self.expected, "actual": self.actual}
+
+
+class SignatureError(CheckFailed):
+    """A signature is missing where the policy requires one, or does not verify."""
+
+    def __init__(self, message: str, *, hint: str | None = None, model: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.model = model
+
+    def facts(self) -> dict[str, Any]:
+        return {"model": self.model}
+
+
+class PolicyRefusal(CheckFailed):
+    """Files the manifest's policy (the safety gate, the Hub's scan flags) does not allow."""
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, model: str | None = None, files: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.model = model
+        self.files = tuple(files)
+        """The refused files' paths."""
+
+    def facts(self) -> dict[str, Any]:
+        return {"model": self.model, "files": list(self.files)}
+
+
+class StaleLock(CheckFailed):
+    """The lock does not match the manifest (or was edited), and this run may not re-lock."""
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, problems: Sequence[tuple[str | None, str]] = ()
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = tuple(problems)
+        """(model or None, why) for each disagreement."""
+
+    def facts(self) -> dict[str, Any]:
+        return {"problems": [{"model": model, "message": why} for model, why in self.problems]}
 
 
 class UnsafePath(CheckFailed):

@@ -52,6 +52,7 @@ def hub(_hub_server: FakeHub) -> Iterator[FakeHub]:
     _hub_server.requests.clear()
     _hub_server.auth.clear()
     _hub_server.ranges.clear()
+    _hub_server.served.clear()
     from tests.hub.server import Faults
 
     _hub_server.faults = Faults()

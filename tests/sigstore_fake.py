@@ -271,7 +271,8 @@ def statement(
         resources = []
         for name in sorted(files):
             data = files[name]
-            ranges = [(i, min(i + shard_size, len(data))) for i in range(0, max(len(data), 1), shard_size)]
+            # Zero-byte files have no shard (OMS §6.3.2), as model_signing omits them.
+            ranges = [(i, min(i + shard_size, len(data))) for i in range(0, len(data), shard_size)]
             for start, end in (shards or {}).get(name, ranges):
                 resources.append(
                     {
@@ -292,6 +293,7 @@ def statement(
                     "hash_type": algorithm,
                     "allow_symlinks": False,
                     "ignore_paths": [*DEFAULT_IGNORES, *ignores],
+                    **({} if shard_size is None else {"shard_size": float(shard_size)}),  # a protobuf Struct's float
                 },
                 "resources": resources,
             },

@@ -104,7 +104,7 @@ def test_record_roles(name: str, role: str) -> None:
         ("torch.amp.autocast_mode._enter_autocast", None),
         ("torch._C._get_tracing_state", "invalid"),
         ("math.__loader__", "malicious"),
-        ("torch.nn.Linear", "invalid"),
+        ("torch.nn.Linear", "malicious"),  # gate.dangerous: a dotted name reaching objects by attribute
     ],
 )
 def test_operator_targets(target: str, verdict: str | None) -> None:
@@ -193,7 +193,7 @@ def _spec(kind: str, context: object) -> str:
         ),
         (_spec("builtins.dict", [{"__enum__": True, "fqn": "subprocess:Popen", "name": "x"}]), "malicious"),
         # treespec_loads imports the enum's module: `this` prints the Zen of Python when imported.
-        (_spec("builtins.dict", [{"__enum__": True, "fqn": "this:s", "name": "x"}]), "suspicious"),
+        (_spec("builtins.dict", [{"__enum__": True, "fqn": "this:s", "name": "x"}]), "malicious"),
         (
             _spec("builtins.list", {"nested": [{"__enum__": True, "fqn": "myapp.colors:Color", "name": "RED"}]}),
             "suspicious",

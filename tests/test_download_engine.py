@@ -139,7 +139,15 @@ def test_a_killed_download_resumes_with_only_the_missing_ranges(project: Path, h
     hub.faults.rate = 40_000.0  # bytes per second per connection: 8 connections take about 3 s
     proc = spawn(project, hub, store, "sync", "--locked")
     records = lambda: list((store / "tmp").glob("ranges-*")) if (store / "tmp").is_dir() else []  # noqa: E731
-    wait_for(lambda: bool(records()))
+
+    def holds_bytes() -> bool:
+        # The record exists before the first out-of-order byte lands; wait until it names some.
+        try:
+            return any(json.loads(r.read_text())["ranges"] for r in records())
+        except (FileNotFoundError, ValueError):
+            return False
+
+    wait_for(holds_bytes, timeout=60)
     time.sleep(0.3)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)

@@ -106,6 +106,11 @@ def test_add_of_an_adapter_without_its_base_changes_nothing(project: Path, hub: 
     run = cli("add", "acme/lora")
     assert run.exit_code == 1 and "unlocked base: `lora` declares adapter base acme/chat" in run.stderr
     assert not (project / "modellock.toml").exists() and not (project / "modellock.lock").exists()
+    # The add was undone, so `lock --with-bases` would do nothing: the hint is the add that works.
+    assert "hint: nothing was added; add it with the bases it declares: `modellock add acme/lora --with-bases`" in (
+        run.stderr
+    )
+    assert cli("add", "acme/lora", "--with-bases").exit_code == 0
 
 
 def test_with_bases_failure_puts_the_manifest_back(project: Path, hub: FakeHub) -> None:

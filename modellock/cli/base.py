@@ -132,10 +132,25 @@ def _wants_json(kwargs: dict[str, Any]) -> bool:
     return output is not None and output.value != "text"
 
 
-def _fail(console: Console, exc: ModellockError, as_json: bool) -> None:
+def _fail(console: Console, exc: ModellockError, as_json: bool, command: str = "modellock") -> None:
     console.error(exc)
     if as_json:
-        console.json({"ok": False, "error": exc.message, "hint": exc.hint, "exit_code": exc.exit_code})
+        from modellock.report import json_docs
+
+        console.json(json_docs.failure(command, exc))
+
+
+def _say_where(console: Console) -> None:
+    """`-v`: the project and the store in use (docs/cli.md), before anything else is said."""
+    if not options.verbose:
+        return
+    from modellock.api.project import Project
+
+    try:
+        store = Project(options.project).store_root()
+    except ModellockError:
+        store = None  # a manifest that cannot be read: the command itself says why
+    console.debug(f"project {options.project}, store {store or 'unknown'}")
 
 
 def command(fn: F) -> F:
@@ -145,17 +160,19 @@ def command(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         console = options.console()
         as_json = _wants_json(kwargs)
+        name = "check" if fn.__name__ == "lock" and kwargs.get("check") else fn.__name__.rstrip("_")  # as its JSON
         try:
             _tidy_project()
+            _say_where(console)
             return fn(*args, **kwargs)
         except Interrupted as exc:
-            _fail(console, exc, as_json)
+            _fail(console, exc, as_json, name)
             raise typer.Exit(128 + options.signal) from None
         except ModellockError as exc:
-            _fail(console, exc, as_json)
+            _fail(console, exc, as_json, name)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            _fail(console, Interrupted("interrupted"), as_json)
+            _fail(console, Interrupted("interrupted"), as_json, name)
             raise typer.Exit(128 + options.signal) from None
         except typer.Exit:
             raise
@@ -167,12 +184,12 @@ def command(fn: F) -> F:
 
             mapped = describe(exc)
             if mapped is None:
-                _internal(console, exc, as_json)
+                _internal(console, exc, as_json, name)
             else:
-                _fail(console, mapped, as_json)
+                _fail(console, mapped, as_json, name)
             raise typer.Exit(USAGE) from None
         except Exception as exc:
-            _internal(console, exc, as_json)
+            _internal(console, exc, as_json, name)
             raise typer.Exit(USAGE) from None
 
     return wrapper  # type: ignore[return-value]
@@ -204,7 +221,7 @@ def _tidy_project() -> None:
         atomic.clean_temps(project)
 
 
-def _internal(console: Console, exc: BaseException, as_json: bool) -> None:
+def _internal(console: Console, exc: BaseException, as_json: bool, command: str) -> None:
     if os.environ.get("MODELLOCK_DEBUG") or options.verbose:
         traceback.print_exc()
     _fail(
@@ -214,6 +231,7 @@ def _internal(console: Console, exc: BaseException, as_json: bool) -> None:
             hint="this is a bug in modellock; run with -v (or MODELLOCK_DEBUG=1) for a traceback and report it",
         ),
         as_json,
+        command,
     )
 
 

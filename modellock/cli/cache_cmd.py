@@ -42,7 +42,6 @@ def cache_dir() -> None:
 @command
 def cache_verify(output: FormatOption = Format.text) -> None:
     """Re-hash every blob; evict any that no longer match their name."""
-    import dataclasses
 
     from modellock.errors import CHECK_FAILED
     from modellock.ops.cache import verify_store
@@ -50,7 +49,9 @@ def cache_verify(output: FormatOption = Format.text) -> None:
     result = verify_store(_store())
     console = options.console()
     if output is Format.json:
-        console.json({"ok": not result.corrupt, **dataclasses.asdict(result)})
+        from modellock.report.json_more import cache_verify as document
+
+        console.json(document(result))
     else:
         for name in result.corrupt:
             console.line(f"corrupt, evicted: {name}")
@@ -63,14 +64,15 @@ def cache_verify(output: FormatOption = Format.text) -> None:
 @command
 def cache_prune(output: FormatOption = Format.text) -> None:
     """Remove blobs that no registered lock references."""
-    import dataclasses
 
     from modellock.ops.cache import prune_store
     from modellock.text import human_size
 
     result = prune_store(_store())
     if output is Format.json:
-        options.console().json({"ok": True, **dataclasses.asdict(result)})
+        from modellock.report.json_more import cache_prune as document
+
+        options.console().json(document(result))
         return
     options.console().line(
         f"Removed {result.removed} blobs ({human_size(result.freed_bytes)}); "

@@ -7,6 +7,7 @@ subcommand, so they are moved there before parsing.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -59,6 +60,35 @@ def hoist_globals(group: Any, args: Sequence[str]) -> list[str]:
     return front + rest
 
 
+def _argument_metavar(param: Any, ctx: Any, *, usage: bool = False) -> str:
+    """`REPO`, `[FILES]...`: typer's own (`{repo}`) reads like a set."""
+    var = str(param.metavar) + ("..." if param.nargs != 1 else "")
+    return f"[{var}]" if usage and not param.required else var
+
+
+def readable_metavars(command: Any) -> None:
+    """Name each value after its parameter (`--name NAME`, `--trusted-root TRUSTED_ROOT`) instead of its
+    type (`<str>`, `<path>`); a fixed set of choices keeps typer's `<dir|hf-cache>`.
+
+    Typer has no setting for this: the arguments' `make_metavar` is replaced per instance (typer 0.26-0.28,
+    pinned in pyproject; tests/test_cli_habits.py reads `--help` to catch a change)."""
+    import types
+
+    from typer._types import TyperChoice
+    from typer.core import TyperArgument
+
+    for param in getattr(command, "params", ()):
+        if param.metavar is not None or isinstance(param.type, TyperChoice) or not param.name:
+            continue
+        if isinstance(param, TyperArgument):
+            param.metavar = param.name.upper()
+            param.make_metavar = types.MethodType(_argument_metavar, param)  # type: ignore[method-assign]
+        elif isinstance(param, TyperOption) and not param.is_flag and not param.count:
+            param.metavar = param.name.upper()
+    for sub in getattr(command, "commands", {}).values():
+        readable_metavars(sub)
+
+
 def _wants_json(args: Sequence[str]) -> bool:
     return any(
         a == "--format=json" or (a == "--format" and b == "json") for a, b in zip(args, [*args[1:], ""], strict=True)
@@ -81,9 +111,19 @@ class ModellockGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
+        readable_metavars(self)
+        if "_MODELLOCK_COMPLETE" in os.environ:  # the shell asks for completions (`modellock completion SHELL`)
+            from typer._completion_classes import completion_init
+
+            completion_init()
         try:
             code = super().main(
-                argv, prog_name, complete_var, standalone_mode=False, windows_expand_args=windows_expand_args, **extra
+                argv,
+                prog_name,
+                complete_var or "_MODELLOCK_COMPLETE",  # the same whether run as `modellock` or `python -m`
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
             )
         except NoArgsIsHelpError as exc:
             print(exc.ctx.get_help() if exc.ctx is not None else "", file=sys.stderr)
@@ -96,7 +136,10 @@ class ModellockGroup(TyperGroup):
             if _wants_json(argv):
                 import json
 
-                print(json.dumps({"ok": False, "error": message, "hint": f"see `{command} --help`"}))
+                from modellock.report.json_docs import usage_failure
+
+                name = exc.ctx.command.name if exc.ctx is not None and exc.ctx.command.name else "modellock"
+                print(json.dumps(usage_failure(name, message, f"see `{command} --help`", USAGE), indent=2))
             sys.exit(USAGE)
         except ClickException as exc:
             print(f"error: {exc.format_message()}", file=sys.stderr)

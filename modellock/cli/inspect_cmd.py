@@ -6,7 +6,6 @@ Registered on the app by `cli/app.py`; everything heavy is imported inside the c
 from __future__ import annotations
 
 import enum
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -48,24 +47,17 @@ def export(
         from modellock.cli.oci_cmd import export_layout
 
         return export_layout(oci_layout, (), Format.text)
-    from modellock.ops.export import export_source
+    from modellock.api.project import Project
 
-    source = export_source(options.project / "modellock.lock", os.environ)
-    if fmt is ExportFormat.spdx3:
-        from modellock.report import spdx3
-
-        text = spdx3.render(source)
-    else:
-        from modellock.report import cyclonedx
-
-        text = cyclonedx.render(source, fmt.value.removeprefix("cyclonedx"))
+    bom = Project(options.project).export(fmt.value)  # type: ignore[arg-type]
     if output_file is None:
-        typer.echo(text, nl=False)
+        typer.echo(bom.text, nl=False)
         return
     from modellock.store.atomic import write_text
+    from modellock.text import count
 
-    write_text(output_file, text)
-    options.console().line(f"Wrote {output_file} ({len(source.lock.models)} models, {fmt.value})")
+    write_text(output_file, bom.text)
+    options.console().line(f"Wrote {output_file} ({count(bom.models, 'model')}, {fmt.value})")
 
 
 def _echo(lines: list[str]) -> None:
@@ -175,8 +167,10 @@ def _sealed_lock_and_sources(model: list[str] | None) -> tuple[Lockfile, Callabl
     if unknown:
         raise UsageError(f"no model {', '.join(f'`{n}`' for n in unknown)} in the lock")
     manifest_path = options.manifest_path
-    endpoint = load_manifest(manifest_path).settings.endpoint if manifest_path.exists() else None
-    return lock, lambda name: open_source(name, endpoint=endpoint)
+    settings = load_manifest(manifest_path).settings if manifest_path.exists() else None
+    endpoint, s3_endpoint = (settings.endpoint, settings.s3_endpoint) if settings else (None, None)
+    project_dir = manifest_path.parent
+    return lock, lambda name: open_source(name, endpoint=endpoint, project_dir=project_dir, s3_endpoint=s3_endpoint)
 
 
 @app.command()

@@ -26,6 +26,9 @@ def sync(
     offline: Annotated[bool, typer.Option("--offline", help="Use only the store; fail on anything missing.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if anything is out of sync; change nothing.")] = False,
+    upgrade: Annotated[
+        bool, typer.Option("--upgrade", "-U", help="Re-resolve every model (a new lock), then install it.")
+    ] = False,
     reinstall: Annotated[
         bool, typer.Option("--reinstall", help="Rebuild every selected model's tree, re-hashing its store blobs.")
     ] = False,
@@ -49,39 +52,40 @@ def sync(
     ] = None,
 ) -> None:
     """Install exactly what the lock says into each model's directory."""
-    import dataclasses
-
+    from modellock.api.project import Project
     from modellock.errors import CHECK_FAILED
-    from modellock.ops.install import SyncOptions, sync_project
 
     console = options.console()
-    flags = SyncOptions(
+    outcome = Project(options.project).sync(
         locked=locked,
         frozen=frozen,
         offline=offline,
         dry_run=dry_run,
         check=check,
+        upgrade=upgrade,
         reinstall=reinstall,
-        models=tuple(model or ()),
+        models=model or (),
         inexact=inexact,
         force=force,
         link_mode=link_mode,
         trusted_root=trusted_root,
         registry=registry,
         from_oci_layout=from_oci_layout,
+        progress=console.progress() if output is Format.text else None,
     )
-    outcome = sync_project(options.project, flags, console.progress() if output is Format.text else None)
-    for warning in outcome.warnings:
+    done = outcome.detail
+    for warning in done.warnings:
         console.warn(warning)
-    result = outcome.result
-    drifted = check and bool(result.installed or result.removed)
+    drifted = check and not outcome.in_sync
     if output is Format.json:  # one object on stdout, the re-lock included
-        relocked = dataclasses.asdict(outcome.relocked) if outcome.relocked is not None else None
-        console.json({"ok": not drifted, **dataclasses.asdict(result), "relocked": relocked})
+        from modellock.report import json_docs
+
+        console.json(json_docs.sync(done.result, done.relocked, done.warnings, not drifted))
     else:
-        if outcome.relocked is not None:
-            console.lock_result(outcome.relocked)
-        console.sync_result(result)
+        if done.relocked is not None:
+            console.lock_result(done.relocked)
+        if done.relocked is None or not done.relocked.dry_run:  # a dry re-lock has no install plan yet
+            console.sync_result(done.result)
     if drifted:
         raise typer.Exit(CHECK_FAILED)
 
@@ -95,39 +99,30 @@ def verify(
     trusted_root: TrustedRootOption = None,
 ) -> None:
     """Re-hash installed files; report missing, modified and extra ones."""
-    from modellock.ops.context import read_lock_to_use
-    from modellock.ops.verify import verify_project
-    from modellock.project.discover import LOCK_NAME
+    from modellock.api.project import Project
 
-    lock = read_lock_to_use(options.project / LOCK_NAME)
-    report = verify_project(
-        lock, options.project, options.manifest_path, models=model or (), store_too=store_too, trusted_root=trusted_root
-    )
-    _render_report(report, output, "verify")
+    report = Project(options.project).verify(models=model or (), store=store_too, trusted_root=trusted_root)
+    _render_report(report.detail, output, "verify")
 
 
 @app.command()
 @command
 def status(model: ModelOption = None, output: FormatOption = Format.text) -> None:
     """Compare installed files' size, mtime and inode with the install."""
+    from modellock.api.project import Project
 
-    from modellock.ops.context import read_lock_to_use
-    from modellock.ops.verify import status_installed
-    from modellock.project.discover import LOCK_NAME
-
-    lock = read_lock_to_use(options.project / LOCK_NAME)
-    _render_report(status_installed(lock, options.project, models=model or ()), output, "status")
+    _render_report(Project(options.project).status(models=model or ()).detail, output, "status")
 
 
 def _render_report(report: Any, output: Format, command: str) -> None:
     """Print a verify/status report; exit 1 when anything differs from the lock."""
-    import dataclasses
-
     from modellock.errors import CHECK_FAILED
 
     console = options.console()
     if output is Format.json:
-        console.json({**dataclasses.asdict(report), "ok": report.ok})
+        from modellock.report import json_docs
+
+        console.json(json_docs.installed(report, command))
     else:
         console.report(report, command)
     if not report.ok:

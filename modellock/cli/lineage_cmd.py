@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -31,7 +30,9 @@ def tree(
     result = model_tree(_lock(), invert=invert, depth=depth)
     console = options.console()
     if output is Format.json:
-        console.json({"ok": True, **dataclasses.asdict(result)})
+        from modellock.report.json_more import tree as document
+
+        console.json(document(result))
         return
     for line in tree_lines(result):
         console.line(line)
@@ -51,7 +52,9 @@ def why(
     result = why_tree(_lock(), name, depth)
     console = options.console()
     if output is Format.json:
-        console.json({"ok": True, "model": name, **dataclasses.asdict(result)})
+        from modellock.report.json_more import tree as document
+
+        console.json(document(result, why=name))
         return
     for line in why_lines(result, name):
         console.line(line)

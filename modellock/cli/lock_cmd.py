@@ -90,30 +90,20 @@ def _projects_of(files: list[Path]) -> list[Path]:
 
 
 def _check_one(output: Format, remote: bool) -> bool:
-    import dataclasses
-
-    from modellock.ops.check import check_lock
-    from modellock.project.manifest import load_manifest
+    from modellock.api.project import Project
 
     console = options.console()
-    manifest = load_manifest(options.manifest_path)
-    result = check_lock(manifest)
-    proof = None
-    if result.ok and remote and result.lock is not None:
-        from modellock.ops.prove import prove_lock
-
-        proof = prove_lock(result.lock, manifest)
-        result = proof.check
-    name = str(manifest.lock_path) if options.explicit_project else "modellock.lock"
+    result = Project(options.project).check(remote=remote)
+    name = str(result.lock_path) if options.explicit_project else "modellock.lock"
+    proof = result.detail if result.remote else None
     if output is Format.json:
-        data = {k: v for k, v in dataclasses.asdict(result).items() if k != "lock"}
-        if proof is not None:
-            data.update(remote_bytes_read=proof.bytes_read, remote_asked=list(proof.asked))
-        console.json({"ok": result.ok, "lock": str(manifest.lock_path), **data})
+        from modellock.report import json_docs
+
+        console.json(json_docs.check(proof.check if proof else result.detail, result.lock_path, proof))
     elif proof is not None:
         console.proof_result(proof, name)
     else:
-        console.check_result(result, name)
+        console.check_result(result.detail, name)
     return result.ok
 
 
@@ -128,37 +118,26 @@ def _lock_one(
     allow_unsigned: bool,
     lineage: tuple[bool, bool] = (False, False),
 ) -> None:
-    import dataclasses
-
-    from modellock.ops.context import open_project, source_factory, trust_source
-    from modellock.ops.lock import lock_project
-    from modellock.ops.withbases import lock_and_maybe_bases
+    from modellock.api.project import Project
 
     console = options.console()
-    project = open_project(options.manifest_path)
-    manifest, store = project.manifest, project.store
-    console.debug(f"project {manifest.path.parent}, store {store.root}")
-    done = lock_and_maybe_bases(
-        manifest,
-        lineage[0],
-        lambda m: lock_project(
-            m,
-            store,
-            upgrade_all=upgrade,
-            upgrade=upgrade_model or (),
-            dry_run=dry_run,
-            progress=console.progress() if output is Format.text else None,
-            trust=trust_source(m, trusted_root, online=not offline),
-            accept_new_signer=accept_new_signer,
-            allow_unsigned=allow_unsigned,
-            source_factory=source_factory(m, store, offline=offline),
-            with_bases=lineage[0],
-            with_dependents=lineage[1],
-        ),
+    project = Project(options.project)
+    result = project.lock(
+        upgrade=upgrade,
+        upgrade_models=upgrade_model or (),
+        offline=offline,
+        dry_run=dry_run,
+        trusted_root=trusted_root,
+        accept_new_signer=accept_new_signer,
+        allow_unsigned=allow_unsigned,
+        with_bases=lineage[0],
+        with_dependents=lineage[1],
+        progress=console.progress() if output is Format.text else None,
     )
-    console.bases_added(done.added)
-    outcome = done.result
+    console.bases_added(result.bases_added)
     if output is Format.json:
-        console.json({"ok": True, "lock": str(manifest.lock_path), **dataclasses.asdict(outcome)})
+        from modellock.report import json_docs
+
+        console.json(json_docs.lock(result.detail, project.lock_path, result.bases_added))
     else:
-        console.lock_result(outcome)
+        console.lock_result(result.detail)

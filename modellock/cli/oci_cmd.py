@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -24,24 +23,15 @@ def push(
     output: FormatOption = Format.text,
 ) -> None:
     """Push every locked model, verified in the store, as a ModelPack artifact (tagged by commit)."""
-    from modellock.oci.client import Registry
-    from modellock.oci.reference import parse_registry
-    from modellock.ops.context import manifest_if_any, read_lock_to_use, store_for
-    from modellock.ops.push import push_lock
+    from modellock.api.project import Project
     from modellock.text import human_size
 
-    ref = parse_registry(registry)
-    lock = read_lock_to_use(options.project / "modellock.lock")
-    store = store_for(manifest_if_any(options.manifest_path))
-    client = Registry(ref)
-    try:
-        with store.held():
-            result = push_lock(lock, store, client, models=tuple(model or ()), tag_ref=tag_ref)
-    finally:
-        client.close()
+    result = Project(options.project).push(registry, models=model or (), tag_ref=tag_ref).detail
     console = options.console()
     if output is Format.json:
-        console.json({"ok": True, **dataclasses.asdict(result)})
+        from modellock.report.json_more import push as document
+
+        console.json(document(result))
         return
     for m in result.models:
         sent = f"{m.uploaded} uploaded ({human_size(m.uploaded_bytes)})" if m.uploaded else "nothing uploaded"
@@ -62,7 +52,9 @@ def export_layout(root: Path, models: tuple[str, ...], output: Format) -> None:
         result = write(lock, store, root, models=models)
     console = options.console()
     if output is Format.json:
-        console.json({"ok": True, **dataclasses.asdict(result)})
+        from modellock.report.json_more import oci_layout as document
+
+        console.json(document(result))
         return
     for m in result.models:
         console.line(f" + {m.name} -> {m.ref_name} ({m.digest})")

@@ -67,9 +67,11 @@ def add(
         Path | None,
         typer.Option("--certificate-chain", help="Pin the root certificates (PEM) of a certificate-signed model."),
     ] = None,
+    no_lock: Annotated[
+        bool, typer.Option("--no-lock", help="Only add the manifest entry; `lock` or `sync` resolves it later.")
+    ] = False,
 ) -> None:
     """Add a model to the manifest and lock it (and pin who must have signed it)."""
-    import dataclasses
 
     from modellock.ops.add import AddRequest, add_and_lock
     from modellock.ops.project import parse_repo_spec
@@ -91,11 +93,22 @@ def add(
         certificate_chain=certificate_chain,
     )
     console = options.console()
+    if no_lock:
+        from modellock.ops.add import add_without_lock
+
+        added = add_without_lock(options.project, request)
+        if output is Format.json:
+            from modellock.report.json_more import added_unlocked
+
+            return console.json(added_unlocked(added, options.project / "modellock.toml"))
+        return console.line(f"Added {added} to modellock.toml (not locked: `modellock lock` or `sync` resolves it)")
     progress = console.progress() if output is Format.text else None
     outcome = add_and_lock(options.project, request, trusted_root=trusted_root, progress=progress)
     console.bases_added(outcome.bases_added)
     if output is Format.json:
-        console.json({"ok": True, "added": outcome.name, **dataclasses.asdict(outcome.lock)})
+        from modellock.report.json_more import add as document
+
+        console.json(document(outcome.name, outcome.lock, options.project / "modellock.lock", outcome.bases_added))
         return
     if outcome.excluded:
         files = outcome.excluded

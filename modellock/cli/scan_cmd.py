@@ -24,21 +24,18 @@ def scan(
     output: Annotated[ScanFormat, typer.Option("--format", help="Output format.")] = ScanFormat.text,
 ) -> None:
     """Scan model files without loading them (exit 1 if any is refused)."""
-    from modellock.errors import CHECK_FAILED, UsageError
-    from modellock.ops.scan import scan_paths
-    from modellock.project.policy import PICKLE_MODES, REMOTE_CODE_MODES, Policy
+    from modellock.api.scanning import scan as scan_files
+    from modellock.errors import CHECK_FAILED
 
-    if pickle not in PICKLE_MODES or remote_code not in REMOTE_CODE_MODES:
-        raise UsageError("--pickle takes deny, scan or allow; --remote-code takes deny or allow")
-    report = scan_paths(paths, Policy(pickle=pickle, remote_code=remote_code))
+    result = scan_files(*paths, pickle=pickle, remote_code=remote_code)  # type: ignore[arg-type]
     console = options.console()
     if output is ScanFormat.text:
-        console.scan_report(report)
+        console.scan_report(result.detail)
     else:
         from modellock.report.sarif import Sarif
         from modellock.report.scan_json import ScanJson
 
         document = {f.name: f for f in (Sarif(), ScanJson())}[output.value]
-        console.json(document.build(report))
-    if report.refused:
+        console.json(document.build(result.detail))
+    if not result.ok:
         raise typer.Exit(CHECK_FAILED)

@@ -3,8 +3,10 @@
 A file of at least two pieces is split into pieces fetched by up to `per_file()` connections that
 take the next piece when they finish one (a fast connection does more of the work). The first
 request resolves the redirect; the others reuse its target. A server that answers a range with the
-whole file gets one stream instead. What a piece received before a failure is kept, and its next
-attempt asks only for the rest.
+whole file gets one stream instead, which fills what is missing and skips what is there. What a
+piece received before a failure is kept, and its next attempt asks only for the rest; attempts are
+counted only while a piece gains nothing, and the file's progress across all of them is held to
+one floor rate (`floor.Floor`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from modellock.download import reads
 from modellock.download.budget import Budget, shared_budget
+from modellock.download.floor import Floor, speed_rule, too_slow
 from modellock.download.location import Location, Target
 from modellock.download.origin import Origin, Retryable
 from modellock.errors import IntegrityError, NetworkError
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
 
 _MIB = 1024 * 1024
 ATTEMPTS = int(os.environ.get("MODELLOCK_HTTP_ATTEMPTS", "5"))
-"""Attempts per piece; the first backoff is BACKOFF_S and each later one doubles."""
+"""Attempts in a row that gain a piece nothing; the first backoff is BACKOFF_S and each later one doubles."""
 BACKOFF_S = float(os.environ.get("MODELLOCK_HTTP_BACKOFF", "1.0"))
 
 
@@ -52,27 +55,50 @@ def per_file() -> int:
     return max(1, int(os.environ.get("MODELLOCK_CONNECTIONS_PER_FILE", "8")))
 
 
-def _speed_rule() -> tuple[float, float]:
-    """(bytes per second, seconds): a request slower than this on average over that long is abandoned.
-
-    curl's --speed-limit/--speed-time; a body that trickles a byte every few seconds never trips a
-    read timeout, so the read timeout alone is no deadline.
-    """
-    limit = float(os.environ.get("MODELLOCK_SPEED_LIMIT", "1024"))
-    window = float(os.environ.get("MODELLOCK_SPEED_TIME", "30"))
-    return limit, window
-
-
 @dataclass
 class _Piece:
     start: int
     end: int
     done: int = 0
-    """Bytes of it already written: the next attempt starts after them."""
+    """Bytes of it already written (or already there): the next attempt starts after them."""
+    have: list[tuple[int, int]] = field(default_factory=list)
+    """Ranges inside it that are already written: skipped, never written twice (the one-stream fallback)."""
 
     @property
     def next(self) -> int:
         return self.start + self.done
+
+    def land(self, target: Target, at: int, chunk: bytes | memoryview) -> None:
+        """Write what of `chunk` (the answer's bytes from offset `at`) this piece still needs."""
+        low, high = max(at, self.next), min(at + len(chunk), self.end)
+        if high <= low:
+            return
+        view = memoryview(chunk)
+        for start, end in _gaps(low, high, self.have):
+            target.write_at(start, view[start - at : end - at])
+        self.done = _past(high, self.have) - self.start
+
+
+def _gaps(low: int, high: int, have: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of [low, high) outside every range of `have` (sorted, disjoint)."""
+    found, at = [], low
+    for start, end in have:
+        if end <= at or start >= high:
+            continue
+        if start > at:
+            found.append((at, start))
+        at = max(at, end)
+    if at < high:
+        found.append((at, high))
+    return found
+
+
+def _past(offset: int, have: list[tuple[int, int]]) -> int:
+    """`offset`, moved past a range of `have` that starts at or covers it."""
+    for start, end in have:
+        if start <= offset < end:
+            offset = end
+    return offset
 
 
 class _NoRanges(Exception):
@@ -82,24 +108,37 @@ class _NoRanges(Exception):
 class _Download:
     def __init__(self, origin: Origin, size: int, target: Target, what: str) -> None:
         self.origin, self.size, self.target, self.what = origin, size, target, what
+        self.floor = Floor(what)
+        self.single = False
+        """One connection streams the file: an answer with the whole file is read, skipping what is there."""
         self.stop = threading.Event()
         self.on_answer: Callable[[], None] | None = None
         """Called once, when the first good answer has arrived."""
 
     def piece(self, piece: _Piece) -> None:
-        """Fetch one piece to its end, retrying on its own; raises the reason after the last attempt."""
+        """Fetch one piece to its end, retrying on its own; raises the reason after the last attempt.
+
+        An attempt that gained bytes is no failure (a server may answer every range short, or cut
+        every answer): the next one asks for the rest at once. `Floor` bounds how slow that may be.
+        """
         failure: Exception | None = None
-        for attempt in range(ATTEMPTS):
-            if attempt:
-                self.target.pause(BACKOFF_S * 2 ** (attempt - 1))
+        failures = 0
+        while True:
+            if failures:
+                self.target.pause(BACKOFF_S * 2 ** (failures - 1))
             if self.stop.is_set():
                 return
+            before = piece.next
             try:
                 self._request(piece)
             except (Retryable, _transport_errors()) as exc:
                 failure = exc
-            if piece.next >= piece.end:
+            if piece.next >= piece.end or self.stop.is_set():
                 return
+            self.floor.check()
+            failures = 0 if piece.next > before else failures + 1
+            if failures >= ATTEMPTS:
+                break
         raise NetworkError(
             f"could not download {self.what} after {ATTEMPTS} attempts: {_describe(failure)}",
             hint="check the network and run the command again; finished files are kept in the store",
@@ -114,12 +153,12 @@ class _Download:
             # The last piece open-ended, as curl resumes: servers that serve only `N-` ranges still resume.
             last = "" if piece.end == self.size else str(piece.end - 1)
             headers["Range"] = f"bytes={piece.next}-{last}"
-        limit, window = _speed_rule()
+        limit, window = speed_rule()
         # A read that waits a whole window for its first byte is slower than any limit.
         timeout = httpx2.Timeout(connect=10.0, read=min(60.0, window), write=60.0, pool=60.0)
+        self.floor.begin()
         with self.origin.get(headers, timeout, headers_within=window) as response:
-            if ranged:
-                self._check_range(response, piece)
+            at = self._check_range(response, piece) if ranged else 0
             if self.on_answer is not None:
                 announce, self.on_answer = self.on_answer, None
                 announce()
@@ -127,20 +166,26 @@ class _Download:
             for chunk in response.iter_raw():
                 if self.stop.is_set():
                     return
-                room = piece.end - piece.next
-                if len(chunk) > room:
+                if at + len(chunk) > self.size:
                     raise IntegrityError(f"{self.what} is larger than the expected {self.size} bytes")
-                self.target.write_at(piece.next, chunk)
-                piece.done += len(chunk)
+                if at >= piece.end:
+                    return  # more than asked for: the rest is another piece's
+                piece.land(self.target, at, chunk)
+                at += len(chunk)
                 counted += len(chunk)
+                self.floor.gained(len(chunk))
+                self.floor.check()
                 now = time.monotonic()
                 if now - started >= window:
-                    if counted < limit * (now - started):
+                    if too_slow(counted, now - started, limit, window):
                         raise Retryable(f"slower than {limit:.0f} bytes/s for {window:g} s")
                     started, counted = now, 0
 
-    def _check_range(self, response: httpx2.Response, piece: _Piece) -> None:
+    def _check_range(self, response: httpx2.Response, piece: _Piece) -> int:
+        """The offset the answer's body starts at: the range asked for, or 0 for the whole file."""
         if response.status_code == 200:
+            if self.single:
+                return 0  # the whole file after all: what this piece has is skipped
             raise _NoRanges()
         found = re.fullmatch(
             r"bytes (\d{1,20})-(\d{1,20})/(\d{1,20}|\*)", response.headers.get("Content-Range", "").strip()
@@ -153,6 +198,7 @@ class _Download:
                 f"{self.what}: size mismatch: expected {self.size} bytes, the server has {total}",
                 hint="the server or a proxy has a different file than the listing; nothing was stored",
             )
+        return piece.next
 
 
 def fetch(
@@ -176,14 +222,21 @@ def fetch(
     pieces = _plan(size, target.present(), piece_size(size, connections))
     if not pieces:
         return
+    download.single = len(pieces) == 1
     try:
         _run(download, pieces, min(connections, len(pieces)), budget)
     except _NoRanges:
-        target.restart()
+        # One stream from the first missing byte; whatever landed meanwhile is skipped, not fetched again.
         download.stop.clear()
         download.on_answer = None
+        download.single = True
+        present = target.present()
+        missing = _plan(size, present, size)
+        if not missing:
+            return
+        stream = _Piece(missing[0].start, size, have=[r for r in present if r[1] > missing[0].start])
         with _permit(budget, target):
-            download.piece(_Piece(0, size))
+            download.piece(stream)
 
 
 @contextmanager

@@ -6,13 +6,15 @@ reaches `subprocess.Popen`), so a pattern over names is a path to anything a mod
 
 Anything not listed is refused. The other tables never allow anything: they only say *why* a
 refusal is a refusal (`classify`), so a whole-model save or a Trainer's `training_args.bin` is
-named as what it is, and a known code-execution primitive is graded `malicious`.
+named as what it is, and a known code-execution primitive (`dangerous`) is graded `malicious`.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Literal
+
+from modellock.gate import dangerous
 
 Grade = Literal["allowed", "suspicious", "malicious"]
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -123,121 +125,6 @@ _TRAINING_STATE_MODULES = (
     "omegaconf.",
 )
 
-# Grading only: module prefixes and exact names known to run code or touch the system.
-_MALICIOUS_MODULES = frozenset(
-    [
-        "os",
-        "posix",
-        "nt",
-        "subprocess",
-        "_posixsubprocess",
-        "sys",
-        "socket",
-        "shutil",
-        "pty",
-        "importlib",
-        "runpy",
-        "code",
-        "codeop",
-        "pickle",
-        "_pickle",
-        "marshal",
-        "types",
-        "ctypes",
-        "_ctypes",
-        "webbrowser",
-        "pdb",
-        "bdb",
-        "timeit",
-        "profile",
-        "cProfile",
-        "trace",
-        "doctest",
-        "idlelib",
-        "ensurepip",
-        "pip",
-        "venv",
-        "multiprocessing",
-        "asyncio",
-        "imaplib",
-        "pydoc",
-        "inspect",
-        "urllib",
-        "http",
-        "ftplib",
-        "smtplib",
-        "telnetlib",
-        "logging",
-        "io",
-        "_io",
-        "tempfile",
-        "_xxsubinterpreters",
-        "_interpreters",
-        "threading",
-        "_thread",
-        "signal",
-        "builtins",
-        "__builtin__",
-        "operator",
-        "_operator",
-        "functools",
-        "_functools",
-        "dill",
-        "cloudpickle",
-        "pkgutil",
-        "zipimport",
-        "_osx_support",
-        "_aix_support",
-        "_pyrepl",
-        "distutils",
-        "setuptools",
-        "lib2to3",
-        "test",
-    ]
-)
-_MALICIOUS_PAIRS = {
-    ("numpy", "load"),
-    ("numpy.lib.npyio", "load"),
-    ("torch", "load"),
-    ("torch.serialization", "load"),
-    ("torch.storage", "_load_from_bytes"),
-    ("joblib", "load"),
-    ("uuid", "_get_command_stdout"),
-    ("copyreg", "__newobj__"),
-}
-_MALICIOUS_PREFIXES: tuple[str, ...] = (
-    *("numpy.f2py", "numpy.testing", "numpy.distutils", "torch.jit", "torch.hub", "torch._dynamo"),
-    *("torch._inductor", "torch.utils.collect_env", "torch.fx", "torch._export", "torch.package"),
-)
-_MALICIOUS_ATTRS = frozenset(
-    [
-        "eval",
-        "exec",
-        "compile",
-        "open",
-        "system",
-        "popen",
-        "spawn",
-        "Popen",
-        "__import__",
-        "getattr",
-        "setattr",
-        "delattr",
-        "globals",
-        "locals",
-        "vars",
-        "__builtins__",
-        "__globals__",
-        "__subclasses__",
-        "__class__",
-        "__dict__",
-        "__code__",
-        "__reduce__",
-        "__reduce_ex__",
-        "loads",
-        "load",
-    ]
-)
 _HARMLESS_BUILTINS = frozenset(
     [
         "abs",
@@ -267,19 +154,23 @@ def classify(module: str, name: str) -> tuple[Grade, str]:
     """The grade of one import and, for refusals, what kind of thing it is."""
     if (module, name) in ALLOWED:
         return "allowed", ""
-    if not (_IDENTIFIER.match(module) and _IDENTIFIER.match(name)):
+    if not _IDENTIFIER.match(module):
         return "suspicious", "not an importable name (find_class fails on it)"
-    if "." in name:
-        if any(part in _MALICIOUS_ATTRS or part in _MALICIOUS_MODULES for part in name.split(".")):
-            return "malicious", "a dotted name reaches other objects by attribute access"
-        return "suspicious", "a dotted name reaches other objects by attribute access"
-    if (module, name) in _MALICIOUS_PAIRS or module.startswith(_MALICIOUS_PREFIXES):
-        return "malicious", "a known code-execution primitive"
-    root = module.split(".", 1)[0]
-    if root in ("builtins", "__builtin__") and name in _HARMLESS_BUILTINS:
+    if not _IDENTIFIER.match(name):
+        # find_class imports the module before it looks the name up: grade that import if it runs
+        # something (importing `os` does nothing; text such as "cos\ncosine of x\n" must stay text).
+        if dangerous.import_runs_code(module):
+            return "malicious", f"find_class imports {module} before the name fails"
+        return "suspicious", "not an importable name (find_class fails on it)"
+    if module in ("builtins", "__builtin__") and name in _HARMLESS_BUILTINS:
         return "suspicious", "a builtin function, not a data constructor"
-    if root in _MALICIOUS_MODULES or name in _MALICIOUS_ATTRS:
-        return "malicious", "a known code-execution or system primitive"
+    why = dangerous.danger(module, name)
+    if why is not None and "." in name:
+        return "malicious", f"a dotted name reaches other objects by attribute access; {why}"
+    if why is not None:
+        return "malicious", why
+    if "." in name:
+        return "suspicious", "a dotted name reaches other objects by attribute access"
     if module.startswith(_WHOLE_MODEL_MODULES) and name[:1].isupper():
         return "suspicious", "a whole-object save (torch.save(model)): unpickling rebuilds program objects"
     if module.startswith(_TRAINING_STATE_MODULES) or module in _TRAINING_STATE_MODULES:

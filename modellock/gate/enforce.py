@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from modellock.errors import CheckFailed
+from modellock.errors import PolicyRefusal
 from modellock.gate.verdict import ScanResult
 from modellock.project.paths import glob_match
 from modellock.project.policy import Policy
@@ -59,12 +59,18 @@ def decide(path: str, result: ScanResult, policy: Policy, model: str) -> Decisio
     return Decision(path, result, False, f"{verdict}: {reasons}", exception)
 
 
-class GateRefused(CheckFailed):
+class GateRefused(PolicyRefusal):
     """One or more files were refused by the policy."""
 
 
-def enforce(model: str, decisions: Sequence[Decision]) -> None:
-    """Raise with every refusal of one model, each naming file, format, reason and the way to allow it."""
+def enforce(
+    model: str, decisions: Sequence[Decision], on_disk: Mapping[str, Path] | None = None, policy: Policy | None = None
+) -> None:
+    """Raise with every refusal of one model, each naming file, format, reason and the way to allow it.
+
+    `on_disk` (repository path -> the bytes' file) and `policy` let the hint name a `scan` command that,
+    run as given, reaches the same verdict.
+    """
     refused = [d for d in decisions if not d.allowed]
     if not refused:
         return
@@ -72,8 +78,20 @@ def enforce(model: str, decisions: Sequence[Decision]) -> None:
     raise GateRefused(
         f"refusing {model}: {len(refused)} file{'s' if len(refused) > 1 else ''} failed the safety gate\n"
         + "\n".join(lines),
-        hint="nothing was written; `modellock scan PATH` shows the full findings",
+        hint=f"nothing was written; `modellock scan {_scan_args(refused[0].path, on_disk, policy)}` "
+        "shows the full findings",
+        model=model,
+        files=[d.path for d in refused],
     )
+
+
+def _scan_args(path: str, on_disk: Mapping[str, Path] | None, policy: Policy | None) -> str:
+    """The file to name in the hint (where its bytes are, else its repository path), under the model's policy."""
+    import shlex
+
+    found = on_disk.get(path) if on_disk is not None else None
+    flags = f"--pickle {policy.pickle} --remote-code {policy.remote_code} " if policy is not None else ""
+    return flags + shlex.quote(str(found) if found is not None else path)
 
 
 def gate_files(model: str, policy: Policy, files: Sequence[tuple[str, Path]]) -> dict[str, ScanResult]:
@@ -81,5 +99,5 @@ def gate_files(model: str, policy: Policy, files: Sequence[tuple[str, Path]]) ->
     from modellock.gate.scanner import scan_file
 
     results = {path: scan_file(blob, path) for path, blob in files}
-    enforce(model, [decide(path, result, policy, model) for path, result in results.items()])
+    enforce(model, [decide(path, result, policy, model) for path, result in results.items()], dict(files), policy)
     return results

@@ -6,7 +6,6 @@ Nothing here prints or raises with a secret in it: errors name where a credentia
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import shutil
@@ -14,6 +13,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modellock import jsonread
 from modellock.errors import ConfigError
 
 USER_ENV, PASSWORD_ENV = "MODELLOCK_REGISTRY_USERNAME", "MODELLOCK_REGISTRY_PASSWORD"
@@ -79,9 +79,12 @@ def lookup(host: str, *, environment: bool = True) -> Credentials | None:
         return Credentials(user, password, f"${USER_ENV}/${PASSWORD_ENV}")
     path = docker_config_path()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsonread.loads(path.read_text(encoding="utf-8"), "Docker's config.json")
     except FileNotFoundError:
         return None
+    except jsonread.MalformedJSON as exc:
+        message = f"cannot read Docker's credentials: {exc.message}"
+        raise ConfigError(message, file=str(path), hint=_CONFIG_HINT) from None
     except (OSError, ValueError) as exc:
         raise ConfigError(
             f"cannot read Docker's credentials: {type(exc).__name__}", file=str(path), hint=_CONFIG_HINT
@@ -141,7 +144,7 @@ def _from_helper(helper: str, host: str, *, missing_ok: bool = False) -> Credent
             f"{name} has no credentials for {host} (exit {done.returncode})", file=str(where), hint=_CONFIG_HINT
         )
     try:
-        answer = json.loads(done.stdout)
+        answer = jsonread.loads(done.stdout, f"the answer of {name}")
         user, secret = answer["Username"], answer["Secret"]
     except (ValueError, KeyError, TypeError):
         raise ConfigError(

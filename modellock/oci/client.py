@@ -7,13 +7,13 @@ manifest fetched by digest is hashed here, and no error message carries a creden
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx2
 
+from modellock import jsonread
 from modellock.errors import NetworkError, SourceError
 from modellock.oci.auth import Challenge, Credentials, lookup, parse_challenge
 from modellock.oci.reference import RegistryRef, is_loopback
@@ -68,6 +68,16 @@ class Registry:
         self._pinged = False
 
     # -- auth -------------------------------------------------------------------------------------------------
+    def _unreachable(self, exc: Exception) -> NetworkError:
+        """No answer at all; `oci://` to this machine is most often a plain-HTTP test registry spoken to in TLS."""
+        hint = "check the registry address and the network"
+        if self.ref.scheme == "https" and is_loopback(self.ref.host):
+            hint = (
+                f"oci:// speaks HTTPS; a registry on this machine without TLS (such as `registry:2`) "
+                f"is addressed as http://{self.ref.host}/{self.ref.namespace}"
+            )
+        return NetworkError(f"cannot reach the registry {self.ref.host}: {type(exc).__name__}", hint=hint)
+
     def ping(self) -> None:
         """`GET /v2/`: the registry speaks the API; a 401 tells how it wants us to authenticate."""
         if self._pinged:
@@ -137,9 +147,11 @@ class Registry:
         if response.status_code != 200:
             raise AuthError(f"{parts.netloc} answered HTTP {response.status_code} to a token request")
         try:
-            data = json.loads(body)
+            data = jsonread.loads(body, f"the token answer of {parts.netloc}")
             token = data.get("token") or data.get("access_token")
-        except (ValueError, AttributeError):
+        except jsonread.MalformedJSON as exc:
+            raise AuthError(f"{exc.message}: no usable token") from None
+        except AttributeError:
             token = None
         if not isinstance(token, str) or not token or not all(33 <= ord(c) < 127 for c in token):
             raise AuthError(f"{parts.netloc} answered a token request with no usable token")
@@ -186,10 +198,7 @@ class Registry:
             finally:
                 streamed.close()
         except httpx2.TransportError as exc:
-            raise NetworkError(
-                f"cannot reach the registry {self.ref.host}: {type(exc).__name__}",
-                hint="check the registry address and the network",
-            ) from None
+            raise self._unreachable(exc) from None
         except (httpx2.InvalidURL, httpx2.UnsupportedProtocol, ValueError) as exc:
             raise RegistryError(
                 f"the registry {self.ref.host} sent an unusable address ({type(exc).__name__})",
@@ -330,7 +339,7 @@ class Registry:
                     )
                 body = _read_capped(response, MAX_MANIFEST)
         except httpx2.TransportError as exc:
-            raise NetworkError(f"cannot reach the registry {self.ref.host}: {type(exc).__name__}") from None
+            raise self._unreachable(exc) from None
         got = "sha256:" + hashlib.sha256(body).hexdigest()
         if got != digest:
             from modellock.errors import IntegrityError
@@ -338,6 +347,9 @@ class Registry:
             raise IntegrityError(
                 f"{self.ref.host} answered {name}@{digest[:19]}… with a manifest hashing to {got[:19]}…",
                 hint="the registry (or a proxy) serves other bytes than the lock names; nothing was installed",
+                path=f"{name}@{digest}",
+                expected=digest,
+                actual=got,
             )
         return body
 
@@ -374,7 +386,7 @@ def _plain(headers: httpx2.Headers) -> list[tuple[str, str]]:
 def _error_code(response: httpx2.Response) -> str:
     """`: CODE` from the distribution API's error body, for messages (never echoes anything else)."""
     try:
-        code = json.loads(response.read()[:65536])["errors"][0]["code"]
+        code = jsonread.loads(response.read()[:65536], "an error document")["errors"][0]["code"]
     except (ValueError, KeyError, IndexError, TypeError):
         return ""
     return f": {code}" if isinstance(code, str) and code.isupper() and len(code) < 40 else ""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import json
 import os
 import shutil
 import stat
@@ -17,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from modellock import jsonread
 from modellock.errors import CheckFailed, UsageError
 from modellock.oci.manifest import ARTIFACT_TYPE, INDEX_TYPE, MANIFEST_TYPE, Artifact, canonical
 
@@ -81,10 +81,10 @@ class LayoutWriter:
 
     def _old_index(self) -> list[dict[str, Any]]:
         try:
-            data = json.loads(read_regular(self.root / "index.json", _MAX_INDEX))
+            data = jsonread.loads(read_regular(self.root / "index.json", _MAX_INDEX), "index.json")
         except FileNotFoundError:
             return []
-        except (OSError, ValueError, RecursionError):
+        except (OSError, ValueError):  # jsonread.MalformedJSON is a ValueError
             raise CheckFailed(f"{self.root}/index.json is not readable JSON", hint="give a new directory") from None
         manifests = data.get("manifests") if isinstance(data, dict) else None
         return [m for m in manifests if isinstance(m, dict)] if isinstance(manifests, list) else []

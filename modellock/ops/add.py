@@ -73,6 +73,7 @@ def add_and_lock(
                 source_factory=source_factory(manifest, store),
                 with_bases=request.with_bases,
             ),
+            adding=spec,
         )
         result = done.result
         patterns, files = result.auto_excluded.get(added, ([], []))
@@ -131,3 +132,17 @@ def _write_entry(
         pickle=request.pickle,
         signature=signature_pin(request, manifest_path.parent),
     )
+
+
+def add_without_lock(project_dir: Path, request: AddRequest) -> str:
+    """`add --no-lock` (uv's habit): only the manifest entry; the next `lock` or `sync` resolves it."""
+    from modellock.errors import UsageError
+
+    if request.with_bases:
+        raise UsageError("--with-bases finds the bases by locking, so it cannot be combined with --no-lock")
+    manifest_path = project_dir / MANIFEST_NAME
+    spec = replace(request.spec, repo_type=request.repo_type) if request.repo_type else request.spec
+    with restored_on_failure(manifest_path, project_dir / LOCK_NAME):
+        if not manifest_path.exists():
+            init_manifest(project_dir)
+        return _write_entry(manifest_path, spec, request, request.name, request.exclude)

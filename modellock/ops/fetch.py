@@ -70,27 +70,38 @@ def check_bytes(job: FetchJob, digest: FileDigest, git_sha1: str | None) -> Inte
     """Why downloaded bytes are not the ones the job asks for, or None: the one place a download is judged."""
     file, locked = job.file, job.locked
     where = f"{job.ref.repo}@{job.commit[:7]}: {file.path}"
+
+    def facts(expected: str, actual: str) -> dict[str, str]:
+        return {"model": job.ref.repo, "path": file.path, "expected": expected, "actual": actual}
+
     if digest.size != file.size:
-        return IntegrityError(f"{where}: size mismatch: expected {file.size} bytes, received {digest.size}")
+        return IntegrityError(
+            f"{where}: size mismatch: expected {file.size} bytes, received {digest.size}",
+            **facts(str(file.size), str(digest.size)),
+        )
     if locked is not None and digest.blake3 != locked.blake3:
         return IntegrityError(
             f"{where}: BLAKE3 mismatch: the lock says {locked.blake3}, the bytes hash to {digest.blake3}",
             hint="the bytes differ from the ones locked; nothing was stored",
+            **facts(f"blake3:{locked.blake3}", f"blake3:{digest.blake3}"),
         )
     if locked is not None and digest.sha256 != locked.sha256:
         return IntegrityError(
             f"{where}: SHA-256 mismatch: the lock says {locked.sha256}, the bytes hash to {digest.sha256}",
             hint="the bytes differ from the ones locked",
+            **facts(f"sha256:{locked.sha256}", f"sha256:{digest.sha256}"),
         )
     if file.lfs_sha256 is not None and digest.sha256 != file.lfs_sha256:
         return IntegrityError(
             f"{where}: SHA-256 mismatch: expected {file.lfs_sha256}, the bytes hash to {digest.sha256}",
             hint="the server or a proxy delivered different bytes; nothing was stored",
+            **facts(f"sha256:{file.lfs_sha256}", f"sha256:{digest.sha256}"),
         )
     if git_sha1 is not None and git_sha1 != file.git_oid:
         return IntegrityError(
             f"{where}: git blob SHA-1 mismatch: expected {file.git_oid}, the bytes hash to {git_sha1}",
             hint="the server or a proxy delivered different bytes; nothing was stored",
+            **facts(f"git-sha1:{file.git_oid}", f"git-sha1:{git_sha1}"),
         )
     return None
 

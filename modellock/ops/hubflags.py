@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from modellock.errors import CheckFailed
+from modellock.errors import PolicyRefusal
 from modellock.project.manifest import ModelSpec
 from modellock.sources.interface import RemoteFile
 
 
-class HubScanRefused(CheckFailed):
+class HubScanRefused(PolicyRefusal):
     """The Hub's scan flags a selected file the manifest does not allow."""
 
 
@@ -32,4 +32,6 @@ def refuse_flagged(spec: ModelSpec, commit: str, files: Iterable[RemoteFile]) ->
         f"{shown}{more}",
         hint=f"inspect the Hub's report for these files; to lock them anyway, add hub-scan-allow = [{allow}] "
         f"to [models.{spec.name}] in modellock.toml, or exclude them",
+        model=spec.name,
+        files=[f.path for f in flagged],
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modellock.errors import CheckFailed, UsageError
+from modellock.errors import StaleLock, UsageError
 from modellock.ops.check import check_lock
 from modellock.ops.context import (
     certificate_roots,
@@ -47,6 +47,8 @@ class SyncOptions:
     """`--registry`: pull from this OCI registry before the Hub."""
     from_oci_layout: Path | None = None
     """`--from-oci-layout`: install from this OCI image layout only (air-gapped)."""
+    upgrade: bool = False
+    """`--upgrade`: re-resolve every model (a new lock) before installing."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ def sync_project(project_dir: Path, options: SyncOptions, progress: Progress | N
         raise UsageError("--locked and --frozen cannot be combined")
     if o.reinstall and (o.dry_run or o.check):
         raise UsageError("--reinstall cannot be combined with --dry-run or --check")
+    if o.upgrade and (o.locked or o.frozen or o.offline or o.check):
+        raise UsageError("--upgrade re-locks, so it cannot be combined with --locked, --frozen, --offline or --check")
     lock_path = project_dir / LOCK_NAME
     relocked = None
     warnings: tuple[str, ...] = ()
@@ -80,22 +84,29 @@ def sync_project(project_dir: Path, options: SyncOptions, progress: Progress | N
         manifest, store = project.manifest, project.store
         roots = certificate_roots(manifest)
         stale = check_lock(manifest)
-        if not stale.ok:
-            if o.locked or o.offline or o.check or o.dry_run:
+        if o.upgrade or not stale.ok:
+            if o.locked or o.offline or o.check:
                 problems = "\n".join(f"  - {p.model + ': ' if p.model else ''}{p.message}" for p in stale.problems)
-                raise CheckFailed(
+                raise StaleLock(
                     f"the lock is stale or edited:\n{problems}",
-                    hint="run `modellock lock` (--locked, --offline, --check and --dry-run do not re-lock)",
+                    hint="run `modellock lock` (--locked, --offline and --check do not re-lock)",
+                    problems=[(p.model, p.message) for p in stale.problems],
                 )
             from modellock.ops.lock import lock_project
 
             relocked = lock_project(
                 manifest,
                 store,
+                upgrade_all=o.upgrade,
+                dry_run=o.dry_run,
                 progress=progress,
                 trust=trust_source(manifest, o.trusted_root, online=True),
                 source_factory=source_factory(manifest, store),
             )
+            if o.dry_run:
+                # What would be installed is the new lock's, which a dry run does not write: show the re-lock.
+                why = "the lock would be re-resolved first (above); run `modellock sync` to lock and install"
+                return InstallOutcome(_nothing_planned(), relocked, (*warnings, why))
     mode_name = o.link_mode or (manifest.settings.link_mode if manifest is not None else None)
     if mode_name is not None and mode_name not in {m.value for m in LinkMode}:
         raise UsageError(f"--link-mode must be reflink, hardlink or copy, got {mode_name!r}")
@@ -135,3 +146,10 @@ def sync_project(project_dir: Path, options: SyncOptions, progress: Progress | N
         lock_path=lock_path,
     )
     return InstallOutcome(result, relocked, warnings)
+
+
+def _nothing_planned() -> SyncResult:
+    return SyncResult(
+        models=(), downloaded_files=0, downloaded_bytes=0, link_mode=None, warnings=(), dry_run=True, check=False,
+        elapsed=0.0,
+    )  # fmt: skip

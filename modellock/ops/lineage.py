@@ -96,7 +96,7 @@ def declarations_of(model: LockedModel, spec: ModelSpec, source: Source, store: 
     card = source.lineage(RepoRef(model.repo, model.repo_type), model.commit)
     parents, ignored = from_card(card.card, card.base_models)
     found += parents
-    notes += ignored
+    notes += [*([card.problem] if card.problem else []), *ignored]
     for f in model.files:
         if f.format == "gguf" and f.size:  # recognised by content; only its header pages are read
             with open(store.blob_path(f.blake3), "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from modellock.errors import ModellockError, UsageError
+from modellock.errors import ModellockError, RevisionNotFound, UsageError
 from modellock.gate.enforce import gate_files
 from modellock.ops.check import manifest_differences
 from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
@@ -101,8 +101,14 @@ def _plan(
     )
     # Sticky: a changed include list or path keeps the locked commit, like Cargo keeps a git rev.
     sticky = same_origin and old is not None and not upgrade
-    commit = old.commit if sticky and old is not None else source.resolve(ref, spec.revision)
-    if not sticky:
+    if sticky and old is not None:
+        commit = old.commit
+    else:
+        try:
+            commit = source.resolve(ref, spec.revision)
+        except RevisionNotFound as exc:
+            # The Hub's words name the repository; the user edits the manifest entry, so name that too.
+            raise RevisionNotFound(f"model `{spec.name}`: {exc.message}", hint=exc.hint) from None
         refuse_unpublished(spec, ref, commit, source)
     listed = source.list_files(ref, commit, scans=True)
     check_repo_paths(spec.repo, [f.path for f in listed])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection
 from dataclasses import dataclass
+from pathlib import Path
 
 from modellock.errors import CheckFailed, IntegrityError, UsageError
 from modellock.oci.client import Registry
@@ -65,6 +66,10 @@ def check_store(store: Store, model: LockedModel, art: Artifact) -> None:
                 f"{model.name}: {layer.path}: the lock pairs BLAKE3 {layer.blake3[:12]}… with another SHA-256 "
                 "than the store's bytes have",
                 hint="the lock was edited or forged; nothing was pushed",
+                model=model.name,
+                path=layer.path,
+                expected=layer.digest,
+                actual=f"sha256:{sha256}",
             )
 
 
@@ -156,3 +161,21 @@ def push_lock(
             )
         )
     return PushResult(str(ref), tuple(pushed))
+
+
+def push_project(project_dir: Path, address: str, *, models: Collection[str] = (), tag_ref: bool = False) -> PushResult:
+    """`modellock push ADDRESS`: the project's sealed lock, from the store its manifest names, to the registry."""
+    from modellock.oci.client import Registry
+    from modellock.oci.reference import parse_registry
+    from modellock.ops.context import manifest_if_any, read_lock_to_use, store_for
+    from modellock.project.discover import LOCK_NAME, MANIFEST_NAME
+
+    ref = parse_registry(address)
+    lock = read_lock_to_use(project_dir / LOCK_NAME)
+    store = store_for(manifest_if_any(project_dir / MANIFEST_NAME))
+    client = Registry(ref)
+    try:
+        with store.held():
+            return push_lock(lock, store, client, models=models, tag_ref=tag_ref)
+    finally:
+        client.close()

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import blake3
 
-from modellock.errors import CheckFailed, ConfigError
+from modellock.errors import ConfigError, SignatureError
 from modellock.project.lockfile import LockedFile, LockedModel, LockedSignature
 from modellock.project.manifest import ModelSpec
-from modellock.signing.bundle import Attestation, Signer, bundle_kind, key_hint, load_public_key, verify_bundle
+from modellock.signing.bundle import Attestation, bundle_kind, key_hint, load_public_key, verify_bundle
 from modellock.signing.oms import Coverage, SignatureInvalid, compare, parse_statement
+from modellock.signing.policy import PublicKey, from_lock, from_manifest
 from modellock.signing.trust import TrustRoot, load_trust_root
 from modellock.store.blobs import Store
 
@@ -53,6 +54,8 @@ class SignatureReport:
     """The signer was not known before this run: trusted on first use, or accepted with --accept-new-signer."""
     trust: str = "pinned"
     """Why this signer is trusted, one of TRUST_REASONS."""
+    unsigned_empty: tuple[str, ...] = ()
+    """Locked zero-byte files a shard-mode signature cannot cover (OMS §6.3.2): the lock alone vouches for them."""
 
 
 TRUST_REASONS = ("pinned", "first-use", "re-established", "recorded", "accepted")
@@ -140,53 +143,48 @@ def attest_for_lock(
     """
     if signature is None:
         if spec.signature is not None and spec.signature.path is not None:
-            raise CheckFailed(
-                f"refusing {spec.name}: the configured signature {spec.signature.path} is not in the repository"
+            raise SignatureError(
+                f"refusing {spec.name}: the configured signature {spec.signature.path} is not in the repository",
+                model=spec.name,
             )
         if pinned(spec):
-            raise CheckFailed(
+            raise SignatureError(
                 f"refusing {spec.name}: the manifest pins its signer, but the repository has no {DEFAULT_SIGNATURE}",
                 hint="check the repository and revision, or remove the model's `signature` from modellock.toml",
+                model=spec.name,
             )
         if spec.require_signature:
-            raise CheckFailed(
+            raise SignatureError(
                 f"refusing {spec.name}: it is not signed (no {DEFAULT_SIGNATURE}) and the policy requires signatures",
                 hint="sign the model with model_signing, or remove it from [policy] require-signatures",
+                model=spec.name,
             )
         if old is not None and old.signature is not None and not allow_unsigned:
-            raise CheckFailed(
+            raise SignatureError(
                 f"refusing {spec.name}: the locked commit was signed by {old.signature.identity}, "
                 "the new one is unsigned",
                 hint="pass --allow-unsigned to accept an unsigned upgrade",
+                model=spec.name,
             )
         return None, None
     raw = store.blob_path(signature.blake3).read_bytes()
     config = spec.signature
-    mode = config.mode if config is not None else "sigstore"
+    policy = from_manifest(config, lambda relative, what: _read_manifest_file(project_dir, relative, what))
+    mode = policy.mode
     where = f"{spec.name}: {signature.path}"
     if not pinned(spec):
         refuse_unpinned_kind(raw, spec.name, where)
     else:
         refuse_other_kind(raw, mode, where)
-    if mode == "key":
-        assert config is not None and config.public_key is not None
-        signer = Signer("key", public_key=_read_manifest_file(project_dir, config.public_key, "public key"))
-    elif mode == "certificate":
-        assert config is not None and config.certificate_chain is not None
-        signer = Signer(
-            "certificate", roots=_read_manifest_file(project_dir, config.certificate_chain, "certificate chain")
-        )
-    else:
-        signer = Signer("sigstore", config.identity if config else None, config.issuer if config else None)
     root = trust.get() if mode == "sigstore" else None
-    attestation = verify_bundle(raw, signer, root, where)
+    attestation = verify_bundle(raw, policy.signer(), root, where)
     reason = _trust_reason(spec, old, attestation, discarded, accept_new_signer=accept_new_signer)
     coverage = _check(attestation, spec.name, files, store, signature.path, repo_paths)
     public_key = ""
-    if mode == "key":
+    if isinstance(policy, PublicKey):
         from cryptography.hazmat.primitives import serialization
 
-        key = load_public_key(signer.public_key or b"")
+        key = load_public_key(policy.key)
         der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         public_key = base64.b64encode(der).decode()
     record = LockedSignature(
@@ -214,6 +212,7 @@ def attest_for_lock(
         root.source if root is not None else "",
         reason in ("first-use", "re-established", "accepted"),
         reason,
+        coverage.unsigned_empty,
     )
     return record, report
 
@@ -285,17 +284,8 @@ def attest_for_sync(
     assert signature is not None
     raw = store.blob_path(signature.blake3).read_bytes()
     where = f"{model.name}: {signature.path}"
-    if signature.mode == "key":
-        signer = Signer("key", public_key=base64.b64decode(signature.public_key))
-    elif signature.mode == "certificate":
-        if roots is None:
-            raise CheckFailed(
-                f"{where}: certificate-mode signatures need the manifest's certificate-chain (not --frozen)"
-            )
-        signer = Signer("certificate", roots=roots)
-    else:
-        signer = Signer("sigstore", signature.identity, signature.issuer)
-    attestation = verify_bundle(raw, signer, trust.get() if signature.mode == "sigstore" else None, where)
+    policy = from_lock(signature, roots, model.name)
+    attestation = verify_bundle(raw, policy.signer(), trust.get() if policy.mode == "sigstore" else None, where)
     if signature.mode == "certificate" and attestation.key != signature.key:
         raise SignatureInvalid(f"{where}: the chain leads to a different root than the one locked")
     _check(attestation, model.name, list(model.files), store, signature.path, None)

@@ -60,6 +60,8 @@ class ModelSync:
     """Why it needs installing: not installed, different snapshot, files changed on disk."""
     files: int
     size: int
+    dropped: tuple[str, ...] = ()
+    """Files in its directory the lock does not list, which an exact install removes (or would)."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,10 @@ def _check_pairing(store: Store, model: LockedModel, f: LockedFile) -> None:
             f"but the bytes with that BLAKE3 have SHA-256 {sha256[:12]}…",
             hint="the lock was edited or forged; nothing was installed (`modellock lock --check --remote` "
             "shows what the Hub holds)",
+            model=model.name,
+            path=f.path,
+            expected=f"sha256:{f.sha256}",
+            actual=f"sha256:{sha256}",
         )
 
 
@@ -235,9 +241,19 @@ def _build(
         atomic.write_text(target.parent.parent / "refs" / name, model.commit)  # no newline, as huggingface_hub does
 
 
-def _synced(model: LockedModel, target: Path, reason: str | None) -> ModelSync:
+def _synced(model: LockedModel, target: Path, reason: str | None, dropped: tuple[str, ...] = ()) -> ModelSync:
     action: Action = "unchanged" if reason is None else "install"
-    return ModelSync(model.name, model.commit, str(target), action, reason or "", len(model.files), model.size)
+    return ModelSync(
+        model.name, model.commit, str(target), action, reason or "", len(model.files), model.size, dropped
+    )
+
+
+def _dropped(model: LockedModel, target: Path, inexact: bool) -> tuple[str, ...]:
+    """What an exact install of `model` takes out of `target`: the user should hear what was deleted."""
+    if inexact:
+        return ()
+    locked = {f.path for f in model.files}
+    return tuple(p for p in user_files(target) if p not in locked and not p.endswith("/"))
 
 
 def _stage(plans: list[tuple[LockedModel, Path, str | None]]) -> dict[str, Path]:
@@ -268,9 +284,12 @@ def _remove_dropped(lock: Lockfile, lock_path: Path, store: Store, project_dir: 
     from filelock import FileLock
 
     previous = store.read_installs(lock_path)
-    current = {m.name: str(target_of(m, project_dir)) for m in lock.models}
+    # Absolute: the same project is reached as `.`, `../..` or `/srv/app` depending on where a command
+    # runs, and a target recorded one way must not look like a superseded snapshot when read another.
+    current = {m.name: os.path.abspath(target_of(m, project_dir)) for m in lock.models}
     removed = []
-    for name, where in sorted(previous.items()):
+    for name, recorded in sorted(previous.items()):
+        where = os.path.abspath(recorded)
         target = Path(where)
         if act:
             recover(target)
@@ -399,14 +418,16 @@ def sync_lock(
         staged = _stage(plans) if changes else {}
         try:
             for model, target, reason in plans:
+                dropped = _dropped(model, target, inexact) if reason is not None else ()
                 if reason is not None and changes:
                     with FileLock(str(store.target_lock(target))):
                         if not reinstall:
                             # another sync may have finished it meanwhile
                             reason = _drift(model, target, inexact, model.name in bases)
+                        dropped = _dropped(model, target, inexact) if reason is not None else ()
                         if reason is not None:
                             _build(model, store, target, staged[model.name], linker, inexact, model.name in bases)
-                results.append(_synced(model, target, reason))
+                results.append(_synced(model, target, reason, dropped))
         finally:
             for path in staged.values():
                 remove_tree(path)  # a swapped-in tree is no longer there; anything else was never used

@@ -65,7 +65,31 @@ def lock_with_bases(manifest_path: Path, run_lock: Callable[[Manifest], LockResu
 
 
 def lock_and_maybe_bases(
-    manifest: Manifest, with_bases: bool, run_lock: Callable[[Manifest], LockResult]
+    manifest: Manifest,
+    with_bases: bool,
+    run_lock: Callable[[Manifest], LockResult],
+    *,
+    adding: RepoSpec | None = None,
 ) -> BasesAdded:
-    """One lock run, or with `--with-bases` the rounds that add unlocked parents to the manifest first."""
-    return lock_with_bases(manifest.path, run_lock) if with_bases else BasesAdded(run_lock(manifest), ())
+    """One lock run, or with `--with-bases` the rounds that add unlocked parents to the manifest first.
+
+    `adding`: the repository `modellock add` is adding, which a failure takes out of the manifest again,
+    so the hint must be the `add` to run, not a `lock` of an entry that is gone.
+    """
+    if with_bases:
+        return lock_with_bases(manifest.path, run_lock)
+    try:
+        return BasesAdded(run_lock(manifest), ())
+    except UnlockedBase as exc:
+        if adding is not None:
+            exc.hint = f"nothing was added; add it with the bases it declares: `{add_again(adding)} --with-bases`"
+        raise
+
+
+def add_again(spec: RepoSpec) -> str:
+    """The `modellock add` command line that names `spec` again."""
+    import shlex
+
+    typed = spec.repo + (f"@{spec.revision}" if spec.revision else "")
+    kind = " --repo-type dataset" if spec.repo_type == "dataset" else ""
+    return f"modellock add {shlex.quote(typed)}{kind}"

@@ -29,7 +29,13 @@ _INLINE_TABLES = ("policy = {", "signature = {", "card = {", "bases = [")
 
 
 def _decode(quoted: str) -> str:
-    return quoted[1:-1] if "\\" not in quoted else str(json.loads(quoted))
+    if "\\" not in quoted:
+        return quoted[1:-1]
+    # JSON's `\uD800` is a lone surrogate, which TOML refuses and no seal can encode: a ValueError here
+    # sends the text to tomllib, whose error names the line.
+    text = str(json.loads(quoted))
+    text.encode()
+    return text
 
 
 def parse_canonical(text: str, header: str) -> dict[str, Any] | None:
@@ -63,7 +69,7 @@ def parse_canonical(text: str, header: str) -> dict[str, Any] | None:
                     if not found:
                         return None
                     value = found.group(2)
-                    model[found.group(1)] = int(value) if value.isdigit() else json.loads(value)
+                    model[found.group(1)] = int(value) if value.isdigit() else _decode(value)
                 i += 1
             i += 1
             files = []

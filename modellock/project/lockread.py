@@ -255,7 +255,14 @@ class _Reader:
     def read(self, data: dict[str, Any] | None = None) -> Lockfile:
         self.shapes_checked = data is not None
         if data is None:
-            data = parse(self.text, self.file)
+            try:
+                data = parse(self.text, self.file)
+            except ConfigError as exc:
+                exc.hint = exc.hint or (
+                    "modellock writes the lock: restore it (`git checkout -- modellock.lock`), "
+                    "or remove it and run `modellock lock` to re-resolve every model"
+                )
+                raise
         version = data.get("version")
         if not isinstance(version, int) or isinstance(version, bool):
             raise ConfigError("the lock has no integer `version`", file=self.file, line=1)

@@ -33,7 +33,9 @@ from modellock.project.tomlread import bad_utf8, parse
 _TOP_KEYS = ("models", "settings", "policy")
 _POLICY_KEYS = ("pickle", "remote-code", "allow-files")
 _SIGNATURE_KEYS = ("path", "identity", "issuer", "public-key", "certificate-chain")
-_SETTINGS_KEYS = ("store", "endpoint", "link-mode", "trusted-root", "registry", "s3-endpoint")
+_SETTINGS_KEYS = ("store", "endpoint", "link-mode", "trusted-root", "registry", "unlocked-repos", "s3-endpoint")
+# `org/name` or a glob over it (`org/*`): what the guard lets through without a lock entry.
+_REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.*?\[\]-]+/[A-Za-z0-9_.*?\[\]-]+$")
 LINK_MODES = ("reflink", "hardlink", "copy")
 _MODEL_KEYS = (
     "repo", "source", "revision", "repo-type", "include", "exclude", "path", "layout", "signature", "bases",
@@ -143,6 +145,8 @@ class Settings:
     """`oci://HOST/NAMESPACE`: where `sync` looks for locked models before the Hub (docs/fleet.md)."""
     s3_endpoint: str | None = None
     """An S3-compatible endpoint URL (MinIO, R2, Ceph) for `s3` models, where AWS's own settings name none."""
+    unlocked_repos: tuple[str, ...] = ()
+    """Repository ids (globs) the team chose not to lock: the guard lets them through (docs/runtime.md)."""
 
 
 @dataclass(frozen=True)
@@ -347,8 +351,21 @@ class _Reader:
             link_mode=link_mode,
             trusted_root=self.string(("settings",), data, "trusted-root"),
             registry=self.string(("settings",), data, "registry"),
+            unlocked_repos=self.repo_patterns(data),
             s3_endpoint=self.url(data, "s3-endpoint"),
         )
+
+    def repo_patterns(self, data: Mapping[str, Any]) -> tuple[str, ...]:
+        patterns = self.strings(("settings",), data, "unlocked-repos", "repository ids")
+        for pattern in patterns:
+            if not _REPO_PATTERN.match(pattern):
+                raise self.fail(
+                    ("settings",),
+                    "unlocked-repos",
+                    f"`unlocked-repos` entries are repository ids like `org/name` or `org/*`, got {pattern!r}",
+                    "a bare `*` would switch the guard off; list the organisations you mean",
+                )
+        return tuple(patterns)
 
     def url(self, data: Mapping[str, Any], key: str) -> str | None:
         value = self.string(("settings",), data, key)

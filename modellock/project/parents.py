@@ -9,11 +9,11 @@ was loaded from disk) is reported, never followed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from modellock import jsonread
 from modellock.project.edges import RELATIONS
 from modellock.project.paths import ref_problem, valid_repo_id
 
@@ -59,9 +59,10 @@ def from_adapter_config(data: bytes) -> tuple[list[Declared], list[str]]:
     if len(data) > MAX_CONFIG_BYTES:
         return [], [f"{ADAPTER_CONFIG} is larger than {MAX_CONFIG_BYTES} bytes; not read"]
     try:
-        config = json.loads(data)
-    except (UnicodeDecodeError, ValueError):
-        return [], [f"{ADAPTER_CONFIG} is not JSON; not read"]
+        config = jsonread.loads(data, ADAPTER_CONFIG)
+    except jsonread.MalformedJSON as exc:
+        why = f"nested deeper than {jsonread.MAX_DEPTH} levels" if exc.too_deep else "not JSON"
+        return [], [f"{ADAPTER_CONFIG} is {why}; not read"]
     if not isinstance(config, dict):
         return [], []
     name = config.get("base_model_name_or_path")

@@ -65,7 +65,10 @@ def file_path_problem(path: str) -> str | None:
 
 
 # The common case in one regex: relative, no empty/`.`/`..` parts, no backslash or control characters.
-_PLAIN = re.compile(r"(?![A-Za-z]:)(?!\.{1,2}(?:/|$))[^/\\\x00-\x1f\x7f]+(?:/(?!\.{1,2}(?:/|$))[^/\\\x00-\x1f\x7f]+)*")
+_PLAIN = re.compile(
+    r"(?![A-Za-z]:)(?!\.{1,2}(?:/|$))[^/\\\x00-\x1f\x7f\ud800-\udfff]+"
+    r"(?:/(?!\.{1,2}(?:/|$))[^/\\\x00-\x1f\x7f\ud800-\udfff]+)*"
+)
 
 
 def unsafe_reason(path: str) -> str | None:
@@ -85,6 +88,9 @@ def unsafe_reason(path: str) -> str | None:
         return "the path has an empty, `.` or `..` component"
     if any(ord(ch) < 0x20 or ch == "\x7f" for ch in path):
         return "the path contains a control character"
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in path):
+        # JSON can carry a lone surrogate (`\ud800`); no filesystem, lock or seal can hold one.
+        return "the path contains a lone surrogate (not Unicode text)"
     if parts[0].casefold().startswith(RESERVED_PREFIX):
         return f"names starting with `{RESERVED_PREFIX}` are reserved for modellock"
     return None

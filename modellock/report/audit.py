@@ -61,6 +61,9 @@ class AuditJson(Document[AuditReport]):
 
     def build(self, result: AuditReport) -> dict[str, Any]:
         return {
+            "schema": 1,
+            "command": "audit",
+            "ok": not result.new_unsafe,
             "models": result.models,
             "files": result.files,
             "changed": [_change(c) for c in result.changed],

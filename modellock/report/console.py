@@ -138,6 +138,9 @@ class Console:
             if s.signed_not_installed:
                 shown = ", ".join(s.signed_not_installed[:5]) + (" ..." if len(s.signed_not_installed) > 5 else "")
                 self.line(f"  signed, not installed: {shown}")
+            if s.unsigned_empty:
+                shown = ", ".join(s.unsigned_empty[:5]) + (" ..." if len(s.unsigned_empty) > 5 else "")
+                self.line(f"  empty, so not in the shard-mode signature (the lock covers them): {shown}")
             if s.trust_root:
                 self.line(f"  verified against {s.trust_root}")
         if result.dry_run:
@@ -192,6 +195,8 @@ class Console:
                 self.line(
                     f"{'Would install' if result.dry_run else 'Out of sync:'} {m.name}@{short(m.commit)} ({m.reason})"
                 )
+                if m.dropped:
+                    self.line(f"  {'would remove' if result.dry_run else 'not in the lock:'} {_listed(m.dropped)}")
             return
         if result.downloaded_files:
             self.line(f"Downloaded {count(result.downloaded_files, 'file')} ({human_size(result.downloaded_bytes)})")
@@ -213,6 +218,11 @@ class Console:
             self.line(f" - {m.name}@{short(m.commit)}")
         for m in todo:
             self.line(f" + {m.name}@{short(m.commit)}")
+            if m.dropped:
+                self.warn(
+                    f"{m.name}: removed {count(len(m.dropped), 'file')} the lock does not list from {m.target}: "
+                    f"{_listed(m.dropped)} (`sync --inexact` keeps such files)"
+                )
         if result.signatures_verified:
             source = f" against {result.trust_root}" if result.trust_root else ""
             self.line(f"Verified {count(result.signatures_verified, 'signature')} offline{source}")
@@ -306,3 +316,8 @@ class RichProgress:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+
+
+def _listed(paths: tuple[str, ...], shown: int = 5) -> str:
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(paths[:shown]) + more

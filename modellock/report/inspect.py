@@ -38,7 +38,8 @@ def model_summary(m: LockedModel, unsealed: tuple[str, ...]) -> dict[str, Any]:
 
 
 def list_json(view: LockView) -> dict[str, Any]:
-    return {"ok": True, "lock": view.label, "models": [model_summary(m, view.unsealed) for m in view.lock.models]}
+    models = [model_summary(m, view.unsealed) for m in view.lock.models]
+    return {"schema": 1, "command": "list", "ok": True, "lock": view.label, "models": models}
 
 
 def list_text(view: LockView) -> list[str]:
@@ -67,7 +68,16 @@ def list_text(view: LockView) -> list[str]:
 def show_json(view: LockView, m: LockedModel) -> dict[str, Any]:
     data = dataclasses.asdict(m)
     data["policy"] = dataclasses.asdict(m.policy)
-    return {"ok": True, "lock": view.label, "sealed": m.name not in view.unsealed, "size": m.size, "model": data}
+    sealed = m.name not in view.unsealed
+    return {
+        "schema": 1,
+        "command": "show",
+        "ok": True,
+        "lock": view.label,
+        "sealed": sealed,
+        "size": m.size,
+        "model": data,
+    }
 
 
 def show_text(view: LockView, m: LockedModel) -> list[str]:
@@ -156,8 +166,7 @@ def diff_text(d: LockDiff) -> list[str]:
 
 
 def diff_json(d: LockDiff) -> dict[str, Any]:
-    return {"ok": True, "changed": d.changed, **dataclasses.asdict(d)}
-
+    return {"schema": 1, "command": "diff", "ok": True, "changed": d.changed, **dataclasses.asdict(d)}
 
 
 def outdated_text(report: OutdatedReport) -> list[str]:
@@ -182,4 +191,4 @@ def outdated_text(report: OutdatedReport) -> list[str]:
 
 def outdated_json(report: OutdatedReport) -> dict[str, Any]:
     models = [{**dataclasses.asdict(m), "outdated": m.outdated} for m in report.models]
-    return {"ok": True, "outdated": len(report.outdated), "models": models}
+    return {"schema": 1, "command": "outdated", "ok": True, "outdated": len(report.outdated), "models": models}

@@ -1,11 +1,11 @@
-"""`modellock scan --format json`: every file's decision, and how many were refused."""
+"""`modellock scan --format json`: every file's decision, and how many were refused (docs/json.md)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from modellock.ops.scan import ScanReport
+from modellock.report import json_docs
 from modellock.report.interface import Document
 
 
@@ -13,4 +13,4 @@ class ScanJson(Document[ScanReport]):
     name = "json"
 
     def build(self, result: ScanReport) -> dict[str, Any]:
-        return {"files": [dataclasses.asdict(d) for d in result.decisions], "refused": len(result.refused)}
+        return json_docs.scan(result)

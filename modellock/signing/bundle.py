@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from modellock import jsonread
 from modellock.signing.oms import SignatureInvalid
+from modellock.signing.shape import check_shape
 from modellock.signing.trust import TrustRoot
 
 Mode = Literal["sigstore", "key", "certificate"]
@@ -22,6 +23,11 @@ _OIDC_ISSUER_V1 = "1.3.6.1.4.1.57264.1.1"
 _OIDC_ISSUER_V2 = "1.3.6.1.4.1.57264.1.8"
 _SIGSTORE_OTHERNAME = "1.3.6.1.4.1.57264.1.7"
 _BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
+_MATERIAL = {
+    "key": "a public-key hint",
+    "certificate": "a certificate chain",
+    "sigstore": "a Fulcio certificate and log entries",
+}
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,18 @@ class Attestation:
 
 
 def verify_bundle(raw: bytes, signer: Signer, trust: TrustRoot | None, where: str) -> Attestation:
-    """Verify the bundle for `signer`; SignatureInvalid names the check that failed."""
+    """Verify the bundle for `signer`; SignatureInvalid names the check that failed.
+
+    The bundle's shape comes first (OMS §8.1), and its verification material must be that of the
+    signer's method (§11.1: "MUST match field to method"): a certificate-chain bundle whose leaf
+    happens to hold a pinned key is not a key-mode signature.
+    """
+    method = check_shape(raw, where)
+    if method != signer.mode:
+        raise SignatureInvalid(
+            f"{where}: the bundle carries {_MATERIAL[method]}, but it is verified as a {signer.mode}-mode signature",
+            hint="pin what the publisher signs with (`signature` under the model in modellock.toml)",
+        )
     if signer.mode == "key":
         return _verify_key(raw, signer, where)
     if signer.mode == "certificate":
@@ -70,7 +87,7 @@ def bundle_kind(raw: bytes) -> Mode | None:
     Nothing is verified here: this only chooses which verification, and which refusal, applies.
     """
     try:
-        bundle = json.loads(raw)
+        bundle = jsonread.loads(raw, "the bundle")
     except (ValueError, RecursionError):
         return None
     material = bundle.get("verificationMaterial") if isinstance(bundle, dict) else None
@@ -86,7 +103,7 @@ def bundle_kind(raw: bytes) -> Mode | None:
 def key_hint(raw: bytes) -> str | None:
     """The key hint of a key-mode bundle (model_signing: SHA-256 of the public key's PEM), if it has one."""
     try:
-        hint = json.loads(raw)["verificationMaterial"]["publicKey"]["hint"]
+        hint = jsonread.loads(raw, "the bundle")["verificationMaterial"]["publicKey"]["hint"]
     except (ValueError, RecursionError, KeyError, TypeError):
         return None
     return hint if isinstance(hint, str) and hint.isascii() and hint.isalnum() and len(hint) <= 128 else None
@@ -191,7 +208,7 @@ def _verify_sigstore(raw: bytes, signer: Signer, trust: TrustRoot, where: str) -
 
 def _envelope(raw: bytes, where: str) -> tuple[dict[str, Any], str, bytes, bytes]:
     try:
-        bundle = json.loads(raw)
+        bundle = jsonread.loads(raw, "the bundle")
         if bundle.get("mediaType") != _BUNDLE_V03:
             raise SignatureInvalid(f"{where}: unsupported bundle media type {bundle.get('mediaType')!r}")
         envelope = bundle["dsseEnvelope"]
@@ -204,6 +221,13 @@ def _envelope(raw: bytes, where: str) -> tuple[dict[str, Any], str, bytes, bytes
         raise
     except (ValueError, KeyError, TypeError) as exc:
         raise SignatureInvalid(f"{where}: malformed signature bundle ({exc})") from None
+
+
+def _b64(text: str, where: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise SignatureInvalid(f"{where}: the bundle's public key is not Base64") from None
 
 
 def _ec_verify(public_key: Any, signature: bytes, data: bytes, where: str) -> None:
@@ -248,10 +272,14 @@ def _verify_key(raw: bytes, signer: Signer, where: str) -> Attestation:
     assert signer.public_key is not None
     key = load_public_key(signer.public_key)
     bundle, payload_type, payload, signature = _envelope(raw, where)
-    hint = bundle.get("verificationMaterial", {}).get("publicKey", {}).get("hint")
+    identifier = bundle["verificationMaterial"]["publicKey"]
+    hint, raw_key = identifier.get("hint"), identifier.get("rawBytes")
     pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     if hint and hint != hashlib.sha256(pem).hexdigest():
         raise SignatureInvalid(f"{where}: signed with a different key than the one configured (key hint differs)")
+    # Bundles before model_signing 1.1 carry the key itself (`rawBytes`, OMS §11.2): it must be the pinned one.
+    if not hint and raw_key and _spki_fingerprint(load_public_key(_b64(raw_key, where))) != _spki_fingerprint(key):
+        raise SignatureInvalid(f"{where}: signed with a different key than the one configured (the bundle's key)")
     _ec_verify(key, signature, _pae(payload_type, payload), where)
     fingerprint = _spki_fingerprint(key)
     return Attestation("key", fingerprint, "", fingerprint, None, None, payload_type, payload)

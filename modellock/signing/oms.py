@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
-from modellock.errors import CheckFailed
+from modellock import jsonread
+from modellock.errors import SignatureError
 from modellock.project.paths import unsafe_reason
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -16,7 +16,7 @@ PREDICATE_TYPE = "https://model_signing/signature/v1.0"
 _DIGEST_ALGORITHMS = ("sha256", "blake3", "blake2b")
 
 
-class SignatureInvalid(CheckFailed):
+class SignatureInvalid(SignatureError):
     """The signature, its statement or the files it covers do not check out."""
 
 
@@ -37,6 +37,9 @@ class SignedManifest:
 
     resources: tuple[Resource, ...]
     ignore_paths: tuple[str, ...]
+    method: str = "files"
+    """`files` or `shards`; shard serialization leaves zero-byte files out (OMS §6.3.2)."""
+    shard_size: int | None = None
 
     def paths(self) -> set[str]:
         return {r.path for r in self.resources}
@@ -47,7 +50,7 @@ def parse_statement(payload_type: str, payload: bytes, where: str) -> SignedMani
     if payload_type != PAYLOAD_TYPE:
         raise SignatureInvalid(f"{where}: payload type is {payload_type!r}, not an in-toto statement")
     try:
-        statement = json.loads(payload)
+        statement = jsonread.loads(payload, "the statement")
         if statement["_type"] != STATEMENT_TYPE:
             raise SignatureInvalid(f"{where}: not an in-toto v1 statement")
         if statement["predicateType"] != PREDICATE_TYPE:
@@ -66,6 +69,15 @@ def parse_statement(payload_type: str, payload: bytes, where: str) -> SignedMani
         raise SignatureInvalid(f"{where}: malformed model-signing statement ({exc})") from None
     if not isinstance(subjects, list) or len(subjects) != 1:
         raise SignatureInvalid(f"{where}: the statement must have exactly one subject")
+    if not raw:
+        raise SignatureInvalid(f"{where}: the statement signs no files (OMS §5.2.1: at least one resource)")
+    method = serialization.get("method", "files")
+    if method not in ("files", "shards"):
+        raise SignatureInvalid(f"{where}: unknown serialization method {method!r}")
+    hash_type = serialization.get("hash_type")
+    if hash_type is not None and hash_type not in _DIGEST_ALGORITHMS:
+        raise SignatureInvalid(f"{where}: unsupported hash type {hash_type!r}")
+    shard_size = _shard_size(serialization.get("shard_size"), where) if method == "shards" else None
     resources = []
     concatenated = hashlib.sha256()
     for item in raw:
@@ -76,28 +88,46 @@ def parse_statement(payload_type: str, payload: bytes, where: str) -> SignedMani
             concatenated.update(bytes.fromhex(digest))
         except ValueError:
             raise SignatureInvalid(f"{where}: resource {name!r} has a non-hex digest") from None
-        resources.append(_resource(name, algorithm, digest.lower(), where))
+        resource = _resource(name, algorithm, digest.lower(), shard_size, where)
+        if hash_type is not None and resource.algorithm != hash_type:
+            raise SignatureInvalid(f"{where}: resource {name!r} uses {resource.algorithm}, the statement {hash_type}")
+        resources.append(resource)
     expected = subjects[0].get("digest", {}).get("sha256") if isinstance(subjects[0], dict) else None
     if expected != concatenated.hexdigest():
         raise SignatureInvalid(f"{where}: the subject digest does not match the signed resources")
-    if serialization.get("method", "files") not in ("files", "shards"):
-        raise SignatureInvalid(f"{where}: unknown serialization method {serialization.get('method')!r}")
     ignores = serialization.get("ignore_paths", [])
     if not isinstance(ignores, list) or not all(isinstance(p, str) for p in ignores):
         raise SignatureInvalid(f"{where}: ignore_paths must be a list of paths")
-    return SignedManifest(tuple(resources), tuple(p.rstrip("/") for p in ignores))
+    return SignedManifest(tuple(resources), tuple(p.rstrip("/") for p in ignores), method, shard_size)
 
 
-def _resource(name: str, algorithm: str, digest: str, where: str) -> Resource:
+def _shard_size(value: object, where: str) -> int:
+    # model_signing writes it through a protobuf Struct, so as a float (`5.0`); the spec says integer.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value <= 0:
+        raise SignatureInvalid(f"{where}: shard serialization needs a positive integer shard_size, not {value!r}")
+    return int(value)
+
+
+def _resource(name: str, algorithm: str, digest: str, shard_size: int | None, where: str) -> Resource:
+    """One resource; under shard serialization its name is `path:start:end` (OMS §6.3.2).
+
+    The spec names a shard's algorithm by the hash type (`sha256`); model_signing 1.x writes
+    `sha256-sharded-<shard_size>`. Both are read; only the hash itself is kept.
+    """
     start = end = None
-    if algorithm.startswith("sha256-sharded-"):
-        # Shards are named `path:start:end`; the file's digest is checked range by range.
+    base, sharded, size = algorithm.partition("-sharded-")
+    if sharded and (shard_size is None or size != str(shard_size)):
+        raise SignatureInvalid(f"{where}: resource {name!r} is a shard ({algorithm}) outside shard serialization")
+    if shard_size is not None:
+        # The last two colon-separated integers are the range: a path may itself hold colons.
         try:
             name, first, last = name.rsplit(":", 2)
             start, end = int(first), int(last)
         except ValueError:
             raise SignatureInvalid(f"{where}: malformed shard name {name!r}") from None
-        algorithm = "sha256"
+        if not 0 <= start < end:
+            raise SignatureInvalid(f"{where}: shard {name}:{start}:{end} is an empty or reversed range")
+    algorithm = base
     if algorithm not in _DIGEST_ALGORITHMS:
         raise SignatureInvalid(f"{where}: resource {name!r} uses unsupported digest {algorithm!r}")
     reason = unsafe_reason(name)
@@ -106,7 +136,7 @@ def _resource(name: str, algorithm: str, digest: str, where: str) -> Resource:
     return Resource(name, algorithm, digest, start, end)
 
 
-def _shard_gap(signed: list[Resource], size: int) -> str | None:
+def _shard_gap(signed: list[Resource], size: int, shard_size: int | None = None) -> str | None:
     """Why the resources for one file do not cover it exactly once, byte 0 to its end; None if they do."""
     whole = [r for r in signed if r.start is None]
     shards = sorted((r for r in signed if r.start is not None), key=lambda r: r.start or 0)
@@ -123,6 +153,9 @@ def _shard_gap(signed: list[Resource], size: int) -> str | None:
         position = shard.end
     if shards and position != size:
         return f"the signed shards end at byte {position}, the file has {size} bytes"
+    # Contiguous from 0 to the end, so a whole partition; OMS §6.3.2 also fixes every shard but the last.
+    if shard_size is not None and any(r.end != min((r.start or 0) + shard_size, size) for r in shards):
+        return f"the signed shards are not the {shard_size}-byte shards the statement declares"
     return None
 
 
@@ -137,6 +170,8 @@ class Coverage:
     covered: int
     """Files the signature covers."""
     signed_not_installed: tuple[str, ...]
+    unsigned_empty: tuple[str, ...] = ()
+    """Zero-byte locked files a shard-mode signature cannot name: the lock's digests alone vouch for them."""
 
 
 def compare(
@@ -157,6 +192,7 @@ def compare(
     (offline re-verification checks only the locked files).
     """
     problems = []
+    empty: list[str] = []
     by_path: dict[str, list[Resource]] = {}
     for resource in manifest.resources:
         by_path.setdefault(resource.path, []).append(resource)
@@ -165,10 +201,15 @@ def compare(
         if ignored(path, ignores):
             continue
         signed = by_path.get(path)
+        if not signed and manifest.method == "shards" and known.get("size") == "0":
+            # model-transparency #653: shard mode cannot sign an empty file. The lock still names it
+            # (path, size 0, digests, sealed), so it is installed as locked, and reported.
+            empty.append(path)
+            continue
         if not signed:
             problems.append(f"{path} is locked but the signature does not cover it")
             continue
-        gap = _shard_gap(signed, int(known["size"])) if "size" in known else None
+        gap = _shard_gap(signed, int(known["size"]), manifest.shard_size) if "size" in known else None
         if gap:
             problems.append(f"{path}: {gap}")
             continue
@@ -184,7 +225,7 @@ def compare(
         signed_paths = manifest.paths()
         for path in sorted(signed_paths - present):
             problems.append(f"{path} is signed but not in the repository at this commit")
-        for path in sorted(present - signed_paths):
+        for path in sorted(present - signed_paths - set(empty)):
             problems.append(f"{path} is in the repository but not covered by the signature")
     if problems:
         raise SignatureInvalid(
@@ -192,4 +233,4 @@ def compare(
             hint="the files differ from what the signer signed (renamed, swapped or modified); nothing was written",
         )
     not_installed = tuple(sorted(manifest.paths() - set(selected)))
-    return Coverage(len(manifest.paths()), not_installed)
+    return Coverage(len(manifest.paths()), not_installed, tuple(empty))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -23,9 +24,10 @@ from huggingface_hub.utils._headers import build_hf_headers
 from huggingface_hub.utils._http import default_client_factory
 from huggingface_hub.utils._pagination import paginate
 
-from modellock import __version__
+from modellock import __version__, jsonread
 from modellock.download.location import Location
 from modellock.errors import (
+    HUB_UNREACHABLE_HINT,
     GatedRepo,
     ModellockError,
     NetworkError,
@@ -124,17 +126,25 @@ class HuggingFaceSource(HttpSource):
     def lineage(self, ref: RepoRef, commit: str) -> CardLineage:
         if ref.repo_type != "model":
             return CardLineage()
+        # The raw answer, not model_info: its ModelInfo takes `cardData` apart (a list or a string there
+        # fails the whole call), while the card is the author's YAML and only evidence. What cannot be
+        # read is unavailable, and said so, never fatal.
+        url = f"{self.endpoint}/api/models/{ref.repo}/revision/{quote(commit, safe='')}"
+        params = {"expand": ["cardData", "baseModels"]}
         with _mapped_errors(ref, commit):
-            try:
-                # `expand` cannot be combined with files_metadata: a call of its own, by commit.
-                info = self._api.model_info(ref.repo, revision=commit, expand=["cardData", "baseModels"], timeout=60)
-                card = info.card_data.to_dict() if info.card_data is not None else {}  # type: ignore[no-untyped-call]
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise SourceError(
-                    f"the Hub's card data for {ref.repo}@{commit[:7]} is malformed ({type(exc).__name__}: {exc})",
-                    hint="the endpoint (or a proxy in front of it) does not speak the Hub's API; check HF_ENDPOINT",
-                ) from None
-        return CardLineage(card if isinstance(card, dict) else {}, info.base_models)
+            response = get_session().get(url, params=params, headers=self._api._build_hf_headers(), timeout=60)
+            hf_raise_for_status(response)
+        where = f"the Hub's card data for {ref.repo}@{commit[:7]}"
+        try:
+            data = jsonread.loads(response.content, where)
+        except jsonread.MalformedJSON as exc:
+            return CardLineage(problem=f"{exc.message}; not read")
+        if not isinstance(data, dict):
+            return CardLineage(problem=f"{where} is a {_json_type(data)}, not an object; not read")
+        card, problem = data.get("cardData"), ""
+        if card is not None and not isinstance(card, dict):
+            card, problem = {}, f"{where}: `cardData` is a {_json_type(card)}, not a mapping; not read"
+        return CardLineage(card or {}, data.get("baseModels"), problem)
 
     def refs(self, ref: RepoRef) -> Refs:
         with _mapped_errors(ref, "refs"):
@@ -205,6 +215,11 @@ def _remote_file(ref: RepoRef, commit: str, entry: RepoFile, scan: HubScan | Non
     return RemoteFile(path, size, oid, lfs, scan)
 
 
+def _json_type(value: object) -> str:
+    names = {list: "list", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
 def _describe(exc: Exception | None) -> str:
     if exc is None:
         return "the server closed the connection before the file was complete"
@@ -250,4 +265,34 @@ def _mapped_errors(ref: RepoRef, revision: str, path: str | None = None) -> Iter
             hint="the endpoint (or a proxy in front of it) is misconfigured; check HF_ENDPOINT",
         ) from None
     except httpx2.HTTPError as exc:
-        raise NetworkError(f"cannot reach the Hub for {what}: {_describe(exc)}") from None
+        raise NetworkError(f"cannot reach the Hub for {what}: {_describe(exc)}", hint=HUB_UNREACHABLE_HINT) from None
+    except RecursionError:
+        # huggingface_hub parses its answers with json.loads: arrays nested past the interpreter's limit.
+        raise SourceError(
+            f"the Hub's answer about {what}@{revision[:40]} is JSON nested too deep to read",
+            hint="the endpoint (or a proxy in front of it) does not speak the Hub's API; check HF_ENDPOINT",
+        ) from None
+    except (TypeError, AttributeError, KeyError, json.JSONDecodeError) as exc:
+        # huggingface_hub indexes answers (error documents too: `{"errors": 5}`, a list) without checking
+        # them. Only what it raised is the server's doing; the same error from our own code is a bug.
+        if not _raised_in_huggingface_hub(exc):
+            raise
+        raise SourceError(
+            f"the Hub's answer about {what}@{revision[:40]} is malformed ({type(exc).__name__})",
+            hint="the endpoint (or a proxy in front of it) does not speak the Hub's API; check HF_ENDPOINT",
+        ) from None
+
+
+def _raised_in_huggingface_hub(exc: BaseException) -> bool:
+    """Whether the innermost frame of huggingface_hub or modellock that `exc` passed is huggingface_hub's
+    (frames of the standard library or httpx below it, e.g. json's decoder, do not count)."""
+    owner = None
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if f"{os.sep}huggingface_hub{os.sep}" in name:
+            owner = "huggingface_hub"
+        elif f"{os.sep}modellock{os.sep}" in name:
+            owner = "modellock"
+        tb = tb.tb_next
+    return owner == "huggingface_hub"

@@ -59,6 +59,8 @@ class CardLineage:
     """The model card's YAML metadata (`base_model`, `base_model_relation`, …)."""
     base_models: Any = None
     """The Hub's `expand=baseModels` answer, raw: `{"relation": ..., "models": [{"id": ...}]}`."""
+    problem: str = ""
+    """Why the metadata could not be read (then `card` is empty): a note for the user, never an error."""
 
 
 class Source(ABC):

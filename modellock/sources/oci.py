@@ -206,6 +206,9 @@ class OciLayoutSource(Source):
             raise IntegrityError(
                 f"{self.root}: the manifest of {model.name} does not hash to {digest[:19]}…",
                 hint="the layout was changed after it was written; nothing was installed",
+                model=model.name,
+                expected=digest,
+                actual="sha256:" + hashlib.sha256(data).hexdigest(),
             )
         return True
 
@@ -225,6 +228,10 @@ class OciLayoutSource(Source):
                     f"{self.root}: {model.name}: {file.path}: size mismatch: the lock says {file.size} bytes, "
                     f"the layout's blob has {os.fstat(f.fileno()).st_size}",
                     hint="the layout was changed after it was written; nothing was installed",
+                    model=model.name,
+                    path=file.path,
+                    expected=str(file.size),
+                    actual=str(os.fstat(f.fileno()).st_size),
                 )
             pos = 0
             for start, end in [*target.present(), (file.size, file.size)]:

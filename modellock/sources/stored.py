@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from modellock import jsonread
 from modellock.download.location import Target
 from modellock.errors import NetworkError
 from modellock.sources.interface import CardLineage, Refs, RemoteFile, RepoRef, Source
@@ -30,10 +31,11 @@ def _read_lineage(store: Store, source: str, ref: RepoRef, commit: str) -> CardL
     """The card lineage recorded for a commit (a commit's card never changes), or None."""
     path = _listing_path(store, source, ref, commit).with_suffix(".lineage.json")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsonread.loads(path.read_text(encoding="utf-8"), str(path))
         card = data["card"]
-        return CardLineage(card if isinstance(card, dict) else {}, data["base_models"])
-    except (OSError, ValueError, TypeError, KeyError):
+        problem = data.get("problem", "")
+        return CardLineage(card if isinstance(card, dict) else {}, data["base_models"], str(problem))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
 
 
@@ -75,7 +77,8 @@ class RecordingSource(Source):
             return found
         found = self._inner.lineage(ref, commit)
         path = _listing_path(self._store, self.name, ref, commit).with_suffix(".lineage.json")
-        atomic.write_text(path, json.dumps({"card": dict(found.card), "base_models": found.base_models}, default=str))
+        record = {"card": dict(found.card), "base_models": found.base_models, "problem": found.problem}
+        atomic.write_text(path, json.dumps(record, default=str))
         return found
 
 
@@ -98,7 +101,7 @@ class OfflineSource(Source):
         # The store keeps no scans: offline, the Hub's scan is unknown and nothing is recorded.
         path = _listing_path(self._store, self.name, ref, commit)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = jsonread.loads(path.read_text(encoding="utf-8"), str(path))
             return [
                 RemoteFile(str(p), int(size), str(oid), str(lfs) if lfs else None, None, *(str(v) for v in pins))
                 for p, size, oid, lfs, *pins in data  # S3 pins since lock revision 4

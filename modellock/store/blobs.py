@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from modellock import jsonread
 from modellock.store import atomic
 from modellock.store.hashing import FileDigest, blake3_file, file_digests
 from modellock.store.leftovers import pid_alive
@@ -108,7 +109,9 @@ class Store:
     def intact(self, blake3: str, size: int) -> bool:
         """The blob exists and its size and mtime are as written; a deep check is `verify_blob`."""
         st = self._lstat(blake3)
-        return not self.verify_all and st is not None and st.st_size == size and sealed(st, blake3)
+        if self.verify_all or st is None or st.st_size != size:
+            return False
+        return sealed(st, blake3, self.tmp_dir)
 
     def verify_blob(self, blake3: str) -> bool:
         """Re-hash a blob; False if it is missing, not a regular file, or its bytes no longer match its name."""
@@ -149,10 +152,9 @@ class Store:
 
     def read_installs(self, lock_path: Path) -> dict[str, str]:
         """Where syncs of this lock installed each model (so a model dropped from the lock can go)."""
-        import json
 
         try:
-            data = json.loads(self._installs_path(lock_path).read_text(encoding="utf-8"))
+            data = jsonread.loads(self._installs_path(lock_path).read_text(encoding="utf-8"), "installs")
         except (OSError, ValueError):
             return {}
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
@@ -256,8 +258,14 @@ class Store:
             with contextlib.suppress(FileNotFoundError):
                 if key == "_" or time.time() - entry.stat().st_mtime > RESUMABLE_S:
                     entry.unlink()
-        # Records whose partial is gone (removed, committed, or renamed away by a claimant that then died).
+        # Records whose partial is gone (removed, committed, or renamed away by a claimant that then died),
+        # and mtime probes (`seal.keeps_nanoseconds`) of processes killed in the middle of one.
         if self.tmp_dir.is_dir():
+            for entry in self.tmp_dir.glob(".mtime-probe-*"):
+                owner = entry.name.split("-")[2]
+                if owner.isdigit() and not pid_alive(int(owner)):
+                    with contextlib.suppress(FileNotFoundError):
+                        entry.unlink()
             for entry in self.tmp_dir.glob("ranges-*"):
                 partial = entry.with_name("partial" + entry.name[len("ranges") :])
                 if not partial.exists():

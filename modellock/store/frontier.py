@@ -45,11 +45,14 @@ class Frontier:
         end = offset + len(chunk)
         with self._cond:
             self._raise_failure()
-            inline = offset == self._hashed and not self._hashing and self._prefix_end() == offset
+            before = self._prefix_end()
+            inline = offset == self._hashed and not self._hashing and before == offset
             self._add(offset, end)
             if inline:
                 self._hashing = True
-            else:
+            elif self._prefix_end() > before:
+                # Only bytes that extend the prefix give the thread work: waking it for every chunk
+                # that lands beyond a gap cost a GIL hand-off each, thousands per GiB.
                 self._wake()
         if inline:
             try:
@@ -69,6 +72,11 @@ class Frontier:
         """Whether everything landed is one range from byte 0."""
         with self._cond:
             return len(self._starts) <= 1 and self._prefix_end() == self.landed_bytes
+
+    def extends_prefix(self, offset: int) -> bool:
+        """Whether bytes at `offset` keep everything landed one range from byte 0."""
+        with self._cond:
+            return offset == self._prefix_end() == self.landed_bytes
 
     def finish(self) -> None:
         """Hash every landed byte of the prefix, then stop the thread; raises what it failed with.
@@ -168,7 +176,8 @@ class Frontier:
         with self._cond:
             self._hashing = False
             self._hashed = end
-            self._cond.notify_all()
+            if self._prefix_end() > end:
+                self._cond.notify_all()
             if self._hashed - self._flushed < _WRITEBACK_STEP:
                 return
             start, self._flushed = self._flushed, self._hashed

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from modellock import jsonread
 from modellock.project.lockfile import LockedFile, LockedModel
 from modellock.store import atomic
 from modellock.store.hfcache import is_snapshot, record_path
@@ -98,7 +99,7 @@ def read_state(target: Path) -> InstallState | None:
     if text is None:
         return None
     try:
-        data: Any = json.loads(text)
+        data: Any = jsonread.loads(text, MARKER)
         files = {p: FileStat(*v) for p, v in data["files"].items()}
         return InstallState(data["name"], data["commit"], data["digest"], files)
     except (OSError, ValueError, KeyError, TypeError):

@@ -37,7 +37,7 @@ class Faults:
     tree_json: Callable[[list[dict[str, Any]]], Any] | None = None
     """Rewrite each tree page before it is sent (malformed listings)."""
     info_json: Callable[[dict[str, Any]], Any] | None = None
-    """Rewrite each model_info answer before it is sent."""
+    """Rewrite each model_info answer before it is sent (bytes are sent as they are)."""
     link_base: str | None = None
     """Origin that pagination `Link: rel=next` URLs point at (default: the Hub's own)."""
     ignore_range: bool = False
@@ -53,6 +53,10 @@ class Faults:
     """Bytes per second each connection is allowed (a per-connection cap, as far-away CDNs impose)."""
     after_revision: Callable[[Repo, str], None] | None = None
     """Called after each revision lookup (model_info), e.g. to move a branch between calls."""
+    cdn_base: str | None = None
+    """Where LFS redirects point instead of the emulator's own CDN port: `{cdn_base}/blobs/{sha256}`
+    (a native server, e.g. nginx over a directory of blobs, so a benchmark measures the client, not
+    this Python server)."""
 
 
 class FakeHub:
@@ -66,6 +70,8 @@ class FakeHub:
         """(`hub` or `cdn`, path, Authorization header) of every request."""
         self.ranges: list[str] = []
         """`Range` headers received, in order."""
+        self.served: dict[str, int] = {}
+        """Body bytes written to the socket per repository path (what a client may have received)."""
         self._generation: dict[str, int] = {}
         self._uses: dict[str, int] = {}
         self.expired: list[str] = []
@@ -101,6 +107,10 @@ class FakeHub:
         with self._lock:
             self.requests.append((method, path))
             self.auth.append((server, path, auth))
+
+    def count_served(self, path: str, n: int) -> None:
+        with self._lock:
+            self.served[path] = self.served.get(path, 0) + n
 
     def sign(self, path: str) -> str:
         """The signature the Hub puts in a CDN redirect for `path` right now."""
@@ -165,7 +175,8 @@ class _Base(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, data: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(200, json.dumps(data).encode(), {"Content-Type": "application/json", **(headers or {})})
+        body = data if isinstance(data, bytes) else json.dumps(data).encode()  # bytes: a fault's raw answer
+        self._send(200, body, {"Content-Type": "application/json", **(headers or {})})
 
     def _error(self, status: int, code: str | None, message: str, extra: dict[str, str] | None = None) -> None:
         headers = {"Content-Type": "application/json", "X-Error-Message": message, **(extra or {})}
@@ -421,7 +432,8 @@ class _Base(BaseHTTPRequestHandler):
         if blob.lfs:
             headers.update(
                 {
-                    "Location": f"{self.hub.cdn}/blobs/{blob.sha256}?X-Amz-Signature={self.hub.sign(path)}",
+                    "Location": f"{self.hub.faults.cdn_base or self.hub.cdn}/blobs/{blob.sha256}"
+                    f"?X-Amz-Signature={self.hub.sign(path)}",
                     "X-Linked-Etag": f'"{blob.sha256}"',
                     "X-Linked-Size": str(len(blob.data)),
                     "ETag": f'W/"{blob.oid}"',
@@ -500,6 +512,7 @@ class _Base(BaseHTTPRequestHandler):
             for i in range(len(data)):
                 self.wfile.write(data[i : i + 1])
                 self.wfile.flush()
+                self.hub.count_served(path, 1)
                 time.sleep(trickle)
             return
         sent, began = 0, time.monotonic()
@@ -516,10 +529,12 @@ class _Base(BaseHTTPRequestHandler):
             if limit is not None and sent + len(chunk) > limit:
                 self.wfile.write(chunk[: limit - sent])
                 self.wfile.flush()
+                self.hub.count_served(path, limit - sent)
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
             self.wfile.write(chunk)
+            self.hub.count_served(path, len(chunk))
             sent += len(chunk)
             if delay:
                 time.sleep(delay)
