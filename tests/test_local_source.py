@@ -161,3 +161,12 @@ def test_lock_offline_reads_the_directory(local: Path) -> None:
     assert run.exit_code == 0, run.stderr
     lock = read_lock(Path("modellock.lock"))
     assert lock is not None and "new.json" in [f.path for f in lock.models[0].files]
+
+
+def test_the_guard_table_holds_no_local_model(local: Path) -> None:
+    from modellock.runtime.table import guard_table
+
+    assert cli("add", "./weights/tiny").exit_code == 0
+    lock = read_lock(Path("modellock.lock"))
+    assert lock is not None
+    assert guard_table(lock, local, local / "modellock.lock").entries == ()
