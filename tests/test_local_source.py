@@ -170,3 +170,23 @@ def test_the_guard_table_holds_no_local_model(local: Path) -> None:
     lock = read_lock(Path("modellock.lock"))
     assert lock is not None
     assert guard_table(lock, local, local / "modellock.lock").entries == ()
+
+
+def test_a_signed_directory_is_locked_with_its_signer_pinned_and_a_change_refused(
+    local: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_sign import key_pair
+
+    private, public = key_pair(tmp_path)
+    model = local / "weights" / "tiny"
+    (model / "sub" / "notes.txt").unlink()
+    assert cli("sign", str(model), "--key", str(private)).exit_code == 0
+    assert (model / "model.sig").is_file()
+    added = cli("add", "./weights/tiny", "--public-key", str(public))
+    assert added.exit_code == 0, added.stderr
+    lock = read_lock(Path("modellock.lock"))
+    assert lock is not None and lock.models[0].signature is not None
+    assert lock.models[0].signature.mode == "key"
+    (model / "tokenizer.json").write_bytes((EXAMPLE / "tokenizer.json").read_bytes() + b" ")
+    relocked = cli("lock", "--upgrade")
+    assert relocked.exit_code == 1  # the signature no longer covers the directory's bytes
