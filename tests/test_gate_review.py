@@ -1,0 +1,94 @@
+"""Findings of the attacker's review of the gate (issue #20's containers), one row each.
+
+Every malicious fixture is written by tests/data/review/make_review.py, whose `--prove` mode shows the
+real loaders (torch.load(weights_only=False), joblib.load, numpy.load(allow_pickle=True),
+pandas.read_pickle, pickle.load) running its payload. Each must be refused under the default policy
+and under `scan`; the safe rows are the same formats as real writers produce them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from modellock.gate.enforce import decide
+from modellock.gate.scanner import is_tar_header, scan_bytes
+from modellock.project.policy import Policy
+
+DATA = Path(__file__).parent / "data" / "review"
+DENY, SCAN = Policy(), Policy(pickle="scan")
+
+MALICIOUS = [
+    # A tar without `ustar` magic was "data": torch's legacy reader unpickles its `storages` member.
+    "v7_torch_legacy.tar",
+    # The same for pandas' `.tar` (its one member is unpickled).
+    "v7_pandas.pkl.tar",
+    # A tar is unpickled raw by joblib.load / np.load / pickle.load: its first member's name was never read.
+    "tar_name_is_pickle.joblib",
+    # A valid safetensors file whose first bytes are a pickle reaching into the tensor bytes.
+    "safetensors_polyglot.bin",
+]
+
+
+@pytest.mark.parametrize("name", MALICIOUS)
+def test_malicious_refused_under_every_policy(name: str) -> None:
+    result = scan_bytes((DATA / name).read_bytes(), name)
+    assert result.kind != "data", result
+    assert any(f.verdict == "malicious" and "posix.system" in f.message for f in result.findings), result.findings
+    for policy in (DENY, SCAN):
+        assert not decide(name, result, policy, "m").allowed, (name, policy)
+
+
+def _safetensors(n_low: int, n_mid: int) -> bytes:
+    tensor = {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}
+    header = json.dumps({"__metadata__": {"format": "pt"}, "w": tensor}, separators=(",", ":")).encode()
+    n = n_low + 256 * n_mid
+    return struct.pack("<Q", n) + header.ljust(n) + bytes(range(16))
+
+
+@pytest.mark.parametrize("mid", [0, 1, 0x28, 0x56, 0x63])
+def test_safetensors_header_lengths_stay_data(mid: int) -> None:
+    """Every low byte of the header length is some opcode's start; only a reading that imports or
+    calls something may count (`.` STOP at byte 0, `c` reading JSON as a module name run nothing)."""
+    for low in range(256):
+        if low + 256 * mid < 90:
+            continue
+        result = scan_bytes(_safetensors(low, mid), "model.safetensors")
+        assert (result.kind, result.findings) == ("data", ()), (hex(low), result)
+
+
+def _tar(name: str, data: bytes, fmt: int) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as archive:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (_tar("x.pkl", b"a", tarfile.USTAR_FORMAT)[:512], True),
+        (_tar("x.pkl", b"a", tarfile.GNU_FORMAT)[:512], True),
+        ((DATA / "v7_pandas.pkl.tar").read_bytes()[:512], True),
+        (bytes(512), False),  # tarfile reads an empty first block as the end, not a header
+        (b"\x80\x04" + bytes(510), False),
+        ((DATA / "v7_pandas.pkl.tar").read_bytes()[:511], False),
+    ],
+)
+def test_is_tar_header(head: bytes, expected: bool) -> None:
+    assert is_tar_header(head) is expected
+
+
+@pytest.mark.parametrize("name", ["checkpoint.tar", "df.pkl", "config.json", "cat.txt"])
+def test_safe_tars_stay_data(name: str) -> None:
+    """A tar whose first member's name begins a pickle that imports nothing stays data."""
+    for fmt in (tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT):
+        result = scan_bytes(_tar(name, b'{\n"a": 1}\n', fmt), "archive.tar")
+        assert (result.kind, result.findings) == ("data", ()), (name, fmt, result)
