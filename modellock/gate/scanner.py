@@ -111,7 +111,8 @@ def _scan(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
     if head.startswith(b"GGUF"):
         return _with_raw_pickle(ScanResult("gguf", "data", tuple(check_gguf(data))), data, lower)
     if head.startswith(_HDF5):
-        return ScanResult("hdf5", "data", tuple(f for c in keras_configs_in(data) for f in check_keras_config(c)))
+        hdf5 = ScanResult("hdf5", "data", tuple(f for c in keras_configs_in(data) for f in check_keras_config(c)))
+        return _with_raw_pickle(hdf5, data, lower)
     for box in containers(head):
         result = scan_container(data, name, budget, depth, box, _streams_as_pickle, _inner)
         if result is not None:
@@ -142,10 +143,14 @@ def _scan(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
 
 
 def _with_raw_pickle(result: ScanResult, data: Window, lower: str) -> ScanResult:
-    """Formats no unpickler recognises (tar, safetensors, GGUF) are unpickled raw by `pickle.load`,
-    `joblib.load`, `np.load(allow_pickle=True)` and torch's legacy reader: when their first bytes are
-    also a pickle an unpickler acts on (a tar member's name, a header length whose low byte is an
-    opcode swallowing the JSON), that reading counts too."""
+    """Formats no loader picks by their first bytes (tar, safetensors, GGUF, HDF5) are read as other
+    things too. pandas opens a `.zip` by the directory at its end, whatever comes first. `pickle.load`,
+    `joblib.load`, `np.load(allow_pickle=True)` and torch's legacy reader unpickle them raw: when their
+    first bytes also begin a pickle an unpickler acts on (a tar member's name, a header length whose
+    low byte is an opcode swallowing the JSON), that reading counts."""
+    if _has_zip_directory(data):
+        found = Finding("invalid", "a zip archive with data prepended to it")
+        result = ScanResult(result.format, worst(result.kind, "pickle"), (*result.findings, found))
     head = data.head(1)
     if not head or not is_opcode(head[0]):
         return result
@@ -192,10 +197,23 @@ def is_tar_header(head: bytes) -> bool:
 
 
 def _has_zip_directory(data: Window) -> bool:
-    """An end-of-central-directory record at the end: a zip that does not start at byte 0."""
+    """A zip that does not start at byte 0, found as Python's `zipfile` finds one (pandas opens a
+    `.zip` with it): an end record anywhere in the last 64 KiB + 22 bytes, whatever follows it, whose
+    central directory starts where the record says it ends (zipfile allows data before it)."""
     tail = data.tail(65557)
-    at = tail.rfind(b"PK\x05\x06")
-    return at >= 0 and at + 22 <= len(tail) and at + 22 + int.from_bytes(tail[at + 20 : at + 22], "little") == len(tail)
+    base = len(data) - len(tail)
+    at = tail.find(b"PK\x05\x06")
+    while at >= 0 and at + 22 <= len(tail):
+        if at + 22 + int.from_bytes(tail[at + 20 : at + 22], "little") == len(tail):
+            return True
+        size = int.from_bytes(tail[at + 12 : at + 16], "little")
+        start = base + at - size
+        if size and start >= 0 and data.read(start, 4) == b"PK\x01\x02":
+            return True
+        if base + at >= 20 and data.read(base + at - 20, 4) == b"PK\x06\x07":
+            return True  # zip64: its directory is found through the locator
+        at = tail.find(b"PK\x05\x06", at + 1)
+    return False
 
 
 def _scan_pickle(data: Window, lower: str) -> ScanResult | None:

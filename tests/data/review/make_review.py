@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -71,6 +72,17 @@ def safetensors_polyglot() -> bytes:
     raise AssertionError("no padding gives the wanted length")
 
 
+def _zip(name: str, data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr(name, data)
+    return buf.getvalue()
+
+
+GGUF_EMPTY = b"GGUF" + struct.pack("<IQQ", 3, 0, 0)
+"""A GGUF file with no tensors and no keys: valid, and a place to hang a zip behind."""
+
+
 # name -> (bytes, the loaders that run the payload)
 def fixtures() -> dict[str, tuple[bytes, list[str]]]:
     return {
@@ -78,6 +90,11 @@ def fixtures() -> dict[str, tuple[bytes, list[str]]]:
         "v7_pandas.pkl.tar": (v7_tar([("df.pkl", PAYLOAD)]), ["pandas"]),
         "tar_name_is_pickle.joblib": (_tar([(_CALL.decode(), b"abc")]), ["joblib", "numpy", "pickle"]),
         "safetensors_polyglot.bin": (safetensors_polyglot(), ["torch", "joblib", "numpy", "pickle"]),
+        # Python's zipfile (pandas' `.zip`) finds the directory at the end, whatever precedes it or
+        # follows it (up to 64 KiB after the end record).
+        "tar_then_zip.pkl.zip": (_tar([("a.txt", b"hello")]) + _zip("df.pkl", PAYLOAD), ["pandas"]),
+        "gguf_then_zip.pkl.zip": (GGUF_EMPTY + _zip("df.pkl", PAYLOAD), ["pandas"]),
+        "text_zip_text.pkl.zip": (b"hello\n" + _zip("df.pkl", PAYLOAD) + b"trailing text", ["pandas"]),
     }
 
 
