@@ -36,6 +36,8 @@ MALICIOUS = [
     "tar_then_zip.pkl.zip",
     "gguf_then_zip.pkl.zip",
     "text_zip_text.pkl.zip",
+    # A PT2 weight declared `"use_pickle": 1`: torch unpickles it, the gate read it as raw bytes.
+    "pt2_use_pickle_1.pt2",
 ]
 
 
@@ -43,7 +45,7 @@ MALICIOUS = [
 def test_malicious_refused_under_every_policy(name: str) -> None:
     result = scan_bytes((DATA / name).read_bytes(), name)
     assert result.kind != "data", result
-    if not name.endswith(".zip"):  # a zip behind other data is refused before its members are read
+    if not name.endswith((".zip", ".pt2")):  # refused by layout before the members are walked
         assert any(f.verdict == "malicious" and "posix.system" in f.message for f in result.findings), result
     for policy in (DENY, SCAN):
         assert not decide(name, result, policy, "m").allowed, (name, policy)

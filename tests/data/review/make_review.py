@@ -3,7 +3,8 @@
 Run `python tests/data/review/make_review.py` to (re)write them here with the standard library alone;
 `python tests/data/review/make_review.py --prove PYTHON` then loads each malicious one with the real
 loaders listed in LOADERS, under an interpreter that has torch, joblib, numpy and pandas, each in a
-throwaway process in an empty directory, and fails unless the payload creates the marker file there.
+throwaway process in an empty directory, and fails unless the payload runs (creates the marker
+file there, or echoes the corpus payload's word).
 """
 
 from __future__ import annotations
@@ -83,6 +84,32 @@ GGUF_EMPTY = b"GGUF" + struct.pack("<IQQ", 3, 0, 0)
 """A GGUF file with no tensors and no keys: valid, and a place to hang a zip behind."""
 
 
+CORPUS = HERE.parent / "corpus"
+
+
+def pt2_truthy_use_pickle() -> bytes:
+    """The corpus's pickled-constant PT2 archive (written by torch.export.save), its payload constant
+    declared `"use_pickle": 1` with raw-looking metadata, and its sample inputs emptied: torch tests
+    the flag's truth and unpickles the record with torch.load(weights_only=False)."""
+    source = zipfile.ZipFile(CORPUS / "malicious" / "pt2_pickled_constant_payload.pt2")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as out:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename.endswith("/model_constants_config.json"):
+                config = json.loads(data)
+                size = source.getinfo(info.filename.replace("model_constants_config.json", "tensor_0")).file_size
+                payload = config["config"]["scale"]
+                payload["use_pickle"] = 1
+                payload["tensor_meta"].update(dtype=1, sizes=[{"as_int": size}], strides=[{"as_int": 1}])
+                config["config"]["scratch"]["use_pickle"] = False
+                data = json.dumps(config).encode()
+            elif info.filename.endswith("/sample_inputs/model.pt"):
+                data = b""
+            out.writestr(info.filename, data)
+    return buf.getvalue()
+
+
 # name -> (bytes, the loaders that run the payload)
 def fixtures() -> dict[str, tuple[bytes, list[str]]]:
     return {
@@ -94,6 +121,7 @@ def fixtures() -> dict[str, tuple[bytes, list[str]]]:
         # follows it (up to 64 KiB after the end record).
         "tar_then_zip.pkl.zip": (_tar([("a.txt", b"hello")]) + _zip("df.pkl", PAYLOAD), ["pandas"]),
         "gguf_then_zip.pkl.zip": (GGUF_EMPTY + _zip("df.pkl", PAYLOAD), ["pandas"]),
+        "pt2_use_pickle_1.pt2": (pt2_truthy_use_pickle(), ["export"]),
         "text_zip_text.pkl.zip": (b"hello\n" + _zip("df.pkl", PAYLOAD) + b"trailing text", ["pandas"]),
     }
 
@@ -104,6 +132,7 @@ LOADERS = {
     "numpy": "import numpy,sys; numpy.load(sys.argv[1], allow_pickle=True)",
     "pandas": "import pandas,sys; pandas.read_pickle(sys.argv[1])",
     "pickle": "import pickle,sys; pickle.load(open(sys.argv[1], 'rb'))",
+    "export": "import torch,sys; torch.export.load(sys.argv[1])",
 }
 
 
@@ -112,8 +141,9 @@ def prove(python: str) -> None:
         for loader in loaders:
             with tempfile.TemporaryDirectory() as cwd:
                 command = [python, "-c", LOADERS[loader], str(HERE / name)]
-                subprocess.run(command, cwd=cwd, capture_output=True, timeout=300)
-                ran = (Path(cwd) / MARKER).exists()
+                done = subprocess.run(command, cwd=cwd, capture_output=True, timeout=300)
+                # MARKER, or the corpus payload's `echo pwn-<where>` (pt2_pickled_constant_payload.pt2)
+                ran = (Path(cwd) / MARKER).exists() or b"pwn-pickled-constant" in done.stdout
             print(f"{name}: {loader}: {'payload ran' if ran else 'NOT RUN'}")
             if not ran:
                 raise SystemExit(f"{name} does not run its payload under {loader}")
