@@ -41,6 +41,8 @@ MALICIOUS = [
     # joblib's pipe layout (no alignment byte): the gate skipped one byte more than joblib, and
     # the GLOBAL/REDUCE joblib runs hid in a string of the gate's reading (clean under `scan`).
     "joblib_piped_payload.joblib",
+    # An `f8` array whose pickled dtype state says 4 bytes: numpy reads 8, the gate skipped 4.
+    "joblib_stated_itemsize_payload.joblib",
 ]
 
 
@@ -127,6 +129,7 @@ def test_end_record_in_tensor_bytes_is_not_a_zip(tail: bytes, zip_found: bool) -
         ("joblib_pad16.joblib", True),  # joblib pads 16 bytes when the array would start aligned
         ("joblib_pad16_zlib.joblib", True),
         ("joblib_protocol1.joblib", True),  # protocols 0-1 build the wrapper through copyreg
+        ("joblib_flexible.joblib", True),  # strings, void and records take their size from the state
         # Written to a pipe: no alignment byte, so pickle.load would read the array bytes as
         # opcodes; refused by design, like joblib < 1.2 files.
         ("joblib_piped.joblib", False),

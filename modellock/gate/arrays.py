@@ -125,9 +125,15 @@ def joblib_build(w: Walker, obj: Obj, at: int) -> None:
             "differential",
         )
     dstate = dtype.state.items if isinstance(dtype.state, Seq) else []
-    elsize = dstate[5] if len(dstate) > 5 and isinstance(dstate[5], int) and dstate[5] > 0 else None
-    size = elsize or itemsize(code)
-    if not size:
+    size = itemsize(code)
+    if code.lstrip("<>|=")[:1] in ("S", "a", "U", "V"):
+        # numpy takes a flexible dtype's size from the pickled state, and ignores it for every other
+        # kind (a state saying 4 bytes for `f8` still reads 8): skip what joblib will read.
+        elsize = dstate[5] if len(dstate) > 5 else None
+        if not isinstance(elsize, int) or isinstance(elsize, bool) or elsize < 0:
+            raise w.fail(f"a joblib array of dtype {code!r} with no usable item size", "differential")
+        size = elsize
+    elif not size:
         raise w.fail(f"a joblib array of unknown dtype {code!r}", "differential")
     pad = w.buf[w.pos] if w.pos < w.end else 0xFF
     if pad > 16:  # joblib pads 1-16 bytes (16 when the array would start aligned); none of 0-16 is an opcode

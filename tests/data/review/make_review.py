@@ -138,7 +138,10 @@ LOADERS = {
 }
 
 
-_JOBLIB_LOADERS = {"joblib_piped_payload.joblib": ((), ["joblib"])}
+_JOBLIB_LOADERS = {
+    "joblib_piped_payload.joblib": ((), ["joblib"]),
+    "joblib_stated_itemsize_payload.joblib": ((), ["joblib"]),
+}
 
 
 def prove(python: str) -> None:
@@ -200,7 +203,25 @@ def joblib_fixtures() -> dict[str, tuple[bytes, list[str]]]:
     head = piped(np.arange(10, dtype=np.int64))[:-1]
     call = b"cposix\nsystem\n(V" + COMMAND.encode() + b" #"
     call += b"x" * (0x64 - len(call) - 3) + b"\ntR"
+    # numpy ignores a pickled item size for fixed-size kinds: `f8` stated as 4 bytes still reads 8,
+    # so a reader that believed the state skipped 40 bytes of 80, and read on inside the array:
+    # a BINBYTES there hides the GLOBAL/REDUCE joblib runs after the array.
+    stated = bytearray(dump(np.zeros(10, dtype=np.float64), protocol=2))
+    at = stated.index(b"J\xff\xff\xff\xffJ\xff\xff\xff\xff")
+    stated[at : at + 5] = b"J" + struct.pack("<i", 4)
+    start = stated.index(b"K\x10ub") + 4
+    start += 1 + stated[start]
+    run = b"cposix\nsystem\n(V" + COMMAND.encode() + b"\ntR"
+    array = bytes(40) + b"B" + struct.pack("<I", 35 + len(run)) + bytes(35)
+    flexible = {
+        "u": np.array(["ab", "cdefg"]),
+        "s": np.array([b"x", b"yz"]),
+        "v": np.zeros(3, dtype="V5"),
+        "rec": np.zeros(2, dtype=[("a", "<i4"), ("b", ">f8", (2,)), ("c", "U3")]),
+    }
     return {
+        "joblib_flexible.joblib": (dump(flexible), []),
+        "joblib_stated_itemsize_payload.joblib": (bytes(stated[:start]) + array + run + b"0.", ["joblib"]),
         "joblib_pad16.joblib": (aligned, []),
         "joblib_pad16_zlib.joblib": (zlib.compress(aligned), []),
         "joblib_protocol1.joblib": (dump({"a": np.arange(5), "b": np.ones((2, 3))}, protocol=1), []),
