@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import struct
 import tarfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from modellock.gate.decode import MAX_STREAMS
 from modellock.gate.enforce import decide
 from modellock.gate.scanner import is_tar_header, scan_bytes
 from modellock.project.policy import Policy
@@ -139,3 +143,39 @@ def test_joblib_layouts(name: str, allowed_under_scan: bool) -> None:
     result = scan_bytes((DATA / name).read_bytes(), name)
     assert decide(name, result, SCAN, "m").allowed is allowed_under_scan, result
     assert not decide(name, result, DENY, "m").allowed
+
+
+def _members(compress: str, data: bytes, count: int) -> bytes:
+    import bz2
+    import gzip
+    import lzma
+
+    import lz4.frame
+    import zstandard
+
+    one: dict[str, Callable[[bytes], bytes]] = {
+        "gzip": lambda d: gzip.compress(d, mtime=0),
+        "bzip2": bz2.compress,
+        "xz": lzma.compress,
+        "lz4": lz4.frame.compress,
+        "zstd": zstandard.ZstdCompressor().compress,
+    }
+    if not data:
+        return one[compress](b"") * count
+    size = -(-len(data) // count)
+    return b"".join(one[compress](data[i * size : (i + 1) * size]) for i in range(count))
+
+
+@pytest.mark.parametrize("method", ["gzip", "bzip2", "xz", "lz4", "zstd"])
+def test_concatenated_streams(method: str) -> None:
+    """A pickle split over many streams is read on, as the loaders read it; past MAX_STREAMS empty
+    streams (tens of microseconds each, whatever their size) the file is refused by that cap's name."""
+    benign = pickle.dumps({"weights": list(range(3000))}, protocol=4)
+    split = scan_bytes(_members(method, benign, 1000), "model.pkl")
+    assert split.kind == "pickle" and split.findings == () and split.verdict == "clean", split
+    empty = _members(method, b"", MAX_STREAMS + 1)
+    started = time.monotonic()
+    bomb = scan_bytes(empty, "model.pkl")
+    assert any("MAX_STREAMS" in f.message for f in bomb.findings), bomb
+    assert not decide("model.pkl", bomb, SCAN, "m").allowed
+    assert time.monotonic() - started < 60
