@@ -179,3 +179,17 @@ def test_concatenated_streams(method: str) -> None:
     assert any("MAX_STREAMS" in f.message for f in bomb.findings), bomb
     assert not decide("model.pkl", bomb, SCAN, "m").allowed
     assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize("last", ["benign_zip.bin", "arrs.npz"])
+def test_tar_whose_last_member_is_a_zip_stays_clean(last: str) -> None:
+    """A zip archived last in a tar ends within its last 64 KiB, where zipfile finds it; it is exactly
+    that member, scanned as one, so it is no zip hidden behind other data."""
+    torch_dir = Path(__file__).parent / "data" / "torch"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for name in ("arrs.npz", "benign_zip.bin", last):
+            archive.add(torch_dir / name, arcname=f"model/{name}")
+    result = scan_bytes(buf.getvalue(), "checkpoint.tar")
+    assert not any("prepended" in f.message for f in result.findings), result
+    assert decide("checkpoint.tar", result, SCAN, "m").allowed, result

@@ -123,7 +123,7 @@ def _scan(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
         if head.startswith(magic):
             return ScanResult(label, "data", (Finding("invalid", f"a {label} archive modellock cannot inspect"),))
     if is_tar_header(head):
-        return _with_raw_pickle(_scan_tar(data, name, budget, depth), data, lower)
+        return _with_raw_pickle(_scan_tar(data, name, budget, depth), data, lower, tar=True)
     if safetensors_header_length(data) is not None:
         return _with_raw_pickle(ScanResult("safetensors", "data", tuple(check_safetensors(data))), data, lower)
     if head and is_opcode(head[0]):
@@ -142,13 +142,13 @@ def _scan(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
     return ScanResult("data", "data", ())
 
 
-def _with_raw_pickle(result: ScanResult, data: Window, lower: str) -> ScanResult:
+def _with_raw_pickle(result: ScanResult, data: Window, lower: str, tar: bool = False) -> ScanResult:
     """Formats no loader picks by their first bytes (tar, safetensors, GGUF, HDF5) are read as other
     things too. pandas opens a `.zip` by the directory at its end, whatever comes first. `pickle.load`,
     `joblib.load`, `np.load(allow_pickle=True)` and torch's legacy reader unpickle them raw: when their
     first bytes also begin a pickle an unpickler acts on (a tar member's name, a header length whose
     low byte is an opcode swallowing the JSON), that reading counts."""
-    if _has_zip_directory(data):
+    if _has_zip_directory(data, tar):
         found = Finding("invalid", "a zip archive with data prepended to it")
         result = ScanResult(result.format, worst(result.kind, "pickle"), (*result.findings, found))
     head = data.head(1)
@@ -182,6 +182,18 @@ def _dotted(text: str) -> bool:
     return bool(text) and all(part.isidentifier() and part.isascii() for part in text.split("."))
 
 
+def _tar_member_is(data: Window, start: int, end_record: int) -> bool:
+    """Whether a tar member's bytes start at `start` and hold the zip ending at `end_record`."""
+    if start < 512 or start % 512:
+        return False
+    try:
+        info = tarfile.TarInfo.frombuf(data.read(start - 512, 512), "utf-8", "surrogateescape")
+    except (tarfile.HeaderError, ValueError):
+        return False
+    length = 22 + int.from_bytes(data.read(end_record + 20, 2), "little")
+    return info.isfile() and info.size == end_record + length - start
+
+
 def is_tar_header(head: bytes) -> bool:
     """A first block `tarfile.open` reads as a header: its checksum decides, not the `ustar` magic,
     which V7 archives lack and which torch's legacy reader and pandas do not ask for."""
@@ -196,24 +208,37 @@ def is_tar_header(head: bytes) -> bool:
     return True
 
 
-def _has_zip_directory(data: Window) -> bool:
+def _has_zip_directory(data: Window, tar: bool = False) -> bool:
     """A zip that does not start at byte 0, found as Python's `zipfile` finds one (pandas opens a
-    `.zip` with it): an end record anywhere in the last 64 KiB + 22 bytes, whatever follows it, whose
-    central directory starts where the record says it ends (zipfile allows data before it)."""
+    `.zip` with it): the last end record in the last 64 KiB + 22 bytes, whatever follows it, whose
+    central directory starts where the record says it ends (zipfile allows data before it). In a tar,
+    a zip that is exactly the last member (a `model.pt` or `.npz` archived last) was scanned as that
+    member, and is what zipfile would read: it does not count."""
     tail = data.tail(65557)
     base = len(data) - len(tail)
-    at = tail.find(b"PK\x05\x06")
-    while at >= 0 and at + 22 <= len(tail):
-        if at + 22 + int.from_bytes(tail[at + 20 : at + 22], "little") == len(tail):
-            return True
-        size = int.from_bytes(tail[at + 12 : at + 16], "little")
-        start = base + at - size
-        if size and start >= 0 and data.read(start, 4) == b"PK\x01\x02":
-            return True
-        if base + at >= 20 and data.read(base + at - 20, 4) == b"PK\x06\x07":
-            return True  # zip64: its directory is found through the locator
-        at = tail.find(b"PK\x05\x06", at + 1)
-    return False
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return False
+    if tar and _tar_member_is(data, _zip_start(data, base + at), base + at):
+        return False
+    if at + 22 + int.from_bytes(tail[at + 20 : at + 22], "little") == len(tail):
+        return True
+    size = int.from_bytes(tail[at + 12 : at + 16], "little")
+    start = base + at - size
+    if size and start >= 0 and data.read(start, 4) == b"PK\x01\x02":
+        return True
+    return base + at >= 20 and data.read(base + at - 20, 4) == b"PK\x06\x07"  # zip64, through its locator
+
+
+def _zip_start(data: Window, end_record: int) -> int:
+    """Where `zipfile` takes the archive ending at `end_record` to begin (directory end - its offset)."""
+    record = data.read(end_record, 22)
+    size, offset, end = int.from_bytes(record[12:16], "little"), int.from_bytes(record[16:20], "little"), end_record
+    if end_record >= 76 and data.read(end_record - 20, 4) == b"PK\x06\x07":
+        zip64 = data.read(end_record - 76, 56)
+        if zip64[:4] == b"PK\x06\x06":
+            size, offset, end = int.from_bytes(zip64[40:48], "little"), int.from_bytes(zip64[48:56], "little"), end - 76
+    return end - size - offset
 
 
 def _scan_pickle(data: Window, lower: str) -> ScanResult | None:
