@@ -17,6 +17,7 @@ from modellock.gate.pickle_walk import Dict, Global, Obj, PickleInvalid, Seq, Wa
 
 _SIMPLE = re.compile(r"^[<>|=]?([bBiufcmMSUVO?])(\d*)(?:\[[A-Za-z0-9]+\])?$")
 _WRAPPER = Global("joblib.numpy_pickle", "NumpyArrayWrapper")
+_RECONSTRUCTOR = Global("copyreg", "_reconstructor")
 _DTYPE = (Global("numpy", "dtype"),)
 
 
@@ -90,10 +91,10 @@ def elements(shape: tuple[int, ...] | list[int]) -> int:
 def joblib_build(w: Walker, obj: Obj, at: int) -> None:
     """After BUILD of a NumpyArrayWrapper, joblib reads the array from the stream: skip exactly it.
 
-    joblib >= 1.2 writes a padding-length byte (< 16) first. That byte is no pickle opcode, so a
+    joblib >= 1.2 writes a padding-length byte (1-16) first. That byte is no pickle opcode, so a
     plain `pickle.load` of the same file stops there: both readings see the same imports.
     """
-    if obj.cls != _WRAPPER:
+    if obj.cls != _WRAPPER and not _reconstructed_wrapper(obj):
         return
     state = dict(obj.state.pairs) if isinstance(obj.state, Dict) else {}
     shape, dtype = state.get("shape"), state.get("dtype")
@@ -115,15 +116,36 @@ def joblib_build(w: Walker, obj: Obj, at: int) -> None:
         return
     if "numpy_array_alignment_bytes" not in state:
         raise w.fail("a joblib < 1.2 array (no alignment byte): pickle.load would read its bytes as opcodes")
+    alignment = state["numpy_array_alignment_bytes"]
+    if not isinstance(alignment, int) or isinstance(alignment, bool):
+        # joblib writes no padding byte when its file cannot tell() (a pipe), and reads none back:
+        # the array starts at once, and pickle.load would read its bytes as opcodes.
+        raise w.fail(
+            "a joblib array written without its alignment byte: pickle.load would read its bytes as opcodes",
+            "differential",
+        )
     dstate = dtype.state.items if isinstance(dtype.state, Seq) else []
-    elsize = dstate[5] if len(dstate) > 5 and isinstance(dstate[5], int) and dstate[5] > 0 else None
-    size = elsize or itemsize(code)
-    if not size:
+    size = itemsize(code)
+    if code.lstrip("<>|=")[:1] in ("S", "a", "U", "V"):
+        # numpy takes a flexible dtype's size from the pickled state, and ignores it for every other
+        # kind (a state saying 4 bytes for `f8` still reads 8): skip what joblib will read.
+        elsize = dstate[5] if len(dstate) > 5 else None
+        if not isinstance(elsize, int) or isinstance(elsize, bool) or elsize < 0:
+            raise w.fail(f"a joblib array of dtype {code!r} with no usable item size", "differential")
+        size = elsize
+    elif not size:
         raise w.fail(f"a joblib array of unknown dtype {code!r}", "differential")
     pad = w.buf[w.pos] if w.pos < w.end else 0xFF
-    if pad >= 16:
+    if pad > 16:  # joblib pads 1-16 bytes (16 when the array would start aligned); none of 0-16 is an opcode
         raise w.fail("a joblib array without its alignment byte", "differential")
     w.skip(1 + pad + elements(dims) * size)
+
+
+def _reconstructed_wrapper(obj: Obj) -> bool:
+    """Pickle protocols 0 and 1 build the wrapper through `copyreg._reconstructor(cls, object, None)`;
+    joblib's unpickler reads the array after its BUILD all the same."""
+    args = obj.args.items if isinstance(obj.args, Seq) else []
+    return obj.cls == _RECONSTRUCTOR and bool(args) and args[0] == _WRAPPER
 
 
 def _window(w: Walker) -> Window:

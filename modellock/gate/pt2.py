@@ -257,7 +257,13 @@ def _payload(
             inner = scan_nested(archive.window(name), f"{archive.label}/{name}")
             return [Finding(f.verdict, f"{name}: {f.message}") for f in inner.findings], worst("pickle", inner.kind)
         return [Finding("invalid", f"{name}: a record no payload config declares")], "data"
-    pickled = {meta.get("use_pickle") is True for meta in metas}
+    flags = [meta.get("use_pickle", False) for meta in metas]
+    odd = [flag for flag in flags if not isinstance(flag, bool)]
+    if odd:
+        # torch tests the flag's truth (`if payload_meta.use_pickle:`), so `1` or `"false"` means
+        # torch.load(weights_only=False); its writer only ever writes a boolean.
+        return [Finding("invalid", f"{name}: use_pickle {odd[0]!r} is not a boolean (torch unpickles it)")], "pickle"
+    pickled = set(flags)
     if len(pickled) != 1:
         return [Finding("invalid", f"{name}: declared both pickled and raw")], "data"
     if pickled == {True}:

@@ -29,7 +29,7 @@ from modellock.gate.formats import (
     keras_configs_in,
     safetensors_header_length,
 )
-from modellock.gate.pickle_walk import LEGACY_TORCH_MAGIC, PickleInvalid, is_opcode, walk
+from modellock.gate.pickle_walk import LEGACY_TORCH_MAGIC, Import, PickleInvalid, is_opcode, walk
 from modellock.gate.pickles import failure_finding, import_findings, walk_graded
 from modellock.gate.pt2 import is_legacy_export, is_pt2, scan_legacy_export, scan_pt2
 from modellock.gate.torchfile import scan_legacy, scan_torch_tar, scan_torch_zip
@@ -109,9 +109,10 @@ def _scan(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
     if head.startswith(b"\x93NUMPY"):
         return _scan_npy(data)
     if head.startswith(b"GGUF"):
-        return ScanResult("gguf", "data", tuple(check_gguf(data)))
+        return _with_raw_pickle(ScanResult("gguf", "data", tuple(check_gguf(data))), data, lower)
     if head.startswith(_HDF5):
-        return ScanResult("hdf5", "data", tuple(f for c in keras_configs_in(data) for f in check_keras_config(c)))
+        hdf5 = ScanResult("hdf5", "data", tuple(f for c in keras_configs_in(data) for f in check_keras_config(c)))
+        return _with_raw_pickle(hdf5, data, lower)
     for box in containers(head):
         result = scan_container(data, name, budget, depth, box, _streams_as_pickle, _inner)
         if result is not None:
@@ -121,10 +122,10 @@ def _scan(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
     for magic, label in _OPAQUE.items():
         if head.startswith(magic):
             return ScanResult(label, "data", (Finding("invalid", f"a {label} archive modellock cannot inspect"),))
-    if len(head) >= 262 and head[257:262] == b"ustar":
-        return _scan_tar(data, name, budget, depth)
+    if is_tar_header(head):
+        return _with_raw_pickle(_scan_tar(data, name, budget, depth), data, lower, tar=True)
     if safetensors_header_length(data) is not None:
-        return ScanResult("safetensors", "data", tuple(check_safetensors(data)))
+        return _with_raw_pickle(ScanResult("safetensors", "data", tuple(check_safetensors(data))), data, lower)
     if head and is_opcode(head[0]):
         result = _scan_pickle(data, lower)
         if result is not None:
@@ -141,11 +142,103 @@ def _scan(data: Window, name: str, budget: Budget, depth: int) -> ScanResult:
     return ScanResult("data", "data", ())
 
 
-def _has_zip_directory(data: Window) -> bool:
-    """An end-of-central-directory record at the end: a zip that does not start at byte 0."""
+def _with_raw_pickle(result: ScanResult, data: Window, lower: str, tar: bool = False) -> ScanResult:
+    """Formats no loader picks by their first bytes (tar, safetensors, GGUF, HDF5) are read as other
+    things too. pandas opens a `.zip` by the directory at its end, whatever comes first. `pickle.load`,
+    `joblib.load`, `np.load(allow_pickle=True)` and torch's legacy reader unpickle them raw: when their
+    first bytes also begin a pickle an unpickler acts on (a tar member's name, a header length whose
+    low byte is an opcode swallowing the JSON), that reading counts."""
+    if _has_zip_directory(data, tar):
+        found = Finding("invalid", "a zip archive with data prepended to it")
+        result = ScanResult(result.format, worst(result.kind, "pickle"), (*result.findings, found))
+    head = data.head(1)
+    if not head or not is_opcode(head[0]):
+        return result
+    # Only a reading that imports or calls something matters: these formats' own bytes (a header
+    # length whose low byte is STOP, or `c` reading the JSON as a module name) often begin a pickle
+    # that CPython abandons at once, having run nothing.
+    try:
+        first = walk(data, 0, joblib_build)
+    except PickleInvalid as exc:
+        if exc.kind != "limit" and not _acts(exc.imports, exc.calls):
+            return result  # a cap is no proof that nothing follows
+        return merge(result, ScanResult("pickle", "pickle", (*import_findings(exc.imports), failure_finding(exc))))
+    if not _acts(first.imports, first.calls):
+        return result
+    raw = _scan_pickle(data, lower)
+    return result if raw is None else merge(result, raw)
+
+
+def _acts(imports: list[Import], calls: int) -> bool:
+    """Whether an unpickler runs anything: a call, or a first import `find_class` can resolve (one
+    whose module or name is no dotted identifier fails there, and unpickling stops with it)."""
+    if calls:
+        return True
+    first = min(imports, key=lambda i: i.offset, default=None)
+    return first is not None and all(_dotted(part) for part in (first.module, first.name))
+
+
+def _dotted(text: str) -> bool:
+    return bool(text) and all(part.isidentifier() and part.isascii() for part in text.split("."))
+
+
+def _tar_member_is(data: Window, start: int, end_record: int) -> bool:
+    """Whether a tar member's bytes start at `start` and hold the zip ending at `end_record`."""
+    if start < 512 or start % 512:
+        return False
+    try:
+        info = tarfile.TarInfo.frombuf(data.read(start - 512, 512), "utf-8", "surrogateescape")
+    except (tarfile.HeaderError, ValueError):
+        return False
+    length = 22 + int.from_bytes(data.read(end_record + 20, 2), "little")
+    return info.isfile() and info.size == end_record + length - start
+
+
+def is_tar_header(head: bytes) -> bool:
+    """A first block `tarfile.open` reads as a header: its checksum decides, not the `ustar` magic,
+    which V7 archives lack and which torch's legacy reader and pandas do not ask for."""
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return True
+    if len(head) < 512:
+        return False
+    try:
+        tarfile.TarInfo.frombuf(bytes(head[:512]), "utf-8", "surrogateescape")
+    except (tarfile.HeaderError, ValueError):
+        return False
+    return True
+
+
+def _has_zip_directory(data: Window, tar: bool = False) -> bool:
+    """A zip that does not start at byte 0, found as Python's `zipfile` finds one (pandas opens a
+    `.zip` with it): the last end record in the last 64 KiB + 22 bytes, whatever follows it, whose
+    central directory starts where the record says it ends (zipfile allows data before it). In a tar,
+    a zip that is exactly the last member (a `model.pt` or `.npz` archived last) was scanned as that
+    member, and is what zipfile would read: it does not count."""
     tail = data.tail(65557)
+    base = len(data) - len(tail)
     at = tail.rfind(b"PK\x05\x06")
-    return at >= 0 and at + 22 <= len(tail) and at + 22 + int.from_bytes(tail[at + 20 : at + 22], "little") == len(tail)
+    if at < 0 or at + 22 > len(tail):
+        return False
+    if tar and _tar_member_is(data, _zip_start(data, base + at), base + at):
+        return False
+    if at + 22 + int.from_bytes(tail[at + 20 : at + 22], "little") == len(tail):
+        return True
+    size = int.from_bytes(tail[at + 12 : at + 16], "little")
+    start = base + at - size
+    if size and start >= 0 and data.read(start, 4) == b"PK\x01\x02":
+        return True
+    return base + at >= 20 and data.read(base + at - 20, 4) == b"PK\x06\x07"  # zip64, through its locator
+
+
+def _zip_start(data: Window, end_record: int) -> int:
+    """Where `zipfile` takes the archive ending at `end_record` to begin (directory end - its offset)."""
+    record = data.read(end_record, 22)
+    size, offset, end = int.from_bytes(record[12:16], "little"), int.from_bytes(record[16:20], "little"), end_record
+    if end_record >= 76 and data.read(end_record - 20, 4) == b"PK\x06\x07":
+        zip64 = data.read(end_record - 76, 56)
+        if zip64[:4] == b"PK\x06\x06":
+            size, offset, end = int.from_bytes(zip64[40:48], "little"), int.from_bytes(zip64[48:56], "little"), end - 76
+    return end - size - offset
 
 
 def _scan_pickle(data: Window, lower: str) -> ScanResult | None:
@@ -309,7 +402,7 @@ def _streams_as_pickle(head: bytes, name: str = "") -> bool:
         return False  # judged by name when no pickle: read whole
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY", b"GGUF", _HDF5, *_OPAQUE)):
         return False
-    return not (len(head) >= 262 and head[257:262] == b"ustar") and head[8:9] not in (b"{", b" ")
+    return not is_tar_header(head) and head[8:9] not in (b"{", b" ")
 
 
 MAX_TAR_MEMBERS = 1_000_000
