@@ -1,7 +1,7 @@
 """Two changes to how httpcore reads sockets, for downloads: larger reads, and a deadline for headers.
 
-Both patch httpcore's sync stream class once per process. If httpcore moves these names, downloads
-keep working and only lose the speed-up or the header deadline (a read timeout still applies).
+Both patch httpcore's sync stream class once per process, reached through `modellock.compat`: an
+httpcore2 outside the tested range is refused there (the deadline is a defence, not a speed-up).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from modellock.compat import httpcore_reading
 
 _MIB = 1024 * 1024
 _local = threading.local()
@@ -35,13 +37,8 @@ def install() -> None:
     with _mutex:
         if _installed:
             return
+        HTTP11Connection, SyncStream, ReadTimeout = httpcore_reading()
         _installed = True
-        try:
-            from httpcore2 import ReadTimeout
-            from httpcore2._backends.sync import SyncStream
-            from httpcore2._sync.http11 import HTTP11Connection
-        except ImportError:
-            return
         # A 64 KiB read costs as much interpreter time in h11 as a 1 MiB one: one stream used 0.49 s
         # of CPU per 256 MiB with httpcore's default and 0.19 s with 1 MiB, at 1.8x the rate (loopback,
         # benchmarks/download.py); chunks are then large enough for the digests to run in parallel.
@@ -56,6 +53,7 @@ def install() -> None:
                 if left <= 0:
                     raise ReadTimeout("the server did not send its response headers in time")
                 timeout = left if timeout is None else min(timeout, left)
-            return original(self, max_bytes, timeout)
+            data: bytes = original(self, max_bytes, timeout)
+            return data
 
         SyncStream.read = read  # type: ignore[method-assign]
