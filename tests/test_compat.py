@@ -43,6 +43,8 @@ def _fresh_checks() -> Iterator[None]:
     [
         ("2.17.0", "2.17", "3", True),
         ("2.17", "2.17", "3", True),
+        ("2.17", "2.17.0", "3", True),  # trailing zeros name the same release
+        ("3", "2.17", "3.0.0", False),
         ("2.99.1", "2.17", "3", True),
         ("3.0.0", "2.17", "3", False),
         ("3.0.0rc1", "2.17", "3", False),
