@@ -44,6 +44,7 @@ __all__ = [
     "StaleLock",
     "SyncResult",
     "UnsafePath",
+    "UnsupportedDependency",
     "UsageError",
     "__version__",
     "scan",
@@ -96,6 +97,7 @@ if TYPE_CHECKING:
         SourceError,
         StaleLock,
         UnsafePath,
+        UnsupportedDependency,
         UsageError,
     )
 
