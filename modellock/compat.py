@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modellock.errors import UnsupportedDependency
@@ -25,12 +24,16 @@ if TYPE_CHECKING:
     from importlib.abc import Traversable
 
 
-@dataclass(frozen=True)
 class Range:
-    """Releases from `low` (included) to `high` (excluded), as pyproject writes `>=low,<high`."""
+    """Releases from `low` (included) to `high` (excluded), as pyproject writes `>=low,<high`.
 
-    low: str
-    high: str
+    A plain class: this module is imported by every command, `--help` included."""
+
+    __slots__ = ("high", "low")
+
+    def __init__(self, low: str, high: str) -> None:
+        self.low = low
+        self.high = high
 
     def holds(self, version: str) -> bool:
         release = _release(version)
