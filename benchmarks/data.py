@@ -117,7 +117,13 @@ def safetensors_shard(size: int, seed: int) -> bytes:
 
 
 def env_for(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_TOKEN", "MODELLOCK_"))}
+    # PYTHONDONTWRITEBYTECODE (set in some development shells) would make every run compile
+    # modellock's sources again, 0.3-1 s a command that no installed copy pays.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HF_TOKEN", "MODELLOCK_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env.update(
         HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_PROGRESS_BARS="1", TYPER_USE_RICH="1"
     )

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -74,6 +75,9 @@ def download(cfg: Config) -> list[Row]:
             scratch.mkdir(parents=True)
             for project, _, _ in projects.values():
                 shutil.rmtree(project / "models", ignore_errors=True)
+            # What the previous contender left dirty in the page cache would be written back during
+            # the next one's run, and slow its fsync (only modellock and `curl + fsync` wait for one).
+            os.sync()
 
         def contenders(label: str) -> dict[str, Callable[[], Sample]]:
             project, repo, commit = projects[label]

@@ -19,7 +19,7 @@ class Sample:
     seconds: float
     max_rss_kib: int = 0
     cpu_seconds: float = 0.0
-    """User + system time of the command and its children (measured with `rss`)."""
+    """User + system time of the command and the children it waited for."""
 
 
 @dataclass
@@ -45,28 +45,33 @@ class Series:
 def run_command(
     argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | None = None, rss: bool = False
 ) -> Sample:
-    """Run a command to completion: wall time and, with `rss`, its peak RSS and CPU time measured by GNU time.
+    """Run a command to completion: wall time, CPU time (user + system of it and every descendant it
+    waited for, from `wait4`) and, with `rss`, its peak RSS measured by GNU time.
 
-    (`wait4`'s ru_maxrss is no use here: a forked child starts out counting its parent's pages.)
+    (`wait4`'s ru_maxrss is no use for memory: a forked child starts out counting its parent's pages.)
     """
     command = list(argv)
     report = None
     if rss and _TIME:
         handle, report = tempfile.mkstemp(suffix=".rss")
         os.close(handle)
-        command = [_TIME, "-f", "%M %U %S", "-o", report, *command]
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
-    peak, cpu = 0, 0.0
+        command = [_TIME, "-f", "%M", "-o", report, *command]
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            errors.seek(0)
+            tail = errors.read()[-2000:].decode(errors="replace")
+            raise RuntimeError(f"{' '.join(argv)} failed ({child.returncode}): {tail}")
+    peak = 0
     if report is not None:
         with open(report) as f:
-            rss, user, system = f.read().split()[-3:]
-        peak, cpu = int(rss), float(user) + float(system)
+            peak = int(f.read().split()[-1])
         os.unlink(report)
-    return Sample(elapsed, peak, cpu)
+    return Sample(elapsed, peak, usage.ru_utime + usage.ru_stime)
 
 
 def interleave(

@@ -40,6 +40,8 @@ class Row:
     target: str
     met: bool
     note: str = ""
+    cpu: str = ""
+    """CPU seconds per GiB moved, ours / the peer's (user + system of each client process)."""
 
 
 @dataclass
@@ -54,6 +56,8 @@ class Config:
     download_big: int = 2 * GIB
     download_capped: int = 512 * 1024**2
     download_small: int = 2000
+    native_big: int = GIB
+    native_capped: int = 512 * 1024**2
 
 
 def _cli(*args: str, env: dict[str, str] | None = None, rss: bool = False) -> Callable[[], Sample]:
@@ -306,11 +310,18 @@ def _gate(cfg: Config) -> list[Row]:
     return gate(cfg)
 
 
+def _native(cfg: Config) -> list[Row]:
+    from benchmarks.native import native
+
+    return native(cfg)
+
+
 SCENARIOS = {
     "verify-large": verify_large,
     "verify-small": verify_small,
     "install": install,
     "download": _download,
+    "download-native": _native,
     "fast-paths": fast_paths,
     "oci-pull": _oci_pull,
     "gate": _gate,
@@ -318,16 +329,20 @@ SCENARIOS = {
 
 
 def render(rows: list[Row]) -> str:
+    with_cpu = any(r.cpu for r in rows)
+    cpu_head, cpu_rule = (" CPU s/GiB (ours / peer) |", " ---: |") if with_cpu else ("", "")
     lines = [
-        "| scenario | ours | peer | ours (median) | peer (median) | ratio | target | met |",
-        "| --- | --- | --- | ---: | ---: | ---: | --- | --- |",
+        f"| scenario | ours | peer | ours (median) | peer (median) | ratio | target | met |{cpu_head}",
+        f"| --- | --- | --- | ---: | ---: | ---: | --- | --- |{cpu_rule}",
     ]
     for r in rows:
         peer = f"{r.peer_s:.3f} s" if r.peer_s else "-"
         value = f"{r.metric:.0f} MiB" if r.scenario.startswith("peak") else f"{r.metric:.2f}"
+        cpu = f" {r.cpu or '-'} |" if with_cpu else ""
+        peer_name = r.peer.replace("|", "\\|")  # `curl | b3sum` inside a table cell
         lines.append(
-            f"| {r.scenario} | {r.ours} | {r.peer} | {r.ours_s:.3f} s | {peer} | {value} | {r.target} | "
-            f"{'-' if r.target == '(reference)' else 'yes' if r.met else '**no**'} |"
+            f"| {r.scenario} | {r.ours} | {peer_name} | {r.ours_s:.3f} s | {peer} | {value} | {r.target} | "
+            f"{'-' if r.target == '(reference)' else 'yes' if r.met else '**no**'} |{cpu}"
         )
     notes = [f"- {r.scenario}: {r.note}" for r in rows if r.note]
     return "\n".join([*lines, *([""] if notes else []), *notes])
@@ -354,6 +369,8 @@ def main() -> None:
         download_big=2 * GIB if not args.quick else 256 * 1024**2,
         download_capped=512 * 1024**2 if not args.quick else 128 * 1024**2,
         download_small=2000 if not args.quick else 300,
+        native_big=GIB if not args.quick else 256 * 1024**2,
+        native_capped=512 * 1024**2 if not args.quick else 128 * 1024**2,
     )
     started = time.monotonic()
     rows: list[Row] = []

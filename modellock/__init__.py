@@ -1,7 +1,8 @@
 """modellock: lock files for AI model weights.
 
 The public API is the names in `__all__`: `Project` (open, lock, check, sync, verify, status, path,
-export), `scan`, their frozen results, and the errors (each with `exit_code`, `hint` and `facts()`).
+export), `scan`, `guard` (docs/runtime.md), their frozen results, and the errors (each with
+`exit_code`, `hint` and `facts()`).
 They are imported on first use, so `import modellock` (and the command line's `--help`) stays cheap.
 """
 
@@ -22,6 +23,7 @@ __all__ = [
     "InstallReport",
     "IntegrityError",
     "Interrupted",
+    "LockGuardError",
     "LockResult",
     "LockTampered",
     "ModelChange",
@@ -47,6 +49,7 @@ __all__ = [
     "UnsupportedDependency",
     "UsageError",
     "__version__",
+    "guard",
     "scan",
 ]
 # Where each name lives; the errors come from modellock.errors.
@@ -68,6 +71,8 @@ _WHERE = {
     "PushResult": "modellock.api.results.push",
     "PushedModel": "modellock.api.results.push",
     "Progress": "modellock.api.progress",
+    "guard": "modellock.runtime.enable",
+    "LockGuardError": "modellock.runtime.hooks",
 }
 
 if TYPE_CHECKING:
@@ -100,6 +105,8 @@ if TYPE_CHECKING:
         UnsupportedDependency,
         UsageError,
     )
+    from modellock.runtime.enable import guard
+    from modellock.runtime.hooks import LockGuardError
 
 
 def __getattr__(name: str) -> Any:

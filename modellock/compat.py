@@ -46,6 +46,7 @@ class Range:
 # Per distribution, the releases whose private names below were read and tested (tests/test_compat.py).
 SUPPORTED: dict[str, Range] = {
     "httpcore2": Range("2.17", "3"),
+    "h11": Range("0.16", "0.17"),
     "huggingface_hub": Range("2.4", "3"),
     "typer": Range("0.26", "0.29"),
     "sigstore": Range("4.5", "5"),
@@ -104,6 +105,14 @@ def httpcore_reading() -> tuple[Any, Any, type[Exception]]:
     from httpcore2._sync.http11 import HTTP11Connection
 
     return HTTP11Connection, SyncStream, ReadTimeout
+
+
+def h11_receive_buffer() -> Any:
+    """h11's `ReceiveBuffer`, whose reads `download/reads.py` makes hand body bytes out without copies."""
+    require("h11")
+    from h11._receivebuffer import ReceiveBuffer
+
+    return ReceiveBuffer
 
 
 # --- huggingface_hub: its HTTP client and pagination (sources/huggingface.py) ---

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from types import ModuleType
 
+import h11
 import httpcore2
 import httpx2
 import huggingface_hub
@@ -25,6 +26,7 @@ from modellock.errors import UnsupportedDependency
 
 _MODULES: dict[str, ModuleType] = {
     "httpcore2": httpcore2,
+    "h11": h11,
     "huggingface_hub": huggingface_hub,
     "typer": typer,
     "sigstore": sigstore,
@@ -100,6 +102,7 @@ def test_an_unsupported_release_is_refused(package: str, monkeypatch: pytest.Mon
     ("package", "use"),
     [
         ("httpcore2", compat.httpcore_reading),
+        ("h11", compat.h11_receive_buffer),
         ("huggingface_hub", compat.hf_default_client_factory),
         ("huggingface_hub", lambda: compat.hf_paginate("http://127.0.0.1:9/", params={}, headers={})),
         ("typer", compat.typer_internals),
@@ -121,6 +124,7 @@ def test_the_private_names_exist_on_the_installed_releases() -> None:
     assert issubclass(internals.UsageError, internals.ClickException)
     assert "complete" in internals.get_completion_script(prog_name="modellock", complete_var="_X", shell="bash")
     assert (compat.sigstore_shipped_store() / "trusted_root.json").is_file()
+    assert hasattr(compat.h11_receive_buffer(), "maybe_extract_at_most")
 
 
 # --- download/reads.py: the adjustment applies to the installed httpcore2, or nothing runs ---
@@ -131,6 +135,7 @@ def test_reads_adjustment_applies() -> None:
     connection, stream, _ = compat.httpcore_reading()
     assert connection.READ_NUM_BYTES >= 1024 * 1024
     assert stream.read.__module__ == reads.__name__
+    assert compat.h11_receive_buffer().maybe_extract_at_most.__module__ == reads.__name__
 
 
 def _trickling_server() -> tuple[socket.socket, threading.Event]:

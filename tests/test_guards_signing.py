@@ -327,10 +327,11 @@ def test_sync_refuses_a_chain_that_now_leads_to_another_root(project: Path, hub:
 
 
 def test_a_key_hint_is_not_needed_but_a_valid_signature_is() -> None:
-    """A hint that names no key (OMS requires the field, not its value): only the ECDSA check stands between a
-    forger and `lock`."""
+    """Bundles before model_signing 1.1 carry the key (`rawBytes`), no hint: then only the ECDSA check stands
+    between a forger and `lock`. (A bundle with no key material at all is refused by its shape, OMS §8.1.)"""
     bundle = json.loads(json.dumps(GOOD))
-    bundle["verificationMaterial"]["publicKey"] = {"hint": ""}
+    der = KEY.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    bundle["verificationMaterial"]["publicKey"] = {"rawBytes": b64(der)}
     forged = _resign(bundle, BY_OTHER)
     assert verify_bundle(json.dumps(bundle).encode(), Signer("key", public_key=_pem(KEY)), None, "m").payload == PAYLOAD
     with pytest.raises(SignatureInvalid, match="invalid for this key"):

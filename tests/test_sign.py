@@ -366,6 +366,9 @@ def test_an_encrypted_key_needs_its_password(tmp_path: Path) -> None:
     (tmp_path / "wrong").write_text("nope\n")
     run = cli("sign", str(model), "--key", str(encrypted), "--password-file", str(tmp_path / "wrong"))
     assert run.exit_code == 2 and "the password is wrong" in run.stderr and "s3cret" not in run.stderr
+    # A password "file" that never ends is read to a bound, not into memory.
+    run = cli("sign", str(model), "--key", str(encrypted), "--password-file", "/dev/zero")
+    assert run.exit_code == 2 and "larger than 1 MiB" in run.stderr and "hint:" in run.stderr
     (tmp_path / "pw").write_text("s3cret\n")
     assert cli("sign", str(model), "--key", str(encrypted), "--password-file", str(tmp_path / "pw")).exit_code == 0
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

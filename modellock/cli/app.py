@@ -26,6 +26,7 @@ try:
         lock_cmd,
         oci_cmd,
         project_cmd,
+        run_cmd,
         scan_cmd,
         sign_cmd,
     )

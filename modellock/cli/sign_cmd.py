@@ -92,12 +92,17 @@ def sign(
 
 
 def _password(path: Path | None) -> bytes | None:
+    from modellock.project.smallfile import read_small
+
     if path is None:
         return None
     try:
-        return path.read_bytes().rstrip(b"\r\n")
+        return read_small(path).rstrip(b"\r\n")
     except OSError as exc:
-        raise UsageError(f"cannot read the password file {path}: {exc.strerror}") from None
+        raise UsageError(
+            f"cannot read the password file {path}: {exc.strerror}",
+            hint="pass a file that holds only the key's password",
+        ) from None
 
 
 def _lock_and_store(targets: list[str]):  # type: ignore[no-untyped-def]

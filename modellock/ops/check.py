@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modellock.ops.edgecheck import edge_problems
+from modellock.ops.reach import requested_commit_problem
 from modellock.project.lockfile import LockedModel, Lockfile, content_digest
 from modellock.project.lockread import loads_checked
 from modellock.project.manifest import Manifest, ModelSpec
@@ -59,6 +60,19 @@ def manifest_differences(model: LockedModel, spec: ModelSpec, project_dir: Path)
         why = "requires a signature" if spec.require_signature else "configures a signature"
         found.append(f"the manifest {why} and the lock records none")
     config = spec.signature
+    if signature is not None:
+        from modellock.ops.signatures import DEFAULT_SIGNATURE
+
+        expected = config.path if config is not None and config.path is not None else DEFAULT_SIGNATURE
+        if signature.path != expected:
+            found.append(f"the lock records the signature at {signature.path!r}, the manifest's is {expected!r}")
+        if config is None and signature.mode != "sigstore":
+            # `lock` trusts only a Sigstore signer on first use: a key or a chain must be pinned to count.
+            pin = "public key" if signature.mode == "key" else "certificate chain"
+            found.append(
+                f"the lock records a {signature.mode}-mode signature, and the manifest pins no {pin} "
+                "(`lock` trusts only a Sigstore signer on first use)"
+            )
     if signature is not None and config is not None:
         if config.mode != signature.mode:
             found.append(f"the lock records a {signature.mode}-mode signature, the manifest asks for {config.mode}")
@@ -94,10 +108,11 @@ def _manifest_key(project_dir: Path, relative: str) -> str | None:
     import base64
 
     from modellock.errors import ModellockError
+    from modellock.project.smallfile import read_small
     from modellock.signing.bundle import load_public_key
 
     try:
-        key = load_public_key((project_dir / relative).read_bytes())
+        key = load_public_key(read_small(project_dir / relative))
     except (OSError, ModellockError):
         return None
     from cryptography.hazmat.primitives import serialization
@@ -126,6 +141,10 @@ def _lock_problems(lock: Lockfile, manifest: Manifest) -> list[Problem]:
     clash = claims_problem((model_claim(m) for m in lock.models), project_dir)
     if clash is not None:
         problems.append(Problem(clash[0], f"cannot be installed: {clash[1]}"))
+    # A resealed lock can move `commit` while `requested` still says the manifest's hash.
+    problems.extend(
+        Problem(m.name, why) for m in lock.models if (why := requested_commit_problem(m.requested, m.commit))
+    )
     # Offline, from the lock alone: every edge still names its parent's locked commit and file set.
     problems.extend(Problem(name, message) for name, message in edge_problems(lock.models))
     return problems

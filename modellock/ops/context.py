@@ -131,12 +131,14 @@ def pull_sources(
 
 def certificate_roots(manifest: Manifest | None) -> dict[str, bytes]:
     """Root certificates of certificate-mode signatures, read from the paths the manifest names."""
+    from modellock.project.smallfile import read_small
+
     roots: dict[str, bytes] = {}
     for name, spec in manifest.models.items() if manifest is not None else ():
         if spec.signature is not None and spec.signature.certificate_chain:
             path = manifest.path.parent / spec.signature.certificate_chain  # type: ignore[union-attr]
             try:
-                roots[name] = path.read_bytes()
+                roots[name] = read_small(path)
             except OSError as exc:
                 raise ConfigError(f"cannot read the certificate chain: {exc.strerror}", file=str(path)) from None
     return roots

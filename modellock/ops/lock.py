@@ -18,7 +18,7 @@ from modellock.ops.hubflags import refuse_flagged
 from modellock.ops.lineage import declarations_of, link
 from modellock.ops.progress import Progress
 from modellock.ops.project import pickle_duplicates, write_lock
-from modellock.ops.reach import refuse_unpublished
+from modellock.ops.reach import refuse_unpublished, requested_commit_problem
 from modellock.ops.signatures import SignatureReport, TrustSource, attest_for_lock, signature_path
 from modellock.project.card import LockedCard, from_card_data
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile, content_digest, seal_of
@@ -82,6 +82,7 @@ def _trusted(spec: ModelSpec, old: LockedModel | None, version: int, project_dir
         old is not None
         and old.seal == seal_of(old, version)
         and old.digest == content_digest(old.files)
+        and requested_commit_problem(old.requested, old.commit) is None
         # A changed manifest entry explains any difference; an unchanged one must agree field by field.
         and (old.fingerprint != spec.fingerprint() or not manifest_differences(old, spec, project_dir))
     )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from modellock.errors import ModellockError
 from modellock.ops.check import CheckResult, Problem
 from modellock.ops.fetch import FetchJob, check_bytes
-from modellock.ops.reach import reach, unpublished_reason
+from modellock.ops.reach import by_hash, reach, requested_commit_problem, unpublished_reason
 from modellock.ops.signatures import DEFAULT_SIGNATURE
 from modellock.project.card import from_card_data
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
@@ -63,9 +63,9 @@ def _fetch_and_check(source: Source, job: FetchJob) -> tuple[int, str | None]:
 def _ref_problems(source: Source, ref: RepoRef, model: LockedModel, refs: Refs) -> list[str]:
     """Does the requested ref lead to the locked commit, the way the manifest asked for it?"""
     requested, commit = model.requested, model.commit
-    if _COMMIT.match(requested):
-        if requested != commit:
-            return [f"requested commit {requested[:7]} is not the locked {commit[:7]}"]
+    if _COMMIT.match(requested) and requested != commit:
+        return [requested_commit_problem(requested, commit) or ""]
+    if by_hash(requested, commit, refs):  # the full hash, or a prefix the Hub resolved
         why = unpublished_reason(model.repo, commit, reach(source, ref, commit, refs))
         return [why] if why is not None else []
     if requested.startswith("refs/pr/"):

@@ -17,6 +17,18 @@ from modellock.sources.interface import Refs, RepoRef, Source
 from modellock.sources.stored import OfflineSource
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
+
+
+def by_hash(revision: str, commit: str, refs: Refs) -> bool:
+    """Did `revision` name `commit` by (a prefix of) its hash? The Hub resolves unique prefixes, so a short
+    hash proves no more than a full one; a branch or tag that happens to be spelled in hex is a name."""
+    return (
+        bool(_HEX.match(revision))
+        and commit.startswith(revision.lower())
+        and revision not in refs.branches
+        and revision not in refs.tags
+    )
 
 
 @dataclass(frozen=True)
@@ -61,14 +73,26 @@ def _walk(source: Source, ref: RepoRef, head: str, commit: str, seen: set[str]) 
     return False
 
 
+def requested_commit_problem(requested: str, commit: str) -> str | None:
+    """A lock entry that asks for a commit by hash and locks another contradicts itself (offline, no Hub needed)."""
+    if _COMMIT.match(requested) and requested != commit:
+        return f"requested commit {requested[:7]} is not the locked {commit[:7]}"
+    return None
+
+
 def refuse_unpublished(spec: ModelSpec, ref: RepoRef, commit: str, source: Source) -> None:
     """At `lock`: a revision given by hash must be on a branch or tag (exit 1 otherwise, before any download).
 
     `lock --offline` cannot ask (a hash is all it can lock then); `lock --check --remote` asks again.
     """
-    if not _COMMIT.match(spec.revision) or isinstance(source, OfflineSource):
+    if not (_HEX.match(spec.revision) and commit.startswith(spec.revision.lower())) or isinstance(
+        source, OfflineSource
+    ):
         return
-    found = reach(source, ref, commit, source.refs(ref))
+    refs = source.refs(ref)
+    if not by_hash(spec.revision, commit, refs):
+        return
+    found = reach(source, ref, commit, refs)
     why = unpublished_reason(spec.repo, commit, found)
     if why is not None:
         raise CheckFailed(f"refusing {spec.name}: {why}", hint=pull_request_hint(found))

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import blake3
+
 from modellock.errors import CheckFailed, IntegrityError, UsageError
 from modellock.project.lockfile import LockedModel, Lockfile
 from modellock.project.paths import unsafe_reason
@@ -22,6 +24,7 @@ from modellock.signing.directory import DEFAULT_IGNORES, canonical_ignore, enume
 from modellock.signing.statement import Serialization, Signed, build_statement, shard_resources
 from modellock.store import atomic
 from modellock.store.blobs import Store
+from modellock.store.installed import symlinked_part
 
 SIGNATURE_NAME = "model.sig"
 DEFAULT_SHARD_SIZE = 1_000_000_000
@@ -168,6 +171,14 @@ def prepare_locked(
     """The statement over a locked model's files, from the lock's digests once the store's bytes are proved."""
     serialization = serialization_for(options, (SIGNATURE_NAME,))
     signature = options.signature or project_dir / "signatures" / model.name / SIGNATURE_NAME
+    if options.signature is None:
+        # A checkout can carry `signatures -> elsewhere` (git commits links): the default place is the project's.
+        linked = symlinked_part(project_dir, "signatures", model.name, SIGNATURE_NAME)
+        if linked is not None:
+            raise UsageError(
+                f"{linked} is a symbolic link; refusing to write {model.name}'s signature through it",
+                hint="remove the link, or pass --signature with the path to write",
+            )
     files = [f for f in model.files if not is_ignored(f.path, serialization.ignore_paths)]
     if not files:
         raise UsageError(f"{model.name}: every locked file is ignored; nothing to sign")
@@ -180,7 +191,15 @@ def prepare_locked(
             resources.append(Signed(f.path, serialization.hash_type, digest))
             continue
         blob = store.blob_path(f.blake3)
-        ranges = hash_ranges(blob, f.size, serialization.hash_type, serialization.shard_size)
+        # The check above may rest on the blob's stat alone, and the blob can change after it: the bytes
+        # hashed for the signature are the ones proved to be the lock's, in the same read.
+        whole = blake3.blake3()
+        ranges = hash_ranges(blob, f.size, serialization.hash_type, serialization.shard_size, also=whole)
+        if whole.hexdigest() != f.blake3:
+            raise IntegrityError(
+                f"{model.name}: {f.path}: the store's bytes no longer match the lock",
+                hint="run `modellock sync` to fetch them again; nothing was signed",
+            )
         if not ranges:
             empty.append(f.path)
         resources += shard_resources(f.path, ranges, serialization)

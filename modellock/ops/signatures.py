@@ -14,7 +14,7 @@ from modellock.errors import ConfigError, SignatureError
 from modellock.project.lockfile import LockedFile, LockedModel, LockedSignature
 from modellock.project.manifest import ModelSpec
 from modellock.signing.bundle import Attestation, bundle_kind, key_hint, load_public_key, verify_bundle
-from modellock.signing.oms import Coverage, SignatureInvalid, compare, parse_statement
+from modellock.signing.oms import Coverage, SignatureInvalid, compare, ignored, parse_statement
 from modellock.signing.policy import PublicKey, from_lock, from_manifest
 from modellock.signing.trust import TrustRoot, load_trust_root
 from modellock.store.blobs import Store
@@ -82,22 +82,50 @@ def signature_path(spec: ModelSpec, repo_paths: Collection[str]) -> str | None:
 
 def _digest_of(store: Store, files: dict[str, LockedFile]):  # type: ignore[no-untyped-def]
     def digest(path: str, algorithm: str, start: int | None, end: int | None) -> str:
-        with open(store.blob_path(files[path].blake3), "rb") as f:
-            f.seek(start or 0)
-            data = f.read() if end is None else f.read(end - (start or 0))
-        if algorithm == "blake3":
-            return str(blake3.blake3(data).hexdigest())
-        return hashlib.new(algorithm, data).hexdigest()
+        f = files[path]
+        return range_digest(store.blob_path(f.blake3), algorithm, start or 0, f.size if end is None else end)
 
     return digest
 
 
+def range_digest(path: Path, algorithm: str, start: int, end: int) -> str:
+    """The digest of bytes [start, end) of a file, read in pieces: a 1 GB shard (model_signing's default) or a
+    whole file under BLAKE2b was read into memory at once (512 MiB of weights: 532 MiB resident)."""
+    import os
+
+    hasher = blake3.blake3() if algorithm == "blake3" else hashlib.new(algorithm)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with open(fd, "rb") as f:
+        f.seek(start)
+        remaining = end - start
+        while remaining > 0:
+            chunk = f.read(min(remaining, 8 << 20))
+            if not chunk:
+                break  # a short file: its digest differs from the signed one, which the caller reports
+            hasher.update(chunk)
+            remaining -= len(chunk)
+    return str(hasher.hexdigest())
+
+
 def _read_manifest_file(project_dir: Path, relative: str, what: str) -> bytes:
+    from modellock.project.smallfile import read_small
+
     path = project_dir / relative
     try:
-        return path.read_bytes()
+        return read_small(path)
     except OSError as exc:
         raise ConfigError(f"cannot read the {what}: {exc.strerror}", file=str(path)) from None
+
+
+def hidden_by_signature_path(sig_path: str, sig_blake3: str, files: Collection[LockedFile]) -> list[str]:
+    """Locked files the signature's own path would exclude from coverage, other than the bundle itself.
+
+    The coverage check skips the signature file (and anything under its path); the path comes from
+    the lock, which anyone can reseal, so naming a weights file there must not leave it unsigned.
+    """
+    return sorted(
+        f.path for f in files if ignored(f.path, (sig_path,)) and not (f.path == sig_path and f.blake3 == sig_blake3)
+    )
 
 
 def _check(
@@ -107,8 +135,16 @@ def _check(
     store: Store,
     sig_path: str,
     repo_paths: Collection[str] | None,
+    sig_blake3: str,
 ) -> Coverage:
     where = f"{model}: {sig_path}"
+    hidden = hidden_by_signature_path(sig_path, sig_blake3, files)
+    if hidden:
+        raise SignatureInvalid(
+            f"{where}: the signature's path names locked files that are not the signature: {', '.join(hidden[:5])}",
+            hint="the lock was edited or forged (its signature path hides files from the signature); nothing was "
+            "installed",
+        )
     manifest = parse_statement(attestation.payload_type, attestation.payload, where)
     by_path = {f.path: f for f in files}
     selected = {f.path: {"sha256": f.sha256, "blake3": f.blake3, "size": str(f.size)} for f in files}
@@ -179,7 +215,7 @@ def attest_for_lock(
     root = trust.get() if mode == "sigstore" else None
     attestation = verify_bundle(raw, policy.signer(), root, where)
     reason = _trust_reason(spec, old, attestation, discarded, accept_new_signer=accept_new_signer)
-    coverage = _check(attestation, spec.name, files, store, signature.path, repo_paths)
+    coverage = _check(attestation, spec.name, files, store, signature.path, repo_paths, signature.blake3)
     public_key = ""
     if isinstance(policy, PublicKey):
         from cryptography.hazmat.primitives import serialization
@@ -288,4 +324,4 @@ def attest_for_sync(
     attestation = verify_bundle(raw, policy.signer(), trust.get() if policy.mode == "sigstore" else None, where)
     if signature.mode == "certificate" and attestation.key != signature.key:
         raise SignatureInvalid(f"{where}: the chain leads to a different root than the one locked")
-    _check(attestation, model.name, list(model.files), store, signature.path, None)
+    _check(attestation, model.name, list(model.files), store, signature.path, None, signature.blake3)

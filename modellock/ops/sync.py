@@ -17,6 +17,7 @@ from modellock.ops.check import model_claim
 from modellock.ops.edgecheck import edge_problems, hf_cache_bases, parents_first, with_ancestors
 from modellock.ops.gatefacts import refuse_misrecorded
 from modellock.ops.progress import Progress
+from modellock.ops.reach import requested_commit_problem
 from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
 from modellock.project.paths import claims_problem
 from modellock.store import atomic
@@ -349,6 +350,14 @@ def sync_lock(
         clash = claims_problem((model_claim(m) for m in lock.models), project_dir)
         if clash is not None:
             raise UnsafePath(f"refusing the lock: model `{clash[0]}` cannot be installed: {clash[1]}")
+        contradictions = [
+            f"{m.name}: {why}" for m in lock.models if (why := requested_commit_problem(m.requested, m.commit))
+        ]
+        if contradictions:
+            raise CheckFailed(
+                "refusing the lock: " + "; ".join(contradictions),
+                hint="the lock was edited or forged; nothing was installed (`modellock lock` resolves it again)",
+            )
         stale = edge_problems(lock.models)
         if stale:
             raise CheckFailed(

@@ -32,7 +32,9 @@ from modellock.project.tomlread import bad_utf8, parse
 _TOP_KEYS = ("models", "settings", "policy")
 _POLICY_KEYS = ("pickle", "remote-code", "allow-files")
 _SIGNATURE_KEYS = ("path", "identity", "issuer", "public-key", "certificate-chain")
-_SETTINGS_KEYS = ("store", "endpoint", "link-mode", "trusted-root", "registry")
+_SETTINGS_KEYS = ("store", "endpoint", "link-mode", "trusted-root", "registry", "unlocked-repos")
+# `org/name` or a glob over it (`org/*`): what the guard lets through without a lock entry.
+_REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.*?\[\]-]+/[A-Za-z0-9_.*?\[\]-]+$")
 LINK_MODES = ("reflink", "hardlink", "copy")
 _MODEL_KEYS = (
     "repo", "revision", "repo-type", "include", "exclude", "path", "layout", "signature", "bases", "hub-scan-allow",
@@ -139,6 +141,8 @@ class Settings:
     """A Sigstore trusted_root.json (private instance, air-gapped machine), relative to the manifest."""
     registry: str | None = None
     """`oci://HOST/NAMESPACE`: where `sync` looks for locked models before the Hub (docs/fleet.md)."""
+    unlocked_repos: tuple[str, ...] = ()
+    """Repository ids (globs) the team chose not to lock: the guard lets them through (docs/runtime.md)."""
 
 
 @dataclass(frozen=True)
@@ -331,7 +335,20 @@ class _Reader:
             link_mode=link_mode,
             trusted_root=self.string(("settings",), data, "trusted-root"),
             registry=self.string(("settings",), data, "registry"),
+            unlocked_repos=self.repo_patterns(data),
         )
+
+    def repo_patterns(self, data: Mapping[str, Any]) -> tuple[str, ...]:
+        patterns = self.strings(("settings",), data, "unlocked-repos", "repository ids")
+        for pattern in patterns:
+            if not _REPO_PATTERN.match(pattern):
+                raise self.fail(
+                    ("settings",),
+                    "unlocked-repos",
+                    f"`unlocked-repos` entries are repository ids like `org/name` or `org/*`, got {pattern!r}",
+                    "a bare `*` would switch the guard off; list the organisations you mean",
+                )
+        return tuple(patterns)
 
     def read(self, path: Path) -> Manifest:
         data = parse(self.text, self.file)

@@ -285,6 +285,23 @@ def _verify_key(raw: bytes, signer: Signer, where: str) -> Attestation:
     return Attestation("key", fingerprint, "", fingerprint, None, None, payload_type, payload)
 
 
+def for_signing(leaf: Any) -> bool:
+    """model_signing's rule for a signing certificate: KeyUsage digitalSignature, or else ExtendedKeyUsage
+    codeSigning. A pinned root may also issue TLS or key-agreement certificates; those sign no model."""
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    try:
+        if leaf.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature:
+            return True
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        return ExtendedKeyUsageOID.CODE_SIGNING in leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return False
+
+
 def _verify_certificate(raw: bytes, signer: Signer, where: str) -> Attestation:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
@@ -317,6 +334,13 @@ def _verify_certificate(raw: bytes, signer: Signer, where: str) -> Attestation:
         verified = verifier.verify(leaf, chain[1:])
     except VerificationError as exc:
         raise SignatureInvalid(f"{where}: the certificate chain does not lead to a configured root ({exc})") from None
+    if not for_signing(leaf):
+        raise SignatureInvalid(
+            f"{where}: the signing certificate ({leaf.subject.rfc4514_string()}) is not one for signing: it has "
+            "neither KeyUsage digitalSignature nor ExtendedKeyUsage codeSigning",
+            hint="the pinned roots issue certificates for other uses too; the publisher must sign with a "
+            "signing certificate (model_signing refuses this one as well)",
+        )
     _ec_verify(leaf.public_key(), signature, _pae(payload_type, payload), where)
     root = verified.chain[-1]
     identity = leaf.subject.rfc4514_string()

@@ -13,6 +13,7 @@ import stat
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import blake3
 
@@ -109,10 +110,13 @@ def _hasher(algorithm: str):  # type: ignore[no-untyped-def]
     return hashlib.sha256()
 
 
-def hash_ranges(path: Path, size: int, algorithm: str, shard_size: int | None) -> list[tuple[int, int, str]]:
+def hash_ranges(
+    path: Path, size: int, algorithm: str, shard_size: int | None, also: Any = None
+) -> list[tuple[int, int, str]]:
     """(start, end, hex digest) of the whole file, or of each shard; no range for an empty file in shard mode.
 
     The file is opened once without following links, and must still have the size it was listed with.
+    `also`, a hasher, sees the same bytes: what was signed is then proved to be what was checked.
     """
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with open(fd, "rb") as f:
@@ -129,6 +133,8 @@ def hash_ranges(path: Path, size: int, algorithm: str, shard_size: int | None) -
                 if not chunk:
                     raise UsageError(f"{path} shrank while it was being signed")
                 digest.update(chunk)
+                if also is not None:
+                    also.update(chunk)
                 remaining -= len(chunk)
             out.append((start, end, digest.hexdigest()))
         return out

@@ -61,10 +61,15 @@ def _range_digest(path: Path, algorithm: str, start: int, end: int) -> str:
 
     import blake3
 
+    hasher = blake3.blake3() if algorithm == "blake3" else hashlib.new(algorithm)
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with open(fd, "rb") as f:
         f.seek(start)
-        data = f.read(end - start)
-    if algorithm == "blake3":
-        return str(blake3.blake3(data).hexdigest())
-    return hashlib.new(algorithm, data).hexdigest()
+        remaining = end - start
+        while remaining > 0:  # in pieces: a shard is 1 GB by default
+            chunk = f.read(min(remaining, 8 << 20))
+            if not chunk:
+                break
+            hasher.update(chunk)
+            remaining -= len(chunk)
+    return str(hasher.hexdigest())

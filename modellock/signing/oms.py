@@ -92,7 +92,8 @@ def parse_statement(payload_type: str, payload: bytes, where: str) -> SignedMani
         if hash_type is not None and resource.algorithm != hash_type:
             raise SignatureInvalid(f"{where}: resource {name!r} uses {resource.algorithm}, the statement {hash_type}")
         resources.append(resource)
-    expected = subjects[0].get("digest", {}).get("sha256") if isinstance(subjects[0], dict) else None
+    digests = subjects[0].get("digest") if isinstance(subjects[0], dict) else None
+    expected = digests.get("sha256") if isinstance(digests, dict) else None
     if expected != concatenated.hexdigest():
         raise SignatureInvalid(f"{where}: the subject digest does not match the signed resources")
     ignores = serialization.get("ignore_paths", [])

@@ -67,7 +67,8 @@ def check_shape(raw: bytes, where: str) -> Method:
     try:
         bundle = jsonread.loads(raw, "the bundle")
     except jsonread.MalformedJSON as exc:
-        raise _refuse(where, exc.message) from None
+        # Too deep is said as such (the same words as every other bounded JSON read), not as "not JSON".
+        raise _refuse(where, exc.message if exc.too_deep else "the signature file is not JSON") from None
     if not isinstance(bundle, dict):
         raise _refuse(where, "the signature file is not a JSON object")
     media = bundle.get("mediaType")

@@ -32,8 +32,10 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 
 def _read(path: Path, what: str) -> bytes:
+    from modellock.project.smallfile import read_small
+
     try:
-        return path.read_bytes()
+        return read_small(path)
     except OSError as exc:
         raise UsageError(f"cannot read the {what} {path}: {exc.strerror}") from None
 
@@ -47,6 +49,11 @@ def load_private_key(path: Path, password: bytes | None = None) -> Any:
     try:
         key = serialization.load_pem_private_key(data, password)
     except TypeError:
+        if password is not None:  # cryptography says TypeError both ways round
+            raise UsageError(
+                f"{path}: the private key is not encrypted, but a password was given",
+                hint="drop --password-file, or pass the encrypted key",
+            ) from None
         raise UsageError(
             f"{path}: the private key is encrypted", hint="pass its password with --password-file FILE"
         ) from None

@@ -41,6 +41,9 @@ from modellock.sources.interface import CardLineage, HttpSource, Refs, RemoteFil
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _HEX = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 
+MAX_HISTORY = 200_000
+"""Commits one history listing may hold (the Hub's largest repositories have tens of thousands)."""
+
 # Requests to the endpoint's origin carry the token; nothing else does (see _strip_foreign_auth).
 _TRUSTED_ORIGINS: set[tuple[str, str, int]] = set()
 _PORTS = {"http": 80, "https": 443}
@@ -162,11 +165,27 @@ class HuggingFaceSource(HttpSource):
     def history(self, ref: RepoRef, revision: str) -> Iterator[str]:
         url = f"{self.endpoint}/api/{ref.repo_type}s/{ref.repo}/commits/{quote(revision, safe='')}"
         headers = build_hf_headers(library_name="modellock", library_version=__version__)
+        listed: set[str] = set()
         with _mapped_errors(ref, revision):
             for item in hf_paginate(url, params={}, headers=headers, timeout=60):
                 commit = item.get("id") if isinstance(item, dict) else None
                 if not isinstance(commit, str) or not _COMMIT.match(commit):
                     raise SourceError(f"the Hub's history of {ref.repo}@{revision} lists a malformed commit")
+                # A history lists each commit once and ends: a server that loops or never stops would
+                # hold `lock` and `--remote` forever; what cannot be searched to its end proves nothing.
+                if commit in listed:
+                    raise SourceError(
+                        f"the Hub's history of {ref.repo}@{revision} lists commit {commit[:7]} twice "
+                        "(a listing that does not end)",
+                        hint="the endpoint (or a proxy in front of it) does not speak the Hub's API; check HF_ENDPOINT",
+                    )
+                if len(listed) >= MAX_HISTORY:
+                    raise SourceError(
+                        f"the Hub's history of {ref.repo}@{revision} has more than {MAX_HISTORY:,} commits; "
+                        "not searched further, so nothing is proved by it",
+                        hint="name the commit by a tag or branch (`revision` in modellock.toml) instead of its hash",
+                    )
+                listed.add(commit)
                 yield commit
 
     def locate(self, ref: RepoRef, commit: str, file: RemoteFile) -> Location:

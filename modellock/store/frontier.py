@@ -45,11 +45,14 @@ class Frontier:
         end = offset + len(chunk)
         with self._cond:
             self._raise_failure()
-            inline = offset == self._hashed and not self._hashing and self._prefix_end() == offset
+            before = self._prefix_end()
+            inline = offset == self._hashed and not self._hashing and before == offset
             self._add(offset, end)
             if inline:
                 self._hashing = True
-            else:
+            elif self._prefix_end() > before:
+                # Only bytes that extend the prefix give the thread work: waking it for every chunk
+                # that lands beyond a gap cost a GIL hand-off each, thousands per GiB.
                 self._wake()
         if inline:
             try:
@@ -173,7 +176,8 @@ class Frontier:
         with self._cond:
             self._hashing = False
             self._hashed = end
-            self._cond.notify_all()
+            if self._prefix_end() > end:
+                self._cond.notify_all()
             if self._hashed - self._flushed < _WRITEBACK_STEP:
                 return
             start, self._flushed = self._flushed, self._hashed

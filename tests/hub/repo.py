@@ -120,4 +120,9 @@ class Repo:
         if revision.startswith("refs/pr/"):
             number = revision.removeprefix("refs/pr/")
             return self.prs.get(int(number)) if number.isdigit() else None
-        return self.branches.get(revision) or self.tags.get(revision)
+        found = self.branches.get(revision) or self.tags.get(revision)
+        if found is None and 7 <= len(revision) < 40 and all(c in "0123456789abcdef" for c in revision):
+            # The Hub resolves a unique hash prefix (huggingface_hub #197, fixed server-side in 2023).
+            matches = [c for c in self.commits if c.startswith(revision)]
+            found = matches[0] if len(matches) == 1 else None
+        return found

@@ -51,8 +51,14 @@ class Faults:
     `Range` header: a hostile server, byte for byte."""
     rate: float | None = None
     """Bytes per second each connection is allowed (a per-connection cap, as far-away CDNs impose)."""
+    history_loop: bool = False
+    """Every page of a commit history links to itself as the next one: a listing that never ends."""
     after_revision: Callable[[Repo, str], None] | None = None
     """Called after each revision lookup (model_info), e.g. to move a branch between calls."""
+    cdn_base: str | None = None
+    """Where LFS redirects point instead of the emulator's own CDN port: `{cdn_base}/blobs/{sha256}`
+    (a native server, e.g. nginx over a directory of blobs, so a benchmark measures the client, not
+    this Python server)."""
 
 
 class FakeHub:
@@ -373,9 +379,10 @@ class _Base(BaseHTTPRequestHandler):
         start = int(query.get("p", ["0"])[0])
         page = items[start : start + self.hub.page_size]
         headers = {}
-        if start + self.hub.page_size < len(items):
+        if start + self.hub.page_size < len(items) or self.hub.faults.history_loop:
             split = urlsplit(self.path)
-            headers["Link"] = f'<{self.hub.endpoint}{split.path}?p={start + self.hub.page_size}>; rel="next"'
+            after = start if self.hub.faults.history_loop else start + self.hub.page_size
+            headers["Link"] = f'<{self.hub.endpoint}{split.path}?p={after}>; rel="next"'
         self._json(page, headers)
 
     def _refs(self, repo: Repo, prs: bool) -> dict[str, Any]:
@@ -428,7 +435,8 @@ class _Base(BaseHTTPRequestHandler):
         if blob.lfs:
             headers.update(
                 {
-                    "Location": f"{self.hub.cdn}/blobs/{blob.sha256}?X-Amz-Signature={self.hub.sign(path)}",
+                    "Location": f"{self.hub.faults.cdn_base or self.hub.cdn}/blobs/{blob.sha256}"
+                    f"?X-Amz-Signature={self.hub.sign(path)}",
                     "X-Linked-Etag": f'"{blob.sha256}"',
                     "X-Linked-Size": str(len(blob.data)),
                     "ETag": f'W/"{blob.oid}"',
