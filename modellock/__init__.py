@@ -46,6 +46,7 @@ __all__ = [
     "StaleLock",
     "SyncResult",
     "UnsafePath",
+    "UnsupportedDependency",
     "UsageError",
     "__version__",
     "guard",
@@ -101,6 +102,7 @@ if TYPE_CHECKING:
         SourceError,
         StaleLock,
         UnsafePath,
+        UnsupportedDependency,
         UsageError,
     )
     from modellock.runtime.enable import guard

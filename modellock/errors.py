@@ -72,6 +72,23 @@ HUB_UNREACHABLE_HINT = (
 )
 
 
+class UnsupportedDependency(ModellockError):
+    """An installed dependency is outside the release range whose private parts modellock was tested
+    with (`modellock/compat.py`): refused rather than run on guesses."""
+
+    def __init__(self, package: str, installed: str, supported: str) -> None:
+        super().__init__(
+            f"{package} {installed} is installed; modellock supports {package}{supported}",
+            hint=f"install a supported release: pip install '{package}{supported}'",
+        )
+        self.package = package
+        self.installed = installed
+        self.supported = supported
+
+    def facts(self) -> dict[str, Any]:
+        return {"package": self.package, "installed": self.installed, "supported": self.supported}
+
+
 class Interrupted(ModellockError):
     """Ctrl-C or SIGTERM stopped the run; says what was kept for the next one."""
 

@@ -18,6 +18,7 @@ from modellock import (
     Project,
     SignatureError,
     StaleLock,
+    UnsupportedDependency,
     UsageError,
     scan,
 )
@@ -60,6 +61,11 @@ def test_every_public_name_resolves_and_nothing_else_does() -> None:
         (SignatureError("x", model="m"), 1, {"model": "m"}),
         (PolicyRefusal("x", model="m", files=["a.bin"]), 1, {"model": "m", "files": ["a.bin"]}),
         (StaleLock("x", problems=[("m", "changed")]), 1, {"problems": [{"model": "m", "message": "changed"}]}),
+        (
+            UnsupportedDependency("typer", "0.30.0", ">=0.26,<0.29"),
+            2,
+            {"package": "typer", "installed": "0.30.0", "supported": ">=0.26,<0.29"},
+        ),
     ],
 )
 def test_errors_carry_exit_code_and_facts(error: ModellockError, exit_code: int, facts: dict[str, object]) -> None:

@@ -6,20 +6,33 @@ import os
 import sys
 from typing import Any
 
-from modellock.cli import (  # noqa: F401 - they register their commands
-    cache_cmd,
-    completion_cmd,  # registered below, last
-    inspect_cmd,
-    install_cmd,
-    lineage_cmd,
-    lock_cmd,
-    oci_cmd,
-    project_cmd,
-    run_cmd,
-    scan_cmd,
-    sign_cmd,
-)
-from modellock.cli.base import PIPE_CLOSED, app, options, pipe_closed
+from modellock.errors import USAGE, UnsupportedDependency
+
+
+def _unsupported(exc: UnsupportedDependency) -> None:
+    """The CLI's own modules need a supported typer; without one there is no app to report through."""
+    print(f"error: {exc.message}", file=sys.stderr)
+    print(f"hint: {exc.hint}", file=sys.stderr)
+    raise SystemExit(USAGE)
+
+
+try:
+    from modellock.cli import (  # noqa: F401 - they register their commands
+        cache_cmd,
+        completion_cmd,  # registered below, last
+        inspect_cmd,
+        install_cmd,
+        lineage_cmd,
+        lock_cmd,
+        oci_cmd,
+        project_cmd,
+        run_cmd,
+        scan_cmd,
+        sign_cmd,
+    )
+    from modellock.cli.base import PIPE_CLOSED, app, options, pipe_closed
+except UnsupportedDependency as exc:
+    _unsupported(exc)
 
 completion_cmd.register()
 

@@ -45,17 +45,10 @@ def cache_verify(output: FormatOption = Format.text) -> None:
 
     from modellock.errors import CHECK_FAILED
     from modellock.ops.cache import verify_store
+    from modellock.report import views
 
     result = verify_store(_store())
-    console = options.console()
-    if output is Format.json:
-        from modellock.report.json_more import cache_verify as document
-
-        console.json(document(result))
-    else:
-        for name in result.corrupt:
-            console.line(f"corrupt, evicted: {name}")
-        console.line(f"Checked {result.checked} blobs, {len(result.corrupt)} corrupt")
+    views.cache_verify().render(output.value, result, options.console())
     if result.corrupt:
         raise typer.Exit(CHECK_FAILED)
 
@@ -66,15 +59,6 @@ def cache_prune(output: FormatOption = Format.text) -> None:
     """Remove blobs that no registered lock references."""
 
     from modellock.ops.cache import prune_store
-    from modellock.text import human_size
+    from modellock.report import views
 
-    result = prune_store(_store())
-    if output is Format.json:
-        from modellock.report.json_more import cache_prune as document
-
-        options.console().json(document(result))
-        return
-    options.console().line(
-        f"Removed {result.removed} blobs ({human_size(result.freed_bytes)}); "
-        f"kept {result.kept} referenced by {len(result.locks)} lock(s)"
-    )
+    views.cache_prune().render(output.value, prune_store(_store()), options.console())

@@ -26,9 +26,11 @@ class Shell(str, enum.Enum):
 @command
 def completion(shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish.", show_default=False)]) -> None:
     """Print the shell's completion script (bash: `eval "$(modellock completion bash)"` in ~/.bashrc)."""
-    from typer._completion_shared import get_completion_script
+    from modellock.compat import typer_internals
 
-    typer.echo(get_completion_script(prog_name="modellock", complete_var=COMPLETE_VAR, shell=shell.value))
+    internals = typer_internals()
+    script = internals.get_completion_script(prog_name="modellock", complete_var=COMPLETE_VAR, shell=shell.value)
+    typer.echo(script)
 
 
 def register() -> None:

@@ -13,10 +13,16 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from typer import Abort
-from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup, TyperOption
 
+from modellock.compat import typer_internals
 from modellock.errors import USAGE
+
+# typer's vendored Click, reached through the version check (refused outside the tested typer releases).
+_typer = typer_internals()
+ClickException = _typer.ClickException
+NoArgsIsHelpError = _typer.NoArgsIsHelpError
+UsageError = _typer.UsageError
 
 
 def _own_options(command: Any) -> Iterator[tuple[str, bool]]:
@@ -74,8 +80,9 @@ def readable_metavars(command: Any) -> None:
     pinned in pyproject; tests/test_cli_habits.py reads `--help` to catch a change)."""
     import types
 
-    from typer._types import TyperChoice
     from typer.core import TyperArgument
+
+    TyperChoice = _typer.TyperChoice
 
     for param in getattr(command, "params", ()):
         if param.metavar is not None or isinstance(param.type, TyperChoice) or not param.name:
@@ -113,9 +120,7 @@ class ModellockGroup(TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         readable_metavars(self)
         if "_MODELLOCK_COMPLETE" in os.environ:  # the shell asks for completions (`modellock completion SHELL`)
-            from typer._completion_classes import completion_init
-
-            completion_init()
+            _typer.completion_init()
         try:
             code = super().main(
                 argv,

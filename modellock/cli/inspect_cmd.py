@@ -73,13 +73,9 @@ def _lock_path() -> Path:
 def list_models(output: FormatOption = Format.text) -> None:
     """List the locked models: commits, sizes, layout, signed or not, policy."""
     from modellock.ops.inspect import read_view
-    from modellock.report import inspect as show
+    from modellock.report import views
 
-    view = read_view(_lock_path())
-    if output is Format.json:
-        options.console().json(show.list_json(view))
-    else:
-        _echo(show.list_text(view))
+    views.list_models().render(output.value, read_view(_lock_path()), options.console())
 
 
 @app.command()
@@ -91,17 +87,14 @@ def show(
     """Everything the lock knows about one model, files included."""
     from modellock.errors import UsageError
     from modellock.ops.inspect import read_view
-    from modellock.report import inspect as render
+    from modellock.report import views
 
     view = read_view(_lock_path())
     model = view.lock.get(name)
     if model is None:
         known = ", ".join(view.lock.names()) or "none"
         raise UsageError(f"no model `{name}` in the lock", hint=f"locked models: {known}")
-    if output is Format.json:
-        options.console().json(render.show_json(view, model))
-    else:
-        _echo(render.show_text(view, model))
+    views.show(model).render(output.value, view, options.console())
 
 
 @app.command()
@@ -118,16 +111,13 @@ def diff(
 ) -> None:
     """What changed between two locks: models, commits, files, signers and gate verdicts."""
     from modellock.ops.inspect import diff_locks, read_either, read_view
-    from modellock.report import inspect as render
+    from modellock.report import views
 
     project = options.project
     before = read_either(project, old or "HEAD")
     after = read_either(project, new) if new is not None else read_view(_lock_path())
     result = diff_locks(before, after)
-    if output is Format.json:
-        options.console().json(render.diff_json(result))
-    else:
-        _echo(render.diff_text(result))
+    views.diff().render(output.value, result, options.console())
     if exit_code and result.changed:
         raise typer.Exit(1)
 
@@ -141,14 +131,11 @@ def outdated(
 ) -> None:
     """Newer commits on each locked branch, and newer tags (asks the Hub; downloads nothing)."""
     from modellock.ops.outdated import find_outdated
-    from modellock.report import inspect as render
+    from modellock.report import views
 
     lock, source_for = _sealed_lock_and_sources(model)
     report = find_outdated(lock, source_for, models=tuple(model or ()))
-    if output is Format.json:
-        options.console().json(render.outdated_json(report))
-    else:
-        _echo(render.outdated_text(report))
+    views.outdated().render(output.value, report, options.console())
     if exit_code and report.outdated:
         raise typer.Exit(1)
 
@@ -184,7 +171,7 @@ def audit(
     """What the Hub's own scans say now about the locked files, against the lock (exit 1 on a new unsafe)."""
     from modellock.ops.audit import audit_lock
     from modellock.project.manifest import load_manifest
-    from modellock.report.audit import AuditJson, AuditSarif, audit_text
+    from modellock.report import views
 
     lock, source_for = _sealed_lock_and_sources(model)
     manifest_path = options.manifest_path
@@ -192,10 +179,6 @@ def audit(
     specs = load_manifest(manifest_path).models if manifest_path.exists() else {}
     allowed = {name: spec.hub_scan_allow for name, spec in specs.items()}
     report = audit_lock(lock, source_for, models=tuple(model or ()), allowed=allowed)
-    if output is ScanFormat.text:
-        _echo(audit_text(report))
-    else:
-        document = {d.name: d for d in (AuditJson(), AuditSarif())}[output.value]
-        options.console().json(document.build(report))
+    views.audit().render(output.value, report, options.console())
     if report.failing:
         raise typer.Exit(1)

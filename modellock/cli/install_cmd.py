@@ -77,15 +77,9 @@ def sync(
     for warning in done.warnings:
         console.warn(warning)
     drifted = check and not outcome.in_sync
-    if output is Format.json:  # one object on stdout, the re-lock included
-        from modellock.report import json_docs
+    from modellock.report import views
 
-        console.json(json_docs.sync(done.result, done.relocked, done.warnings, not drifted))
-    else:
-        if done.relocked is not None:
-            console.lock_result(done.relocked)
-        if done.relocked is None or not done.relocked.dry_run:  # a dry re-lock has no install plan yet
-            console.sync_result(done.result)
+    views.sync(ok=not drifted).render(output.value, done, console)
     if drifted:
         raise typer.Exit(CHECK_FAILED)
 
@@ -117,13 +111,8 @@ def status(model: ModelOption = None, output: FormatOption = Format.text) -> Non
 def _render_report(report: Any, output: Format, command: str) -> None:
     """Print a verify/status report; exit 1 when anything differs from the lock."""
     from modellock.errors import CHECK_FAILED
+    from modellock.report import views
 
-    console = options.console()
-    if output is Format.json:
-        from modellock.report import json_docs
-
-        console.json(json_docs.installed(report, command))
-    else:
-        console.report(report, command)
+    views.installed(command).render(output.value, report, options.console())
     if not report.ok:
         raise typer.Exit(CHECK_FAILED)

@@ -25,17 +25,9 @@ def tree(
 ) -> None:
     """Show the locked models and their bases (adapters, fine-tunes, quantizations, merges)."""
     from modellock.ops.tree import model_tree
-    from modellock.report.tree import tree_lines
+    from modellock.report import views
 
-    result = model_tree(_lock(), invert=invert, depth=depth)
-    console = options.console()
-    if output is Format.json:
-        from modellock.report.json_more import tree as document
-
-        console.json(document(result))
-        return
-    for line in tree_lines(result):
-        console.line(line)
+    views.tree().render(output.value, model_tree(_lock(), invert=invert, depth=depth), options.console())
 
 
 @app.command()
@@ -47,17 +39,9 @@ def why(
 ) -> None:
     """Say which locked models need NAME as their base (and which need those)."""
     from modellock.ops.tree import why as why_tree
-    from modellock.report.tree import why_lines
+    from modellock.report import views
 
-    result = why_tree(_lock(), name, depth)
-    console = options.console()
-    if output is Format.json:
-        from modellock.report.json_more import tree as document
-
-        console.json(document(result, why=name))
-        return
-    for line in why_lines(result, name):
-        console.line(line)
+    views.why(name).render(output.value, why_tree(_lock(), name, depth), options.console())
 
 
 def _lock() -> Lockfile:

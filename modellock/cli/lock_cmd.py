@@ -95,15 +95,12 @@ def _check_one(output: Format, remote: bool) -> bool:
     console = options.console()
     result = Project(options.project).check(remote=remote)
     name = str(result.lock_path) if options.explicit_project else "modellock.lock"
-    proof = result.detail if result.remote else None
-    if output is Format.json:
-        from modellock.report import json_docs
+    from modellock.report import views
 
-        console.json(json_docs.check(proof.check if proof else result.detail, result.lock_path, proof))
-    elif proof is not None:
-        console.proof_result(proof, name)
+    if result.remote:
+        views.proof(result.lock_path, name).render(output.value, result.detail, console)
     else:
-        console.check_result(result.detail, name)
+        views.check(result.lock_path, name).render(output.value, result.detail, console)
     return result.ok
 
 
@@ -134,10 +131,7 @@ def _lock_one(
         with_dependents=lineage[1],
         progress=console.progress() if output is Format.text else None,
     )
-    console.bases_added(result.bases_added)
-    if output is Format.json:
-        from modellock.report import json_docs
+    from modellock.report import views
 
-        console.json(json_docs.lock(result.detail, project.lock_path, result.bases_added))
-    else:
-        console.lock_result(result.detail)
+    console.bases_added(result.bases_added)
+    views.lock(project.lock_path, result.bases_added).render(output.value, result.detail, console)

@@ -24,41 +24,20 @@ def push(
 ) -> None:
     """Push every locked model, verified in the store, as a ModelPack artifact (tagged by commit)."""
     from modellock.api.project import Project
-    from modellock.text import human_size
+    from modellock.report import views
 
     result = Project(options.project).push(registry, models=model or (), tag_ref=tag_ref).detail
-    console = options.console()
-    if output is Format.json:
-        from modellock.report.json_more import push as document
-
-        console.json(document(result))
-        return
-    for m in result.models:
-        sent = f"{m.uploaded} uploaded ({human_size(m.uploaded_bytes)})" if m.uploaded else "nothing uploaded"
-        extra = "".join(f", {n} {what}" for n, what in ((m.mounted, "mounted"), (m.skipped, "already there")) if n)
-        console.line(f" + {m.name} -> {m.repository}@{m.digest} ({sent}{extra})")
-    console.line(f"Pushed {len(result.models)} model{'s' if len(result.models) != 1 else ''} to {result.registry}")
+    views.push().render(output.value, result, options.console())
 
 
 def export_layout(root: Path, models: tuple[str, ...], output: Format) -> None:
     """`export --oci-layout DIR` (called from `export`)."""
     from modellock.ops.context import manifest_if_any, read_lock_to_use, store_for
     from modellock.ops.oci_layout import export_layout as write
-    from modellock.text import human_size
+    from modellock.report import views
 
     lock = read_lock_to_use(options.project / "modellock.lock")
     store = store_for(manifest_if_any(options.manifest_path))
     with store.held():
         result = write(lock, store, root, models=models)
-    console = options.console()
-    if output is Format.json:
-        from modellock.report.json_more import oci_layout as document
-
-        console.json(document(result))
-        return
-    for m in result.models:
-        console.line(f" + {m.name} -> {m.ref_name} ({m.digest})")
-    console.line(
-        f"Wrote an OCI layout of {len(result.models)} model{'s' if len(result.models) != 1 else ''} to {root} "
-        f"({result.blobs_written} blobs, {human_size(result.bytes_written)})"
-    )
+    views.oci_layout(root).render(output.value, result, options.console())

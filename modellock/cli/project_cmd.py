@@ -92,29 +92,18 @@ def add(
         issuer=issuer,
         certificate_chain=certificate_chain,
     )
+    from modellock.report import views
+
     console = options.console()
     if no_lock:
         from modellock.ops.add import add_without_lock
 
         added = add_without_lock(options.project, request)
-        if output is Format.json:
-            from modellock.report.json_more import added_unlocked
-
-            return console.json(added_unlocked(added, options.project / "modellock.toml"))
-        return console.line(f"Added {added} to modellock.toml (not locked: `modellock lock` or `sync` resolves it)")
+        return views.added_unlocked(options.project / "modellock.toml").render(output.value, added, console)
     progress = console.progress() if output is Format.text else None
     outcome = add_and_lock(options.project, request, trusted_root=trusted_root, progress=progress)
     console.bases_added(outcome.bases_added)
-    if output is Format.json:
-        from modellock.report.json_more import add as document
-
-        console.json(document(outcome.name, outcome.lock, options.project / "modellock.lock", outcome.bases_added))
-        return
-    if outcome.excluded:
-        files = outcome.excluded
-        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-        console.line(f"Excluding pickle-format weights ({shown}): safetensors weights are present")
-    console.lock_result(outcome.lock)
+    views.add(options.project / "modellock.lock").render(output.value, outcome, console)
 
 
 @app.command()

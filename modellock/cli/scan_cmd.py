@@ -28,14 +28,8 @@ def scan(
     from modellock.errors import CHECK_FAILED
 
     result = scan_files(*paths, pickle=pickle, remote_code=remote_code)  # type: ignore[arg-type]
-    console = options.console()
-    if output is ScanFormat.text:
-        console.scan_report(result.detail)
-    else:
-        from modellock.report.sarif import Sarif
-        from modellock.report.scan_json import ScanJson
+    from modellock.report import views
 
-        document = {f.name: f for f in (Sarif(), ScanJson())}[output.value]
-        console.json(document.build(result.detail))
+    views.scan().render(output.value, result.detail, options.console())
     if not result.ok:
         raise typer.Exit(CHECK_FAILED)

@@ -11,7 +11,7 @@ from modellock.cli.base import Format, FormatOption, app, command, options
 from modellock.errors import UsageError
 
 if TYPE_CHECKING:
-    from modellock.ops.sign import SignResult
+    pass
 
 
 @app.command()
@@ -86,42 +86,9 @@ def sign(
             result = sign_targets(targets, lock, store, maker, sign_options, options.project)
     else:
         result = sign_targets(targets, lock, store, maker, sign_options, options.project)
-    console = options.console()
-    if output is Format.json:
-        console.json(_json(result))
-        return
-    for m in result.models:
-        what = f"{m.files} file{'s' if m.files != 1 else ''}"
-        if m.serialization == "shards":
-            what += f" in {m.resources} shard{'s' if m.resources != 1 else ''}"
-        console.line(f" + {m.target} -> {m.signature} ({what}, {m.hash_type}, root sha256:{m.root_digest})")
-        if m.unsigned_empty:
-            console.warn(
-                f"{m.target}: shard serialization cannot sign empty files: {', '.join(m.unsigned_empty)} "
-                "(their presence is not covered by the signature)"
-            )
-    console.line(f"Signed {len(result.models)} model{'s' if len(result.models) != 1 else ''}")
+    from modellock.report import views
 
-
-def _json(result: SignResult) -> dict[str, object]:
-    """`sign --format json`, schema 1: one entry per signature written."""
-    return {
-        "schema": 1,
-        "ok": True,
-        "signatures": [
-            {
-                "target": m.target,
-                "signature": m.signature,
-                "files": m.files,
-                "resources": m.resources,
-                "root_digest": f"sha256:{m.root_digest}",
-                "serialization": m.serialization,
-                "hash": m.hash_type,
-                "unsigned_empty": list(m.unsigned_empty),
-            }
-            for m in result.models
-        ],
-    }
+    views.sign().render(output.value, result, options.console())
 
 
 def _password(path: Path | None) -> bytes | None:

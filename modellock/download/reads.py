@@ -1,8 +1,8 @@
 """Three changes to how httpcore reads sockets, for downloads: larger reads, fewer copies of each
 body byte, and a deadline for headers.
 
-They patch httpcore's and h11's classes once per process. If either moves these names, downloads
-keep working and only lose the speed-up or the header deadline (a read timeout still applies).
+They patch httpcore's and h11's classes once per process, reached through `modellock.compat`: an
+httpcore2 or h11 outside the tested range is refused there (the deadline is a defence, not a speed-up).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from modellock.compat import h11_receive_buffer, httpcore_reading
 
 _MIB = 1024 * 1024
 _local = threading.local()
@@ -36,13 +38,8 @@ def install() -> None:
     with _mutex:
         if _installed:
             return
+        HTTP11Connection, SyncStream, ReadTimeout = httpcore_reading()
         _installed = True
-        try:
-            from httpcore2 import ReadTimeout
-            from httpcore2._backends.sync import SyncStream
-            from httpcore2._sync.http11 import HTTP11Connection
-        except ImportError:
-            return
         # A 64 KiB read costs as much interpreter time in h11 as a 1 MiB one: one stream used 0.49 s
         # of CPU per 256 MiB with httpcore's default and 0.19 s with 1 MiB, at 1.8x the rate (loopback,
         # benchmarks/download.py); chunks are then large enough for the digests to run in parallel.
@@ -58,7 +55,8 @@ def install() -> None:
                 if left <= 0:
                     raise ReadTimeout("the server did not send its response headers in time")
                 timeout = left if timeout is None else min(timeout, left)
-            return original(self, max_bytes, timeout)
+            data: bytes = original(self, max_bytes, timeout)
+            return data
 
         SyncStream.read = read  # type: ignore[method-assign]
 
@@ -86,10 +84,7 @@ def _extract_without_copies() -> None:
     wants all of it (httpcore's `bytes()` of it is then the same object); a buffer with anything
     else in it works as before, with the held bytes folded in first.
     """
-    try:
-        from h11._receivebuffer import ReceiveBuffer
-    except ImportError:
-        return
+    ReceiveBuffer = h11_receive_buffer()
     names = (*_READERS, "__iadd__", "maybe_extract_at_most")
     if hasattr(ReceiveBuffer, "__slots__") or not all(hasattr(ReceiveBuffer, name) for name in names):
         return  # another h11 than the one this was written against: keep its copies

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modellock.errors import StaleLock, UsageError
+from modellock.ops.baselayout import unreachable_bases
 from modellock.ops.check import check_lock
 from modellock.ops.context import (
     certificate_roots,
@@ -111,6 +112,8 @@ def sync_project(project_dir: Path, options: SyncOptions, progress: Progress | N
     if mode_name is not None and mode_name not in {m.value for m in LinkMode}:
         raise UsageError(f"--link-mode must be reflink, hardlink or copy, got {mode_name!r}")
     lock = read_lock_to_use(lock_path)
+    if relocked is None:  # a re-lock said it already
+        warnings = (*warnings, *unreachable_bases(lock.models))
     endpoint = manifest.settings.endpoint if manifest is not None else None
     s3_endpoint = manifest.settings.s3_endpoint if manifest is not None else None
     if o.registry and o.from_oci_layout:

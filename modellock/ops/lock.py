@@ -10,6 +10,7 @@ from typing import Literal
 
 from modellock.errors import ModellockError, RevisionNotFound, UsageError
 from modellock.gate.enforce import gate_files
+from modellock.ops.baselayout import unreachable_bases
 from modellock.ops.check import manifest_differences
 from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
 from modellock.ops.gatefacts import labelled
@@ -395,6 +396,6 @@ def lock_project(
             elapsed=time.monotonic() - started,
             auto_excluded={p.spec.name: p.auto_excluded for p in plans if p.auto_excluded},
             signatures=tuple(reports),
-            warnings=(*(trust.warnings if trust else ()), *lineage_warnings),
+            warnings=(*(trust.warnings if trust else ()), *lineage_warnings, *unreachable_bases(new_models)),
             linked=tuple(made),
         )

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from modellock.ops.lock import LockResult
     from modellock.ops.oci_layout import LayoutResult
     from modellock.ops.push import PushResult
+    from modellock.ops.sign import SignResult
     from modellock.ops.tree import TreeNode, TreeResult
 
 
@@ -99,4 +100,25 @@ def oci_layout(result: LayoutResult) -> dict[str, Any]:
         "models": [{"name": m.name, "ref_name": m.ref_name, "digest": m.digest} for m in result.models],
         "blobs_written": result.blobs_written,
         "bytes_written": result.bytes_written,
+    }
+
+
+def sign(result: SignResult) -> dict[str, Any]:
+    """`sign --format json`, schema 1: one entry per signature written."""
+    return {
+        "schema": 1,
+        "ok": True,
+        "signatures": [
+            {
+                "target": m.target,
+                "signature": m.signature,
+                "files": m.files,
+                "resources": m.resources,
+                "root_digest": f"sha256:{m.root_digest}",
+                "serialization": m.serialization,
+                "hash": m.hash_type,
+                "unsigned_empty": list(m.unsigned_empty),
+            }
+            for m in result.models
+        ],
     }

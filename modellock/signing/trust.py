@@ -44,9 +44,11 @@ def _from_bytes(raw: bytes, source: str, file: str) -> TrustRoot:
 
 def shipped_root() -> TrustRoot:
     """The production root inside the installed sigstore package: a fixed snapshot, no TUF update."""
-    from importlib import metadata, resources
+    from importlib import metadata
 
-    store = resources.files("sigstore._store") / "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev"
+    from modellock.compat import sigstore_shipped_store
+
+    store = sigstore_shipped_store()
     raw = (store / "trusted_root.json").read_bytes()
     version = metadata.version("sigstore")
     return _from_bytes(

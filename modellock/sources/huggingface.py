@@ -20,11 +20,10 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 from huggingface_hub.hf_api import GitRefInfo, RepoFile
-from huggingface_hub.utils._headers import build_hf_headers
-from huggingface_hub.utils._http import default_client_factory
-from huggingface_hub.utils._pagination import paginate
+from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # public, documented; not in __all__
 
 from modellock import __version__, jsonread
+from modellock.compat import hf_default_client_factory, hf_paginate
 from modellock.download.location import Location
 from modellock.errors import (
     HUB_UNREACHABLE_HINT,
@@ -61,13 +60,18 @@ def _strip_foreign_auth(request: httpx2.Request) -> None:
 
 
 def _client() -> httpx2.Client:
-    client = default_client_factory()
+    client: httpx2.Client = hf_default_client_factory()()
     # After huggingface_hub's own hook, which may add headers; ours runs on every request, redirects included.
     client.event_hooks = {**client.event_hooks, "request": [*client.event_hooks["request"], _strip_foreign_auth]}
     return client
 
 
 set_client_factory(_client)
+
+
+def _headers() -> dict[str, str]:
+    """huggingface_hub's headers for the API: the user agent, and the token from the environment or login."""
+    return build_hf_headers(library_name="modellock", library_version=__version__)  # type: ignore[no-any-return]
 
 
 class HuggingFaceSource(HttpSource):
@@ -108,7 +112,7 @@ class HuggingFaceSource(HttpSource):
         files = []
         with _mapped_errors(ref, commit):
             try:
-                for raw in paginate(url, params=params, headers=self._api._build_hf_headers()):
+                for raw in hf_paginate(url, params=params, headers=_headers()):
                     if not isinstance(raw, dict):
                         raise TypeError(f"an entry is a {type(raw).__name__}")
                     if raw.get("type") != "file":
@@ -135,7 +139,7 @@ class HuggingFaceSource(HttpSource):
         url = f"{self.endpoint}/api/models/{ref.repo}/revision/{quote(commit, safe='')}"
         params = {"expand": ["cardData", "baseModels"]}
         with _mapped_errors(ref, commit):
-            response = get_session().get(url, params=params, headers=self._api._build_hf_headers(), timeout=60)
+            response = get_session().get(url, params=params, headers=_headers(), timeout=60)
             hf_raise_for_status(response)
         where = f"the Hub's card data for {ref.repo}@{commit[:7]}"
         try:
@@ -159,13 +163,11 @@ class HuggingFaceSource(HttpSource):
         )
 
     def history(self, ref: RepoRef, revision: str) -> Iterator[str]:
-        from huggingface_hub.utils._pagination import paginate
-
         url = f"{self.endpoint}/api/{ref.repo_type}s/{ref.repo}/commits/{quote(revision, safe='')}"
         headers = build_hf_headers(library_name="modellock", library_version=__version__)
         listed: set[str] = set()
         with _mapped_errors(ref, revision):
-            for item in paginate(url, params={}, headers=headers, timeout=60):
+            for item in hf_paginate(url, params={}, headers=headers, timeout=60):
                 commit = item.get("id") if isinstance(item, dict) else None
                 if not isinstance(commit, str) or not _COMMIT.match(commit):
                     raise SourceError(f"the Hub's history of {ref.repo}@{revision} lists a malformed commit")
