@@ -16,8 +16,9 @@ from modellock.project.policy import DEFAULT_POLICY, Policy
 
 VERSION = 2
 """2: every model carries a `seal`. Version 1 locks are read as unsealed and re-locked."""
-REVISION = 3
+REVISION = 4
 """2: models may carry `bases` (lineage edges). 3: files may carry `hub-scan` (the Hub's own scan), models `card`.
+4: a signature may carry `root-digest` (the OMS statement's subject).
 An older reader ignores additive fields, but the seal covers them."""
 SOURCES = ("huggingface",)
 
@@ -68,6 +69,8 @@ class LockedSignature:
     """`sha256:` digest of the Sigstore trusted root it was verified against."""
     covers: int = 0
     """How many files the signature covers (including signed files not installed)."""
+    root_digest: str = ""
+    """`sha256:` + the statement's subject (OMS root digest), which names the signed model across tools (revision 4)."""
 
     def fields(self) -> list[tuple[str, object]]:
         """Non-empty fields in their canonical order, under their lock names (`log-index`)."""
