@@ -48,7 +48,7 @@ def test_newer_version_rejected_newer_revision_accepted() -> None:
     text = dumps(Lockfile((model("a", "x"),)))
     with pytest.raises(ConfigError, match="version 3"):
         loads(text.replace("version = 2", "version = 3"))
-    newer = loads(text.replace("revision = 3", "revision = 7"))
+    newer = loads(text.replace("revision = 4", "revision = 7"))
     assert newer.revision == 7 and newer.models == loads(text).models
 
 
