@@ -48,7 +48,7 @@ _SIGNATURE_KEYS = {
     "public-key": str, "log-index": int, "integrated-time": int, "trust-root": str, "covers": int,
     "root-digest": str,
 }  # fmt: skip
-_ROOT_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_ROOT_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def _short(value: object) -> str:
@@ -169,7 +169,7 @@ class _Reader:
             raise self.fail(f"{where}: unknown mode or unsafe path", index, "signature =")
         if not (_HEX64.match(raw["blake3"]) and _HEX64.match(raw["sha256"])):
             raise self.fail(f"{where}: blake3 and sha256 must be 64 hex digits", index, "signature =")
-        if "root-digest" in raw and not _ROOT_DIGEST.match(raw["root-digest"]):
+        if "root-digest" in raw and not _ROOT_DIGEST.fullmatch(raw["root-digest"]):
             raise self.fail(f"{where}: root-digest must be `sha256:` and 64 hex digits", index, "signature =")
         return LockedSignature(**{key.replace("-", "_"): value for key, value in raw.items()})
 
