@@ -94,6 +94,13 @@ def test_a_resealed_root_digest_is_refused_at_sync(project: Path, signed: str) -
     assert cli("sync", "--frozen").exit_code == 1
 
 
+def test_verify_refuses_it_after_an_honest_sync(project: Path, signed: str) -> None:
+    assert cli("sync").exit_code == 0 and cli("verify").exit_code == 0
+    _reseal(project, "sha256:" + "cd" * 32)
+    run = cli("verify")
+    assert run.exit_code == 1 and "root digest" in run.stdout + run.stderr
+
+
 def test_a_lock_without_a_root_digest_still_syncs(project: Path, signed: str) -> None:
     """Locks written before revision 4 record none: they stay valid, and show none."""
     _reseal(project, "")
