@@ -163,3 +163,12 @@ def test_lockread_reads_a_wellformed_root_digest() -> None:
     assert m is not None and m.signature is not None and m.signature.root_digest == GOOD
     old = loads(_lock_text(""), "modellock.lock")
     assert old.get("m").signature.root_digest == ""  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("field", ["blake3", "sha256"])
+def test_lockread_refuses_a_signature_digest_with_a_trailing_newline(field: str) -> None:
+    """`^…$` with `re.match` lets a "\\n" through; the writer escapes and seals it, so the reader must stop it."""
+    good = ("1" if field == "blake3" else "2") * 64
+    text = _lock_text(GOOD).replace(f'{field} = "{good}"', f'{field} = "{good}\\n"')
+    with pytest.raises(ConfigError, match="blake3 and sha256 must be 64 hex digits"):
+        loads(text, "modellock.lock")

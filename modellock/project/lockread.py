@@ -167,7 +167,7 @@ class _Reader:
                 raise self.fail(f"{where}: unknown or mistyped field `{key}`", index, "signature =")
         if raw["mode"] not in ("sigstore", "key", "certificate") or unsafe_reason(raw["path"]):
             raise self.fail(f"{where}: unknown mode or unsafe path", index, "signature =")
-        if not (_HEX64.match(raw["blake3"]) and _HEX64.match(raw["sha256"])):
+        if not (_HEX64.fullmatch(raw["blake3"]) and _HEX64.fullmatch(raw["sha256"])):  # `$` would allow a "\n"
             raise self.fail(f"{where}: blake3 and sha256 must be 64 hex digits", index, "signature =")
         if "root-digest" in raw and not _ROOT_DIGEST.fullmatch(raw["root-digest"]):
             raise self.fail(f"{where}: root-digest must be `sha256:` and 64 hex digits", index, "signature =")
