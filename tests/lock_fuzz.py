@@ -68,11 +68,19 @@ signature = {{ identity = "{ID}", issuer = "{ISS}" }}
 
 [models.lora]
 repo = "acme/lora"
+
+[models.mine]
+source = "local"
+repo = "weights/mine"
 """
 
 
 def write_project(root: Path, sigstore: FakeSigstore) -> Path:
     (root / "trusted_root.json").write_text(json.dumps(sigstore.trusted_root()))
+    mine = root / "weights" / "mine"  # a local model: its `source` and `repo` are mutated too
+    mine.mkdir(parents=True, exist_ok=True)
+    (mine / "config.json").write_bytes(b'{"model_type": "tiny"}\n')
+    (mine / "model.safetensors").write_bytes(weights(b"m" * 128))
     (root / "modellock.toml").write_text(MANIFEST)
     return root / "modellock.toml"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from modellock.project.lockfile import REVISION
 from modellock.project.lockread import read_lock
 from tests.helpers import cli, snapshot
 from tests.hub import FakeHub
@@ -69,7 +70,8 @@ def test_add_with_bases_locks_the_chain_with_edges(project: Path, hub: FakeHub) 
     assert (to_base.model, to_base.relation, to_base.evidence) == ("base", "finetune", ("card",))
     assert lock.get("base").bases == ()  # type: ignore[union-attr]
     text = (project / "modellock.lock").read_text()
-    assert "revision = 4" in text and 'bases = [{ model = "chat", repo = "acme/chat", relation = "adapter"' in text
+    assert f"revision = {REVISION}" in text
+    assert 'bases = [{ model = "chat", repo = "acme/chat", relation = "adapter"' in text
     assert cli("lock", "--check").exit_code == 0
     hub.requests.clear()
     assert cli("lock").exit_code == 0 and hub.requests == []  # sticky: edges are not re-read

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from modellock.errors import ConfigError
-from modellock.project.lockfile import LockedFile, LockedModel, Lockfile, content_digest, dumps
+from modellock.project.lockfile import REVISION, LockedFile, LockedModel, Lockfile, content_digest, dumps
 from modellock.project.lockread import loads
 
 H = "ab" * 32
@@ -48,7 +48,7 @@ def test_newer_version_rejected_newer_revision_accepted() -> None:
     text = dumps(Lockfile((model("a", "x"),)))
     with pytest.raises(ConfigError, match="version 3"):
         loads(text.replace("version = 2", "version = 3"))
-    newer = loads(text.replace("revision = 4", "revision = 7"))
+    newer = loads(text.replace(f"revision = {REVISION}", "revision = 7"))
     assert newer.revision == 7 and newer.models == loads(text).models
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from modellock.errors import ConfigError
 from modellock.ops.signatures import refuse_root_mismatch
-from modellock.project.lockfile import LockedFile, LockedModel, LockedSignature, Lockfile, dumps
+from modellock.project.lockfile import REVISION, LockedFile, LockedModel, LockedSignature, Lockfile, dumps
 from modellock.project.lockread import loads, read_lock
 from modellock.signing.oms import SignatureInvalid
 from tests.helpers import cli, snapshot
@@ -41,7 +41,7 @@ def signed(project: Path, hub: FakeHub, tmp_path: Path) -> str:
 
 def test_lock_records_the_reference_root_digest_and_show_states_it(project: Path, signed: str) -> None:
     lock = read_lock(project / "modellock.lock")
-    assert lock is not None and lock.revision == 4
+    assert lock is not None and lock.revision == REVISION
     model = lock.get("m")
     assert model is not None and model.signature is not None and model.signature.root_digest == signed
     assert f'root-digest = "{signed}"' in (project / "modellock.lock").read_text()
@@ -102,7 +102,7 @@ def test_verify_refuses_it_after_an_honest_sync(project: Path, signed: str) -> N
 
 
 def test_a_lock_without_a_root_digest_still_syncs(project: Path, signed: str) -> None:
-    """Locks written before revision 4 record none: they stay valid, and show none."""
+    """Locks written before revision 5 record none: they stay valid, and show none."""
     _reseal(project, "")
     assert "root-digest" not in (project / "modellock.lock").read_text()
     run = cli("sync")

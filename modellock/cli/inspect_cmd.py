@@ -167,8 +167,10 @@ def _sealed_lock_and_sources(model: list[str] | None) -> tuple[Lockfile, Callabl
     if unknown:
         raise UsageError(f"no model {', '.join(f'`{n}`' for n in unknown)} in the lock")
     manifest_path = options.manifest_path
-    endpoint = load_manifest(manifest_path).settings.endpoint if manifest_path.exists() else None
-    return lock, lambda name: open_source(name, endpoint=endpoint)
+    settings = load_manifest(manifest_path).settings if manifest_path.exists() else None
+    endpoint, s3_endpoint = (settings.endpoint, settings.s3_endpoint) if settings else (None, None)
+    project_dir = manifest_path.parent
+    return lock, lambda name: open_source(name, endpoint=endpoint, project_dir=project_dir, s3_endpoint=s3_endpoint)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modellock.project.lockfile import LockedFile, LockedModel
+from modellock.project.origins import source_url
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
@@ -99,10 +100,13 @@ def _metadata(f: LockedFile) -> str:
 def artifact(model: LockedModel) -> Artifact:
     """The ModelPack artifact of `model`, byte for byte the same on every machine with this lock."""
     layers = tuple(Layer(f"sha256:{f.sha256}", f.size, media_type(f.path), f.path, f.blake3) for f in files_of(model))
-    source = f"{HUB}/{'datasets/' if model.repo_type == 'dataset' else ''}{model.repo}"
+    source = source_url(model.source, model.repo, model.repo_type, HUB)
+    descriptor = {"name": model.repo if source else model.name, "revision": model.commit}
+    if source:
+        descriptor["sourceURL"] = source
     config = canonical(
         {
-            "descriptor": {"name": model.repo, "revision": model.commit, "sourceURL": source},
+            "descriptor": descriptor,
             "modelfs": {"type": "layers", "diffIds": [layer.digest for layer in layers]},
             "config": {},
         }

@@ -79,7 +79,8 @@ def audit_lock(
     `allowed`: each model's `hub-scan-allow` from the manifest (nothing is allowed without one).
     """
     changed: list[ScanChange] = []
-    chosen = [m for m in lock.models if not models or m.name in models]
+    # Only the Hub scans files: a directory or a bucket has no verdicts to compare (and reading them costs).
+    chosen = [m for m in lock.models if (not models or m.name in models) and m.source == "huggingface"]
     files = 0
     for m in chosen:
         listed = source_for(m.source).list_files(RepoRef(m.repo, m.repo_type), m.commit, scans=True)

@@ -74,9 +74,17 @@ def source_factory(manifest: Manifest, store: Store, *, offline: bool = False) -
     from modellock.sources import open_source
     from modellock.sources.stored import OfflineSource, RecordingSource
 
-    if offline:
-        return lambda name: OfflineSource(name, store)
-    return lambda name: RecordingSource(open_source(name, endpoint=manifest.settings.endpoint), store)
+    if offline:  # a local directory needs no network: it is read as it is
+        return lambda name: (
+            open_source(name, project_dir=manifest.path.parent) if name == "local" else OfflineSource(name, store)
+        )
+    settings = manifest.settings
+    return lambda name: RecordingSource(
+        open_source(
+            name, endpoint=settings.endpoint, project_dir=manifest.path.parent, s3_endpoint=settings.s3_endpoint
+        ),
+        store,
+    )
 
 
 REGISTRY_ENV = "MODELLOCK_REGISTRY"
@@ -103,7 +111,13 @@ def registry_setting(manifest: Manifest | None, flag: str | None) -> RegistrySet
 
 
 def pull_sources(
-    lock: Lockfile, *, registry: RegistrySetting | None, layout: Path | None, endpoint: str | None
+    lock: Lockfile,
+    *,
+    registry: RegistrySetting | None,
+    layout: Path | None,
+    endpoint: str | None,
+    project_dir: Path | None = None,
+    s3_endpoint: str | None = None,
 ) -> Callable[[str], Source] | None:
     """How `sync` reaches bytes the store lacks: an OCI layout alone, or the registry then the Hub; None: the Hub."""
     if layout is not None:
@@ -124,7 +138,8 @@ def pull_sources(
     def factory(name: str) -> Source:
         if not clients:  # credentials are looked up only when a file is missing
             clients.append(Registry(ref, environment_credentials=not registry.from_project))
-        return OciRegistrySource(clients[0], lock, open_source(name, endpoint=endpoint))
+        fallback = open_source(name, endpoint=endpoint, project_dir=project_dir, s3_endpoint=s3_endpoint)
+        return OciRegistrySource(clients[0], lock, fallback)
 
     return factory
 

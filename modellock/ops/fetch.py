@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,6 +36,9 @@ class FetchJob:
             return f"b3_{self.locked.blake3}"
         if self.file.lfs_sha256:
             return f"sha256_{self.file.lfs_sha256}"
+        if not self.file.git_oid:  # an S3 object at lock: named by where it is, its version and ETag
+            pin = f"{self.ref.repo}\0{self.file.path}\0{self.file.version_id}\0{self.file.etag}\0{self.file.size}"
+            return "obj_" + hashlib.sha256(pin.encode()).hexdigest()
         return f"git_{self.file.git_oid}"
 
 
@@ -115,7 +119,8 @@ def fetch_one(
     # Installing, the bytes must have the lock's BLAKE3 and SHA-256 (the SHA-256 is what the Hub and
     # signatures vouch for, so it is computed, never taken from the lock); locking, what the Hub
     # lists: LFS SHA-256 or git blob id.
-    git_size = None if locked is not None or file.lfs_sha256 else file.size
+    # A listing with neither (an S3 object) vouches for no content: the source pins the object, we hash it.
+    git_size = None if locked is not None or file.lfs_sha256 or not file.git_oid else file.size
     with store.partial(git_blob_size=git_size, key=job.key, size=file.size) as blob:
         progress.advance(blob.written)
         target = _CountingTarget(blob, progress, cancel)

@@ -112,10 +112,16 @@ def sync_project(project_dir: Path, options: SyncOptions, progress: Progress | N
         raise UsageError(f"--link-mode must be reflink, hardlink or copy, got {mode_name!r}")
     lock = read_lock_to_use(lock_path)
     endpoint = manifest.settings.endpoint if manifest is not None else None
+    s3_endpoint = manifest.settings.s3_endpoint if manifest is not None else None
     if o.registry and o.from_oci_layout:
         raise UsageError("--registry and --from-oci-layout cannot be combined")
     factory = pull_sources(
-        lock, registry=registry_setting(manifest, o.registry), layout=o.from_oci_layout, endpoint=endpoint
+        lock,
+        registry=registry_setting(manifest, o.registry),
+        layout=o.from_oci_layout,
+        endpoint=endpoint,
+        project_dir=project_dir,
+        s3_endpoint=s3_endpoint,
     )
     if not (o.dry_run or o.check):
         store.register_lock(lock_path)
@@ -132,6 +138,7 @@ def sync_project(project_dir: Path, options: SyncOptions, progress: Progress | N
         reinstall=o.reinstall,
         link_mode=LinkMode(mode_name) if mode_name else None,
         endpoint=endpoint,
+        s3_endpoint=s3_endpoint,
         progress=progress,
         source_factory=factory,
         trust=trust_source(manifest, o.trusted_root, online=False),

@@ -146,6 +146,8 @@ def _vouched(store: Store, file: RemoteFile, blake3: str, sha256: str) -> bool:
 def _known_digest(file: RemoteFile, old: LockedModel | None, commit: str, store: Store) -> LockedFile | None:
     """Digests of a file whose bytes are already in the store (the gate scans them there), checked
     against the listing: neither an old entry nor the store's index is believed on its word."""
+    if not file.lfs_sha256 and not file.git_oid:  # an S3 object: no listed digest, but a version never changes
+        return _same_version(file, old, store)
     if old is not None and old.commit == commit:
         for locked in old.files:
             if (
@@ -162,6 +164,17 @@ def _known_digest(file: RemoteFile, old: LockedModel | None, commit: str, store:
     if hit is None or not _vouched(store, file, hit.blake3, hit.sha256):
         return None
     return LockedFile(file.path, hit.size, hit.blake3, hit.sha256)
+
+
+def _same_version(file: RemoteFile, old: LockedModel | None, store: Store) -> LockedFile | None:
+    """The old entry's digests of this very object version, where the store holds those bytes."""
+    if old is None or not file.version_id:
+        return None
+    for locked in old.files:
+        same = (locked.path, locked.size, locked.version_id, locked.etag)
+        if same == (file.path, file.size, file.version_id, file.etag) and store.has(locked.blake3, locked.size):
+            return locked
+    return None
 
 
 def _card(source: Source, spec: ModelSpec, commit: str) -> LockedCard | None:
@@ -206,7 +219,14 @@ def lock_project(
 
         def source_for(name: str) -> Source:
             if name not in sources:
-                factory = source_factory or (lambda n: open_source(n, endpoint=manifest.settings.endpoint))
+                factory = source_factory or (
+                    lambda n: open_source(
+                        n,
+                        endpoint=manifest.settings.endpoint,
+                        project_dir=manifest.path.parent,
+                        s3_endpoint=manifest.settings.s3_endpoint,
+                    )
+                )
                 sources[name] = factory(name)
             return sources[name]
 
@@ -266,7 +286,12 @@ def lock_project(
                 entries = [known[(p.spec.name, f.path)] for f in p.files]
                 scans = gate_files(p.spec.name, p.spec.policy, [(d.path, store.blob_path(d.blake3)) for d in entries])
                 hub = {f.path: f.hub_scan.render() for f in p.files if f.hub_scan is not None}
-                files = tuple(replace(labelled(d, scans[d.path]), hub_scan=hub.get(d.path, "")) for d in entries)
+                pins = {f.path: (f.version_id, f.etag) for f in p.files}  # an S3 object's, else empty
+                files = tuple(
+                    replace(labelled(d, scans[d.path]), hub_scan=hub.get(d.path, ""), version_id=pins[d.path][0],
+                            etag=pins[d.path][1])
+                    for d in entries
+                )  # fmt: skip
                 signature, report = attest_for_lock(
                     p.spec,
                     trusted.get(p.spec.name),  # an entry that failed its seal names no previous signer

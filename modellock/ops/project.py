@@ -43,10 +43,17 @@ class RepoSpec:
     repo: str
     revision: str | None
     repo_type: str
+    source: str = "huggingface"
 
 
 def parse_repo_spec(text: str) -> RepoSpec:
-    """Accept `org/name[@rev]`, `hf://[datasets/]org/name[@rev]` and Hub URLs with `/tree/REV`."""
+    """Accept `org/name[@rev]`, `hf://[datasets/]org/name[@rev]` and Hub URLs with `/tree/REV`;
+    and a directory (`./dir`, `file://…`) or an S3 prefix (`s3://BUCKET/PREFIX/`)."""
+    from modellock.ops.origin import is_origin, parse_origin
+
+    if is_origin(text):
+        source, repo = parse_origin(text)
+        return RepoSpec(repo, None, "model", source)
     repo_type = "model"
     revision: str | None = None
     if text.startswith(("https://", "http://")):
@@ -138,7 +145,7 @@ def add_model(
     import tomlkit
 
     doc = _load_document(manifest_path)
-    name = name or default_name(spec.repo)
+    name = name or default_name(spec.repo.rstrip("/"))
     if not valid_model_name(name):
         raise UsageError(f"model name {name!r} may only use letters, digits, `.`, `_` and `-`")
     models = doc.get("models")
@@ -148,7 +155,14 @@ def add_model(
     if name in models and not replace:
         raise UsageError(f"model `{name}` is already in {manifest_path.name}", hint="choose another with --name")
     table = tomlkit.table()
-    table["repo"] = spec.repo
+    if spec.source == "local":
+        from modellock.ops.origin import local_repo
+
+        table["repo"] = local_repo(spec.repo, manifest_path.parent)
+    else:
+        table["repo"] = spec.repo
+    if spec.source != "huggingface":
+        table["source"] = spec.source
     rev = revision or spec.revision
     if rev:
         table["revision"] = rev

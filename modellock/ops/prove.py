@@ -25,6 +25,7 @@ from modellock.project.lockfile import LockedFile, LockedModel, Lockfile
 from modellock.project.manifest import Manifest
 from modellock.project.paths import select
 from modellock.sources import Refs, RemoteFile, RepoRef, Source, open_source
+from modellock.sources.pinned import PinnedSource
 from modellock.store.hashing import StreamHasher
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -195,7 +196,9 @@ def prove_lock(
     The endpoint is `HF_ENDPOINT` or the Hub's default, set by whoever runs the check.
     """
     sources: dict[str, Source] = {}
-    factory = source_factory or (lambda name: open_source(name))
+    # A local model's directory is the project's; an S3 endpoint only AWS's own settings name (not the manifest's).
+    where = manifest.path.parent if manifest is not None else None
+    factory = source_factory or (lambda name: open_source(name, project_dir=where))
     problems: list[Problem] = []
     read = 0
     for model in lock.models:
@@ -203,6 +206,11 @@ def prove_lock(
         ref = RepoRef(model.repo, model.repo_type)
         spec = manifest.models.get(model.name) if manifest is not None else None
         selects = (lambda paths, s=spec: select(paths, s.include, s.exclude)) if spec is not None else None
+        if isinstance(source, PinnedSource):  # no refs to follow: each file against its own pin
+            proof = source.prove(model, selects)
+            read += proof.bytes_read
+            problems.extend(Problem(model.name, why) for why in proof.problems)
+            continue
         try:
             source.resolve(ref, model.commit)
             found = _ref_problems(source, ref, model, source.refs(ref))

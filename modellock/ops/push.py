@@ -18,6 +18,7 @@ from modellock.oci.manifest import MANIFEST_TYPE, Artifact, Layer, artifact
 from modellock.oci.reference import RegistryRef, valid_tag
 from modellock.ops.workers import CancelFlag, run_parallel
 from modellock.project.lockfile import LockedModel, Lockfile
+from modellock.project.origins import registry_path
 from modellock.store.blobs import Store
 
 UPLOAD_WORKERS = 4
@@ -123,7 +124,8 @@ def push_lock(
             if not valid_tag(model.requested):
                 raise UsageError(f"{model.name}: the ref {model.requested!r} is not a valid OCI tag")
             tags.append(model.requested)
-        plans.append((model, art, ref.repository(model.repo, model.repo_type), tags))
+        name = ref.repository(*registry_path(model.source, model.repo, model.repo_type, model.name))
+        plans.append((model, art, name, tags))
     # Entries locking one repository at one commit with other file selections are other artifacts:
     # each is tagged `COMMIT-NAME` instead of fighting over the `COMMIT` tag (pulls go by digest anyway).
     digests: dict[tuple[str, str], set[str]] = {}

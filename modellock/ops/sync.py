@@ -324,6 +324,7 @@ def sync_lock(
     reinstall: bool = False,
     link_mode: LinkMode | None = None,
     endpoint: str | None = None,
+    s3_endpoint: str | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
     source_factory: Callable[[str], Source] | None = None,
@@ -392,12 +393,14 @@ def sync_lock(
             from modellock.ops.fetch import DEFAULT_WORKERS, FetchJob, fetch_all
             from modellock.sources import RemoteFile, RepoRef, open_source
 
-            factory = source_factory or (lambda name: open_source(name, endpoint=endpoint))
+            factory = source_factory or (
+                lambda name: open_source(name, endpoint=endpoint, project_dir=project_dir, s3_endpoint=s3_endpoint)
+            )
             jobs = []
             for m, f in missing:
                 # The lock's digests are stricter than anything the Hub lists, so they are the expectation.
                 # The source needs path and size; a registry or OCI layout finds the bytes by the SHA-256.
-                remote = RemoteFile(f.path, f.size, git_oid="", lfs_sha256=f.sha256)
+                remote = RemoteFile(f.path, f.size, "", f.sha256, version_id=f.version_id, etag=f.etag)
                 jobs.append((m.source, FetchJob(RepoRef(m.repo, m.repo_type), m.commit, remote, locked=f)))
             for name in sorted({s for s, _ in jobs}):
                 group = [j for s, j in jobs if s == name]

@@ -21,7 +21,8 @@ else:  # pragma: no cover - exercised on 3.10 only
 _STRING = r'"(?:[^"\\\n]|\\.)*"'
 _FILE = re.compile(
     rf"    \{{ path = ({_STRING}), size = (\d+), blake3 = \"([0-9a-f]{{64}})\", sha256 = \"([0-9a-f]{{64}})\""
-    rf"(?:, format = ({_STRING}))?(?:, scan = ({_STRING}), scanner = ({_STRING}))?(?:, hub-scan = ({_STRING}))? \}},"
+    rf"(?:, format = ({_STRING}))?(?:, scan = ({_STRING}), scanner = ({_STRING}))?(?:, hub-scan = ({_STRING}))?"
+    rf"(?:, version-id = ({_STRING}))?(?:, etag = ({_STRING}))? \}},"
 )
 _FIELD = re.compile(rf"([a-z][a-z0-9-]*) = ({_STRING}|\d+)")
 _INLINE_TABLES = ("policy = {", "signature = {", "card = {", "bases = [")
@@ -76,7 +77,7 @@ def parse_canonical(text: str, header: str) -> dict[str, Any] | None:
                 found = _FILE.fullmatch(lines[i])
                 if not found:
                     return None
-                path, size, b3, sha, fmt, scan, scanner, hub_scan = found.groups()
+                path, size, b3, sha, fmt, scan, scanner, hub_scan, version_id, etag = found.groups()
                 entry: dict[str, Any] = {"path": _decode(path), "size": int(size), "blake3": b3, "sha256": sha}
                 if fmt is not None:
                     entry["format"] = _decode(fmt)
@@ -84,6 +85,10 @@ def parse_canonical(text: str, header: str) -> dict[str, Any] | None:
                     entry["scan"], entry["scanner"] = _decode(scan), _decode(scanner)
                 if hub_scan is not None:
                     entry["hub-scan"] = _decode(hub_scan)
+                if version_id is not None:
+                    entry["version-id"] = _decode(version_id)
+                if etag is not None:
+                    entry["etag"] = _decode(etag)
                 files.append(entry)
                 i += 1
             model["files"] = files

@@ -16,7 +16,6 @@ from modellock.project.edges import LockedEdge, edge_of, edge_problem
 from modellock.project.lockfast import parse_canonical
 from modellock.project.lockfile import (
     HEADER,
-    SOURCES,
     VERSION,
     LockedFile,
     LockedModel,
@@ -25,6 +24,7 @@ from modellock.project.lockfile import (
     render,
     toml_string,
 )
+from modellock.project.origins import HUGGINGFACE, S3, SOURCES, pin_problem, repo_problem
 from modellock.project.paths import (
     REPO_TYPES,
     file_path_problem,
@@ -32,7 +32,6 @@ from modellock.project.paths import (
     ref_problem,
     unsafe_reason,
     valid_model_name,
-    valid_repo_id,
 )
 from modellock.project.policy import PICKLE_MODES, REMOTE_CODE_MODES, Policy
 from modellock.project.tomlpos import find_line
@@ -42,7 +41,7 @@ _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TAGGED = re.compile(r"^blake3:[0-9a-f]{64}$")
 _FILE_REQUIRED = frozenset({"path", "size", "blake3", "sha256"})
-_FILE_KEYS = _FILE_REQUIRED | {"format", "scan", "scanner", "hub-scan"}
+_FILE_KEYS = _FILE_REQUIRED | {"format", "scan", "scanner", "hub-scan", "version-id", "etag"}
 _SIGNATURE_KEYS = {
     "path": str, "size": int, "blake3": str, "sha256": str, "mode": str, "identity": str, "issuer": str, "key": str,
     "public-key": str, "log-index": int, "integrated-time": int, "trust-root": str, "covers": int,
@@ -95,7 +94,7 @@ class _Reader:
             return LockedFile(
                 entry["path"], entry["size"], entry["blake3"], entry["sha256"],
                 entry.get("format", ""), entry.get("scan", ""), entry.get("scanner", ""),
-                self.hub_scan(entry, name, index),
+                self.hub_scan(entry, name, index), *self.pins(entry, name, index),
             )  # fmt: skip
         if not isinstance(entry, dict) or not (entry.keys() >= _FILE_REQUIRED and entry.keys() <= _FILE_KEYS):
             raise self.fail(
@@ -117,7 +116,20 @@ class _Reader:
         if not (isinstance(b3, str) and _HEX64.match(b3) and isinstance(sha, str) and _HEX64.match(sha)):
             raise self.fail(f"model `{name}`: file {path!r} needs 64-hex `blake3` and `sha256` digests", index, needle)
         fmt, scan, scanner = labels
-        return LockedFile(path, size, b3, sha, fmt, scan, scanner, self.hub_scan(entry, name, index))
+        return LockedFile(
+            path, size, b3, sha, fmt, scan, scanner, self.hub_scan(entry, name, index), *self.pins(entry, name, index)
+        )
+
+    def pins(self, entry: dict[str, Any], name: str, index: int) -> tuple[str, str]:
+        """A file's S3 `version-id` and `etag`, if any: only shapes an S3 store hands out."""
+        version_id, etag = entry.get("version-id", ""), entry.get("etag", "")
+        needle = toml_string(entry["path"]) if isinstance(entry.get("path"), str) else "{"
+        if not isinstance(version_id, str) or not isinstance(etag, str):
+            raise self.fail(f"model `{name}`: `version-id` and `etag` must be strings", index, needle)
+        reason = pin_problem(version_id, etag)
+        if reason:
+            raise self.fail(f"model `{name}`: file {_short(entry.get('path'))}: {reason}", index, needle)
+        return version_id, etag
 
     def hub_scan(self, entry: dict[str, Any], name: str, index: int) -> str:
         """A file's `hub-scan`, if any: only strings modellock writes (`project.hubscan`)."""
@@ -134,10 +146,12 @@ class _Reader:
             )
         return raw
 
-    def layout(self, data: dict[str, Any], name: str, index: int) -> str:
+    def layout(self, data: dict[str, Any], name: str, index: int, source: str) -> str:
         layout = self.field(data, "layout", index)
         if layout not in ("dir", "hf-cache"):
             raise self.fail(f"model `{name}`: unknown layout {layout!r}", index, "layout =")
+        if layout != "dir" and source != HUGGINGFACE:  # a Hugging Face cache names its folders after a Hub id
+            raise self.fail(f"model `{name}`: a {source} model can only have layout `dir`", index, "layout =")
         return str(layout)
 
     def policy(self, data: dict[str, Any], name: str, index: int) -> Policy:
@@ -214,19 +228,22 @@ class _Reader:
         for key in ("fingerprint", "digest", *(("seal",) if self.version >= 2 else ())):
             if not _TAGGED.match(self.field(data, key, index)):
                 raise self.fail(f"model `{name}`: `{key}` must look like blake3:<64 hex>", index, f"{key} =")
+        source = self.checked(data, "source", index, lambda v: None if v in SOURCES else "unknown source")
         raw_files = self.field(data, "files", index, list)
         files = tuple(self.file_entry(entry, name, index) for entry in raw_files)
         if len({f.path for f in files}) != len(files):
             raise self.fail(f"model `{name}` lists the same file twice", index, "files =")
+        if source != S3 and any(f.version_id or f.etag for f in files):
+            raise self.fail(f"model `{name}`: only S3 files carry `version-id` or `etag`", index, "files =")
         return LockedModel(
             name=name,
-            source=self.checked(data, "source", index, lambda v: None if v in SOURCES else "unknown source"),
-            repo=self.checked(data, "repo", index, lambda v: None if valid_repo_id(v) else "not a repository id"),
+            source=source,
+            repo=self.checked(data, "repo", index, lambda v: repo_problem(source, v)),
             repo_type=self.checked(
                 data, "repo-type", index, lambda v: None if v in REPO_TYPES else f"not one of {', '.join(REPO_TYPES)}"
             ),
             install_path=self.checked(data, "path", index, install_path_problem),
-            layout=self.layout(data, name, index),
+            layout=self.layout(data, name, index, source),
             policy=self.policy(data, name, index),
             signature=self.signature(data, name, index),
             card=self.card(data, name, index),

@@ -15,6 +15,7 @@ import blake3
 from modellock.errors import ConfigError
 from modellock.project.discover import LOCK_NAME
 from modellock.project.edges import BASES_MODES
+from modellock.project.origins import HUGGINGFACE, SOURCES, UNVERSIONED, repo_problem
 from modellock.project.paths import (
     REPO_TYPES,
     Claim,
@@ -32,12 +33,13 @@ from modellock.project.tomlread import bad_utf8, parse
 _TOP_KEYS = ("models", "settings", "policy")
 _POLICY_KEYS = ("pickle", "remote-code", "allow-files")
 _SIGNATURE_KEYS = ("path", "identity", "issuer", "public-key", "certificate-chain")
-_SETTINGS_KEYS = ("store", "endpoint", "link-mode", "trusted-root", "registry", "unlocked-repos")
+_SETTINGS_KEYS = ("store", "endpoint", "link-mode", "trusted-root", "registry", "unlocked-repos", "s3-endpoint")
 # `org/name` or a glob over it (`org/*`): what the guard lets through without a lock entry.
 _REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.*?\[\]-]+/[A-Za-z0-9_.*?\[\]-]+$")
 LINK_MODES = ("reflink", "hardlink", "copy")
 _MODEL_KEYS = (
-    "repo", "revision", "repo-type", "include", "exclude", "path", "layout", "signature", "bases", "hub-scan-allow",
+    "repo", "source", "revision", "repo-type", "include", "exclude", "path", "layout", "signature", "bases",
+    "hub-scan-allow",
     *_POLICY_KEYS,
 )  # fmt: skip
 LAYOUTS = ("dir", "hf-cache")
@@ -141,6 +143,8 @@ class Settings:
     """A Sigstore trusted_root.json (private instance, air-gapped machine), relative to the manifest."""
     registry: str | None = None
     """`oci://HOST/NAMESPACE`: where `sync` looks for locked models before the Hub (docs/fleet.md)."""
+    s3_endpoint: str | None = None
+    """An S3-compatible endpoint URL (MinIO, R2, Ceph) for `s3` models, where AWS's own settings name none."""
     unlocked_repos: tuple[str, ...] = ()
     """Repository ids (globs) the team chose not to lock: the guard lets them through (docs/runtime.md)."""
 
@@ -276,9 +280,20 @@ class _Reader:
         repo = self.string(table, data, "repo")
         if repo is None:
             raise self.fail(table, None, f"[models.{name}] needs `repo`", 'for example repo = "org/name"')
-        if not valid_repo_id(repo):
+        source = self.string(table, data, "source") or HUGGINGFACE
+        if source not in SOURCES:
+            raise self.fail(table, "source", f"`source` must be one of {', '.join(SOURCES)}, got {source!r}")
+        if source == HUGGINGFACE and not valid_repo_id(repo):
             raise self.fail(table, "repo", f"`repo` {repo!r} is not a Hugging Face repository id", 'use "org/name"')
-        revision = self.string(table, data, "revision") or "main"
+        problem = repo_problem(source, repo)
+        if problem:
+            example = 'repo = "BUCKET/PREFIX/"' if source == "s3" else 'repo = "path/to/model-dir"'
+            raise self.fail(table, "repo", f"`repo` {repo!r} cannot be a {source} model: {problem}", example)
+        if source != HUGGINGFACE:
+            for key in ("revision", "repo-type", "layout", "hub-scan-allow"):
+                if key in data:  # a directory or a prefix has no branches, no datasets, no Hub cache
+                    raise self.fail(table, key, f"`{key}` applies to Hugging Face models only, not {source}")
+        revision = self.string(table, data, "revision") or ("main" if source == HUGGINGFACE else UNVERSIONED)
         problem = ref_problem(revision)
         if problem:
             raise self.fail(table, "revision", f"`revision` {revision!r} is not a branch, tag or commit: {problem}")
@@ -308,6 +323,7 @@ class _Reader:
             signature=self.signature(table, data),
             bases=self.bases(table, data, bases),
             hub_scan_allow=self.file_paths(table, data, "hub-scan-allow"),
+            source=source,
         )
 
     def check_paths(self, models: Mapping[str, ModelSpec], project_dir: Path) -> None:
@@ -336,6 +352,7 @@ class _Reader:
             trusted_root=self.string(("settings",), data, "trusted-root"),
             registry=self.string(("settings",), data, "registry"),
             unlocked_repos=self.repo_patterns(data),
+            s3_endpoint=self.url(data, "s3-endpoint"),
         )
 
     def repo_patterns(self, data: Mapping[str, Any]) -> tuple[str, ...]:
@@ -349,6 +366,12 @@ class _Reader:
                     "a bare `*` would switch the guard off; list the organisations you mean",
                 )
         return tuple(patterns)
+
+    def url(self, data: Mapping[str, Any], key: str) -> str | None:
+        value = self.string(("settings",), data, key)
+        if value is not None and not re.match(r"^https?://[^/\s@]+/?$", value):
+            raise self.fail(("settings",), key, f"`{key}` must be an http(s) URL of a host, got {value!r}")
+        return value
 
     def read(self, path: Path) -> Manifest:
         data = parse(self.text, self.file)

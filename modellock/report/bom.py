@@ -26,8 +26,19 @@ class ExportInvalid(ModellockError):
         )
 
 
-def repo_url(m: LockedModel) -> str:
+def repo_url(m: LockedModel) -> str | None:
+    """The model's public home: a Hub repository, an S3 prefix; none for a local directory (a path on
+    one machine is nobody's address, and a BOM may travel)."""
+    if m.source == "local":
+        return None
+    if m.source == "s3":
+        return f"s3://{quote(m.repo)}"
     return repo_url_of(m.repo_type, m.repo)
+
+
+def display_name(m: LockedModel) -> str:
+    """What a BOM names the model: its Hub id, its S3 prefix, or (local) its name in the manifest."""
+    return m.name if m.source == "local" else m.repo.rstrip("/")
 
 
 def repo_url_of(repo_type: str, repo: str) -> str:
@@ -35,17 +46,21 @@ def repo_url_of(repo_type: str, repo: str) -> str:
     return f"{HUB}{prefix}/{repo}"
 
 
-def file_url(m: LockedModel, path: str) -> str:
-    """The file's bytes at the locked commit, as the Hub serves them."""
-    return f"{repo_url(m)}/resolve/{m.commit}/{quote(path)}"
+def file_url(m: LockedModel, path: str) -> str | None:
+    """The file's bytes at the locked commit, as the Hub serves them (an S3 object's key; none for local)."""
+    home = repo_url(m)
+    if home is None or m.source == "s3":
+        return None if home is None else f"{home}{quote(path)}"
+    return f"{home}/resolve/{m.commit}/{quote(path)}"
 
 
-def tree_url(m: LockedModel) -> str:
-    return f"{repo_url(m)}/tree/{m.commit}"
+def tree_url(m: LockedModel) -> str | None:
+    home = repo_url(m)
+    return home if home is None or m.source != "huggingface" else f"{home}/tree/{m.commit}"
 
 
-def card_url(m: LockedModel) -> str:
-    return f"{repo_url(m)}/blob/{m.commit}/README.md"
+def card_url(m: LockedModel) -> str | None:
+    return f"{repo_url(m)}/blob/{m.commit}/README.md" if m.source == "huggingface" else None
 
 
 def purl(m: LockedModel) -> str | None:
@@ -53,7 +68,7 @@ def purl(m: LockedModel) -> str | None:
 
     The type covers models only; datasets get none rather than an invented one.
     """
-    return purl_of(m.repo_type, m.repo, m.commit)
+    return purl_of(m.repo_type, m.repo, m.commit) if m.source == "huggingface" else None
 
 
 def purl_of(repo_type: str, repo: str, commit: str) -> str | None:
@@ -65,7 +80,7 @@ def purl_of(repo_type: str, repo: str, commit: str) -> str | None:
 
 
 def bom_ref(m: LockedModel) -> str:
-    return f"{m.source}:{m.repo_type}:{m.repo}@{m.commit}#{m.name}"
+    return f"{m.source}:{m.repo_type}:{display_name(m)}@{m.commit}#{m.name}"
 
 
 def serial_uuid(source: ExportSource) -> uuid.UUID:

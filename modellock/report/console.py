@@ -167,17 +167,20 @@ class Console:
 
     def proof_result(self, result: ProofResult, lock_name: str) -> None:
         check = result.check
+        # Hub endpoints are URLs; local directories and S3 stores say what they are.
+        where = "the Hub" if all(a.startswith("http") for a in result.asked) else "its sources"
         if check.ok:
             self.line(
-                f"{lock_name} is up to date and matches the Hub ({count(check.models, 'model')}, "
-                f"{count(check.files, 'file')}; {human_size(result.bytes_read)} of regular files compared; "
+                f"{lock_name} is up to date and matches {where} ({count(check.models, 'model')}, "
+                f"{count(check.files, 'file')}; {human_size(result.bytes_read)} of file bytes compared; "
                 f"asked {', '.join(result.asked) or 'no source'})"
             )
             return
-        print(f"{self._label('error')} {lock_name} does not match what the Hub holds:", file=self.err)
+        verb = "holds" if where == "the Hub" else "hold"
+        print(f"{self._label('error')} {lock_name} does not match what {where} {verb}:", file=self.err)
         for p in check.problems:
             print(f"  - {p.model + ': ' if p.model else ''}{p.message}", file=self.err)
-        self.hint("review the lock's change; `modellock lock --upgrade-model NAME` re-resolves a model from the Hub")
+        self.hint("review the lock's change; `modellock lock --upgrade-model NAME` re-resolves a model from its source")
 
     def sync_result(self, result: SyncResult) -> None:
         for warning in result.warnings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from modellock import __version__
 from modellock.ops.export import ExportSource
@@ -44,7 +45,7 @@ def _file(m: LockedModel, index: int) -> dict[str, Any]:
         "bom-ref": f"{bom.bom_ref(m)}/{f.path}",
         "name": f.path,
         "hashes": _hashes(f.sha256, f.blake3),
-        "externalReferences": [{"type": "distribution", "url": bom.file_url(m, f.path)}],
+        **_refs({"type": "distribution", "url": bom.file_url(m, f.path)}),
         "properties": props,
     }
 
@@ -57,7 +58,7 @@ def _signature(m: LockedModel) -> tuple[list[dict[str, Any]], list[dict[str, str
     signer = f"{s.identity} ({s.issuer})" if s.issuer else s.identity
     ref = {
         "type": "attestation",
-        "url": bom.file_url(m, s.path),
+        "url": bom.file_url(m, s.path) or quote(s.path),  # a local model: the path inside it
         "comment": f"OpenSSF Model Signing bundle, verified by modellock at lock ({s.mode}); signer {signer}",
         "hashes": _hashes(s.sha256, s.blake3),
     }
@@ -128,6 +129,12 @@ def _card(m: LockedModel) -> dict[str, Any]:
     return out
 
 
+def _refs(*refs: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """`externalReferences` with the ones whose URL the source has (a local model has none)."""
+    kept = [r for r in refs if r["url"] is not None]
+    return {"externalReferences": kept} if kept else {}
+
+
 def _model(m: LockedModel, lock: Lockfile) -> dict[str, Any]:
     attestation, signature_props = _signature(m)
     props = [
@@ -142,7 +149,7 @@ def _model(m: LockedModel, lock: Lockfile) -> dict[str, Any]:
         *(_prop("policy.allow-file", p) for p in m.policy.allow_files),
         *signature_props,
     ]
-    namespace, _, name = m.repo.rpartition("/")
+    namespace, _, name = bom.display_name(m).rpartition("/")
     component: dict[str, Any] = {
         "type": "machine-learning-model" if m.repo_type == "model" else "data",
         "bom-ref": bom.bom_ref(m),
@@ -154,9 +161,11 @@ def _model(m: LockedModel, lock: Lockfile) -> dict[str, Any]:
     if purl is not None:
         component["purl"] = purl
     component["externalReferences"] = [
-        {"type": "vcs", "url": bom.repo_url(m)},
-        {"type": "model-card", "url": bom.card_url(m)},
-        {"type": "distribution", "url": bom.tree_url(m), "comment": f"the repository at commit {m.commit}"},
+        *_refs(
+            {"type": "vcs", "url": bom.repo_url(m)},
+            {"type": "model-card", "url": bom.card_url(m)},
+            {"type": "distribution", "url": bom.tree_url(m), "comment": f"the repository at commit {m.commit}"},
+        ).get("externalReferences", []),
         *attestation,
     ]
     component.update(_card(m))

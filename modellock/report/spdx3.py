@@ -87,17 +87,24 @@ def document(source: ExportSource) -> dict[str, Any]:
         kind = spdx.ai_AIPackage if m.repo_type == "model" else spdx.software_Package
         package = kind(
             spdxId=element_id(m),
-            name=m.repo,
+            name=bom.display_name(m),
             creationInfo=info,
             software_packageVersion=m.commit,
-            software_downloadLocation=bom.tree_url(m),
-            software_homePage=bom.repo_url(m),
             software_primaryPurpose=spdx.software_SoftwarePurpose.model
             if m.repo_type == "model"
             else spdx.software_SoftwarePurpose.data,
             comment=_model_comment(m),
-            externalRef=[spdx.ExternalRef(externalRefType=spdx.ExternalRefType.vcs, locator=[bom.repo_url(m)])],
+            externalRef=[
+                spdx.ExternalRef(externalRefType=spdx.ExternalRefType.vcs, locator=[url])
+                for url in (bom.repo_url(m),)
+                if url is not None
+            ],
         )
+        download, home = bom.tree_url(m), bom.repo_url(m)
+        if download is not None:  # a local model has no address anyone else could use
+            package.software_downloadLocation = download
+        if home is not None:
+            package.software_homePage = home
         purl = bom.purl(m)
         if purl is not None:
             package.software_packageUrl = purl
@@ -105,7 +112,7 @@ def document(source: ExportSource) -> dict[str, Any]:
             package.externalRef.append(
                 spdx.ExternalRef(
                     externalRefType=spdx.ExternalRefType.securityOther,
-                    locator=[bom.file_url(m, m.signature.path)],
+                    locator=[bom.file_url(m, m.signature.path) or m.signature.path],
                     comment=f"OpenSSF Model Signing bundle, sha256 {m.signature.sha256}, verified by modellock at lock"
                     + (f"; root digest {m.signature.root_digest}" if m.signature.root_digest else ""),
                 )

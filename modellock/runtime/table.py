@@ -12,6 +12,8 @@ from modellock.store.installed import target_of
 def guard_table(lock: Lockfile, project_dir: Path, lock_path: Path, unlocked: tuple[str, ...] = ()) -> Table:
     entries = []
     for model in lock.models:
+        if model.source != "huggingface":  # a directory or a bucket is no Hub id a loader could ask for
+            continue
         target = target_of(model, project_dir).absolute()
         # An hf-cache target is `<cache>/models--org--name/snapshots/<commit>`: the guard wants the cache.
         root = target.parents[2] if model.layout == "hf-cache" else target

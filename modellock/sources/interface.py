@@ -35,6 +35,10 @@ class RemoteFile:
     """SHA-256 of the content for LFS files."""
     hub_scan: HubScan | None = None
     """The source's own scan of the file (the Hub's `securityFileStatus`), when listed with `scans`: evidence only."""
+    version_id: str = ""
+    """S3: the object version to fetch (empty: the bucket keeps none)."""
+    etag: str = ""
+    """S3: the ETag the object must still have (names an object, vouches for no content we check)."""
 
 
 @dataclass(frozen=True)

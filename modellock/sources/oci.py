@@ -24,6 +24,7 @@ from modellock.oci.client import AuthError, NotInRegistry, Registry, RegistryErr
 from modellock.oci.layout import open_regular, read_regular
 from modellock.oci.manifest import artifact
 from modellock.project.lockfile import LockedModel, Lockfile
+from modellock.project.origins import registry_path
 from modellock.sources.interface import HttpSource, Refs, RemoteFile, RepoRef, Source
 
 CHUNK = 8 * 1024 * 1024
@@ -91,7 +92,7 @@ class OciRegistrySource(HttpSource):
         return self._fallback.history(ref, revision)
 
     def _name(self, model: LockedModel) -> str:
-        return self.registry.ref.repository(model.repo, model.repo_type)
+        return self.registry.ref.repository(*registry_path(model.source, model.repo, model.repo_type, model.name))
 
     def _manifest_present(self, model: LockedModel, digest: str) -> bool:
         try:

@@ -52,7 +52,7 @@ class RecordingSource(Source):
 
     def list_files(self, ref: RepoRef, commit: str, *, scans: bool = False) -> list[RemoteFile]:
         files = self._inner.list_files(ref, commit, scans=scans)
-        data = [[f.path, f.size, f.git_oid, f.lfs_sha256] for f in files]
+        data = [[f.path, f.size, f.git_oid, f.lfs_sha256, f.version_id, f.etag] for f in files]
         atomic.write_text(_listing_path(self._store, self.name, ref, commit), json.dumps(data))
         return files
 
@@ -102,7 +102,10 @@ class OfflineSource(Source):
         path = _listing_path(self._store, self.name, ref, commit)
         try:
             data = jsonread.loads(path.read_text(encoding="utf-8"), str(path))
-            return [RemoteFile(str(p), int(size), str(oid), str(lfs) if lfs else None) for p, size, oid, lfs in data]
+            return [
+                RemoteFile(str(p), int(size), str(oid), str(lfs) if lfs else None, None, *(str(v) for v in pins))
+                for p, size, oid, lfs, *pins in data  # S3 pins since lock revision 4
+            ]
         except (OSError, ValueError, TypeError) as exc:
             raise NetworkError(
                 f"--offline: the store has no file listing of {ref.repo}@{commit[:7]}"
