@@ -64,7 +64,16 @@ def seed_lock() -> str:
         fingerprint="blake3:" + "2" * 64,
         files=tuple(files),
         policy=Policy("scan", "deny", ("sub/*.bin",)),
-        signature=LockedSignature("model.sig", 10, "3" * 64, "4" * 64, "key", "key-owner", key="sha256:" + "5" * 64),
+        signature=LockedSignature(
+            "model.sig",
+            10,
+            "3" * 64,
+            "4" * 64,
+            "key",
+            "key-owner",
+            key="sha256:" + "5" * 64,
+            root_digest="sha256:" + "6" * 64,
+        ),
         card=LockedCard("apache-2.0", "fill-mask", ("acme/books", "acme/wiki")),
     )
     cached = LockedModel(

@@ -136,7 +136,8 @@ def _check(
     sig_path: str,
     repo_paths: Collection[str] | None,
     sig_blake3: str,
-) -> Coverage:
+) -> tuple[Coverage, str]:
+    """The coverage, and the statement's root digest as the lock records it (`sha256:` + hex)."""
     where = f"{model}: {sig_path}"
     hidden = hidden_by_signature_path(sig_path, sig_blake3, files)
     if hidden:
@@ -148,7 +149,7 @@ def _check(
     manifest = parse_statement(attestation.payload_type, attestation.payload, where)
     by_path = {f.path: f for f in files}
     selected = {f.path: {"sha256": f.sha256, "blake3": f.blake3, "size": str(f.size)} for f in files}
-    return compare(
+    coverage = compare(
         manifest,
         selected=selected,
         signature_path=sig_path,
@@ -156,6 +157,7 @@ def _check(
         digest_of=_digest_of(store, by_path),
         where=where,
     )
+    return coverage, "sha256:" + manifest.root_digest
 
 
 def attest_for_lock(
@@ -215,7 +217,7 @@ def attest_for_lock(
     root = trust.get() if mode == "sigstore" else None
     attestation = verify_bundle(raw, policy.signer(), root, where)
     reason = _trust_reason(spec, old, attestation, discarded, accept_new_signer=accept_new_signer)
-    coverage = _check(attestation, spec.name, files, store, signature.path, repo_paths, signature.blake3)
+    coverage, root_digest = _check(attestation, spec.name, files, store, signature.path, repo_paths, signature.blake3)
     public_key = ""
     if isinstance(policy, PublicKey):
         from cryptography.hazmat.primitives import serialization
@@ -237,6 +239,7 @@ def attest_for_lock(
         integrated_time=attestation.integrated_time,
         trust_root=root.digest if root is not None else "",
         covers=coverage.covered,
+        root_digest=root_digest,
     )
     report = SignatureReport(
         spec.name,
@@ -324,4 +327,17 @@ def attest_for_sync(
     attestation = verify_bundle(raw, policy.signer(), trust.get() if policy.mode == "sigstore" else None, where)
     if signature.mode == "certificate" and attestation.key != signature.key:
         raise SignatureInvalid(f"{where}: the chain leads to a different root than the one locked")
-    _check(attestation, model.name, list(model.files), store, signature.path, None, signature.blake3)
+    _, root_digest = _check(attestation, model.name, list(model.files), store, signature.path, None, signature.blake3)
+    refuse_root_mismatch(signature.root_digest, root_digest, where)
+
+
+def refuse_root_mismatch(recorded: str, signed: str, where: str) -> None:
+    """The lock's root digest is shown and exported as the model's name across tools: the bundle must prove it.
+
+    A lock from before revision 4 records none, and stays valid; a recorded one that differs was edited.
+    """
+    if recorded and recorded != signed:
+        raise SignatureInvalid(
+            f"{where}: the lock records root digest {recorded}, but the signed statement's subject is {signed}",
+            hint="the lock was edited or forged; run `modellock lock` again to record what the signature says",
+        )

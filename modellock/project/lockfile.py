@@ -16,9 +16,10 @@ from modellock.project.policy import DEFAULT_POLICY, Policy
 
 VERSION = 2
 """2: every model carries a `seal`. Version 1 locks are read as unsealed and re-locked."""
-REVISION = 4
+REVISION = 5
 """2: models may carry `bases` (lineage edges). 3: files may carry `hub-scan` (the Hub's own scan), models `card`.
 4: models may come from `local` directories and `s3` buckets; S3 files carry `version-id` and `etag`.
+5: a signature may carry `root-digest` (the OMS statement's subject).
 An older reader ignores additive fields, but the seal covers them."""
 
 HEADER = (
@@ -72,6 +73,8 @@ class LockedSignature:
     """`sha256:` digest of the Sigstore trusted root it was verified against."""
     covers: int = 0
     """How many files the signature covers (including signed files not installed)."""
+    root_digest: str = ""
+    """`sha256:` + the statement's subject (OMS root digest), which names the signed model across tools (revision 5)."""
 
     def fields(self) -> list[tuple[str, object]]:
         """Non-empty fields in their canonical order, under their lock names (`log-index`)."""

@@ -45,7 +45,9 @@ _FILE_KEYS = _FILE_REQUIRED | {"format", "scan", "scanner", "hub-scan", "version
 _SIGNATURE_KEYS = {
     "path": str, "size": int, "blake3": str, "sha256": str, "mode": str, "identity": str, "issuer": str, "key": str,
     "public-key": str, "log-index": int, "integrated-time": int, "trust-root": str, "covers": int,
+    "root-digest": str,
 }  # fmt: skip
+_ROOT_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def _short(value: object) -> str:
@@ -179,8 +181,10 @@ class _Reader:
                 raise self.fail(f"{where}: unknown or mistyped field `{key}`", index, "signature =")
         if raw["mode"] not in ("sigstore", "key", "certificate") or unsafe_reason(raw["path"]):
             raise self.fail(f"{where}: unknown mode or unsafe path", index, "signature =")
-        if not (_HEX64.match(raw["blake3"]) and _HEX64.match(raw["sha256"])):
+        if not (_HEX64.fullmatch(raw["blake3"]) and _HEX64.fullmatch(raw["sha256"])):  # `$` would allow a "\n"
             raise self.fail(f"{where}: blake3 and sha256 must be 64 hex digits", index, "signature =")
+        if "root-digest" in raw and not _ROOT_DIGEST.fullmatch(raw["root-digest"]):
+            raise self.fail(f"{where}: root-digest must be `sha256:` and 64 hex digits", index, "signature =")
         return LockedSignature(**{key.replace("-", "_"): value for key, value in raw.items()})
 
     def card(self, data: dict[str, Any], name: str, index: int) -> LockedCard | None:

@@ -65,6 +65,7 @@ def _signature(m: LockedModel) -> tuple[list[dict[str, Any]], list[dict[str, str
     props = [_prop("signature.mode", s.mode), _prop("signature.identity", s.identity)]
     for key, value in (
         ("issuer", s.issuer),
+        ("root-digest", s.root_digest),
         ("key", s.key),
         ("trust-root", s.trust_root),
         ("log-index", s.log_index),

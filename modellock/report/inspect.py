@@ -95,7 +95,12 @@ def show_text(view: LockView, m: LockedModel) -> list[str]:
         lines.append("  signature   none")
     else:
         lines.append(f"  signature   {s.path} ({s.mode}), signer {signer(m)}, covers {count(s.covers, 'file')}")
-        for label, value in (("trust root", s.trust_root), ("key", s.key), ("log index", s.log_index)):
+        for label, value in (
+            ("root digest", s.root_digest),
+            ("trust root", s.trust_root),
+            ("key", s.key),
+            ("log index", s.log_index),
+        ):
             if value not in ("", None):
                 lines.append(f"              {label} {value}")
     c = m.card

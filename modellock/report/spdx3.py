@@ -51,6 +51,8 @@ def _model_comment(m: LockedModel) -> str:
     s = m.signature
     if s is not None:
         facts.append(f"signed ({s.mode}) by {s.identity}" + (f" ({s.issuer})" if s.issuer else ""))
+        if s.root_digest:
+            facts.append(f"OMS root digest {s.root_digest}")
         if s.trust_root:
             facts.append(f"verified against trust root {s.trust_root}")
     return "; ".join(facts)
@@ -111,7 +113,8 @@ def document(source: ExportSource) -> dict[str, Any]:
                 spdx.ExternalRef(
                     externalRefType=spdx.ExternalRefType.securityOther,
                     locator=[bom.file_url(m, m.signature.path) or m.signature.path],
-                    comment=f"OpenSSF Model Signing bundle, sha256 {m.signature.sha256}, verified by modellock at lock",
+                    comment=f"OpenSSF Model Signing bundle, sha256 {m.signature.sha256}, verified by modellock at lock"
+                    + (f"; root digest {m.signature.root_digest}" if m.signature.root_digest else ""),
                 )
             )
         packages[m.name] = package

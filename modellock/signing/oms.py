@@ -40,6 +40,8 @@ class SignedManifest:
     method: str = "files"
     """`files` or `shards`; shard serialization leaves zero-byte files out (OMS §6.3.2)."""
     shard_size: int | None = None
+    root_digest: str = ""
+    """The statement's subject: SHA-256 over the concatenated resource digests (OMS v1.0), hex, already checked."""
 
     def paths(self) -> set[str]:
         return {r.path for r in self.resources}
@@ -99,7 +101,9 @@ def parse_statement(payload_type: str, payload: bytes, where: str) -> SignedMani
     ignores = serialization.get("ignore_paths", [])
     if not isinstance(ignores, list) or not all(isinstance(p, str) for p in ignores):
         raise SignatureInvalid(f"{where}: ignore_paths must be a list of paths")
-    return SignedManifest(tuple(resources), tuple(p.rstrip("/") for p in ignores), method, shard_size)
+    return SignedManifest(
+        tuple(resources), tuple(p.rstrip("/") for p in ignores), method, shard_size, concatenated.hexdigest()
+    )
 
 
 def _shard_size(value: object, where: str) -> int:
