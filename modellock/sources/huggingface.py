@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from urllib.parse import quote
 
 import httpx2
-from huggingface_hub import HfApi, constants, get_session, hf_hub_url, hf_raise_for_status, set_client_factory
+from huggingface_hub import HfApi, constants, get_session, hf_raise_for_status, set_client_factory
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -189,7 +189,11 @@ class HuggingFaceSource(HttpSource):
                 yield commit
 
     def locate(self, ref: RepoRef, commit: str, file: RemoteFile) -> Location:
-        url = hf_hub_url(ref.repo, file.path, repo_type=ref.repo_type, revision=commit, endpoint=self.endpoint)
+        # Built here, not by hf_hub_url: that one formats huggingface_hub's import-time endpoint and swaps in
+        # ours only if the result starts with `constants.ENDPOINT` now, so an endpoint changed after import
+        # (a long-lived process, a library caller) sent the download to huggingface.co.
+        prefix = "" if ref.repo_type == "model" else f"{ref.repo_type}s/"
+        url = f"{self.endpoint}/{prefix}{ref.repo}/resolve/{quote(commit, safe='')}/{quote(file.path)}"
         # huggingface_hub's headers: the user agent, and the token (the engine sends it to the endpoint only).
         headers = build_hf_headers(library_name="modellock", library_version=__version__)
 
