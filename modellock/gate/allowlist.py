@@ -17,7 +17,7 @@ from typing import Literal
 from modellock.gate import dangerous
 
 Grade = Literal["allowed", "suspicious", "malicious"]
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
 
 def _pairs(module: str, names: str) -> set[tuple[str, str]]:

@@ -15,7 +15,7 @@ from typing import Any
 from modellock.gate.buffer import Window
 from modellock.gate.pickle_walk import Dict, Global, Obj, PickleInvalid, Seq, Walker
 
-_SIMPLE = re.compile(r"^[<>|=]?([bBiufcmMSUVO?])(\d*)(?:\[[A-Za-z0-9]+\])?$")
+_SIMPLE = re.compile(r"^[<>|=]?([bBiufcmMSUVO?])(\d*)(?:\[[A-Za-z0-9]+\])?\Z")
 _WRAPPER = Global("joblib.numpy_pickle", "NumpyArrayWrapper")
 _RECONSTRUCTOR = Global("copyreg", "_reconstructor")
 _DTYPE = (Global("numpy", "dtype"),)

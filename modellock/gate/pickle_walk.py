@@ -129,7 +129,7 @@ class Obj:
 
 
 BuildHook = Callable[["Walker", Obj, int], None]
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
 
 def resolve(module: str, name: str, protocol: int) -> tuple[str, str]:

@@ -32,7 +32,7 @@ from modellock.gate.verdict import Finding
 MAX_PROGRAM_STRING = 100_000
 """Characters in one expression or guard (torch writes tens; the parser's cost grows with them)."""
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 # Callables the graph may name outside `torch.ops`: the symbolic-shape operators torch's serializer writes.
 _OPERATOR = {
     "getitem", "eq", "ne", "le", "ge", "lt", "gt", "neg", "pos", "not_", "abs", "mul", "add", "sub",

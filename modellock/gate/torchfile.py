@@ -33,7 +33,7 @@ SMALL_RECORDS = {
     ".storage_alignment": re.compile(rb"^[0-9]{1,6}\n?$"),
     ".data/serialization_id": re.compile(rb"^[0-9]{1,64}$"),
 }
-_TORCHSCRIPT = re.compile(r"^(?:constants\.pkl|bytecode\.pkl|code/.+|extra/.+|\.data/.+\.pkl|\.data/ts_code/.+)$")
+_TORCHSCRIPT = re.compile(r"^(?:constants\.pkl|bytecode\.pkl|code/.+|extra/.+|\.data/.+\.pkl|\.data/ts_code/.+)\Z")
 
 
 def _is_int(value: object) -> TypeGuard[int]:

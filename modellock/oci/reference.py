@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from modellock.errors import UsageError
 
 # The OCI distribution spec's repository name and tag grammars.
-_COMPONENT = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-_HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
+_COMPONENT = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*\Z")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z")
+_HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?\Z")
 HINT = (
     "write the registry as oci://HOST[:PORT]/NAMESPACE (https), "
     "or http://127.0.0.1:PORT/NAMESPACE for a loopback test registry"

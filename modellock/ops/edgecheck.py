@@ -11,7 +11,7 @@ from collections.abc import Collection
 from modellock.project.edges import LockedEdge
 from modellock.project.lockfile import LockedModel
 
-_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_HEX40 = re.compile(r"^[0-9a-f]{40}\Z")
 
 
 def is_stale(edge: LockedEdge, parent: LockedModel | None) -> bool:

@@ -35,7 +35,7 @@ from modellock.project.parents import (
 from modellock.sources import RepoRef, Source
 from modellock.store.blobs import Store
 
-_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_HEX40 = re.compile(r"^[0-9a-f]{40}\Z")
 MAX_DEPTH = 8
 """How many generations `--with-bases` follows (adapter → fine-tune → base is three)."""
 

@@ -15,7 +15,7 @@ from modellock.sources.interface import RepoRef, Source
 
 HISTORY_LIMIT = 500
 """Commits walked per ref before giving up on finding the locked one (a long-moved branch)."""
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}\Z")
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from modellock.sources import Refs, RemoteFile, RepoRef, Source, open_source
 from modellock.sources.pinned import PinnedSource
 from modellock.store.hashing import StreamHasher
 
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}\Z")
 
 
 class _HashingTarget:

@@ -16,8 +16,8 @@ from modellock.project.manifest import ModelSpec
 from modellock.sources.interface import Refs, RepoRef, Source
 from modellock.sources.stored import OfflineSource
 
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}\Z")
+_HEX = re.compile(r"^[0-9a-fA-F]{4,40}\Z")
 
 
 def by_hash(revision: str, commit: str, refs: Refs) -> bool:

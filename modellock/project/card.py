@@ -14,8 +14,8 @@ from typing import Any
 
 from modellock.project.paths import valid_repo_id
 
-_LICENSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]{0,63}$")
-_TASK = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_LICENSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]{0,63}\Z")
+_TASK = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")
 MAX_DATASETS = 32
 _KEYS = frozenset({"license", "task", "datasets"})
 

@@ -20,8 +20,8 @@ EVIDENCE = ("adapter_config", "card", "gguf")
 """What declared the parent: `adapter_config.json`, the card's `base_model` (or `expand=baseModels`), GGUF metadata."""
 BASES_MODES = ("require", "warn", "ignore")
 
-_HEX40 = re.compile(r"^[0-9a-f]{40}$")
-_TAGGED = re.compile(r"^blake3:[0-9a-f]{64}$")
+_HEX40 = re.compile(r"^[0-9a-f]{40}\Z")
+_TAGGED = re.compile(r"^blake3:[0-9a-f]{64}\Z")
 _KEYS = frozenset({"model", "repo", "relation", "commit", "files", "evidence", "pin"})
 _REQUIRED = _KEYS - {"pin"}
 

@@ -37,9 +37,9 @@ from modellock.project.policy import PICKLE_MODES, REMOTE_CODE_MODES, Policy
 from modellock.project.tomlpos import find_line
 from modellock.project.tomlread import bad_utf8, parse
 
-_HEX40 = re.compile(r"^[0-9a-f]{40}$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_TAGGED = re.compile(r"^blake3:[0-9a-f]{64}$")
+_HEX40 = re.compile(r"^[0-9a-f]{40}\Z")
+_HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
+_TAGGED = re.compile(r"^blake3:[0-9a-f]{64}\Z")
 _FILE_REQUIRED = frozenset({"path", "size", "blake3", "sha256"})
 _FILE_KEYS = _FILE_REQUIRED | {"format", "scan", "scanner", "hub-scan", "version-id", "etag"}
 _SIGNATURE_KEYS = {

@@ -35,7 +35,7 @@ _POLICY_KEYS = ("pickle", "remote-code", "allow-files")
 _SIGNATURE_KEYS = ("path", "identity", "issuer", "public-key", "certificate-chain")
 _SETTINGS_KEYS = ("store", "endpoint", "link-mode", "trusted-root", "registry", "unlocked-repos", "s3-endpoint")
 # `org/name` or a glob over it (`org/*`): what the guard lets through without a lock entry.
-_REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.*?\[\]-]+/[A-Za-z0-9_.*?\[\]-]+$")
+_REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.*?\[\]-]+/[A-Za-z0-9_.*?\[\]-]+\Z")
 LINK_MODES = ("reflink", "hardlink", "copy")
 _MODEL_KEYS = (
     "repo", "source", "revision", "repo-type", "include", "exclude", "path", "layout", "signature", "bases",

@@ -17,11 +17,11 @@ UNVERSIONED = "latest"
 """The `requested` of a local or S3 model: what the directory or prefix holds when it is locked."""
 
 # DNS-style bucket names (S3's rules since 2018; MinIO and R2 enforce them too): no `/`, no `..`.
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 # S3 version ids are opaque: AWS uses base64-ish text, MinIO and moto UUIDs. Nothing else is written.
-_VERSION_ID = re.compile(r"^[A-Za-z0-9._+/=-]{1,1024}$")
+_VERSION_ID = re.compile(r"^[A-Za-z0-9._+/=-]{1,1024}\Z")
 # ETags without their quotes: hex (MD5), hex-N (multipart), or another store's opaque token.
-_ETAG = re.compile(r"^[A-Za-z0-9._+/=:-]{1,256}$")
+_ETAG = re.compile(r"^[A-Za-z0-9._+/=:-]{1,256}\Z")
 _MAX_LOCAL = 4096
 
 

@@ -38,8 +38,8 @@ from modellock.project.hubscan import HubScan
 from modellock.sources.hubscan import from_hub
 from modellock.sources.interface import CardLineage, HttpSource, Refs, RemoteFile, RepoRef
 
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_HEX = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}\Z")
+_HEX = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}\Z")
 
 MAX_HISTORY = 200_000
 """Commits one history listing may hold (the Hub's largest repositories have tens of thousands)."""

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 RECORDS = ".modellock"
 _REPO_FOLDER = re.compile(r"^(?:model|dataset|space)s--.+")
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}\Z")
 
 
 def is_snapshot(target: Path) -> bool:
