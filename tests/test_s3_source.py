@@ -219,6 +219,17 @@ def test_an_unreachable_endpoint_is_a_clean_error(s3: S3Server, monkeypatch: pyt
     no_secrets(added.stderr)
 
 
+def test_a_missing_aws_profile_is_a_clean_error(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    cli("init")
+    before = snapshot(Path.cwd())
+    added = cli("add", "s3://nowhere/ft/")
+    assert added.exit_code == 2
+    assert "cannot read the AWS configuration: ProfileNotFound" in added.stderr
+    assert "hint: check AWS_PROFILE" in added.stderr
+    assert snapshot(Path.cwd()) == before
+
+
 def test_an_s3_model_pushed_to_a_registry_syncs_from_it_byte_exact(
     s3: S3Server, registry: LocalRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -86,13 +86,14 @@ class S3Source(PinnedSource, HttpSource):
         import botocore.session
         from botocore import UNSIGNED
         from botocore.config import Config
+        from botocore.exceptions import BotoCoreError
 
         session = botocore.session.get_session()
         try:
             credentials = session.get_credentials()
             profile_endpoint = session.get_scoped_config().get("endpoint_url")
             region = session.get_config_variable("region") or "us-east-1"
-        except Exception as exc:  # a missing profile, an unreadable config file: the user's to fix
+        except (BotoCoreError, OSError, ValueError) as exc:  # a missing profile, an unreadable config: the user's
             raise NetworkError(
                 f"cannot read the AWS configuration: {_describe(exc)}", hint="check AWS_PROFILE and ~/.aws/config"
             ) from None
