@@ -509,18 +509,12 @@ def test_the_flat_layout_before_pt2_archives() -> None:
 def test_mutated_archives_end_in_a_verdict() -> None:
     import random
 
+    from tests.test_scan_fuzz import mutants
+
     rng = random.Random(20)
     for name in ("pt2_dynamic_guards.pt2", "pt2_legacy_layout.pt2", "torch_crc0.pt", "gguf_big_endian.gguf"):
-        original = (SAFE / name).read_bytes()
-        for _ in range(60):
-            data = bytearray(original)
-            for _ in range(rng.randrange(1, 4)):
-                at = rng.randrange(len(data))
-                if rng.random() < 0.7:
-                    data[at] = rng.randrange(256)
-                else:
-                    del data[at : at + rng.randrange(1, 64)]
-            result = scan_bytes(bytes(data), name)
+        for data in mutants((SAFE / name).read_bytes(), rng):
+            result = scan_bytes(data, name)
             assert result.verdict in ("safe", "clean") or result.findings
             assert result.format != "unparsed", (name, result.findings)
 
